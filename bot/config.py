@@ -1,0 +1,120 @@
+"""Settings from the environment (and `.env`), validated once at start.
+
+A missing or malformed setting stops the program with one line that names it (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR
+
+_USER_OR_GROUP = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+class ConfigError(Exception):
+    """A setting that is missing or wrong; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    SLACK_BOT_TOKEN: str | None = None
+    SLACK_SIGNING_SECRET: str | None = None
+    SLACK_APP_TOKEN: str | None = None
+    SLACK_API_URL: str = "https://slack.com/api/"
+    DATABASE_URL: str | None = None
+    LEAKBOT_ESCALATION_CHANNEL: str | None = None
+    LEAKBOT_SUMMARY_CHANNEL: str | None = None
+    LEAKBOT_APPROVERS: str = ""
+    LEAKBOT_ESCALATION_APPROVERS: str = ""
+    LEAKBOT_LANGUAGE: Literal["ja", "en"] = "ja"
+    LEAKBOT_TIMEZONE: str = "Asia/Tokyo"
+    LEAKBOT_PLAYBOOK: Path = Field(default=DEFAULT_PLAYBOOK_DIR / "leak.yml")
+    LEAKBOT_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    PORT: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("LEAKBOT_TIMEZONE")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tokyo)") from exc
+        return value
+
+    @field_validator("LEAKBOT_APPROVERS", "LEAKBOT_ESCALATION_APPROVERS")
+    @classmethod
+    def _ids(cls, value: str) -> str:
+        for item in _split(value):
+            if not _USER_OR_GROUP.match(item):
+                raise ValueError(f"{item!r} is not a Slack user ID (U…/W…) or user group ID (S…)")
+        return value
+
+    @field_validator("LEAKBOT_ESCALATION_CHANNEL", "LEAKBOT_SUMMARY_CHANNEL")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value and not _CHANNEL.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel ID (C…/G…); copy it from the channel's details")
+        return value
+
+    @field_validator("SLACK_API_URL")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.LEAKBOT_TIMEZONE)
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        return tuple(_split(self.LEAKBOT_APPROVERS))
+
+    @property
+    def escalation_approvers(self) -> tuple[str, ...]:
+        return tuple(_split(self.LEAKBOT_ESCALATION_APPROVERS))
+
+    def require_slack(self, *, socket: bool) -> None:
+        """Check what `leakbot run` needs; raises ConfigError naming the first missing setting."""
+        needed: list[tuple[str, str | None, str]] = [
+            ("SLACK_BOT_TOKEN", self.SLACK_BOT_TOKEN, "xoxb-"),
+            ("LEAKBOT_ESCALATION_CHANNEL", self.LEAKBOT_ESCALATION_CHANNEL, ""),
+        ]
+        needed.append(
+            ("SLACK_APP_TOKEN", self.SLACK_APP_TOKEN, "xapp-")
+            if socket
+            else ("SLACK_SIGNING_SECRET", self.SLACK_SIGNING_SECRET, "")
+        )
+        for name, value, prefix in needed:
+            if not value:
+                raise ConfigError(f"{name} is not set (see .env.example)")
+            if prefix and not value.startswith(prefix):
+                raise ConfigError(f"{name} must start with {prefix!r}")
+        if not self.approvers:
+            raise ConfigError("LEAKBOT_APPROVERS is not set: name at least one approver (U… or S…)")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from exc

@@ -1,0 +1,1 @@
+"""The decision core: pure Python, no Slack and no database imports."""

@@ -51,7 +51,9 @@ def _read_answers_file(path: str, lang: str) -> dict[str, Any]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(t(lang, "cli.unreadable", file=path, error=getattr(exc, "strerror", None) or exc)) from exc
+        raise CliError(
+            t(lang, "cli.unreadable", file=path, error=getattr(exc, "strerror", None) or exc)
+        ) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -108,18 +110,23 @@ def _ask_one(
         value: Any = text
         if question.choices:
             picked = [_pick(question, part.strip()) for part in text.split(",") if part.strip()]
+            if not picked:  # only commas: nothing chosen, the answer stays unknown
+                return None
             value = picked if question.kind == "several_of" else picked[0]
         try:
             parse_answers({question.id: value}, playbook, tz=tz, now=now, partial=True)
         except AnswersError as exc:
             problem = exc.problems[0]
-            print(t(lang, "cli.prompt_retry", message=t(lang, problem.key, **problem.params)), file=out)
+            print(
+                t(lang, "cli.prompt_retry", message=t(lang, problem.key, **problem.params)),
+                file=out,
+            )
             continue
         return value
 
 
 def _pick(question: Question, text: str) -> str:
-    if text.isdigit() and 1 <= int(text) <= len(question.choices):
+    if text.isdecimal() and 1 <= int(text) <= len(question.choices):
         return question.choices[int(text) - 1].value
     return text
 
@@ -156,14 +163,58 @@ def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.logs import setup_logging
+    from bot.server import serve
+    from bot.store.urls import resolve_database_url
+
+    socket_mode = bool(args.socket or (settings.SLACK_APP_TOKEN and not args.http))
+    settings.require_slack(socket=socket_mode)
+    try:
+        resolve_database_url(settings.DATABASE_URL)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    playbook = _load_playbook(settings)
+    setup_logging(settings.LEAKBOT_LOG_LEVEL)
+    try:
+        asyncio.run(serve(settings, playbook, socket_mode=socket_mode))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        raise CliError(f"cannot start: {exc.strerror or exc}") from exc
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leakbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run_parser = commands.add_parser(
+        "run", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN is set)"
+    )
+    mode = run_parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--http", action="store_true", help="force HTTP mode (POST /slack/events on PORT)"
+    )
+    mode.add_argument(
+        "--socket", action="store_true", help="force Socket Mode (needs SLACK_APP_TOKEN)"
+    )
+    run_parser.set_defaults(handler=cmd_run)
+
     assess_parser = commands.add_parser("assess", help="recommend an action for a case, offline")
-    assess_parser.add_argument("--answers", metavar="FILE.json", help="answers by id ('-' for stdin); without it, asks in the terminal")
-    assess_parser.add_argument("--json", action="store_true", help="print the contract's JSON object")
-    assess_parser.add_argument("--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)")
+    assess_parser.add_argument(
+        "--answers",
+        metavar="FILE.json",
+        help="answers by id ('-' for stdin); without it, asks in the terminal",
+    )
+    assess_parser.add_argument(
+        "--json", action="store_true", help="print the contract's JSON object"
+    )
+    assess_parser.add_argument(
+        "--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)"
+    )
     assess_parser.add_argument("--now", metavar="ISO8601", help="the current time (default: now)")
     assess_parser.set_defaults(handler=cmd_assess)
     return parser
@@ -177,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace, Settings], int] = args.handler
         return handler(args, settings)
     except (CliError, ConfigError) as exc:
-        print(f"leakbot: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # one line per problem, each marked
+            print(f"leakbot: {line}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
         if value and not _CHANNEL.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel ID (C…/G…); copy it from the channel's details")
+            raise ValueError(
+                f"{value!r} is not a Slack channel ID (C…/G…); copy it from the channel's details"
+            )
         return value
 
     @field_validator("SLACK_API_URL")

@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.playbook import Playbook, Question
-from bot.domain.vocabulary import BUCKETED_ANSWERS, bucket_of
+from bot.domain.text import Localized
+from bot.domain.vocabulary import BUCKETED_ANSWERS, CORE_ANSWERS, bucket_of
 
 AnswerValue = str | int | datetime | tuple[str, ...] | None
 
@@ -32,7 +33,12 @@ class AnswersError(Exception):
 def parse_datetime(text: str, tz: ZoneInfo) -> datetime:
     """ISO 8601; a time without offset is in the configured timezone."""
     parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed.astimezone(tz)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=tz)
+    try:
+        return parsed.astimezone(tz)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00
+        raise ValueError(f"{text!r} is out of range") from exc
 
 
 def _choices(question: Question) -> str:
@@ -76,9 +82,11 @@ def _parse_one(
         return moment.astimezone(tz), None
     if question.kind in ("integer", "counted"):
         if isinstance(raw, bool) or not isinstance(raw, int):
-            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            if not isinstance(raw, str):
+                return problem("answer.not_integer")
+            try:
                 raw = int(raw.strip())
-            else:
+            except ValueError:  # "abc", "1.5", "²"
                 return problem("answer.not_integer")
         low = question.min_value if question.min_value is not None else 0
         high = question.max_value or playbook.limits.max_affected_persons
@@ -163,6 +171,15 @@ class Answers:
         return Answers({k: v for k, v in merged.items() if v is not None})
 
 
+# `counted` answers (`prior_incidents`) are not asked in the playbook: the app counts them from the
+# database, and `leakbot assess` takes them from the answers file.
+_COUNTED_QUESTIONS: tuple[Question, ...] = tuple(
+    Question(id=answer_id, kind="counted", label=Localized(ja=answer_id, en=answer_id))
+    for answer_id, (kind, _) in CORE_ANSWERS.items()
+    if kind == "counted"
+)
+
+
 def parse_answers(
     raw: Mapping[str, Any],
     playbook: Playbook,
@@ -178,13 +195,15 @@ def parse_answers(
     """
     problems: list[AnswerProblem] = []
     known = {question.id: question for question in playbook.questions}
+    for counted in _COUNTED_QUESTIONS:
+        known.setdefault(counted.id, counted)
     for answer_id in raw:
         if answer_id not in known:
             problems.append(
                 AnswerProblem(answer_id, "answer.unknown_id", {"allowed": ", ".join(known)})
             )
     values: dict[str, AnswerValue] = {}
-    for question in playbook.questions:
+    for question in known.values():
         if question.id not in raw and (partial or not question.required):
             continue
         value, problem = _parse_one(question, raw.get(question.id), playbook, tz, now)

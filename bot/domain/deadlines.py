@@ -6,7 +6,7 @@ Not legal advice: each deadline carries its source so that counsel can check it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.answers import Answers
@@ -55,10 +55,14 @@ def appi_reportable(answers: Answers) -> bool:
 
 def _due(rule: DeadlineRule, aware_at: datetime, tz: ZoneInfo, *, wrongful: bool) -> datetime:
     if rule.hours is not None:
-        return aware_at + timedelta(hours=rule.hours)
+        # Elapsed hours, not wall-clock hours: across a DST change (e.g. America/Los_Angeles)
+        # adding to an aware datetime in the same zone would be an hour off.
+        return (aware_at.astimezone(UTC) + timedelta(hours=rule.hours)).astimezone(tz)
     days = rule.days_wrongful if (wrongful and rule.days_wrongful is not None) else rule.days
     assert days is not None
-    day = aware_at.astimezone(tz).date() + timedelta(days=days - (1 if rule.day_one_is_awareness else 0))
+    day = aware_at.astimezone(tz).date() + timedelta(
+        days=days - (1 if rule.day_one_is_awareness else 0)
+    )
     if rule.skip_non_business_days:
         day = next_business_day_on_or_after(day)
     return end_of_day(day, tz)
@@ -93,7 +97,9 @@ def compute_deadlines(
     if final is not None:
         latest = end_of_day(final.due.date() - timedelta(days=PARTNER_REPORT_LEAD_DAYS), tz)
         result = [
-            Deadline(d.id, min(d.due, latest), d.rule, d.overdue_at) if d.id == "partner_report" else d
+            Deadline(d.id, min(d.due, latest), d.rule, d.overdue_at)
+            if d.id == "partner_report"
+            else d
             for d in result
         ]
     return sorted(result, key=lambda d: (d.due, d.id))

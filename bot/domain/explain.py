@@ -5,6 +5,7 @@ Shared by the CLI report, `assess --json` and the Slack message builders.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from bot.domain.engine import Assessment, FactorReason
@@ -44,7 +45,7 @@ def option_label(playbook: Playbook, key: OptionKey, lang: str) -> str:
 
 
 def fact(playbook: Playbook, factor: str, value: str, lang: str) -> str:
-    """"Cause: Intentional (theft or misuse)" — a stated fact in words."""
+    """ "Cause: Intentional (theft or misuse)" — a stated fact in words."""
     if factor in BUCKETED_ANSWERS:
         return t(lang, f"fact.{factor}.{value}")
     question = playbook.question(factor)
@@ -91,16 +92,27 @@ def reasons(playbook: Playbook, assessment: Assessment, lang: str) -> list[str]:
     return lines
 
 
+def display_width(text: str) -> int:
+    """Terminal columns: wide and full-width (CJK) characters take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        for char in text
+    )
+
+
+def pad_to_width(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns (`str.ljust` counts characters)."""
+    return text + " " * max(0, width - display_width(text))
+
+
 def distribution_lines(playbook: Playbook, assessment: Assessment, lang: str) -> list[str]:
-    width = max(len(option_label(playbook, key, lang)) for key in assessment.distribution)
+    width = max(display_width(option_label(playbook, key, lang)) for key in assessment.distribution)
     lines = []
     for key, share in assessment.distribution.items():
         mark = "▶" if key == assessment.recommendation else " "
-        label = option_label(playbook, key, lang)
+        label = pad_to_width(option_label(playbook, key, lang), width)
         survey = percent(assessment.survey[key])
-        lines.append(
-            f"{mark} {label.ljust(width)} {bar(share)} {percent(share):>4}  ▏{survey:>4}"
-        )
+        lines.append(f"{mark} {label} {bar(share)} {percent(share):>4}  ▏{survey:>4}")
     return lines
 
 
@@ -109,9 +121,17 @@ def deadline_lines(assessment: Assessment, lang: str) -> list[str]:
     for deadline in assessment.deadlines:
         due = format_moment(deadline.due, lang)
         if deadline.overdue_at is not None:
-            due += " / " + t(lang, "deadline.overdue_after", date=format_date(deadline.overdue_at, lang))
+            due += " / " + t(
+                lang, "deadline.overdue_after", date=format_date(deadline.overdue_at, lang)
+            )
         lines.append(
-            t(lang, "deadline.line", label=deadline.label(lang), due=due, source=deadline.source(lang))
+            t(
+                lang,
+                "deadline.line",
+                label=deadline.label(lang),
+                due=due,
+                source=deadline.source(lang),
+            )
         )
     return lines
 

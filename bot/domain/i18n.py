@@ -1,7 +1,8 @@
 """One message catalog for every user-facing text, in Japanese and English.
 
-The catalog is `bot/resources/messages.yml`; a key or a placeholder that exists in one language
-only is a defect (tests/unit/test_i18n.py).
+The catalog is `bot/resources/messages*.yml` (one file per area, merged; a key may live in one
+file only); a key or a placeholder that exists in one language only is a defect
+(tests/unit/test_i18n.py).
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ import yaml
 
 from bot.domain.text import LANGS, Lang
 
-CATALOG_PATH: Final = Path(__file__).resolve().parents[1] / "resources" / "messages.yml"
+CATALOG_DIR: Final = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT_LANG: Final[Lang] = "ja"
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, dict[str, str]]:
-    data: Any = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
-    return {lang: {str(k): str(v) for k, v in data[lang].items()} for lang in LANGS}
+    merged: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
+    for path in sorted(CATALOG_DIR.glob("messages*.yml")):
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for lang in LANGS:
+            for key, value in (data.get(lang) or {}).items():
+                if str(key) in merged[lang]:
+                    raise ValueError(f"{path.name}: message key {key!r} is defined twice")
+                merged[lang][str(key)] = str(value)
+    return merged
 
 
 def normalize_lang(value: str | None, default: Lang = DEFAULT_LANG) -> Lang:

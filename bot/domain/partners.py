@@ -1,16 +1,18 @@
 """Partner company names: one normalised key per company, however it was typed.
 
-"株式会社アクメ", "アクメ株式会社", "ｱｸﾒ(株)", "ＡＣＭＥ Co., Ltd." and "acme" must count as the same partner
-(repeat-partner statistics, `prior_incidents`). The key is never shown to users; the name as typed is.
+"株式会社アクメ", "アクメ株式会社", "ｱｸﾒ(株)", "ＡＣＭＥ Co., Ltd." and "acme" must count as
+the same partner (repeat-partner statistics, `prior_incidents`). The key is never shown to
+users; the name as typed is.
 
 Steps, repeated until nothing changes (so the function is idempotent by construction):
 
 1. Unicode NFKC (full-width / half-width forms, ㈱ → (株)) and case folding.
-2. Company-form affixes are removed at either end: Japanese forms (株式会社, (株), 有限会社, 合同会社, …)
-   need no separator; Latin forms (Co., Ltd., Inc., Corp., K.K., LLC, GK, …) are removed only as
-   whole words (so "Zinc" keeps its "inc"), trailing forms at the end and a few unambiguous ones
-   (K.K., Kabushiki Kaisha, …) also at the start. An affix is never removed when nothing would be left.
-3. Whitespace, punctuation (・, ., -, parentheses, …) and control characters are removed everywhere.
+2. Company-form affixes are removed at either end: Japanese forms (株式会社, (株),
+   有限会社, 合同会社, …) need no separator; Latin forms (Co., Ltd., Inc., Corp., K.K., LLC,
+   GK, …) are removed only as whole words (so "Zinc" keeps its "inc"): trailing forms at the
+   end, and a few unambiguous ones (K.K., Kabushiki Kaisha, …) also at the start. An affix is
+   never removed when nothing would be left.
+3. Whitespace, punctuation (・, ., -, parentheses, …) and control characters are removed.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ _LATIN_FORMS: Final[tuple[str, ...]] = (
     r"b\s*\.\s*v",
     r"n\s*\.\s*v",
 )
-# Forms that are unambiguous enough to strip at the start as well ("K.K. Acme", "Kabushiki Kaisha X").
+# Unambiguous enough to strip at the start too ("K.K. Acme", "Kabushiki Kaisha X").
 _LATIN_LEADING: Final[tuple[str, ...]] = (
     r"k\s*\.\s*k",
     r"kabushiki\s*(?:kaisha|gaisha)",

@@ -234,20 +234,22 @@ class Playbook(_Strict):
         if missing:
             raise ValueError(f"the stable questions {missing} are missing")
         in_steps = [qid for step in self.steps for qid in step.questions]
-        for qid in in_steps:
-            if qid not in ids:
-                raise ValueError(f"a step lists unknown question {qid!r}")
+        for index, step in enumerate(self.steps):
+            for qid in step.questions:
+                if qid not in ids:
+                    raise ValueError(f"steps[{index}].questions: unknown question {qid!r}")
         asked = [qid for qid in ids if qid != "prior_incidents"]
         not_in_steps = sorted(set(asked) - set(in_steps))
         if not_in_steps or len(set(in_steps)) != len(in_steps):
-            raise ValueError(
-                f"every asked question belongs to exactly one step; check {not_in_steps or in_steps}"
-            )
+            check = not_in_steps or in_steps
+            raise ValueError(f"every asked question belongs to exactly one step; check {check}")
         self._check_effects()
         missing_labels = [key for key in OPTION_KEYS if key not in self.option_labels]
         missing_lists = [key for key in OPTION_KEYS if not self.checklists.get(key)]
         if missing_labels or missing_lists:
-            raise ValueError(f"option_labels / checklists missing for {missing_labels or missing_lists}")
+            raise ValueError(
+                f"option_labels / checklists missing for {missing_labels or missing_lists}"
+            )
         survey = (info.context or {}).get("survey")
         if isinstance(survey, Survey):
             self._check_citations(survey)
@@ -268,20 +270,20 @@ class Playbook(_Strict):
             for value in by_value:
                 if value not in allowed:
                     raise ValueError(f"effects.{factor}.{value}: not a value of {factor} {allowed}")
-        for direction in self.directions:
-            self._check_direction(direction)
+        for index, direction in enumerate(self.directions):
+            self._check_direction(direction, f"directions[{index}]")
 
     def multipliers(self, factor: str, value: str) -> dict[OptionKey, float]:
         effect = self.effects.get(factor, {}).get(value)
         return dict(effect.multipliers) if effect else dict.fromkeys(OPTION_KEYS, 1.0)
 
-    def _check_direction(self, direction: Direction) -> None:
+    def _check_direction(self, direction: Direction, where: str) -> None:
         target = direction.raises or direction.lowers
         assert target is not None
         allowed = self._values_of(direction.factor)
         for value in (*direction.order, *([direction.value] if direction.value else [])):
             if value not in allowed:
-                raise ValueError(f"directions: {direction.factor} has no value {value!r}")
+                raise ValueError(f"{where}: {direction.factor} has no value {value!r}")
         pairs: list[tuple[dict[OptionKey, float], dict[OptionKey, float], str]] = []
         if direction.value is not None:
             neutral = dict.fromkeys(OPTION_KEYS, 1.0)
@@ -294,10 +296,10 @@ class Playbook(_Strict):
                     f"{before}→{after}",
                 )
             )
-        for before, after, what in pairs:
+        for old, new, what in pairs:
             # A normalised share of `target` cannot fall (or rise) in any context iff its ratio
             # after/before is the largest (or smallest) of the five ratios.
-            ratios = {key: after[key] / before[key] for key in OPTION_KEYS}
+            ratios = {key: new[key] / old[key] for key in OPTION_KEYS}
             mine = ratios[target]
             worst = max(ratios.values()) if direction.raises else min(ratios.values())
             if not math.isclose(mine, worst) and (
@@ -305,7 +307,7 @@ class Playbook(_Strict):
             ):
                 verb = "raise" if direction.raises else "lower"
                 raise ValueError(
-                    f"directions: {direction.factor} {what} must {verb} {target} in every "
+                    f"{where}: {direction.factor} {what} must {verb} {target} in every "
                     f"case, but its effect ratios are {ratios}"
                 )
 

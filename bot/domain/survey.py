@@ -1,4 +1,4 @@
-"""The survey behind every recommendation: 100 employees' answers, loaded and validated from data."""
+"""The survey behind every recommendation: 100 employees' answers, validated from data."""
 
 from __future__ import annotations
 

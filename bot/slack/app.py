@@ -1,0 +1,132 @@
+"""Builds the Bolt AsyncApp and the HTTP server (`POST /slack/events`, `GET /healthz`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.playbook import Playbook
+from bot.service import IncidentService, ServiceConfig
+from bot.slack.approvers import ApproverDirectory
+from bot.slack.deps import Deps
+from bot.slack.listeners import register_all
+from bot.slack.outbox import OutboxSender
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+def interactive_client(settings: Settings) -> AsyncWebClient:
+    """For calls made while a person waits (views.open, ephemeral replies): retried in place."""
+    return AsyncWebClient(
+        token=settings.SLACK_BOT_TOKEN,
+        base_url=settings.SLACK_API_URL,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def outbox_client(settings: Settings) -> AsyncWebClient:
+    """For the outbox: no in-place retries, the outbox retries durably on its own clock."""
+    return AsyncWebClient(
+        token=settings.SLACK_BOT_TOKEN,
+        base_url=settings.SLACK_API_URL,
+        timeout=10,
+        retry_handlers=[],
+    )
+
+
+@dataclass
+class LeakbotApp:
+    bolt: AsyncApp
+    deps: Deps
+
+    def web_app(self) -> web.Application:
+        application = self.bolt.web_app(path=EVENTS_PATH)
+        application.router.add_get("/healthz", self._healthz)
+
+        async def start_outbox(_: web.Application) -> None:
+            self.deps.outbox.start()
+
+        async def stop_outbox(_: web.Application) -> None:
+            await self.deps.outbox.stop()
+
+        application.on_startup.append(start_outbox)
+        application.on_cleanup.append(stop_outbox)
+        return application
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        ok = await self.deps.store.ping()
+        body = {"ok": ok, "database": "up" if ok else "down", "outbox_depth": await self._depth(ok)}
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def _depth(self, ok: bool) -> int | None:
+        if not ok:
+            return None
+        try:
+            return await self.deps.store.outbox_depth()
+        except Exception:
+            return None
+
+
+def build_app(
+    settings: Settings,
+    store: Store,
+    playbook: Playbook,
+    clock: Clock,
+    *,
+    socket_mode: bool = False,
+) -> LeakbotApp:
+    client = interactive_client(settings)
+    service = IncidentService(
+        store,
+        playbook,
+        ServiceConfig(
+            tz=settings.tz,
+            channel_lang=settings.LEAKBOT_LANGUAGE,
+            escalation_channel=settings.LEAKBOT_ESCALATION_CHANNEL or "",
+        ),
+        clock,
+    )
+    deps = Deps(
+        settings=settings,
+        playbook=playbook,
+        store=store,
+        clock=clock,
+        client=client,
+        service=service,
+        outbox=OutboxSender(store, service, outbox_client(settings), clock),
+        approvers=ApproverDirectory(client, settings.approvers, clock),
+    )
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=settings.SLACK_SIGNING_SECRET or "",
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @bolt.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Logged for operators; the person sees a clean answer, never a traceback.
+        log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+
+    register_all(bolt, deps)
+    return LeakbotApp(bolt, deps)

@@ -1,0 +1,57 @@
+"""Who may approve: LEAKBOT_APPROVERS user IDs plus the members of its user groups (cached)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class ApproverDirectory:
+    def __init__(
+        self, client: AsyncWebClient, ids: tuple[str, ...], clock: Clock, *, ttl_seconds: int = 300
+    ) -> None:
+        self.client = client
+        self.users = frozenset(i for i in ids if not i.startswith("S"))
+        self.groups = tuple(i for i in ids if i.startswith("S"))
+        self.clock = clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+
+    async def _group(self, group_id: str) -> frozenset[str]:
+        now = self.clock.now()
+        cached = self._cache.get(group_id)
+        if cached and now - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            response = await self.client.usergroups_users_list(usergroup=group_id)
+        except Exception as exc:
+            # Keep deciding with what we knew rather than locking every approver out.
+            error = (
+                exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            )
+            log.warning(
+                "could not resolve approver group", extra={"group": group_id, "error": error}
+            )
+            return cached[1] if cached else frozenset()
+        members = frozenset(str(user) for user in response.get("users") or [])
+        self._cache[group_id] = (now, members)
+        return members
+
+    async def members(self) -> frozenset[str]:
+        everyone = set(self.users)
+        for group_id in self.groups:
+            everyone |= await self._group(group_id)
+        return frozenset(everyone)
+
+    async def mentions(self) -> str:
+        """How to mention the approvers in a message (groups as groups)."""
+        parts = [f"<@{user}>" for user in sorted(self.users)]
+        parts += [f"<!subteam^{group}>" for group in self.groups]
+        return " ".join(parts)

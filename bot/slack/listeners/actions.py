@@ -1,0 +1,190 @@
+"""Buttons and selects: approve, choose another action, send back, and the modal's Back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.approvals import Refusal
+from bot.domain.explain import option_label
+from bot.domain.i18n import t
+from bot.domain.vocabulary import OPTION_KEYS, OptionKey
+from bot.slack.blocks.intake import IntakeState, step_view, values_from_state
+from bot.slack.blocks.rejection import reject_view
+from bot.slack.deps import Deps
+from bot.slack.ids import ActionId
+from bot.store import ApprovalOutcome
+
+log = logging.getLogger(__name__)
+
+
+def _first_action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        return actions[0]
+    return {}
+
+
+def _user_id(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id") or "") if isinstance(user, dict) else ""
+
+
+async def _ephemeral(respond: AsyncRespond, text: str) -> None:
+    await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: str) -> str:
+    record = outcome.incident
+    if outcome.kind == "not_found" or record is None:
+        return t(lang, "status.not_found", incident_id=incident_id)
+    if outcome.kind == "not_pending":
+        return t(
+            lang,
+            "approve.not_pending",
+            incident_id=record.id,
+            status=deps.service.status_line(record, lang),
+        )
+    action = (
+        option_label(deps.playbook, outcome.action, lang) if outcome.action in OPTION_KEYS else "?"
+    )
+    if outcome.kind == "duplicate":
+        return t(lang, "approve.duplicate", action=action)
+    if outcome.kind == "recorded":
+        return t(
+            lang,
+            "approve.recorded",
+            action=action,
+            count=outcome.approvals_so_far,
+            needed=outcome.needed,
+            remaining=max(outcome.needed - outcome.approvals_so_far, 1),
+        )
+    return t(lang, "approve.decided", action=action, incident_id=record.id)
+
+
+async def decide(
+    deps: Deps, respond: AsyncRespond, incident_id: str, user_id: str, chosen: OptionKey | None
+) -> None:
+    lang = await deps.user_lang(user_id)
+    record = await deps.store.get_incident(incident_id)
+    if record is None:
+        await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
+        return
+    action: OptionKey = chosen or record.recommendation  # type: ignore[assignment]
+    approvers = await deps.approvers.members()
+    check = deps.service.check(record, user_id, action, approvers)
+    if not check.allowed:
+        key = (
+            "approve.own_incident"
+            if check.refusal is Refusal.OWN_INCIDENT
+            else "approve.not_approver"
+        )
+        await deps.store.append_audit(
+            user_id,
+            "approval.refused",
+            incident_id=incident_id,
+            after={"action": action, "reason": check.refusal.value if check.refusal else None},
+            now=deps.clock.now(),
+        )
+        await _ephemeral(
+            respond,
+            t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
+        )
+        return
+    outcome = await deps.service.approve(
+        incident_id, actor_id=user_id, action=action, needed=check.needed
+    )
+    if outcome.kind == "decided":
+        deps.outbox.notify()
+    await _ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(ActionId.APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = str(_first_action(body).get("value") or "")
+        await decide(deps, respond, incident_id, _user_id(body), None)
+
+    @app.action(ActionId.CHOOSE)
+    async def choose(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = _first_action(body)
+        option = action.get("selected_option")
+        value = option.get("value") if isinstance(option, dict) else None
+        incident_id = str(action.get("block_id") or "").partition(":")[2]
+        lang = await deps.user_lang(_user_id(body))
+        if value not in OPTION_KEYS or not incident_id:
+            await _ephemeral(respond, t(lang, "approve.bad_choice"))
+            return
+        await decide(deps, respond, incident_id, _user_id(body), value)
+
+    @app.action(ActionId.REJECT)
+    async def reject(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        incident_id = str(_first_action(body).get("value") or "")
+        user_id = _user_id(body)
+        lang = await deps.user_lang(user_id)
+        record = await deps.store.get_incident(incident_id)
+        if record is None:
+            await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
+            return
+        if not deps.service.may_reject(record, user_id, await deps.approvers.members()):
+            key = (
+                "approve.own_incident" if user_id == record.reporter_id else "approve.not_approver"
+            )
+            await _ephemeral(
+                respond,
+                t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
+            )
+            return
+        if record.status != "pending":
+            await _ephemeral(
+                respond,
+                t(
+                    lang,
+                    "approve.not_pending",
+                    incident_id=record.id,
+                    status=deps.service.status_line(record, lang),
+                ),
+            )
+            return
+        channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
+        metadata = json.dumps({"i": incident_id, "c": (channel or {}).get("id")})
+        await client.views_open(
+            trigger_id=str(body.get("trigger_id") or ""),
+            view=reject_view(lang, incident_id, metadata),
+        )
+
+    @app.action(ActionId.BACK)
+    async def back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body.get("view") if isinstance(body.get("view"), dict) else None
+        if view is None:
+            return
+        try:
+            state = IntakeState.from_metadata(str(view.get("private_metadata") or ""))
+        except ValueError:
+            return
+        # Keep what was typed on this step, valid or not, so that going forward again is quick.
+        if state.step < len(deps.playbook.steps):
+            values = (view.get("state") or {}).get("values") or {}
+            state.answers.update(
+                {
+                    k: v
+                    for k, v in values_from_state(deps.playbook, values, state.step).items()
+                    if v is not None
+                }
+            )
+        state.step = max(state.step - 1, 0)
+        await client.views_update(
+            view_id=view.get("id"),
+            hash=view.get("hash"),
+            view=step_view(deps.playbook, state, deps.service.now()),
+        )

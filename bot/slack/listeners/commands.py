@@ -1,0 +1,67 @@
+"""`/leak`, `/leak help`, `/leak list`, `/leak status LEAK-…`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks.intake import IntakeState, step_view
+from bot.slack.blocks.responses import help_message, list_message, status_message, unknown_command
+from bot.slack.deps import Deps
+from bot.slack.ids import SLASH_COMMAND
+
+log = logging.getLogger(__name__)
+INCIDENT_ID = re.compile(r"^LEAK-\d{4}-\d{4,}$", re.IGNORECASE)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command(SLASH_COMMAND)
+    async def leak(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        text = str(command.get("text") or "").strip()
+        sub, _, rest = text.partition(" ")
+        sub = sub.lower()
+        user_id = str(command.get("user_id") or "")
+        if sub == "":
+            await ack()
+            await open_intake(deps, client, str(command.get("trigger_id") or ""), user_id, command)
+            return
+        lang = await deps.user_lang(user_id)
+        if sub == "help":
+            await ack(**help_message(lang))
+        elif sub == "list":
+            records = await deps.store.list_incidents(statuses=("pending", "decided"), limit=30)
+            await ack(**list_message(deps.service, records, lang))
+        elif sub == "status":
+            incident_id = rest.strip().upper()
+            if not INCIDENT_ID.match(incident_id):
+                await ack(**unknown_command(lang, text))
+                return
+            record = await deps.store.get_incident(incident_id)
+            trail = await deps.store.audit_trail(incident_id) if record else []
+            tasks = await deps.store.tasks_for(incident_id) if record else []
+            await ack(**status_message(deps.service, record, trail, tasks, lang, incident_id))
+        else:
+            await ack(**unknown_command(lang, text))
+
+
+async def open_intake(
+    deps: Deps, client: AsyncWebClient, trigger_id: str, user_id: str, command: dict[str, Any]
+) -> None:
+    """Open the modal at once (the trigger id lives 3 s), then switch language if needed."""
+    default_lang = deps.settings.LEAKBOT_LANGUAGE
+    state = IntakeState(step=0, lang=default_lang, channel_id=command.get("channel_id"))
+    now = deps.service.now()
+    response = await client.views_open(
+        trigger_id=trigger_id, view=step_view(deps.playbook, state, now)
+    )
+    lang = await deps.user_lang(user_id)
+    if lang != default_lang:
+        view = response.get("view") or {}
+        state.lang = lang
+        await client.views_update(
+            view_id=view.get("id"), hash=view.get("hash"), view=step_view(deps.playbook, state, now)
+        )

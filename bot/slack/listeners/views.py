@@ -1,0 +1,188 @@
+"""Modal submissions: each intake step (validated per field), the final submit, a rejection."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.answers import AnswersError, parse_answers
+from bot.domain.i18n import t
+from bot.slack.blocks.common import MODAL_TITLE_MAX, plain, section
+from bot.slack.blocks.intake import (
+    IntakeState,
+    confirm_view,
+    done_view,
+    step_view,
+    values_from_state,
+)
+from bot.slack.blocks.rejection import REASON_MAX
+from bot.slack.deps import Deps
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.actions import outcome_text
+
+log = logging.getLogger(__name__)
+
+
+def error_view(lang: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.DONE,
+        "title": plain(t(lang, "intake.title"), MODAL_TITLE_MAX),
+        "close": plain(t(lang, "intake.close"), MODAL_TITLE_MAX),
+        "blocks": [section(t(lang, "intake.invalid"))],
+    }
+
+
+def to_parseable(deps: Deps, raw: dict[str, Any]) -> dict[str, Any]:
+    """Modal values as the answer parser takes them (the datetimepicker gives epoch seconds)."""
+    out = dict(raw)
+    for question in deps.playbook.questions:
+        value = out.get(question.id)
+        if question.kind == "datetime" and isinstance(value, int) and not isinstance(value, bool):
+            try:
+                out[question.id] = datetime.fromtimestamp(value, deps.settings.tz)
+            except (OverflowError, OSError, ValueError):
+                out[question.id] = str(value)
+        if question.kind in ("text", "integer") and value == "":
+            out[question.id] = None
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def field_errors(error: AnswersError, lang: str) -> dict[str, str]:
+    return {p.answer_id: t(lang, p.key, **p.params)[:150] for p in error.problems}
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.view(CallbackId.INTAKE)
+    async def intake(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        lang: str = deps.settings.LEAKBOT_LANGUAGE
+        try:
+            state = IntakeState.from_metadata(str(view.get("private_metadata") or ""))
+        except (ValueError, TypeError):
+            await ack(response_action="update", view=error_view(lang))
+            return
+        lang = state.lang
+        steps = deps.playbook.steps
+        if not 0 <= state.step <= len(steps):
+            await ack(response_action="update", view=error_view(lang))
+            return
+        now = deps.service.now()
+        if state.step < len(steps):
+            values = ((view.get("state") or {}).get("values")) or {}
+            raw = values_from_state(
+                deps.playbook, values if isinstance(values, dict) else {}, state.step
+            )
+            candidate = {**state.answers, **raw}
+            step_ids = set(steps[state.step].questions)
+            try:
+                parse_answers(
+                    {k: v for k, v in to_parseable(deps, candidate).items() if k in step_ids},
+                    deps.playbook,
+                    tz=deps.settings.tz,
+                    now=now,
+                    partial=True,
+                )
+                # Required answers of this step must be present (partial skips that check).
+                missing = [
+                    qid
+                    for qid in step_ids
+                    if deps.playbook.question(qid).required and not candidate.get(qid)
+                ]
+                if missing:
+                    await ack(
+                        response_action="errors",
+                        errors={qid: t(lang, "answer.required") for qid in missing},
+                    )
+                    return
+            except AnswersError as exc:
+                await ack(response_action="errors", errors=field_errors(exc, lang))
+                return
+            state.answers = {k: v for k, v in candidate.items() if v not in (None, "", [])}
+            state.step += 1
+            next_view = (
+                step_view(deps.playbook, state, now)
+                if state.step < len(steps)
+                else confirm_view(deps.playbook, state)
+            )
+            await ack(response_action="update", view=next_view)
+            return
+        # The summary was confirmed: store the incident, then tell Slack through the outbox.
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        team = body.get("team") if isinstance(body.get("team"), dict) else {}
+        try:
+            record, _created = await deps.service.submit(
+                to_parseable(deps, state.answers),
+                reporter_id=str((user or {}).get("id") or ""),
+                team_id=(team or {}).get("id"),
+                locale=lang,
+                submission_key=f"view:{view.get('id')}",
+            )
+        except AnswersError as exc:
+            # Something changed since the step was checked (e.g. the clock): show the step again.
+            first = exc.problems[0].answer_id
+            state.step = (
+                deps.playbook.step_of(first)
+                if first in {q.id for q in deps.playbook.questions}
+                else 0
+            )
+            await ack(response_action="update", view=step_view(deps.playbook, state, now))
+            return
+        await ack(response_action="update", view=done_view(lang, record.id, record.partner))
+        deps.outbox.notify()
+
+    @app.view(CallbackId.REJECT)
+    async def reject(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        user_id = str((user or {}).get("id") or "")
+        lang = await deps.user_lang(user_id)
+        try:
+            meta = json.loads(str(view.get("private_metadata") or "{}"))
+            incident_id = str(meta["i"])
+        except (ValueError, KeyError, TypeError):
+            await ack(response_action="update", view=error_view(lang))
+            return
+        values = ((view.get("state") or {}).get("values")) or {}
+        element = ((values.get(BlockId.REJECT_REASON) or {}).get(ActionId.INPUT)) or {}
+        reason = str(element.get("value") or "").strip()
+        if not reason:
+            await ack(
+                response_action="errors", errors={BlockId.REJECT_REASON: t(lang, "answer.required")}
+            )
+            return
+        if len(reason) > REASON_MAX:
+            await ack(
+                response_action="errors",
+                errors={
+                    BlockId.REJECT_REASON: t(
+                        lang, "answer.too_long", max=REASON_MAX, length=len(reason)
+                    )
+                },
+            )
+            return
+        record = await deps.store.get_incident(incident_id)
+        if record is None or not deps.service.may_reject(
+            record, user_id, await deps.approvers.members()
+        ):
+            await ack(
+                response_action="errors",
+                errors={BlockId.REJECT_REASON: t(lang, "approve.not_approver_short")},
+            )
+            return
+        outcome = await deps.service.reject(incident_id, actor_id=user_id, reason=reason)
+        if outcome.kind != "rejected":
+            await ack(
+                response_action="errors",
+                errors={
+                    BlockId.REJECT_REASON: outcome_text(deps, outcome, lang, incident_id)[:150]
+                },
+            )
+            return
+        await ack(response_action="clear")
+        deps.outbox.notify()

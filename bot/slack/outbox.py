@@ -1,0 +1,247 @@
+"""Delivers the durable outbox to Slack: retried until it succeeds, in order per incident.
+
+A state change and the Slack calls it causes commit together (bot/service.py); this sender then
+makes the calls. 429 waits for Retry-After, 5xx and connection errors back off exponentially,
+permanent errors (e.g. channel_not_found) are marked dead and logged — all timed by the injected
+clock, never by sleeping in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.service import IncidentService
+from bot.store import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+# Slack errors that mean "try again later" rather than "this call can never succeed".
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class OutboxStats:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class Unresolved(Exception):
+    """A message refers to another (e.g. the recommendation) that is not sent yet."""
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        store: Store,
+        service: IncidentService,
+        client: AsyncWebClient,
+        clock: Clock,
+        *,
+        worker_id: str | None = None,
+        batch: int = 20,
+        lease_seconds: int = 60,
+        base_backoff: float = 2.0,
+        max_backoff: float = 300.0,
+        max_attempts: int = 50,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.service = service
+        self.client = client
+        self.clock = clock
+        self.worker_id = worker_id or worker_name()
+        self.batch = batch
+        self.lease_seconds = lease_seconds
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.stats = OutboxStats()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- running -----------------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Something was enqueued: deliver it now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run_forever(), name="leakbot-outbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                handled = await self.run_once()
+            except Exception:  # keep delivering after a database hiccup
+                log.exception("outbox round failed")
+                handled = 0
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver everything due now (tests, shutdown); returns how many were handled."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            if not handled:
+                break
+            total += handled
+        return total
+
+    async def run_once(self) -> int:
+        items = await self.store.claim_outbox(
+            now=self.clock.now(),
+            worker_id=self.worker_id,
+            limit=self.batch,
+            lease_seconds=self.lease_seconds,
+        )
+        for item in items:
+            await self._deliver(item)
+        return len(items)
+
+    # -- one item ----------------------------------------------------------------------------
+
+    async def _payload(self, item: OutboxItem) -> dict[str, Any]:
+        payload = dict(item.payload)
+        render = payload.pop("_render", None)
+        lang = payload.pop("_lang", None)
+        ref = payload.pop("_ref", None)
+        thread = payload.pop("_thread", None)
+        if render is not None:
+            if item.incident_id is None:
+                raise ValueError("a rendered message needs an incident")
+            record = await self.store.get_incident(item.incident_id)
+            if record is None:
+                raise ValueError(f"incident {item.incident_id} is gone")
+            payload.update(self.service.render(record, str(render), lang))
+        for key, as_thread in ((ref, False), (thread, True)):
+            if key is None:
+                continue
+            assert item.incident_id is not None
+            sent = await self.store.last_sent_result(item.incident_id, str(key))
+            if not sent:
+                raise Unresolved(str(key))
+            payload["channel"] = sent["channel"]
+            payload["thread_ts" if as_thread else "ts"] = sent["ts"]
+        if item.method == "chat.postMessage":
+            # Lets a later check find this exact message (e.g. after an ambiguous failure).
+            payload.setdefault(
+                "metadata",
+                {"event_type": "leakbot_outbox", "event_payload": {"outbox_id": item.id}},
+            )
+        return payload
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(self.max_backoff, self.base_backoff * (2 ** min(attempts, 16))))
+
+    async def _retry(self, item: OutboxItem, error: str, delay: float) -> None:
+        self.stats.retried += 1
+        if item.attempts + 1 >= self.max_attempts:
+            await self._dead(item, f"gave up after {item.attempts + 1} attempts: {error}")
+            return
+        when = self.clock.now() + timedelta(seconds=delay)
+        await self.store.mark_retry(
+            item.id, error=error, next_attempt_at=when, worker_id=self.worker_id
+        )
+        log.warning(
+            "slack call failed, will retry",
+            extra={
+                "incident_id": item.incident_id,
+                "method": item.method,
+                "error": error,
+                "retry_in": delay,
+            },
+        )
+
+    async def _dead(self, item: OutboxItem, error: str) -> None:
+        self.stats.dead += 1
+        await self.store.mark_dead(
+            item.id, error=error, now=self.clock.now(), worker_id=self.worker_id
+        )
+        log.error(
+            "slack call failed permanently",
+            extra={"incident_id": item.incident_id, "method": item.method, "error": error},
+        )
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            payload = await self._payload(item)
+        except Unresolved as exc:
+            await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
+            return
+        except Exception as exc:  # a message that can never be built
+            await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
+            return
+        try:
+            response = await self.client.api_call(item.method, json=payload)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = (
+                str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+            )
+            if status == 429:
+                retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                    "retry-after"
+                )
+                delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 30.0
+                await self._retry(item, "ratelimited (429)", delay)
+            elif status >= 500 or error in RETRYABLE_ERRORS:
+                await self._retry(
+                    item, f"HTTP {status} {error}".strip(), self._backoff(item.attempts)
+                )
+            else:
+                await self._dead(item, error or f"HTTP {status}")
+            return
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
+            return
+        result = {"channel": response.get("channel"), "ts": response.get("ts")}
+        if await self.store.mark_sent(
+            item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
+        ):
+            self.stats.sent += 1
+            self.stats.by_kind[item.kind] = self.stats.by_kind.get(item.kind, 0) + 1
+            if item.kind == "recommendation" and item.incident_id and result["ts"]:
+                await self.store.set_message_ref(
+                    item.incident_id,
+                    str(result["channel"]),
+                    str(result["ts"]),
+                    now=self.clock.now(),
+                )
+            log.info(
+                "slack call delivered",
+                extra={"incident_id": item.incident_id, "method": item.method},
+            )

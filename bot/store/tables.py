@@ -1,0 +1,242 @@
+"""The schema as SQLAlchemy Core tables (the migrations in `migrations/versions` create it).
+
+Times are `UTCDateTime`: aware UTC datetimes in and out on both databases (SQLite stores them as
+naive UTC text with microseconds, which sorts correctly; a naive datetime is refused on the way in).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "INCIDENT_STATUSES",
+    "OUTBOX_STATUSES",
+    "TASK_KINDS",
+    "TASK_STATUSES",
+    "UTCDateTime",
+    "approvals",
+    "audit_log",
+    "incident_counters",
+    "incidents",
+    "job_runs",
+    "metadata",
+    "outbox",
+    "processed_events",
+    "tasks",
+]
+
+INCIDENT_STATUSES: Final[tuple[str, ...]] = ("pending", "decided", "rejected", "closed")
+OUTBOX_STATUSES: Final[tuple[str, ...]] = ("pending", "sent", "dead")
+TASK_KINDS: Final[tuple[str, ...]] = ("deadline", "checklist")
+TASK_STATUSES: Final[tuple[str, ...]] = ("open", "done")
+
+NAMING_CONVENTION: Final[dict[str, str]] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that only accepts aware datetimes and always returns aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} (the store needs aware UTC times)"
+            )
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json(nullable: bool = False) -> JSON:
+    # none_as_null: Python None is SQL NULL (not the JSON literal null) in nullable columns.
+    return JSON(none_as_null=nullable)
+
+
+# 64-bit ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-incrementing rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+incident_counters = Table(
+    "incident_counters",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", Integer, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("year", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("partner", Text, nullable=False),
+    Column("partner_key", Text, nullable=False),
+    Column("reporter_id", String(64), nullable=False),
+    Column("team_id", String(64), nullable=True),
+    Column("locale", String(16), nullable=False),
+    Column("answers", _json(), nullable=False),
+    Column("assessment", _json(), nullable=False),
+    Column("recommendation", String(64), nullable=False),
+    Column("round", Integer, nullable=False, server_default="1"),
+    Column("decided_action", String(64), nullable=True),
+    Column("decided_by", _json(nullable=True), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("channel_id", String(64), nullable=True),
+    Column("message_ts", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("submission_key", String(255), nullable=True),
+    UniqueConstraint("submission_key"),
+    UniqueConstraint("year", "seq"),
+    CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
+    CheckConstraint("round >= 1", name="round"),
+    Index("ix_incidents_status_created_at", "status", "created_at"),
+    Index("ix_incidents_created_at", "created_at"),
+    Index("ix_incidents_decided_at", "decided_at"),
+    Index("ix_incidents_partner_key", "partner_key"),
+    Index("ix_incidents_reporter_id", "reporter_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("approver_id", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("incident_id", "round", "approver_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=True),
+    Column("actor_id", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("before", _json(nullable=True), nullable=True),
+    Column("after", _json(nullable=True), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("hash"),
+    Index("ix_audit_log_incident_id", "incident_id"),
+    sqlite_autoincrement=True,
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("method", String(128), nullable=False),
+    Column("payload", _json(), nullable=False),
+    Column("dedupe_key", String(255), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("leased_by", String(128), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("result", _json(nullable=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("dedupe_key"),
+    CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_outbox_incident_id_status", "incident_id", "status", "id"),
+    sqlite_autoincrement=True,
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_processed_events_at", "at"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("ref", String(128), nullable=False),
+    Column("title", _json(), nullable=False),
+    Column("owner_id", String(64), nullable=True),
+    Column("due_at", UTCDateTime(), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("done_by", String(64), nullable=True),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("incident_id", "round", "kind", "ref"),
+    CheckConstraint(_in("kind", TASK_KINDS), name="kind"),
+    CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+    Index("ix_tasks_status_due_at", "status", "due_at"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("claimed_by", String(128), nullable=False),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)

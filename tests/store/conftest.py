@@ -1,0 +1,48 @@
+"""Helpers for the store tests (the database fixtures live in tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.store import NewIncident
+
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+NewIncidentFactory = Callable[..., NewIncident]
+
+
+def new_incident(**overrides: Any) -> NewIncident:
+    values: dict[str, Any] = {
+        "partner": "株式会社アクメ",
+        "reporter_id": "U_REPORTER",
+        "team_id": "T1",
+        "locale": "ja",
+        "answers": {
+            "partner": "株式会社アクメ",
+            "cause": "negligence",
+            "data_kinds": ["trade_secret"],
+        },
+        "assessment": {
+            "recommendation": "request_report",
+            "distribution": {"request_report": 0.43},
+        },
+        "recommendation": "request_report",
+        "year": 2026,
+        "submission_key": None,
+    }
+    values.update(overrides)
+    return NewIncident(**values)
+
+
+@pytest.fixture
+def make_new() -> NewIncidentFactory:
+    return new_incident
+
+
+@pytest.fixture
+def t0() -> datetime:
+    return T0

@@ -1,0 +1,111 @@
+"""Migrations: applied on open, idempotent, matching tables.py; connection settings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from bot.store import MigrationStatus, Store
+from bot.store.migrate import head_revision
+from bot.store.tables import metadata
+
+EXPECTED_TABLES = {
+    "alembic_version",
+    "approvals",
+    "audit_log",
+    "incident_counters",
+    "incidents",
+    "job_runs",
+    "outbox",
+    "processed_events",
+    "tasks",
+}
+
+
+async def test_fresh_database_is_migrated_on_open(database_url: str) -> None:
+    bare = await Store.open(database_url, migrate=False)
+    try:
+        assert await bare.migration_status() == MigrationStatus(None, head_revision())
+        assert not (await bare.migration_status()).up_to_date
+    finally:
+        await bare.close()
+
+    store = await Store.open(database_url)
+    try:
+        status = await store.migration_status()
+        assert status == (head_revision(), head_revision())
+        assert status.up_to_date
+        async with store._engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert EXPECTED_TABLES <= tables
+    finally:
+        await store.close()
+
+
+async def test_reopening_is_idempotent_and_keeps_data(
+    database_url: str, make_new: Any, t0: Any
+) -> None:
+    first = await Store.open(database_url)
+    record, _ = await first.create_incident(make_new(), now=t0)
+    await first.close()
+    for _ in range(2):
+        again = await Store.open(database_url)
+        try:
+            assert (await again.migration_status()).up_to_date
+            assert await again.get_incident(record.id) == record
+        finally:
+            await again.close()
+
+
+async def test_concurrent_opens_on_a_fresh_database(database_url: str) -> None:
+    stores = await asyncio.gather(*(Store.open(database_url) for _ in range(3)))
+    try:
+        for s in stores:
+            assert (await s.migration_status()).up_to_date
+    finally:
+        for s in stores:
+            await s.close()
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrations_match_tables_py(store: Store) -> None:
+    async with store._engine.connect() as conn:
+        diff = await conn.run_sync(_diff)
+    assert diff == []
+
+
+async def test_ping_and_dialect(store: Store, db_kind: str) -> None:
+    assert store.dialect == db_kind
+    assert await store.ping() is True
+    assert store.url.startswith(db_kind)
+
+
+async def test_ping_is_false_when_the_database_does_not_answer() -> None:
+    broken = await Store.open("postgresql://nobody@127.0.0.1:1/none", migrate=False)
+    try:
+        assert await broken.ping(timeout=2) is False
+    finally:
+        await broken.close()
+
+
+async def test_sqlite_connection_settings(store: Store) -> None:
+    if store.dialect != "sqlite":
+        async with store._engine.connect() as conn:
+            level = (await conn.execute(text("SHOW transaction_isolation"))).scalar_one()
+        assert level == "read committed"
+        return
+    async with store._engine.connect() as conn:
+        values = {
+            pragma: (await conn.execute(text(f"PRAGMA {pragma}"))).scalar_one()
+            for pragma in ("journal_mode", "foreign_keys", "busy_timeout")
+        }
+    assert values == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}

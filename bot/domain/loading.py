@@ -25,7 +25,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
 def describe_validation_error(source: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        lines.append(f"{source}: {_location(tuple(item['loc']))}: {item['msg']}")
+        # "Value error, " is pydantic's wrapping of our own messages, which say what is wrong.
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{source}: {_location(tuple(item['loc']))}: {message}")
     return "\n".join(lines)
 
 

@@ -311,6 +311,9 @@ class Store:
         self._reader = engine.execution_options(**{_READ_ONLY: True})
         self._pg = engine.dialect.name == "postgresql"
         self._url = url or engine.url.render_as_string(hide_password=False)
+        # SQLite has one writer at a time anyway: queue this process's writers here (FIFO, no
+        # busy-polling); other processes still wait in BEGIN IMMEDIATE through busy_timeout.
+        self._write_gate: asyncio.Lock | None = None if self._pg else asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -381,12 +384,20 @@ class Store:
         while True:
             attempt += 1
             try:
-                async with self._engine.begin() as conn:
+                async with self._gate(), self._engine.begin() as conn:
                     return await work(conn)
             except DBAPIError as exc:
                 if attempt >= _MAX_TX_ATTEMPTS or not self._transient(exc):
                     raise
             await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+
+    @asynccontextmanager
+    async def _gate(self) -> AsyncIterator[None]:
+        if self._write_gate is None:
+            yield
+        else:
+            async with self._write_gate:
+                yield
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:

@@ -23,7 +23,7 @@ from bot.domain.vocabulary import CORE_ANSWERS, OPTION_KEYS, OptionKey
 
 TZ = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=TZ)
-SURVEY_SHARES = {
+SURVEY_SHARES: dict[OptionKey, float] = {
     "continue_unchanged": 0.01,
     "continue_with_concern": 0.14,
     "request_report": 0.43,

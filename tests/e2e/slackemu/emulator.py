@@ -323,7 +323,11 @@ class SlackEmulator:
         is_admin: bool = False,
         deleted: bool = False,
     ) -> None:
-        """Make ``users.info`` know ``user_id``."""
+        """Make ``users.info`` know ``user_id``.
+
+        Once any user is added, ``conversations.open`` and ``views.publish`` refuse unknown ones
+        (``user_not_found``), as Slack would.
+        """
         ZoneInfo(tz)  # fail early on a bad zone name
         self._users[user_id] = {
             "name": name or user_id.lower(),

@@ -158,11 +158,10 @@ def block_actions(
     value are taken from it, and a ``selected_option`` given as a value is looked up in its
     options; ``ValueError`` if the element is not there. ``action`` adds or overrides fields.
     """
-    source_blocks = (
-        (view or {}).get("blocks") if view is not None else (message or {}).get("blocks")
-    )
+    source = view if view is not None else message
+    source_blocks = source.get("blocks") if source is not None else None
     found = find_element(source_blocks, action_id, block_id) if source_blocks else None
-    if source_blocks is not None and found is None:
+    if source is not None and found is None:
         where = "view" if view is not None else "message"
         raise ValueError(f"no element with action_id {action_id!r} in the {where}")
     element: Mapping[str, Any] = found[1] if found else {}

@@ -56,7 +56,7 @@ def _read_answers_file(path: str, lang: str) -> dict[str, Any]:
         ) from exc
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise CliError(t(lang, "cli.bad_json", file=path, error=exc)) from exc
     if not isinstance(data, dict):
         raise CliError(t(lang, "cli.not_object", file=path))
@@ -155,7 +155,10 @@ def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
         answers: Answers = parse_answers(raw, playbook, tz=tz, now=now, partial=True)
     except AnswersError as exc:
         raise CliError("\n".join(_problem_lines(exc, lang, source))) from exc
-    assessment = assess(answers, playbook, tz=tz, now=now)
+    try:
+        assessment = assess(answers, playbook, tz=tz, now=now)
+    except OverflowError as exc:  # a deadline past year 9999 (e.g. --now 9999-12-31)
+        raise CliError(t(lang, "cli.out_of_range")) from exc
     if args.json:
         print(json.dumps(assessment_json(playbook, assessment, lang), ensure_ascii=False, indent=2))
     else:

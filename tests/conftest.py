@@ -5,14 +5,19 @@ database created for the test (and dropped afterwards) through the admin URL in
 LEAKBOT_TEST_PG_URL (default postgresql://postgres@127.0.0.1:5432/test). When PostgreSQL is not
 reachable the PostgreSQL variant is skipped with the reason, unless LEAKBOT_REQUIRE_POSTGRES=1
 (CI), where it fails.
+
+The database is empty, except for tests that use the `store` fixture: on PostgreSQL those get a
+copy of a template database migrated once per session (CREATE DATABASE … TEMPLATE), which saves
+the migration time of every test; the migration tests use `database_url` alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -27,6 +32,7 @@ RawSQL = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
 StoreFactory = Callable[[], Awaitable[Store]]
 
 _pg_unreachable: str | None = None  # remembered per test session: do not wait on every test
+_pg_template: str | None = None  # migrated template database, created on first use
 
 
 def pg_admin_url() -> str:
@@ -61,22 +67,57 @@ async def _admin_connection() -> asyncpg.Connection:
         raise  # unreachable: skip / fail raise
 
 
+def _pg_url(database: str) -> str:
+    return make_url(pg_admin_url()).set(database=database).render_as_string(hide_password=False)
+
+
+async def _migrated_template(admin: asyncpg.Connection) -> str:
+    global _pg_template
+    if _pg_template is None:
+        name = f"leakbot_test_tpl_{uuid.uuid4().hex[:12]}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        migrated = await Store.open(_pg_url(name))
+        await migrated.close()  # a template must have no open connections
+        _pg_template = name
+    return _pg_template
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_template() -> Iterator[None]:
+    yield
+    if _pg_template is None:
+        return
+
+    async def drop(name: str) -> None:
+        admin = await asyncpg.connect(_libpq_url(pg_admin_url()), timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop(_pg_template))
+
+
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
 async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
-    """An empty database (not migrated), as a DATABASE_URL."""
+    """A fresh database for this test, as a DATABASE_URL (empty; see the module doc)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'leakbot.db'}"
         return
     name = f"leakbot_test_{uuid.uuid4().hex[:16]}"
     admin = await _admin_connection()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        if "store" in request.fixturenames:
+            template = await _migrated_template(admin)
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        else:
+            await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     try:
-        yield make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
+        yield _pg_url(name)
     finally:
         admin = await _admin_connection()
         try:

@@ -8,6 +8,11 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.request_verification.async_request_verification import (
+    AsyncRequestVerification,
+)
+from slack_sdk.signature import Clock as SignatureClock
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -57,6 +62,8 @@ def outbox_client(settings: Settings) -> AsyncWebClient:
 class LeakbotApp:
     bolt: AsyncApp
     deps: Deps
+    # Tests turn the background sender off and deliver the outbox explicitly (deterministic).
+    run_outbox: bool = True
 
     def web_app(self) -> web.Application:
         application = self.bolt.web_app(path=EVENTS_PATH)
@@ -68,8 +75,9 @@ class LeakbotApp:
         async def stop_outbox(_: web.Application) -> None:
             await self.deps.outbox.stop()
 
-        application.on_startup.append(start_outbox)
-        application.on_cleanup.append(stop_outbox)
+        if self.run_outbox:
+            application.on_startup.append(start_outbox)
+            application.on_cleanup.append(stop_outbox)
         return application
 
     async def _healthz(self, _: web.Request) -> web.Response:
@@ -86,6 +94,22 @@ class LeakbotApp:
             return None
 
 
+class _VerifierClock(SignatureClock):
+    """Bolt's 5-minute freshness check on the app's clock (injected in tests)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+
+def _verify_on_clock(bolt: AsyncApp, signing_secret: str, clock: Clock) -> None:
+    for middleware in bolt._async_middleware_list:
+        if isinstance(middleware, AsyncRequestVerification):
+            middleware._verifier = SignatureVerifier(signing_secret, clock=_VerifierClock(clock))
+
+
 def build_app(
     settings: Settings,
     store: Store,
@@ -93,6 +117,7 @@ def build_app(
     clock: Clock,
     *,
     socket_mode: bool = False,
+    run_outbox: bool = True,
 ) -> LeakbotApp:
     client = interactive_client(settings)
     service = IncidentService(
@@ -123,10 +148,13 @@ def build_app(
         raise_error_for_unhandled_request=False,
     )
 
+    if not socket_mode:
+        _verify_on_clock(bolt, settings.SLACK_SIGNING_SECRET or "", clock)
+
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         # Logged for operators; the person sees a clean answer, never a traceback.
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
 
     register_all(bolt, deps)
-    return LeakbotApp(bolt, deps)
+    return LeakbotApp(bolt, deps, run_outbox)

@@ -491,3 +491,15 @@ def test_interactive_end_of_input(
     code, _, err = _run(capsys, "--now", NOW, "--lang", "en")
     assert code == 2
     assert err.splitlines() == ["leakbot: Interrupted."]
+
+
+def test_absurdly_deep_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = _write(tmp_path, "[" * 100_000 + "]" * 100_000)
+    (line,) = _bad(capsys, "--answers", str(path), "--lang", "en")
+    assert "not valid JSON" in line
+
+
+def test_deadlines_beyond_year_9999(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = _write(tmp_path, {})
+    (line,) = _bad(capsys, "--answers", str(path), "--lang", "en", "--now", "9999-12-31T00:00")
+    assert "9999" in line

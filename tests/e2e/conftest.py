@@ -1,0 +1,197 @@
+"""The end-to-end harness: leakbot's real HTTP server, signed requests, a local Slack.
+
+`leakbot` starts the app (Bolt + aiohttp) on 127.0.0.1 with its Web API client pointed at the
+`emulator`, over each database of `database_url` (SQLite file and PostgreSQL). Time comes from a
+`FakeClock`; nothing sleeps — tests wait on the emulator's answered calls or drain the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from slackemu import FakeClock, LocalServer, SlackEmulator, SlackReply, SlackSender
+
+from bot.config import Settings, load_settings
+from bot.domain.playbook import Playbook, load_playbook
+from bot.slack.app import LeakbotApp, build_app
+from bot.store import IncidentRecord, Store
+
+SECRET = "e2e-signing-secret-0123456789abcdef"
+CHANNEL = "CESCALATE1"
+SUMMARY_CHANNEL = "CSUMMARY01"
+REPORTER = "UREPORTER1"
+REPORTER_EN = "UREPORTER2"
+APPROVER_1 = "UAPPROVER1"
+APPROVER_2 = "UAPPROVER2"  # an approver through the user group
+APPROVER_3 = "UAPPROVER3"
+STRANGER = "USTRANGER1"
+GROUP = "SAPPROVERS"
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+
+# One valid answer set, by step, as a person enters it in the modal.
+STEPS: list[dict[str, Any]] = [
+    {"partner": "株式会社アクメ", "source": "partner_notice", "relationship": "entrusted"},
+    {
+        "data_kinds": ["customer_personal"],
+        "affected_persons": 1200,
+        "encrypted": "no",
+        "regions": ["jp", "eu"],
+    },
+    {"cause": "intentional", "damage": "confirmed", "partner_response": "concealing"},
+    {
+        "dependency": "low",
+        "contract": ["confidentiality_remedies"],
+        "description": "委託先の従業員が顧客名簿を持ち出した",
+    },
+]
+MILD_STEPS: list[dict[str, Any]] = [
+    {"partner": "Globex Inc.", "source": "partner_notice", "relationship": "entrusted"},
+    {"data_kinds": ["internal_minor"], "encrypted": "no"},
+    {"cause": "negligence", "damage": "none", "partner_response": "cooperative"},
+    {"dependency": "high", "contract": ["prevention_plan_required"]},
+]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+async def emulator(clock: FakeClock) -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator(clock=clock) as emu:
+        emu.add_user(REPORTER, locale="ja-JP", real_name="報告 太郎")
+        emu.add_user(REPORTER_EN, locale="en-US", real_name="Rita Reporter")
+        for user in (APPROVER_1, APPROVER_2, APPROVER_3):
+            emu.add_user(user, locale="ja-JP")
+        emu.add_user(STRANGER, locale="en-US", real_name="Sam Stranger")
+        emu.add_usergroup(GROUP, [APPROVER_2, APPROVER_3])
+        emu.add_channel(CHANNEL, is_member=True)
+        emu.add_channel(SUMMARY_CHANNEL, is_member=True)
+        yield emu
+
+
+def settings_for(emulator: SlackEmulator, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": "xoxb-e2e-token",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "DATABASE_URL": database_url,
+        "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
+        "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
+        "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
+        "LEAKBOT_LANGUAGE": "ja",
+        "LEAKBOT_TIMEZONE": "Asia/Tokyo",
+    }
+    values.update(overrides)
+    return load_settings(_env_file=None, **values)
+
+
+@dataclass
+class Leakbot:
+    """A running leakbot and the means to talk to it as Slack and as a person."""
+
+    app: LeakbotApp
+    store: Store
+    server: LocalServer
+    slack: SlackSender
+    emulator: SlackEmulator
+    clock: FakeClock
+    playbook: Playbook
+    views_seen: list[str] = field(default_factory=list)
+
+    async def deliver(self) -> int:
+        """Make every Slack call that is due now (the outbox), as the background task would."""
+        return await self.app.deps.outbox.drain()
+
+    async def open_modal(self, user_id: str) -> str:
+        before = len(self.emulator.calls_to("views.open"))
+        reply = await self.slack.slash_command("/leak", user_id=user_id)
+        assert reply.status == 200, reply.text
+        call = await self.emulator.wait_for_call("views.open", count=before + 1)
+        assert call.ok, call.response
+        view_id = str(call.response["view"]["id"])
+        # The language switch (if any) follows the open; wait for it so steps are predictable.
+        await self.emulator.wait_for_call(
+            "users.info", where=lambda c: c.args.get("user") == user_id
+        )
+        return view_id
+
+    async def submit_step(
+        self, view_id: str, user_id: str, answers: Mapping[str, Any], **options: Any
+    ) -> SlackReply:
+        reply = await self.slack.view_submission(
+            view_id, user_id=user_id, answers=answers, **options
+        )
+        assert reply.status == 200, reply.text
+        return reply
+
+    async def report(
+        self, user_id: str = REPORTER, steps: list[dict[str, Any]] | None = None
+    ) -> IncidentRecord:
+        """Walk the whole modal and confirm; returns the stored incident (messages delivered)."""
+        view_id = await self.open_modal(user_id)
+        for answers in steps or STEPS:
+            reply = await self.submit_step(view_id, user_id, answers)
+            assert (reply.json or {}).get("response_action") == "update", reply.json
+        reply = await self.submit_step(view_id, user_id, {})
+        assert (reply.json or {}).get("response_action") == "update", reply.json
+        records = await self.store.list_incidents(limit=1000)
+        record = max(records, key=lambda r: r.created_at)
+        await self.deliver()
+        return record
+
+    def recommendation_ts(self, incident: IncidentRecord) -> str:
+        for message in self.emulator.messages(CHANNEL):
+            if incident.id in str(message.get("text", "")):
+                return str(message["ts"])
+        raise AssertionError(f"no recommendation message for {incident.id}")
+
+    async def click(
+        self, incident: IncidentRecord, action_id: str, user_id: str, **kwargs: Any
+    ) -> SlackReply:
+        ts = self.recommendation_ts(incident)
+        reply = await self.slack.block_actions(
+            action_id, user_id=user_id, channel_id=CHANNEL, message_ts=ts, **kwargs
+        )
+        assert reply.status == 200, reply.text
+        return reply
+
+
+async def start_leakbot(
+    emulator: SlackEmulator,
+    clock: FakeClock,
+    database_url: str,
+    *,
+    run_outbox: bool = False,
+    **overrides: Any,
+) -> Leakbot:
+    settings = settings_for(emulator, database_url, **overrides)
+    playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
+    store = await Store.open(settings.DATABASE_URL)
+    app = build_app(settings, store, playbook, clock, run_outbox=run_outbox)
+    server = LocalServer(app.web_app())
+    await server.start()
+    slack = SlackSender(server.url, SECRET, clock=clock, emulator=emulator)
+    return Leakbot(app, store, server, slack, emulator, clock, playbook)
+
+
+async def stop_leakbot(bot: Leakbot) -> None:
+    await bot.slack.close()
+    await bot.server.stop()
+    await bot.store.close()
+
+
+@pytest.fixture
+async def leakbot(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str
+) -> AsyncIterator[Leakbot]:
+    bot = await start_leakbot(emulator, clock, database_url)
+    try:
+        yield bot
+    finally:
+        await stop_leakbot(bot)

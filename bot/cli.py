@@ -190,6 +190,52 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.domain.summary import parse_week, previous_week
+    from bot.store.urls import resolve_database_url
+
+    lang: str = args.lang or settings.LEAKBOT_LANGUAGE
+    tz = settings.tz
+    now = SystemClock().now()
+    try:
+        week = parse_week(args.week, tz) if args.week else previous_week(now, tz)
+    except ValueError as exc:
+        raise CliError(f"--week: {exc}") from exc
+    if args.post and (not settings.SLACK_BOT_TOKEN or not settings.LEAKBOT_SUMMARY_CHANNEL):
+        raise ConfigError("--post needs SLACK_BOT_TOKEN and LEAKBOT_SUMMARY_CHANNEL")
+    try:
+        resolve_database_url(settings.DATABASE_URL)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    playbook = _load_playbook(settings)
+    return asyncio.run(_summary(settings, playbook, week, lang, now, post=args.post))
+
+
+async def _summary(
+    settings: Settings, playbook: Playbook, week: Any, lang: str, now: datetime, *, post: bool
+) -> int:
+    from bot.domain.summary import summary_text
+    from bot.slack.app import build_deps, build_scheduler
+    from bot.store import Store
+
+    store = await Store.open(settings.DATABASE_URL)
+    try:
+        deps = build_deps(settings, store, playbook, SystemClock())
+        if not post:
+            data = await deps.follow.summary_data(week, now=now)
+            print(summary_text(playbook, data, lang, settings.tz))
+            return 0
+        queued = await build_scheduler(deps).post_summary(week, now=now)
+        await deps.outbox.drain()
+        state = "posted" if queued else "already posted earlier"
+        print(f"leakbot: summary {week.label} {state} to {settings.LEAKBOT_SUMMARY_CHANNEL}")
+        return 0
+    finally:
+        await store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leakbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -205,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--socket", action="store_true", help="force Socket Mode (needs SLACK_APP_TOKEN)"
     )
     run_parser.set_defaults(handler=cmd_run)
+
+    summary_parser = commands.add_parser("summary", help="the weekly summary (print, or --post)")
+    summary_parser.add_argument(
+        "--week", metavar="YYYY-Www", help="ISO week (default: the last complete week)"
+    )
+    summary_parser.add_argument(
+        "--post", action="store_true", help="post it to LEAKBOT_SUMMARY_CHANNEL"
+    )
+    summary_parser.add_argument(
+        "--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)"
+    )
+    summary_parser.set_defaults(handler=cmd_summary)
 
     assess_parser = commands.add_parser("assess", help="recommend an action for a case, offline")
     assess_parser.add_argument(

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -46,8 +46,9 @@ def _libpq_url(url: str) -> str:
 
 
 def _pg_unavailable(reason: str) -> None:
+    url = make_url(pg_admin_url())
     message = (
-        "PostgreSQL not reachable at 127.0.0.1:5432 "
+        f"PostgreSQL not reachable at {url.host or 'localhost'}:{url.port or 5432} "
         f"(set LEAKBOT_TEST_PG_URL or start it): {reason}"
     )
     if os.environ.get("LEAKBOT_REQUIRE_POSTGRES") == "1":

@@ -193,6 +193,10 @@ class Schedules(_Strict):
     weekly_summary_cron: str = "0 9 * * mon"
     reminder_hours_before: tuple[int, ...] = (24, 0)
     partner_report_reassess_response: str = "slow"
+    # Checklist tasks are due this long after the decision.
+    checklist_due_hours: int = Field(default=24, ge=1, le=24 * 90)
+    # How often the follow-through (reminders, escalations, missed reports) is checked.
+    follow_through_minutes: int = Field(default=1, ge=1, le=60)
 
 
 class Limits(_Strict):

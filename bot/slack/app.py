@@ -11,18 +11,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.request_verification.async_request_verification import (
     AsyncRequestVerification,
 )
-from slack_sdk.signature import Clock as SignatureClock
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.signature import Clock as SignatureClock
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.playbook import Playbook
+from bot.followthrough import TASKS, FollowThrough, FollowThroughConfig
+from bot.scheduler import Scheduler
 from bot.service import IncidentService, ServiceConfig
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.deps import Deps
@@ -62,7 +64,8 @@ def outbox_client(settings: Settings) -> AsyncWebClient:
 class LeakbotApp:
     bolt: AsyncApp
     deps: Deps
-    # Tests turn the background sender off and deliver the outbox explicitly (deterministic).
+    scheduler: Scheduler
+    # Tests turn the background sender and scheduler off and drive them explicitly.
     run_outbox: bool = True
 
     def web_app(self) -> web.Application:
@@ -71,8 +74,10 @@ class LeakbotApp:
 
         async def start_outbox(_: web.Application) -> None:
             self.deps.outbox.start()
+            self.scheduler.start()
 
         async def stop_outbox(_: web.Application) -> None:
+            self.scheduler.stop()
             await self.deps.outbox.stop()
 
         if self.run_outbox:
@@ -110,15 +115,19 @@ def _verify_on_clock(bolt: AsyncApp, signing_secret: str, clock: Clock) -> None:
             middleware._verifier = SignatureVerifier(signing_secret, clock=_VerifierClock(clock))
 
 
-def build_app(
-    settings: Settings,
-    store: Store,
-    playbook: Playbook,
-    clock: Clock,
-    *,
-    socket_mode: bool = False,
-    run_outbox: bool = True,
-) -> LeakbotApp:
+def follow_config(settings: Settings) -> FollowThroughConfig:
+    return FollowThroughConfig(
+        tz=settings.tz,
+        channel_lang=settings.LEAKBOT_LANGUAGE,
+        escalation_channel=settings.LEAKBOT_ESCALATION_CHANNEL or "",
+        summary_channel=settings.LEAKBOT_SUMMARY_CHANNEL,
+        approvers=settings.approvers,
+        escalation_approvers=settings.escalation_approvers,
+    )
+
+
+def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Clock) -> Deps:
+    """Everything but Bolt: also used by the CLI (`leakbot summary`, `leakbot doctor`)."""
     client = interactive_client(settings)
     service = IncidentService(
         store,
@@ -139,9 +148,35 @@ def build_app(
         service=service,
         outbox=OutboxSender(store, service, outbox_client(settings), clock),
         approvers=ApproverDirectory(client, settings.approvers, clock),
+        follow=FollowThrough(store, service, follow_config(settings), clock),
     )
+    deps.outbox.renderers[TASKS] = deps.follow.render_tasks
+    return deps
+
+
+def build_scheduler(deps: Deps) -> Scheduler:
+    return Scheduler(
+        deps.follow,
+        deps.client,
+        deps.playbook,
+        deps.settings.tz,
+        deps.clock,
+        on_enqueued=deps.outbox.notify,
+    )
+
+
+def build_app(
+    settings: Settings,
+    store: Store,
+    playbook: Playbook,
+    clock: Clock,
+    *,
+    socket_mode: bool = False,
+    run_outbox: bool = True,
+) -> LeakbotApp:
+    deps = build_deps(settings, store, playbook, clock)
     bolt = AsyncApp(
-        client=client,
+        client=deps.client,
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
         request_verification_enabled=not socket_mode,
         process_before_response=False,
@@ -157,4 +192,4 @@ def build_app(
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
 
     register_all(bolt, deps)
-    return LeakbotApp(bolt, deps, run_outbox)
+    return LeakbotApp(bolt, deps, build_scheduler(deps), run_outbox)

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.i18n import normalize_lang
 from bot.domain.playbook import Playbook
+from bot.followthrough import FollowThrough
 from bot.service import IncidentService
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.outbox import OutboxSender
@@ -27,6 +28,7 @@ class Deps:
     service: IncidentService
     outbox: OutboxSender
     approvers: ApproverDirectory
+    follow: FollowThrough
     _locales: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     async def user_lang(self, user_id: str) -> str:

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.service import IncidentService
-from bot.store import OutboxItem, Store
+from bot.store import IncidentRecord, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class OutboxStats:
     retried: int = 0
     dead: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+
+
+Renderer = Callable[[IncidentRecord, str | None], Awaitable[dict[str, Any]]]
 
 
 class Unresolved(Exception):
@@ -78,6 +82,8 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self.stats = OutboxStats()
+        # Messages rendered from more than the incident (e.g. its tasks), by `_render` name.
+        self.renderers: dict[str, Renderer] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -146,7 +152,11 @@ class OutboxSender:
             record = await self.store.get_incident(item.incident_id)
             if record is None:
                 raise ValueError(f"incident {item.incident_id} is gone")
-            payload.update(self.service.render(record, str(render), lang))
+            renderer = self.renderers.get(str(render))
+            if renderer is not None:
+                payload.update(await renderer(record, lang))
+            else:
+                payload.update(self.service.render(record, str(render), lang))
         for key, as_thread in ((ref, False), (thread, True)):
             if key is None:
                 continue

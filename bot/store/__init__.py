@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .records import (
     GENESIS_HASH,
+    MESSAGE_OF,
+    THREAD_OF,
     ApprovalOutcome,
     ApprovalOutcomeKind,
     ApprovalRecord,
@@ -26,13 +28,15 @@ from .records import (
     TaskStatus,
     format_incident_id,
 )
-from .repository import SYSTEM_ACTOR, Store, audit_hash, canonical_json
+from .repository import SYSTEM_ACTOR, OutboxSpec, Store, audit_hash, canonical_json
 from .urls import DEFAULT_DATABASE_URL, display_url, resolve_database_url
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "GENESIS_HASH",
+    "MESSAGE_OF",
     "SYSTEM_ACTOR",
+    "THREAD_OF",
     "ApprovalOutcome",
     "ApprovalOutcomeKind",
     "ApprovalRecord",
@@ -45,6 +49,7 @@ __all__ = [
     "NewTask",
     "OutboxItem",
     "OutboxMessage",
+    "OutboxSpec",
     "OutboxStatus",
     "Store",
     "TaskKind",

@@ -23,7 +23,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
@@ -40,6 +40,8 @@ from bot.domain.partners import normalize_partner
 from .migrate import read_status, upgrade_to_head
 from .records import (
     GENESIS_HASH,
+    MESSAGE_OF,
+    THREAD_OF,
     ApprovalOutcome,
     ApprovalRecord,
     AuditRecord,
@@ -66,7 +68,7 @@ from .tables import (
 )
 from .urls import display_url, resolve_database_url
 
-__all__ = ["SYSTEM_ACTOR", "Store", "audit_hash", "canonical_json"]
+__all__ = ["SYSTEM_ACTOR", "OutboxSpec", "Store", "audit_hash", "canonical_json"]
 
 T = TypeVar("T")
 
@@ -101,7 +103,7 @@ def _plain(value: Any) -> Any:
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat(timespec="microseconds")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def audit_hash(
@@ -232,6 +234,15 @@ def _decision_state(record: IncidentRecord) -> dict[str, Any]:
         "decided_at": _iso(record.decided_at) if record.decided_at else None,
         "decision_reason": record.decision_reason,
     }
+
+
+OutboxSpec = Sequence[OutboxMessage] | Callable[[IncidentRecord], Sequence[OutboxMessage]]
+"""Messages to enqueue with a change: a list, or a function of the resulting incident record
+(called inside the transaction — the way to put the new incident id into a payload)."""
+
+
+def _render(spec: OutboxSpec, record: IncidentRecord) -> Sequence[OutboxMessage]:
+    return spec(record) if callable(spec) else spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +425,7 @@ class Store:
         new: NewIncident,
         *,
         now: datetime,
-        outbox: Sequence[OutboxMessage] = (),
+        outbox: OutboxSpec = (),
         tasks: Sequence[NewTask] = (),
         actor_id: str | None = None,
     ) -> tuple[IncidentRecord, bool]:
@@ -422,6 +433,8 @@ class Store:
 
         Returns (record, True), or (existing, False) when `new.submission_key` was seen before.
         The id is LEAK-<year>-<seq>: gapless per year (a rolled-back creation frees its number).
+        `outbox` may be a function of the new record (to put its id into texts and button
+        values); messages with `incident_id=None` belong to this incident.
         """
         _aware("now", now)
         if not 1 <= new.year <= 9999:
@@ -467,7 +480,7 @@ class Store:
                 .one()
             )
             record = _incident(row)
-            await self._enqueue(conn, outbox, now=now, incident_id=incident_id)
+            await self._enqueue(conn, _render(outbox, record), now=now, incident_id=incident_id)
             await self._insert_tasks(conn, incident_id, 1, tasks, now=now)
             after = {
                 "partner": new.partner,
@@ -561,7 +574,8 @@ class Store:
         """Newest first."""
         query = select(incidents)
         if statuses is not None:
-            query = query.where(incidents.c.status.in_(list(statuses)))
+            wanted = [statuses] if isinstance(statuses, str) else list(statuses)
+            query = query.where(incidents.c.status.in_(wanted))
         if reporter_id is not None:
             query = query.where(incidents.c.reporter_id == reporter_id)
         query = query.order_by(incidents.c.created_at.desc(), incidents.c.id.desc()).limit(limit)
@@ -664,7 +678,7 @@ class Store:
         actor_id: str,
         reason: str,
         now: datetime,
-        outbox: Sequence[OutboxMessage] = (),
+        outbox: OutboxSpec = (),
         answers: Mapping[str, Any] | None = None,
     ) -> IncidentRecord:
         """Re-assessment: round + 1, status 'pending', decision cleared (it stays in the audit
@@ -690,7 +704,7 @@ class Store:
             if answers is not None:
                 values["answers"] = dict(answers)
             updated = await self._update_incident(conn, incident_id, **values)
-            await self._enqueue(conn, outbox, now=now, incident_id=incident_id)
+            await self._enqueue(conn, _render(outbox, updated), now=now, incident_id=incident_id)
             before = _decision_state(current) | {"recommendation": current.recommendation}
             after = _decision_state(updated) | {
                 "recommendation": updated.recommendation,
@@ -713,7 +727,7 @@ class Store:
         actor_id: str,
         reason: str | None,
         now: datetime,
-        outbox: Sequence[OutboxMessage] = (),
+        outbox: OutboxSpec = (),
     ) -> IncidentRecord:
         """Status 'closed' (follow-ups finished or withdrawn). Idempotent; raises
         IncidentNotFound."""
@@ -728,7 +742,7 @@ class Store:
             updated = await self._update_incident(
                 conn, incident_id, status="closed", updated_at=now
             )
-            await self._enqueue(conn, outbox, now=now, incident_id=incident_id)
+            await self._enqueue(conn, _render(outbox, updated), now=now, incident_id=incident_id)
             await self._append_audit(
                 conn,
                 _AuditEntry(
@@ -1265,6 +1279,28 @@ class Store:
             value = (await conn.execute(query)).scalar_one_or_none()
         return None if value is None else dict(value)
 
+    async def resolve_payload(self, item: OutboxItem) -> dict[str, Any] | None:
+        """The payload to send for `item`, with message references filled in.
+
+        `"_thread_of": KIND` becomes `channel` + `thread_ts`, and `"_message_of": KIND` becomes
+        `channel` + `ts`, of the latest sent KIND item of the same incident (its `result` must
+        hold "channel" and "ts", as chat.postMessage returns them). None when no such message was
+        sent (in-order delivery means the parent was already tried: it is dead).
+        """
+        payload = dict(item.payload)
+        for marker, ts_key in ((THREAD_OF, "thread_ts"), (MESSAGE_OF, "ts")):
+            kind = payload.pop(marker, None)
+            if kind is None:
+                continue
+            if item.incident_id is None:
+                return None
+            ref = await self.last_sent_result(item.incident_id, str(kind))
+            if not ref or "channel" not in ref or "ts" not in ref:
+                return None
+            payload["channel"] = ref["channel"]
+            payload[ts_key] = ref["ts"]
+        return payload
+
     # -- Slack delivery dedupe ------------------------------------------------------------------
 
     async def _remember(self, conn: AsyncConnection, key: str, now: datetime) -> bool:
@@ -1390,6 +1426,10 @@ class Store:
     async def tasks_for(self, incident_id: str) -> list[TaskRecord]:
         query = select(tasks).where(tasks.c.incident_id == incident_id).order_by(tasks.c.id)
         return await self._tasks(query)
+
+    async def get_task(self, task_id: int) -> TaskRecord | None:
+        found = await self._tasks(select(tasks).where(tasks.c.id == task_id))
+        return found[0] if found else None
 
     async def _tasks(self, query: Any) -> list[TaskRecord]:
         async with self._read() as conn:

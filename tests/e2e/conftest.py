@@ -116,9 +116,15 @@ class Leakbot:
         assert call.ok, call.response
         view_id = str(call.response["view"]["id"])
         # The language switch (if any) follows the open; wait for it so steps are predictable.
-        await self.emulator.wait_for_call(
+        # (users.info is cached by the app: a second modal of the same user may not call it.)
+        info = await self.emulator.wait_for_call(
             "users.info", where=lambda c: c.args.get("user") == user_id
         )
+        locale = str(((info.response or {}).get("user") or {}).get("locale") or "")
+        if locale and not locale.lower().startswith(self.app.deps.settings.LEAKBOT_LANGUAGE):
+            await self.emulator.wait_for_call(
+                "views.update", where=lambda c: c.args.get("view_id") == view_id
+            )
         return view_id
 
     async def submit_step(

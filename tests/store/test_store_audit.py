@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -68,6 +69,10 @@ async def test_public_append_audit(store: Store) -> None:
     assert await store.verify_audit_chain() == []
     with pytest.raises(ValueError):
         await store.append_audit("U1", "x", now=datetime(2026, 1, 1))
+    tokyo = datetime(2026, 5, 1, 18, 30, 0, 123456, tzinfo=ZoneInfo("Asia/Tokyo"))
+    local = await store.append_audit("U1", "local.time", after={"n": 1.5}, now=tokyo)
+    assert local.at == tokyo and local.at.tzinfo == UTC
+    assert await store.verify_audit_chain() == []
 
 
 def test_store_has_no_public_way_to_change_audit_rows() -> None:

@@ -117,9 +117,9 @@ async def test_times_in_other_zones_come_back_as_utc(store: Store, make_new: Fac
     record, _ = await store.create_incident(make_new(), now=tokyo)
     assert record.created_at == tokyo
     assert record.created_at.tzinfo == UTC
-    assert (await store.get_incident(record.id)).created_at.isoformat() == (  # type: ignore[union-attr]
-        "2026-05-01T09:00:00+00:00"
-    )
+    stored = await store.get_incident(record.id)
+    assert stored is not None
+    assert stored.created_at.isoformat() == "2026-05-01T09:00:00+00:00"
 
 
 async def test_queries(store: Store, make_new: Factory) -> None:

@@ -38,8 +38,8 @@ async def test_fresh_database_is_migrated_on_open(database_url: str) -> None:
     store = await Store.open(database_url)
     try:
         status = await store.migration_status()
-        assert status == (head_revision(), head_revision())
         assert status.up_to_date
+        assert tuple(status) == (head_revision(), head_revision())
         async with store._engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert tables >= EXPECTED_TABLES

@@ -6,24 +6,39 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.store import NewIncident, OutboxMessage, Store
+from bot.store import (
+    MESSAGE_OF,
+    THREAD_OF,
+    IncidentRecord,
+    NewIncident,
+    OutboxItem,
+    OutboxMessage,
+    Store,
+)
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 Factory = Callable[..., NewIncident]
 StoreFactory = Callable[[], Awaitable[Store]]
 
 
-def msg(text: str, incident_id: str | None = None, **kw: object) -> OutboxMessage:
+def msg(
+    text: str,
+    incident_id: str | None = None,
+    *,
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
     return OutboxMessage(
         kind="note",
         method="chat.postMessage",
         payload={"channel": "C1", "text": text},
         incident_id=incident_id,
-        **kw,  # type: ignore[arg-type]
+        dedupe_key=dedupe_key,
+        not_before=not_before,
     )
 
 
-def texts(items: list) -> list[str]:  # type: ignore[type-arg]
+def texts(items: list[OutboxItem]) -> list[str]:
     return [i.payload["text"] for i in items]
 
 
@@ -176,6 +191,54 @@ async def test_concurrent_workers_never_claim_the_same_item(
     # order per incident held: each incident's items were sent in id order
     for iid in incident_ids:
         sent = await store.outbox_items(iid)
-        assert [i.id for i in sorted(sent, key=lambda i: int(i.result["ts"]))] == [  # type: ignore[index]
-            i.id for i in sent
+        sent_order = sorted(sent, key=lambda i: int((i.result or {})["ts"]))
+        assert [i.id for i in sent_order] == [i.id for i in sent]
+
+
+async def test_outbox_rendered_from_the_new_incident(store: Store, make_new: Factory) -> None:
+    def render(record: IncidentRecord) -> list[OutboxMessage]:
+        return [
+            OutboxMessage(
+                "recommendation",
+                "chat.postMessage",
+                {"channel": "C1", "text": record.id, "blocks": [{"value": record.id}]},
+                dedupe_key=f"recommendation:{record.id}:{record.round}",
+            )
         ]
+
+    record, _ = await store.create_incident(make_new(), now=T0, outbox=render)
+    [item] = await store.outbox_items(record.id)
+    assert item.payload["blocks"] == [{"value": "LEAK-2026-0001"}]
+    assert item.dedupe_key == "recommendation:LEAK-2026-0001:1"
+
+
+async def test_resolve_payload_fills_thread_and_message_refs(
+    store: Store, make_new: Factory
+) -> None:
+    a, b = await two_incidents(store, make_new)
+    post = OutboxMessage("recommendation", "chat.postMessage", {"channel": "C1", "text": "rec"})
+    reply = OutboxMessage(
+        "reminder", "chat.postMessage", {THREAD_OF: "recommendation", "text": "due soon"}
+    )
+    edit = OutboxMessage(
+        "decision_edit", "chat.update", {MESSAGE_OF: "recommendation", "text": "ok"}
+    )
+    orphan = OutboxMessage("reminder", "chat.postMessage", {THREAD_OF: "recommendation"})
+    await store.enqueue(
+        [OutboxMessage(p.kind, p.method, p.payload, incident_id=a) for p in (post, reply, edit)]
+        + [OutboxMessage(orphan.kind, orphan.method, orphan.payload, incident_id=b)],
+        now=T0,
+    )
+    [first, other] = await store.claim_outbox(now=T0, worker_id="w")
+    assert await store.resolve_payload(first) == {"channel": "C1", "text": "rec"}
+    assert await store.resolve_payload(other) is None  # b has no sent recommendation
+    await store.mark_sent(first.id, result={"channel": "C9", "ts": "171.1"}, now=T0, worker_id="w")
+    [second] = await store.claim_outbox(now=T0, worker_id="w")
+    assert await store.resolve_payload(second) == {
+        "channel": "C9",
+        "thread_ts": "171.1",
+        "text": "due soon",
+    }
+    await store.mark_sent(second.id, result={"channel": "C9", "ts": "171.2"}, now=T0, worker_id="w")
+    [third] = await store.claim_outbox(now=T0, worker_id="w")
+    assert await store.resolve_payload(third) == {"channel": "C9", "ts": "171.1", "text": "ok"}

@@ -98,7 +98,10 @@ async def decide(
     outcome = await deps.service.approve(
         incident_id, actor_id=user_id, action=action, needed=check.needed
     )
-    if outcome.kind == "decided":
+    if outcome.kind == "decided" and outcome.incident is not None:
+        # Deadlines and the checklist become tasks in the thread (the scheduler's sweep redoes
+        # this if the process stops right here).
+        await deps.follow.create_tasks(outcome.incident)
         deps.outbox.notify()
     await _ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
 

@@ -79,6 +79,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             candidate = {**state.answers, **raw}
             step_ids = set(steps[state.step].questions)
+            errors: dict[str, str] = {}
             try:
                 parse_answers(
                     {k: v for k, v in to_parseable(deps, candidate).items() if k in step_ids},
@@ -87,20 +88,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
                     now=now,
                     partial=True,
                 )
-                # Required answers of this step must be present (partial skips that check).
-                missing = [
-                    qid
-                    for qid in step_ids
-                    if deps.playbook.question(qid).required and not candidate.get(qid)
-                ]
-                if missing:
-                    await ack(
-                        response_action="errors",
-                        errors={qid: t(lang, "answer.required") for qid in missing},
-                    )
-                    return
             except AnswersError as exc:
-                await ack(response_action="errors", errors=field_errors(exc, lang))
+                errors = field_errors(exc, lang)
+            # Required answers of this step must be present (partial skips that check); shown
+            # together with the other fields' errors, not one after the other.
+            for qid in step_ids:
+                if deps.playbook.question(qid).required and not candidate.get(qid):
+                    errors.setdefault(qid, t(lang, "answer.required"))
+            if errors:
+                await ack(response_action="errors", errors=errors)
                 return
             state.answers = {k: v for k, v in candidate.items() if v not in (None, "", [])}
             state.step += 1

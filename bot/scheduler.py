@@ -1,0 +1,154 @@
+"""Timing for the follow-through and the weekly summary (APScheduler 3).
+
+APScheduler only decides *when*; *whether* something is sent is settled in the database (the
+outbox's dedupe keys and job claims), because every replica runs every job and the scheduler's
+memory forgets everything on restart. On start, both jobs run once at once, so a reminder or a
+Monday summary that fell due while the bot was down is sent then — once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.domain.playbook import Playbook
+from bot.domain.summary import Week, WeekData, previous_week, week_of
+from bot.followthrough import FollowThrough
+from bot.slack.blocks.summary import summary_message
+
+log = logging.getLogger(__name__)
+CATCH_UP_DAYS = 8
+
+
+def summary_trigger(playbook: Playbook, tz: ZoneInfo) -> CronTrigger:
+    """The playbook's cron; ValueError with the cron text when it is not valid."""
+    cron = playbook.schedules.weekly_summary_cron
+    try:
+        return CronTrigger.from_crontab(cron, timezone=tz)
+    except ValueError as exc:
+        raise ValueError(f"playbook schedules.weekly_summary_cron {cron!r}: {exc}") from exc
+
+
+def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
+    """The latest time the cron fired at or before `now` (within the catch-up window)."""
+    cursor = now - timedelta(days=CATCH_UP_DAYS)
+    last: datetime | None = None
+    previous: datetime | None = None
+    for _ in range(10_000):
+        fire = trigger.get_next_fire_time(previous, cursor)
+        if fire is None or fire > now:
+            return last
+        last, previous = fire, fire
+        cursor = fire + timedelta(seconds=1)
+    return last
+
+
+async def add_permalinks(client: AsyncWebClient, data: WeekData) -> WeekData:
+    """Links to the open incidents shown (the recommendation message of each)."""
+    lines = []
+    for line in data.open_incidents.items:
+        link = None
+        record_ts = data.extra.get(line.id)
+        if record_ts:
+            channel, _, ts = record_ts.partition(":")
+            try:
+                response = await client.chat_getPermalink(channel=channel, message_ts=ts)
+                link = str(response.get("permalink") or "") or None
+            except Exception:  # a missing link is not worth failing the summary
+                link = None
+        lines.append(replace(line, permalink=link))
+    return replace(data, open_incidents=replace(data.open_incidents, items=tuple(lines)))
+
+
+class Scheduler:
+    def __init__(
+        self,
+        follow: FollowThrough,
+        client: AsyncWebClient,
+        playbook: Playbook,
+        tz: ZoneInfo,
+        clock: Clock,
+        *,
+        on_enqueued: Any = None,
+    ) -> None:
+        self.follow = follow
+        self.client = client
+        self.playbook = playbook
+        self.tz = tz
+        self.clock = clock
+        self.trigger = summary_trigger(playbook, tz)
+        self.on_enqueued = on_enqueued
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=self.tz)
+        now = datetime.now(self.tz)
+        minutes = self.playbook.schedules.follow_through_minutes
+        common: dict[str, Any] = {"next_run_time": now, "max_instances": 1, "coalesce": True}
+        scheduler.add_job(
+            self.follow_through, IntervalTrigger(minutes=minutes), id="follow_through", **common
+        )
+        scheduler.add_job(
+            self.summary_due, self.trigger, id="weekly_summary", misfire_grace_time=3600, **common
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def _wake(self) -> None:
+        if self.on_enqueued is not None:
+            self.on_enqueued()
+
+    async def follow_through(self) -> None:
+        try:
+            await self.follow.run()
+        except Exception:
+            log.exception("follow-through run failed")
+        self._wake()
+
+    async def summary_due(self) -> bool:
+        """Post the summary of the week before the latest scheduled time, once."""
+        now = self.clock.now()
+        fired = last_fire_time(self.trigger, now)
+        if fired is None:
+            return False
+        try:
+            posted = await self.post_summary(previous_week(fired, self.tz), now=now)
+        except Exception:
+            log.exception("weekly summary failed")
+            return False
+        self._wake()
+        return posted
+
+    async def build_summary(self, week: Week, *, now: datetime) -> WeekData:
+        data = await self.follow.summary_data(week, now=now)
+        refs = {}
+        for line in data.open_incidents.items:
+            record = await self.follow.store.get_incident(line.id)
+            if record and record.channel_id and record.message_ts:
+                refs[line.id] = f"{record.channel_id}:{record.message_ts}"
+        return await add_permalinks(self.client, replace(data, extra=refs))
+
+    async def post_summary(self, week: Week, *, now: datetime) -> bool:
+        data = await self.build_summary(week, now=now)
+        lang = self.follow.config.channel_lang
+        return await self.follow.post_summary(
+            data, summary_message(self.playbook, data, lang, self.tz)
+        )
+
+
+def current_week(now: datetime, tz: ZoneInfo) -> Week:
+    return week_of(now.astimezone(tz).date(), tz)

@@ -1,0 +1,61 @@
+"""The follow-up tasks' Done buttons (`leak_task_done`, value = task id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.domain.i18n import t
+from bot.slack.deps import Deps
+from bot.slack.ids import ActionId
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(ActionId.TASK_DONE)
+    async def task_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        user_id = str((user or {}).get("id") or "")
+        lang = await deps.user_lang(user_id)
+        actions = body.get("actions") if isinstance(body.get("actions"), list) else []
+        raw = str(
+            (actions[0] if actions and isinstance(actions[0], dict) else {}).get("value") or ""
+        )
+        task_id = int(raw) if raw.isdecimal() else -1
+        task = await deps.store.get_task(task_id) if task_id > 0 else None
+        record = await deps.store.get_incident(task.incident_id) if task else None
+        if task is None or record is None:
+            await respond(
+                text=t(lang, "task.not_found"), response_type="ephemeral", replace_original=False
+            )
+            return
+        allowed = {record.reporter_id, task.owner_id} | set(await deps.approvers.members())
+        if user_id not in allowed:
+            await deps.store.append_audit(
+                user_id,
+                "task.refused",
+                incident_id=record.id,
+                after={"task": task.id},
+                now=deps.clock.now(),
+            )
+            await respond(
+                text=t(lang, "task.not_allowed"), response_type="ephemeral", replace_original=False
+            )
+            return
+        outcome = await deps.store.complete_task(task.id, actor_id=user_id, now=deps.clock.now())
+        title = task.title.get(lang) or task.ref
+        if outcome.kind == "done":
+            await deps.follow.task_changed(record, task)
+            deps.outbox.notify()
+            await respond(
+                text=t(lang, "task.done_ok", title=title),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        else:
+            await respond(
+                text=t(lang, "task.already_done", title=title),
+                response_type="ephemeral",
+                replace_original=False,
+            )

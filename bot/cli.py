@@ -236,6 +236,72 @@ async def _summary(
         await store.close()
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    return asyncio.run(_doctor(settings))
+
+
+async def _doctor(settings: Settings) -> int:
+    from bot.doctor import Check, check_database, check_settings, check_slack, exit_code
+    from bot.slack.app import interactive_client
+    from bot.store import Store
+    from bot.store.urls import resolve_database_url
+
+    checks = await check_settings(settings)
+    try:
+        load_playbook(settings.LEAKBOT_PLAYBOOK)
+        checks.append(Check("playbook", True, str(settings.LEAKBOT_PLAYBOOK)))
+    except DataFileError as exc:
+        checks.append(Check("playbook", False, str(exc).splitlines()[0], "fix the playbook file"))
+    try:
+        resolve_database_url(settings.DATABASE_URL)
+        store = await Store.open(settings.DATABASE_URL, migrate=False)
+    except Exception as exc:
+        checks.append(Check("database", False, str(exc).splitlines()[0], "check DATABASE_URL"))
+    else:
+        try:
+            checks += await check_database(store)
+        finally:
+            await store.close()
+    if settings.SLACK_BOT_TOKEN:
+        checks += await check_slack(settings, interactive_client(settings))
+    for check in checks:
+        print(check.line())
+    code = exit_code(checks)
+    print("leakbot doctor: " + ("all good" if code == 0 else "see FAIL lines above"))
+    return code
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    return asyncio.run(_audit_verify(settings))
+
+
+async def _audit_verify(settings: Settings) -> int:
+    from bot.store import Store
+    from bot.store.urls import resolve_database_url
+
+    try:
+        resolve_database_url(settings.DATABASE_URL)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    store = await Store.open(settings.DATABASE_URL)
+    try:
+        problems = await store.verify_audit_chain()
+        count, head = await store.audit_head()
+    finally:
+        await store.close()
+    if problems:
+        for problem in problems:
+            print(f"leakbot audit: {problem}")
+        print(f"leakbot audit: TAMPERED — {len(problems)} problem(s) in {count} rows")
+        return 1
+    print(f"leakbot audit: intact — {count} rows, every hash verified; head {head}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leakbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -263,6 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)"
     )
     summary_parser.set_defaults(handler=cmd_summary)
+
+    doctor_parser = commands.add_parser(
+        "doctor", help="check tokens, scopes, channels, approvers, database"
+    )
+    doctor_parser.set_defaults(handler=cmd_doctor)
+
+    audit_parser = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit_parser.add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    verify_parser = audit_commands.add_parser(
+        "verify", help="check the hash chain (exit 1 if tampered)"
+    )
+    verify_parser.set_defaults(handler=cmd_audit)
 
     assess_parser = commands.add_parser("assess", help="recommend an action for a case, offline")
     assess_parser.add_argument(

@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.playbook import Playbook
 from bot.followthrough import TASKS, FollowThrough, FollowThroughConfig
+from bot.metrics import CONTENT_TYPE
 from bot.scheduler import Scheduler
 from bot.service import IncidentService, ServiceConfig
 from bot.slack.approvers import ApproverDirectory
@@ -71,6 +72,8 @@ class LeakbotApp:
     def web_app(self) -> web.Application:
         application = self.bolt.web_app(path=EVENTS_PATH)
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_get("/metrics", self._metrics)
+        application.middlewares.append(self.deps.metrics.middleware())
 
         async def start_outbox(_: web.Application) -> None:
             self.deps.outbox.start()
@@ -89,6 +92,14 @@ class LeakbotApp:
         ok = await self.deps.store.ping()
         body = {"ok": ok, "database": "up" if ok else "down", "outbox_depth": await self._depth(ok)}
         return web.json_response(body, status=200 if ok else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        depth = await self._depth(await self.deps.store.ping())
+        if depth is not None:
+            self.deps.metrics.outbox_depth.set(depth)
+        return web.Response(
+            body=self.deps.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE}
+        )
 
     async def _depth(self, ok: bool) -> int | None:
         if not ok:
@@ -151,6 +162,7 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         follow=FollowThrough(store, service, follow_config(settings), clock),
     )
     deps.outbox.renderers[TASKS] = deps.follow.render_tasks
+    deps.outbox.metrics = deps.metrics
     return deps
 
 
@@ -189,6 +201,7 @@ def build_app(
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         # Logged for operators; the person sees a clean answer, never a traceback.
+        deps.metrics.failures.labels("listener").inc()
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
 
     register_all(bolt, deps)

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.domain.i18n import normalize_lang
 from bot.domain.playbook import Playbook
 from bot.followthrough import FollowThrough
+from bot.metrics import Metrics
 from bot.service import IncidentService
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.outbox import OutboxSender
@@ -29,6 +30,7 @@ class Deps:
     outbox: OutboxSender
     approvers: ApproverDirectory
     follow: FollowThrough
+    metrics: Metrics = field(default_factory=Metrics)
     _locales: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     async def user_lang(self, user_id: str) -> str:

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.service import IncidentService
 from bot.store import IncidentRecord, OutboxItem, Store
 
@@ -82,6 +83,7 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self.stats = OutboxStats()
+        self.metrics: Metrics | None = None
         # Messages rendered from more than the incident (e.g. its tasks), by `_render` name.
         self.renderers: dict[str, Renderer] = {}
         self._wake = asyncio.Event()
@@ -179,6 +181,8 @@ class OutboxSender:
 
     async def _retry(self, item: OutboxItem, error: str, delay: float) -> None:
         self.stats.retried += 1
+        if self.metrics is not None:
+            self.metrics.slack_calls.labels(item.kind, "retry").inc()
         if item.attempts + 1 >= self.max_attempts:
             await self._dead(item, f"gave up after {item.attempts + 1} attempts: {error}")
             return
@@ -198,6 +202,9 @@ class OutboxSender:
 
     async def _dead(self, item: OutboxItem, error: str) -> None:
         self.stats.dead += 1
+        if self.metrics is not None:
+            self.metrics.slack_calls.labels(item.kind, "dead").inc()
+            self.metrics.failures.labels("outbox").inc()
         await self.store.mark_dead(
             item.id, error=error, now=self.clock.now(), worker_id=self.worker_id
         )
@@ -243,6 +250,10 @@ class OutboxSender:
             item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
         ):
             self.stats.sent += 1
+            if self.metrics is not None:
+                self.metrics.slack_calls.labels(item.kind, "sent").inc()
+                if item.kind == "reminder":
+                    self.metrics.reminders_sent.inc()
             self.stats.by_kind[item.kind] = self.stats.by_kind.get(item.kind, 0) + 1
             if item.kind == "recommendation" and item.incident_id and result["ts"]:
                 await self.store.set_message_ref(

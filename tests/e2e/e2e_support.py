@@ -45,8 +45,12 @@ def actions_blocks(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def channel_posts(emu: SlackEmulator, channel: str = CHANNEL) -> list[RecordedCall]:
-    """Successful chat.postMessage calls to `channel`."""
-    return [c for c in emu.successful_calls_to("chat.postMessage") if c.args["channel"] == channel]
+    """Successful chat.postMessage calls to `channel` (top level, not thread replies)."""
+    return [
+        c
+        for c in emu.successful_calls_to("chat.postMessage")
+        if c.args["channel"] == channel and not c.args.get("thread_ts")
+    ]
 
 
 def dm_posts(emu: SlackEmulator, user_id: str) -> list[RecordedCall]:

@@ -210,6 +210,7 @@ class SlackEmulator:
         token_prefix: str = "xoxb-",
         clock: Clock | None = None,
         latency: float = 0.0,
+        scopes: Sequence[str] | None = None,
         seed: int = 0,
         workspace: Workspace = DEFAULT_WORKSPACE,
         ts_base: int = 1767225600,
@@ -222,6 +223,8 @@ class SlackEmulator:
         self.token_prefix = token_prefix
         self.clock: Clock = clock or SystemClock()
         self.latency = latency
+        # Granted bot scopes, sent like Slack in every Web API answer's X-OAuth-Scopes header.
+        self.scopes: list[str] | None = list(scopes) if scopes is not None else None
         self.workspace = workspace
         self.trigger_ttl = trigger_ttl
         self.strict_triggers = strict_triggers
@@ -816,6 +819,8 @@ class SlackEmulator:
     ) -> web.Response:
         call.status, call.response = status, body
         self._finished(call)
+        if self.scopes is not None:
+            headers = {**(headers or {}), "X-OAuth-Scopes": ",".join(self.scopes)}
         return web.json_response(body, status=status, headers=headers)
 
     def _finished(self, call: RecordedCall) -> None:

@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.logs import bind_incident
 from bot.metrics import Metrics
 from bot.service import IncidentService
 from bot.store import IncidentRecord, OutboxItem, Store
@@ -214,6 +215,7 @@ class OutboxSender:
         )
 
     async def _deliver(self, item: OutboxItem) -> None:
+        bind_incident(item.incident_id)
         try:
             payload = await self._payload(item)
         except Unresolved as exc:

@@ -13,6 +13,7 @@ from bot.domain.approvals import Refusal
 from bot.domain.explain import option_label
 from bot.domain.i18n import t
 from bot.domain.vocabulary import OPTION_KEYS, OptionKey
+from bot.logs import bind_incident
 from bot.slack.blocks.intake import IntakeState, step_view, values_from_state
 from bot.slack.blocks.rejection import reject_view
 from bot.slack.deps import Deps
@@ -69,6 +70,7 @@ def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: s
 async def decide(
     deps: Deps, respond: AsyncRespond, incident_id: str, user_id: str, chosen: OptionKey | None
 ) -> None:
+    bind_incident(incident_id)
     lang = await deps.user_lang(user_id)
     record = await deps.store.get_incident(incident_id)
     if record is None:

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.answers import AnswersError, parse_answers
 from bot.domain.i18n import t
+from bot.logs import bind_incident
 from bot.slack.blocks.common import MODAL_TITLE_MAX, plain, section
 from bot.slack.blocks.intake import (
     IntakeState,
@@ -111,7 +112,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user = body.get("user") if isinstance(body.get("user"), dict) else {}
         team = body.get("team") if isinstance(body.get("team"), dict) else {}
         try:
-            record, _created = await deps.service.submit(
+            record, created = await deps.service.submit(
                 to_parseable(deps, state.answers),
                 reporter_id=str((user or {}).get("id") or ""),
                 team_id=(team or {}).get("id"),
@@ -128,6 +129,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             await ack(response_action="update", view=step_view(deps.playbook, state, now))
             return
+        bind_incident(record.id)
+        log.info("incident reported", extra={"created": created})
         await ack(response_action="update", view=done_view(lang, record.id, record.partner))
         deps.outbox.notify()
 

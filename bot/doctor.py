@@ -18,6 +18,7 @@ REQUIRED_SCOPES: Final[dict[str, str]] = {
     "users:read": "reading each person's language",
     "usergroups:read": "approvers named by user group",
     "app_mentions:read": "answering @leakbot",
+    "channels:history": "never posting twice after a crash (public channels)",
 }
 
 

@@ -23,6 +23,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import failpoints
 from bot.clock import Clock
 from bot.logs import bind_incident
 from bot.metrics import Metrics
@@ -224,6 +225,12 @@ class OutboxSender:
         except Exception as exc:  # a message that can never be built
             await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
             return
+        failpoints.hit("outbox.claimed")
+        earlier = await self._earlier_post(item, payload)
+        if earlier is not None:
+            # An earlier attempt did post, but stopped before recording it: record, don't repeat.
+            await self._sent(item, {"channel": payload.get("channel"), "ts": earlier})
+            return
         try:
             response = await self.client.api_call(item.method, json=payload)
         except SlackApiError as exc:
@@ -247,7 +254,45 @@ class OutboxSender:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
             return
-        result = {"channel": response.get("channel"), "ts": response.get("ts")}
+        failpoints.hit("outbox.sent")
+        await self._sent(item, {"channel": response.get("channel"), "ts": response.get("ts")})
+
+    async def _earlier_post(self, item: OutboxItem, payload: dict[str, Any]) -> str | None:
+        """The ts of a message an earlier attempt of this item already posted, if any.
+
+        Slack has no idempotency key, so a post whose outcome is unknown (the process stopped,
+        or the answer was lost) is looked up by the metadata every post carries. Only channel
+        posts can be looked up (DMs would need im:history); a lookup that fails means "post".
+        """
+        channel = str(payload.get("channel") or "")
+        if item.method != "chat.postMessage" or item.attempts <= 1 or channel[:1] not in ("C", "G"):
+            return None
+        try:
+            if payload.get("thread_ts"):
+                found = await self.client.conversations_replies(
+                    channel=channel,
+                    ts=str(payload["thread_ts"]),
+                    include_all_metadata=True,
+                    limit=200,
+                )
+            else:
+                oldest = f"{item.created_at.timestamp() - 5:.6f}"
+                found = await self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+                )
+        except Exception as exc:
+            log.warning("could not check for an earlier post", extra={"error": type(exc).__name__})
+            return None
+        for message in found.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == "leakbot_outbox"
+                and (metadata.get("event_payload") or {}).get("outbox_id") == item.id
+            ):
+                return str(message.get("ts"))
+        return None
+
+    async def _sent(self, item: OutboxItem, result: dict[str, Any]) -> None:
         if await self.store.mark_sent(
             item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
         ):
@@ -268,3 +313,4 @@ class OutboxSender:
                 "slack call delivered",
                 extra={"incident_id": item.incident_id, "method": item.method},
             )
+            failpoints.hit("outbox.marked")

@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,6 +155,8 @@ class Leakbot:
 
     def recommendation_ts(self, incident: IncidentRecord) -> str:
         for message in self.emulator.messages(CHANNEL):
+            if message.get("thread_ts"):
+                continue  # a reply in a thread (follow-ups), not the recommendation
             if incident.id in str(message.get("text", "")):
                 return str(message["ts"])
         raise AssertionError(f"no recommendation message for {incident.id}")
@@ -168,6 +172,12 @@ class Leakbot:
         return reply
 
 
+@functools.cache
+def _playbook(path: Path) -> Playbook:
+    """Loaded once per session: it is immutable, and loading takes a good part of a second."""
+    return load_playbook(path)
+
+
 async def start_leakbot(
     emulator: SlackEmulator,
     clock: FakeClock,
@@ -177,7 +187,7 @@ async def start_leakbot(
     **overrides: Any,
 ) -> Leakbot:
     settings = settings_for(emulator, database_url, **overrides)
-    playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
+    playbook = _playbook(settings.LEAKBOT_PLAYBOOK)
     store = await Store.open(settings.DATABASE_URL)
     app = build_app(settings, store, playbook, clock, run_outbox=run_outbox)
     server = LocalServer(app.web_app())
@@ -194,8 +204,10 @@ async def stop_leakbot(bot: Leakbot) -> None:
 
 @pytest.fixture
 async def leakbot(
-    emulator: SlackEmulator, clock: FakeClock, database_url: str
+    emulator: SlackEmulator, clock: FakeClock, database_url: str, store: Store
 ) -> AsyncIterator[Leakbot]:
+    # `store` (unused here) makes the PostgreSQL database a copy of a migrated template, which
+    # is much faster than migrating every test's database.
     bot = await start_leakbot(emulator, clock, database_url)
     try:
         yield bot

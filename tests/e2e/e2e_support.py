@@ -65,7 +65,11 @@ def dm_posts(emu: SlackEmulator, user_id: str) -> list[RecordedCall]:
 
 def recommendation(emu: SlackEmulator, incident_id: str) -> dict[str, Any]:
     """The current recommendation message of an incident in the escalation channel."""
-    found = [m for m in emu.messages(CHANNEL) if incident_id in str(m.get("text", ""))]
+    found = [
+        m
+        for m in emu.messages(CHANNEL)
+        if incident_id in str(m.get("text", "")) and not m.get("thread_ts")
+    ]
     assert len(found) == 1, f"{len(found)} messages for {incident_id} in {CHANNEL}"
     return found[0]
 

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import failpoints
 from bot.domain.approvals import Refusal
 from bot.domain.explain import option_label
 from bot.domain.i18n import t
@@ -100,6 +101,7 @@ async def decide(
     outcome = await deps.service.approve(
         incident_id, actor_id=user_id, action=action, needed=check.needed
     )
+    failpoints.hit("approval.committed")
     if outcome.kind == "decided" and outcome.incident is not None:
         # Deadlines and the checklist become tasks in the thread (the scheduler's sweep redoes
         # this if the process stops right here).

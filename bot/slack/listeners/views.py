@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import failpoints
 from bot.domain.answers import AnswersError, parse_answers
 from bot.domain.i18n import t
 from bot.logs import bind_incident
@@ -130,6 +131,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="update", view=step_view(deps.playbook, state, now))
             return
         bind_incident(record.id)
+        failpoints.hit("intake.committed")
         log.info("incident reported", extra={"created": created})
         await ack(response_action="update", view=done_view(lang, record.id, record.partner))
         deps.outbox.notify()

@@ -248,6 +248,8 @@ class SlackEmulator:
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
@@ -898,6 +900,43 @@ class SlackEmulator:
         self._messages.setdefault(channel, {})[msg["ts"]] = msg
         self._history[(channel, msg["ts"])] = [copy.deepcopy(msg)]
         return msg
+
+    def _listed(self, msg: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+        # Slack returns message metadata only when asked with include_all_metadata.
+        out = copy.deepcopy(dict(msg))
+        if not _truthy(args.get("include_all_metadata")):
+            out.pop("metadata", None)
+        return out
+
+    def _conversations_history(self, call: RecordedCall) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first, from `oldest` on (no pagination)."""
+        channel = self._resolve_channel(str(call.args.get("channel") or ""))
+        if channel not in self._messages and channel not in self._channels:
+            raise SlackApiFailure("channel_not_found")
+        oldest = float(call.args.get("oldest") or 0)
+        limit = int(call.args.get("limit") or 100)
+        found = [
+            self._listed(msg, call.args)
+            for ts, msg in self._messages.get(channel, {}).items()
+            if float(ts) >= oldest and msg.get("thread_ts") in (None, ts)
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {"messages": found[:limit], "has_more": len(found) > limit}
+
+    def _conversations_replies(self, call: RecordedCall) -> dict[str, Any]:
+        """A thread: its parent, then the replies, oldest first."""
+        channel = self._resolve_channel(str(call.args.get("channel") or ""))
+        parent = str(call.args.get("ts") or "")
+        messages = self._messages.get(channel, {})
+        if parent not in messages:
+            raise SlackApiFailure("thread_not_found")
+        found = [
+            self._listed(msg, call.args)
+            for ts, msg in messages.items()
+            if ts == parent or msg.get("thread_ts") == parent
+        ]
+        found.sort(key=lambda m: float(m["ts"]))
+        return {"messages": found, "has_more": False}
 
     def _bot_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
         msg: dict[str, Any] = {

@@ -1,0 +1,426 @@
+"""Shared helpers for the benchmarks (not a test module, not product code).
+
+- `ROOT`, `PYTHON`, `LEAKBOT`: the project, its venv's interpreter and console script;
+- `tests/e2e` on `sys.path` so that `import slackemu` works (the e2e emulator package);
+- percentiles and plain-text tables;
+- fresh databases (SQLite file in a temp dir, PostgreSQL database created and dropped);
+- child processes: the emulator host, the bare Bolt app, `leakbot run`, and their clean-up;
+- /healthz polling and RSS from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+LEAKBOT = str(ROOT / ".venv" / "bin" / "leakbot")
+E2E = ROOT / "tests" / "e2e"
+
+for _p in (str(ROOT), str(E2E)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+PG_ADMIN_URL = os.environ.get("LEAKBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+SECRET = "bench-signing-secret-0123456789abcdef"
+TOKEN = "xoxb-bench-token"
+CHANNEL = "CESCALATE1"
+SUMMARY_CHANNEL = "CSUMMARY01"
+APPROVER = "UAPPROVER1"
+GROUP = "SAPPROVERS"
+GROUP_MEMBERS = ("UAPPROVER2", "UAPPROVER3")
+REPORTERS = tuple(f"UREPORT{i:03d}" for i in range(20))
+DATABASES = ("sqlite", "postgresql")
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return float("nan")
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table (markdown-compatible pipes), columns right-aligned except the first."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        parts = [
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i])
+            for i in range(len(row))
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.2f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def write_json(path: str | None, data: Any) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        print(f"(raw figures written to {path})")
+
+
+# ----------------------------------------------------------------------------- databases
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def pg_url(database: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def pg_available() -> str | None:
+    """None when PostgreSQL answers, else the reason."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(_libpq(PG_ADMIN_URL), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+async def pg_create(prefix: str = "leakbot_bench") -> str:
+    """Create an empty database; returns its DATABASE_URL (postgresql://...)."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_libpq(PG_ADMIN_URL), timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return pg_url(name)
+
+
+async def pg_drop(url: str) -> None:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(_libpq(PG_ADMIN_URL), timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(kind: str, workdir: Path):  # type: ignore[no-untyped-def]
+    """Yield a DATABASE_URL for an empty database of `kind`; dropped/removed afterwards."""
+    if kind == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(str(path) + suffix).unlink()
+        return
+    url = await pg_create()
+    try:
+        yield url
+    finally:
+        await pg_drop(url)
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (leakbot stops cleanly on it), then SIGKILL if it does not exit in time."""
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Children:
+    """Every child process started by a benchmark; all stopped on exit (also on errors)."""
+
+    def __init__(self) -> None:
+        self.items: list[Child] = []
+
+    def add(self, child: Child) -> Child:
+        self.items.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        for child in reversed(self.items):
+            with contextlib.suppress(Exception):
+                child.stop()
+        self.items.clear()
+
+    def __enter__(self) -> Children:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+
+def start_child(
+    name: str,
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log_path: Path | None = None,
+    stdout_pipe: bool = False,
+) -> Child:
+    out: Any
+    if stdout_pipe:
+        out = subprocess.PIPE
+    elif log_path is not None:
+        out = open(log_path, "ab")  # noqa: SIM115 - owned by the child's lifetime
+    else:
+        out = subprocess.DEVNULL
+    err = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        cwd=str(cwd) if cwd else None,
+        stdout=out,
+        stderr=err,
+        stdin=subprocess.DEVNULL,
+    )
+    return Child(name, proc, log_path)
+
+
+def start_emulator(children: Children, workdir: Path, *, latency: float = 0.0) -> str:
+    """The Slack emulator in its own process; returns its base URL (http://127.0.0.1:PORT)."""
+    child = children.add(
+        start_child(
+            "emulator",
+            [PYTHON, str(BENCH / "_emuhost.py"), "--latency", str(latency)],
+            log_path=workdir / "emulator.log",
+            stdout_pipe=True,
+        )
+    )
+    assert child.proc.stdout is not None
+    line = child.proc.stdout.readline().decode().strip()
+    if not line.startswith("http://"):
+        raise RuntimeError(f"emulator did not start: {line!r}\n{child.log_tail()}")
+    return line
+
+
+def leakbot_env(api_url: str, database_url: str, port: int, **extra: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": api_url,
+        "DATABASE_URL": database_url,
+        "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
+        "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
+        "LEAKBOT_APPROVERS": f"{APPROVER},{GROUP}",
+        "LEAKBOT_LANGUAGE": "ja",
+        "LEAKBOT_TIMEZONE": "Asia/Tokyo",
+        "LEAKBOT_LOG_LEVEL": "INFO",
+        "PORT": str(port),
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    env.update(extra)
+    return env
+
+
+def start_leakbot(
+    children: Children, workdir: Path, api_url: str, database_url: str, port: int, tag: str
+) -> Child:
+    """`leakbot run --http` exactly as deployed (cwd: an empty temp dir, so no `.env` is read)."""
+    run_dir = workdir / f"run-{tag}"
+    run_dir.mkdir(exist_ok=True)
+    env = leakbot_env(api_url, database_url, port)
+    # A stray SLACK_APP_TOKEN in the environment would switch to Socket Mode.
+    env_all = {k: v for k, v in os.environ.items() if k != "SLACK_APP_TOKEN"}
+    env_all.update(env)
+    proc = subprocess.Popen(
+        [LEAKBOT, "run", "--http"],
+        env=env_all,
+        cwd=str(run_dir),
+        stdout=open(workdir / f"leakbot-{tag}.log", "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    return children.add(Child(f"leakbot-{tag}", proc, workdir / f"leakbot-{tag}.log"))
+
+
+def start_bare(children: Children, workdir: Path, api_url: str, port: int) -> Child:
+    return children.add(
+        start_child(
+            "bare",
+            [PYTHON, str(BENCH / "_bare_app.py"), "--port", str(port), "--api-url", api_url],
+            log_path=workdir / "bare.log",
+        )
+    )
+
+
+async def wait_healthy(
+    base_url: str, child: Child | None = None, timeout: float = 60.0, path: str = "/healthz"
+) -> dict[str, Any]:
+    """Poll GET {base_url}{path} until 200; returns its JSON body."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            if child is not None and not child.alive():
+                raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
+            try:
+                async with session.get(base_url + path) as response:
+                    if response.status == 200:
+                        try:
+                            return dict(await response.json(content_type=None))
+                        except ValueError:
+                            return {}
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                tail = child.log_tail() if child else ""
+                raise TimeoutError(f"{base_url}{path} not healthy after {timeout}s\n{tail}")
+            await asyncio.sleep(0.005)
+
+
+async def wait_outbox_empty(base_url: str, timeout: float = 300.0) -> float:
+    """Wait until leakbot's /healthz reports outbox_depth 0; returns the seconds waited."""
+    import aiohttp
+
+    started = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while True:
+            async with session.get(base_url + "/healthz") as response:
+                body = await response.json(content_type=None)
+            if body.get("outbox_depth") == 0:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"outbox not drained after {timeout}s: {body}")
+            await asyncio.sleep(0.1)
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """VmRSS (resident now) and VmHWM (peak resident) of a process, in MB (MiB)."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+# ----------------------------------------------------------------------------- emulator control
+
+
+class EmuControl:
+    """Talks to bench/_emuhost.py's `bench.*` methods (control calls, never timed)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_url = self.base_url + "/api/"
+        self._session: Any = None
+
+    async def call(self, method: str, **args: Any) -> dict[str, Any]:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        async with self._session.post(
+            self.api_url + method,
+            json=args,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response:
+            body = await response.json(content_type=None)
+        if not body.get("ok"):
+            raise RuntimeError(f"{method}: {body}")
+        return dict(body)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+@contextlib.contextmanager
+def workdir(prefix: str) -> Iterator[Path]:
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if os.environ.get("LEAKBOT_BENCH_KEEP"):
+            print(f"(kept work dir {path})")
+        else:
+            shutil.rmtree(path, ignore_errors=True)

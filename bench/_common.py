@@ -379,6 +379,17 @@ def rss_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    """The 1-minute load average and the number of cores: other work on the machine."""
+    return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+
+
 # ----------------------------------------------------------------------------- emulator control
 
 

@@ -15,10 +15,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import failpoints
 from bot.clock import Clock
 from bot.domain.engine import assess
 from bot.domain.explain import format_moment, option_label
-from bot.domain.followups import due_reminders, escalation_times, plan_tasks
+from bot.domain.followups import (
+    PARTNER_REPORT,
+    due_reminders,
+    escalation_times,
+    overdue_grace,
+    plan_tasks,
+)
 from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
@@ -40,6 +47,18 @@ class FollowThroughConfig:
     summary_channel: str | None
     approvers: tuple[str, ...]
     escalation_approvers: tuple[str, ...]
+
+
+def _live(task: TaskRecord, record: IncidentRecord, tasks: list[TaskRecord]) -> bool:
+    """Whether an open task still runs: one of the incident's current round, or a deadline of
+    an earlier round that no later round has taken over (legal clocks keep running while a
+    re-assessed incident waits for its new decision)."""
+    if task.round == record.round:
+        return True
+    return task.kind == "deadline" and not any(
+        other.kind == task.kind and other.ref == task.ref and other.round > task.round
+        for other in tasks
+    )
 
 
 def mentions(ids: Collection[str]) -> str:
@@ -75,7 +94,16 @@ class FollowThrough:
             reporter_id=record.reporter_id,
             approver_id=approver,
             decided_at=record.decided_at or self.clock.now(),
+            round_=record.round,
         )
+        if record.round > 1:
+            # A duty done in an earlier round (a regulator report filed, say) stays done.
+            done = {
+                (task.kind, task.ref)
+                for task in await self.store.tasks_for(record.id)
+                if task.round < record.round and task.status == "done"
+            }
+            plans = [plan for plan in plans if (plan.kind, plan.ref) not in done]
         now = self.clock.now()
         created = await self.store.create_tasks(
             record.id,
@@ -91,7 +119,9 @@ class FollowThrough:
             ],
             now=now,
         )
-        inserted = await self.store.enqueue(
+        # The store writes the "tasks.created" audit row (with the tasks) itself.
+        failpoints.hit("tasks.created")
+        await self.store.enqueue(
             [
                 OutboxMessage(
                     kind=TASKS,
@@ -103,14 +133,7 @@ class FollowThrough:
             ],
             now=now,
         )
-        if inserted:
-            await self.store.append_audit(
-                SYSTEM_ACTOR,
-                "tasks.created",
-                incident_id=record.id,
-                after={"count": len(plans)},
-                now=now,
-            )
+        failpoints.hit("tasks.enqueued")
         return created
 
     async def render_tasks(self, record: IncidentRecord, _lang: str | None) -> dict[str, Any]:
@@ -144,55 +167,88 @@ class FollowThrough:
         await self._escalations(now)
 
     async def _sweep_decided(self, now: datetime) -> None:
-        # Tasks are created right after a decision; this catches a crash in between.
+        # Tasks and their thread message follow a decision at once; this catches a process
+        # that stopped in between (before the tasks were stored, or before the message was).
         for record in await self.store.incidents_decided_between(
             now - timedelta(days=7), now + timedelta(seconds=1)
         ):
-            if record.status == "decided" and not [
-                task for task in await self.store.tasks_for(record.id) if task.round == record.round
-            ]:
+            if record.status != "decided":
+                continue
+            key = f"tasks:{record.id}:{record.round}"
+            queued = any(
+                item.dedupe_key == key for item in await self.store.outbox_items(record.id)
+            )
+            if not queued:
                 await self.create_tasks(record)
 
     async def _reminders(self, now: datetime) -> None:
         hours = self.playbook.schedules.reminder_hours_before
         horizon = now + timedelta(hours=max(hours, default=0), seconds=1)
         records: dict[str, IncidentRecord | None] = {}
+        all_tasks: dict[str, list[TaskRecord]] = {}
+        # One DM per owner, due time and stage (a checklist's items share their due time).
+        groups: dict[tuple[str, str, datetime, int, str], list[TaskRecord]] = {}
+        overdue: list[tuple[IncidentRecord, TaskRecord]] = []
         for task in await self.store.open_tasks_due_before(horizon):
             if task.due_at is None:
                 continue
             if task.incident_id not in records:
                 records[task.incident_id] = await self.store.get_incident(task.incident_id)
+                all_tasks[task.incident_id] = await self.store.tasks_for(task.incident_id)
             record = records[task.incident_id]
-            if record is None or task.round != record.round:
+            if record is None or record.status == "closed":
                 continue
+            if not _live(task, record, all_tasks[task.incident_id]):
+                continue
+            owner = task.owner_id or record.reporter_id
             for step in due_reminders(task.due_at, hours, now, created_at=task.created_at):
-                await self._remind(record, task, step.hours_before, step.stage, now)
-            if task.due_at <= now and task.kind == "deadline":
-                await self._overdue(record, task, now)
+                key = (record.id, owner, task.due_at, step.hours_before, step.stage)
+                groups.setdefault(key, []).append(task)
+            rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
+            if task.kind == "deadline" and task.due_at + overdue_grace(rule) <= now:
+                overdue.append((record, task))
+        for (incident_id, owner, due_at, hours_before, stage), group in groups.items():
+            record = records[incident_id]
+            assert record is not None
+            await self._remind(record, group, owner, due_at, hours_before, stage, now)
+        for record, task in overdue:
+            await self._overdue(record, task, now)
 
     async def _remind(
-        self, record: IncidentRecord, task: TaskRecord, hours: int, stage: str, now: datetime
+        self,
+        record: IncidentRecord,
+        group: list[TaskRecord],
+        owner: str,
+        due_at: datetime,
+        hours: int,
+        stage: str,
+        now: datetime,
     ) -> None:
-        assert task.due_at is not None
-        lang = record.locale if task.owner_id == record.reporter_id else self.config.channel_lang
-        key = "reminder.due" if hours == 0 else "reminder.before"
+        lang = record.locale if owner == record.reporter_id else self.config.channel_lang
+        titles = [task.title.get(lang) or task.ref for task in group]
+        if len(group) > 1:
+            key = "reminder.due_many" if hours == 0 else "reminder.before_many"
+        else:
+            key = "reminder.due" if hours == 0 else "reminder.before"
         text = t(
             lang,
             key,
             incident_id=record.id,
             partner=record.partner,
-            title=task.title.get(lang) or task.ref,
+            title=titles[0],
+            titles="\n".join(f"• {title}" for title in titles),
+            count=len(group),
             hours=hours,
-            due=self._moment(task.due_at, lang),
+            due=self._moment(due_at, lang),
         )
         inserted = await self.store.enqueue(
             [
                 OutboxMessage(
                     kind="reminder",
                     method="chat.postMessage",
-                    payload={"channel": task.owner_id or record.reporter_id, "text": text},
+                    payload={"channel": owner, "text": text},
                     incident_id=record.id,
-                    dedupe_key=f"reminder:{task.id}:{stage}",
+                    dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}",
                 )
             ],
             now=now,
@@ -202,11 +258,17 @@ class FollowThrough:
                 SYSTEM_ACTOR,
                 "reminder.sent",
                 incident_id=record.id,
-                after={"task": task.id, "ref": task.ref, "stage": stage, "owner": task.owner_id},
+                after={
+                    "tasks": [task.id for task in group],
+                    "refs": [task.ref for task in group],
+                    "stage": stage,
+                    "owner": owner,
+                },
                 now=now,
             )
 
     async def _overdue(self, record: IncidentRecord, task: TaskRecord, now: datetime) -> None:
+        """Past its due time (plus the playbook's grace, if any)."""
         assert task.due_at is not None
         lang = self.config.channel_lang
         rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
@@ -227,12 +289,13 @@ class FollowThrough:
                         method="chat.postMessage",
                         payload={"channel": self.config.escalation_channel, "text": text},
                         incident_id=record.id,
-                        dedupe_key=f"overdue:{task.id}",
+                        # Once per deadline of the incident, whichever round's task it is.
+                        dedupe_key=f"overdue:{record.id}:{task.ref}",
                     )
                 ],
                 now=now,
             )
-        if task.ref == "partner_report" and record.status == "decided":
+        if task.ref == PARTNER_REPORT and record.status == "decided" and task.round == record.round:
             await self._partner_report_missed(record, task, now)
 
     async def _partner_report_missed(
@@ -245,7 +308,13 @@ class FollowThrough:
         ):
             return
         response = self.playbook.schedules.partner_report_reassess_response
-        answers = self.service.answers_of(record).with_values(partner_response=response)
+        answers = self.service.answers_of(record)
+        # Awareness defaults to the first assessment's time: keep it, so that the legal clocks
+        # do not restart with the new assessment.
+        aware_at = answers.moment("aware_at") or datetime.fromisoformat(
+            record.assessment["assessed_at"]
+        )
+        answers = answers.with_values(partner_response=response, aware_at=aware_at)
         assessment = assess(answers, self.playbook, tz=self.config.tz, now=now)
         lang = self.config.channel_lang
         assert task.due_at is not None
@@ -358,7 +427,8 @@ class FollowThrough:
     # -- weekly summary ----------------------------------------------------------------------
 
     async def summary_data(self, week: Week, *, now: datetime) -> WeekData:
-        return await week_data(self.store, week, now=now)
+        graces = {str(ref): overdue_grace(rule) for ref, rule in self.playbook.deadlines.items()}
+        return await week_data(self.store, week, now=now, overdue_grace=graces)
 
     async def post_summary(self, data: WeekData, message: dict[str, Any]) -> bool:
         """Queue the summary once per week (replicas and restarts included)."""

@@ -65,3 +65,5 @@ def setup_logging(level: str = "INFO", stream: Any = None) -> None:
     # Bolt and the SDK log request bodies at DEBUG; keep them at INFO at most.
     for noisy in ("slack_bolt", "slack_sdk", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # APScheduler logs every run of every job at INFO.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -21,6 +21,7 @@ from bot.domain.i18n import t
 from bot.domain.partners import normalize_partner
 from bot.domain.playbook import Playbook
 from bot.domain.vocabulary import OPTION_KEYS, OptionKey
+from bot.slack.blocks.common import escape
 from bot.slack.blocks.recommendation import IncidentView, decided_message, recommendation_message
 from bot.store import ApprovalOutcome, IncidentRecord, NewIncident, OutboxMessage, Store
 
@@ -151,7 +152,14 @@ class IncidentService:
         lang = lang or channel_lang
         top = option_label(self.playbook, view.assessment.recommendation, lang)
         if what == "reporter_receipt":
-            text = t(lang, "dm.receipt", incident_id=record.id, partner=record.partner, option=top)
+            # Typed text is escaped in mrkdwn: "<!channel>" must not mention anyone.
+            text = t(
+                lang,
+                "dm.receipt",
+                incident_id=record.id,
+                partner=escape(record.partner),
+                option=top,
+            )
         elif what == "reporter_decided":
             text = t(
                 lang, "dm.decided", incident_id=record.id, status=self.status_line(record, lang)
@@ -162,7 +170,7 @@ class IncidentService:
                 "dm.rejected",
                 incident_id=record.id,
                 user=f"<@{record.decided_by[0]}>" if record.decided_by else "?",
-                reason=record.decision_reason or "",
+                reason=escape(record.decision_reason or ""),
             )
         else:
             raise ValueError(f"unknown message {what!r}")
@@ -180,7 +188,11 @@ class IncidentService:
             return t(lang, "status.decided", action=action, who=who, when=when)
         if record.status == "rejected":
             return t(
-                lang, "status.rejected", who=who, when=when, reason=record.decision_reason or ""
+                lang,
+                "status.rejected",
+                who=who,
+                when=when,
+                reason=escape(record.decision_reason or ""),
             )
         return t(lang, f"status.{record.status}")
 

@@ -8,16 +8,20 @@ reachable the PostgreSQL variant is skipped with the reason, unless LEAKBOT_REQU
 
 The database is empty, except for tests that use the `store` fixture: on PostgreSQL those get a
 copy of a template database migrated once per session (CREATE DATABASE … TEMPLATE), which saves
-the migration time of every test; the migration tests use `database_url` alone.
+the migration time of every test; the migration tests use `database_url` alone. PostgreSQL
+databases are created one ahead and dropped on background threads (see `_PgDatabases`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -32,7 +36,6 @@ RawSQL = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
 StoreFactory = Callable[[], Awaitable[Store]]
 
 _pg_unreachable: str | None = None  # remembered per test session: do not wait on every test
-_pg_template: str | None = None  # migrated template database, created on first use
 
 
 def pg_admin_url() -> str:
@@ -43,6 +46,10 @@ def _libpq_url(url: str) -> str:
     """asyncpg takes plain postgresql:// DSNs."""
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pg_url(database: str) -> str:
+    return make_url(pg_admin_url()).set(database=database).render_as_string(hide_password=False)
 
 
 def _pg_unavailable(reason: str) -> None:
@@ -56,47 +63,120 @@ def _pg_unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
-async def _admin_connection() -> asyncpg.Connection:
+async def _check_pg_reachable() -> None:
     global _pg_unreachable
-    if _pg_unreachable is not None:
-        _pg_unavailable(_pg_unreachable)
+    if _pg_unreachable is None:
+        try:
+            conn = await asyncpg.connect(_libpq_url(pg_admin_url()), timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            _pg_unreachable = f"{type(exc).__name__}: {exc}"
+        else:
+            await conn.close()
+            return
+    _pg_unavailable(_pg_unreachable)
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(_libpq_url(pg_admin_url()), timeout=10)
     try:
-        return await asyncpg.connect(_libpq_url(pg_admin_url()), timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        _pg_unreachable = f"{type(exc).__name__}: {exc}"
-        _pg_unavailable(_pg_unreachable)
-        raise  # unreachable: skip / fail raise
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
-def _pg_url(database: str) -> str:
-    return make_url(pg_admin_url()).set(database=database).render_as_string(hide_password=False)
+class _PgDatabases:
+    """Hands out fresh PostgreSQL databases, creating the next one ahead of time.
 
+    CREATE / DROP DATABASE are dominated by fsyncs and checkpoints; they run on background threads
+    (each job with its own event loop) while tests run, and drops are batched and run in parallel
+    (concurrent drops share checkpoints). "migrated" databases are copies of a template migrated
+    once (CREATE DATABASE … TEMPLATE); "empty" ones are plain.
+    """
 
-async def _migrated_template(admin: asyncpg.Connection) -> str:
-    global _pg_template
-    if _pg_template is None:
+    _DROP_PARALLELISM = 8
+
+    def __init__(self) -> None:
+        self._creator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-create")
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+        self._template: Future[str] | None = None
+        self._ahead: dict[bool, Future[str]] = {}
+        self._lock = threading.Lock()
+        self._to_drop: list[str] = []
+        self._draining = False
+
+    def _create(self, migrated: bool) -> str:
+        name = f"leakbot_test_{uuid.uuid4().hex[:16]}"
+        if migrated:
+            assert self._template is not None
+            template = self._template.result()
+            asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        else:
+            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        return name
+
+    @staticmethod
+    def _make_template() -> str:
         name = f"leakbot_test_tpl_{uuid.uuid4().hex[:12]}"
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        migrated = await Store.open(_pg_url(name))
-        await migrated.close()  # a template must have no open connections
-        _pg_template = name
-    return _pg_template
+
+        async def build() -> None:
+            await _admin(f'CREATE DATABASE "{name}"')
+            migrated = await Store.open(_pg_url(name))
+            await migrated.close()  # a template must have no open connections
+
+        asyncio.run(build())
+        return name
+
+    def take(self, *, migrated: bool) -> Future[str]:
+        if migrated and self._template is None:
+            self._template = self._creator.submit(self._make_template)
+        current = self._ahead.pop(migrated, None) or self._creator.submit(self._create, migrated)
+        self._ahead[migrated] = self._creator.submit(self._create, migrated)
+        return current
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            self._to_drop.append(name)
+            if not self._draining:
+                self._draining = True
+                self._dropper.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._to_drop = self._to_drop, []
+                if not batch:
+                    self._draining = False
+                    return
+            asyncio.run(self._drop_all(batch))
+
+    async def _drop_all(self, names: list[str]) -> None:
+        gate = asyncio.Semaphore(self._DROP_PARALLELISM)
+
+        async def drop_one(name: str) -> None:
+            async with gate:
+                await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        await asyncio.gather(*(drop_one(name) for name in names), return_exceptions=True)
+
+    def close(self) -> None:
+        for ahead in self._ahead.values():
+            with contextlib.suppress(Exception):
+                self.drop(ahead.result())
+        self._creator.shutdown(wait=True)
+        if self._template is not None:
+            with contextlib.suppress(Exception):
+                self.drop(self._template.result())
+        self._dropper.shutdown(wait=True)
+
+
+_pg_databases: _PgDatabases | None = None
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _drop_pg_template() -> Iterator[None]:
+def _pg_database_pool() -> Iterator[None]:
     yield
-    if _pg_template is None:
-        return
-
-    async def drop(name: str) -> None:
-        admin = await asyncpg.connect(_libpq_url(pg_admin_url()), timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-    asyncio.run(drop(_pg_template))
+    if _pg_databases is not None:
+        _pg_databases.close()
 
 
 @pytest.fixture(
@@ -104,27 +184,19 @@ def _drop_pg_template() -> Iterator[None]:
 )
 async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
     """A fresh database for this test, as a DATABASE_URL (empty; see the module doc)."""
+    global _pg_databases
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'leakbot.db'}"
         return
-    name = f"leakbot_test_{uuid.uuid4().hex[:16]}"
-    admin = await _admin_connection()
-    try:
-        if "store" in request.fixturenames:
-            template = await _migrated_template(admin)
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        else:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _check_pg_reachable()
+    if _pg_databases is None:
+        _pg_databases = _PgDatabases()
+    pending = _pg_databases.take(migrated="store" in request.fixturenames)
+    name = await asyncio.wrap_future(pending)
     try:
         yield _pg_url(name)
     finally:
-        admin = await _admin_connection()
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        _pg_databases.drop(name)
 
 
 @pytest.fixture

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import add_working_hours
 from bot.domain.deadlines import Deadline
-from bot.domain.playbook import ApprovalPolicy, Playbook
+from bot.domain.playbook import ApprovalPolicy, DeadlineRule, Playbook
 from bot.domain.vocabulary import OptionKey
+
+PARTNER_REPORT = "partner_report"
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,14 @@ def plan_tasks(
     reporter_id: str,
     approver_id: str,
     decided_at: datetime,
+    round_: int = 1,
 ) -> list[TaskPlan]:
-    """Tasks for a decided incident: its deadlines, then the chosen action's checklist."""
+    """Tasks for a decided incident: its deadlines, then the chosen action's checklist.
+
+    From the second round on (the incident was re-assessed, e.g. because the partner's report
+    did not come), the partner gets a fresh period for its report, counted from the new
+    decision; the legal clocks keep running from awareness.
+    """
     plans = [
         TaskPlan(
             kind="deadline",
@@ -45,7 +53,11 @@ def plan_tasks(
             title_ja=deadline.rule.label.ja,
             title_en=deadline.rule.label.en,
             owner_id=reporter_id if deadline.rule.owner == "reporter" else approver_id,
-            due_at=deadline.due,
+            due_at=(
+                max(deadline.due, restarted_due(deadline, decided_at))
+                if round_ > 1 and deadline.id == PARTNER_REPORT
+                else deadline.due
+            ),
             regulator=deadline.rule.regulator,
         )
         for deadline in deadlines
@@ -87,16 +99,37 @@ def reminder_steps(due_at: datetime, hours_before: Sequence[int]) -> list[Remind
 def due_reminders(
     due_at: datetime, hours_before: Sequence[int], now: datetime, *, created_at: datetime
 ) -> list[ReminderStep]:
-    """Reminder stages that have fallen due by `now`.
+    """The reminder stage to send by `now`: the latest one that has fallen due (at most one).
 
-    A stage that was already past when the task was created is skipped (a task due in 3 hours
-    gets no "24 hours before" reminder), except the due-time one, which always counts.
+    A stage that was not after the task's creation is skipped (a task due in 3 hours gets no
+    "24 hours before" reminder, nor does one due in exactly 24), except the due-time one,
+    which always counts. An earlier stage overtaken by a later one (the bot was down, say) is
+    not sent late: "due in 24 hours" after the due time would be wrong.
     """
-    return [
+    fallen = [
         step
         for step in reminder_steps(due_at, hours_before)
-        if step.at <= now and (step.hours_before == 0 or step.at >= created_at)
+        if step.at <= now and (step.hours_before == 0 or step.at > created_at)
     ]
+    return fallen[-1:]
+
+
+def overdue_grace(rule: DeadlineRule | None) -> timedelta:
+    """How long after its due time (the target) a deadline counts as overdue: the APPI
+    preliminary report is due "promptly" (3 days) and shown overdue after 5."""
+    if rule is None or rule.overdue_after_days is None or rule.days is None:
+        return timedelta(0)
+    return timedelta(days=max(rule.overdue_after_days - rule.days, 0))
+
+
+def restarted_due(deadline: Deadline, start: datetime) -> datetime:
+    """The deadline's period counted again from `start` (end of that day for day periods)."""
+    rule = deadline.rule
+    if rule.hours is not None:
+        return start + timedelta(hours=rule.hours)
+    tz = deadline.due.tzinfo
+    day = start.astimezone(tz).date() + timedelta(days=rule.days or 0)
+    return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
 
 
 def escalation_times(

@@ -203,7 +203,7 @@ def summary_sections(
         for partner, count in data.repeat_partners.items
     ]
     if data.repeat_partners.more:
-        partners.append(more_line(data.repeat_partners.more, lang))
+        partners.append(t(lang, "summary.more_partners", count=data.repeat_partners.more))
     return [
         SummarySection(
             t(lang, "summary.counts_title"),

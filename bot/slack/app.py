@@ -6,7 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.request_verification.async_request_verification import (
     AsyncRequestVerification,
@@ -70,10 +72,25 @@ class LeakbotApp:
     run_outbox: bool = True
 
     def web_app(self) -> web.Application:
-        application = self.bolt.web_app(path=EVENTS_PATH)
+        application = web.Application()
+        application.router.add_post(EVENTS_PATH, self._events)
         application.router.add_get("/healthz", self._healthz)
         application.router.add_get("/metrics", self._metrics)
         application.middlewares.append(self.deps.metrics.middleware())
+
+        async def open_session(_: web.Application) -> None:
+            # One keep-alive session for every Web API call: without it slack_sdk opens (and
+            # closes) a new session and TCP/TLS connection per call, which costs the event
+            # loop several times a bare ack (bench/ack_latency.py, `/leak` at 32 concurrent).
+            session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            self.deps.client.session = session
+            self.deps.outbox.client.session = session
+
+        async def close_session(_: web.Application) -> None:
+            session, self.deps.client.session = self.deps.client.session, None
+            self.deps.outbox.client.session = None
+            if session is not None:
+                await session.close()
 
         async def start_outbox(_: web.Application) -> None:
             self.deps.outbox.start()
@@ -83,10 +100,22 @@ class LeakbotApp:
             self.scheduler.stop()
             await self.deps.outbox.stop()
 
+        application.on_startup.append(open_session)
         if self.run_outbox:
             application.on_startup.append(start_outbox)
             application.on_cleanup.append(stop_outbox)
+        application.on_cleanup.append(close_session)
         return application
+
+    async def _events(self, request: web.Request) -> web.Response:
+        """Bolt's own aiohttp handler, except that a body Bolt cannot even parse (e.g.
+        `payload=not-json`, a JSON list) is a 400, not an unhandled exception (500)."""
+        try:
+            bolt_request = await to_bolt_request(request)
+        except Exception as exc:  # only parsing happens here: JSONDecodeError, AttributeError…
+            log.info("unparseable request refused: %s", type(exc).__name__)
+            return web.Response(status=400, text="bad request")
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def _healthz(self, _: web.Request) -> web.Response:
         ok = await self.deps.store.ping()

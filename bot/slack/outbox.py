@@ -89,6 +89,7 @@ class OutboxSender:
         # Messages rendered from more than the incident (e.g. its tasks), by `_render` name.
         self.renderers: dict[str, Renderer] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     # -- running -----------------------------------------------------------------------------
@@ -101,21 +102,65 @@ class OutboxSender:
         if self._task is None:
             self._task = asyncio.create_task(self._run_forever(), name="leakbot-outbox")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    def _dead_worker(self, worker: str) -> bool:
+        """A worker of this host whose process is gone (a lease it can never finish)."""
+        host, _, rest = worker.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid_text.isdecimal() or worker == self.worker_id:
+            return False
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return True  # our pid, another worker id: a previous life of this process (PID 1)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    async def reclaim_orphans(self) -> int:
+        """Release leases held by crashed workers of this host, so that a restart delivers at
+        once instead of after the lease expires (other hosts' leases simply expire)."""
+        released = 0
+        for item in await self.store.outbox_items(status="pending"):
+            if not (item.leased_by and self._dead_worker(item.leased_by)):
+                continue
+            if await self.store.mark_retry(
+                item.id,
+                error="worker stopped before finishing",
+                next_attempt_at=self.clock.now(),
+                worker_id=item.leased_by,
+            ):
+                released += 1
+        return released
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Finish the call in flight (so that it is recorded as sent), then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run_forever(self) -> None:
-        while True:
+        try:
+            await self.reclaim_orphans()
+        except Exception:
+            log.exception("could not reclaim outbox leases")
+        while not self._stopping:
             try:
                 handled = await self.run_once()
             except Exception:  # keep delivering after a database hiccup
                 log.exception("outbox round failed")
                 handled = 0
-            if handled:
+            if handled or self._stopping:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
@@ -185,8 +230,8 @@ class OutboxSender:
         self.stats.retried += 1
         if self.metrics is not None:
             self.metrics.slack_calls.labels(item.kind, "retry").inc()
-        if item.attempts + 1 >= self.max_attempts:
-            await self._dead(item, f"gave up after {item.attempts + 1} attempts: {error}")
+        if item.attempts >= self.max_attempts:
+            await self._dead(item, f"gave up after {item.attempts} attempts: {error}")
             return
         when = self.clock.now() + timedelta(seconds=delay)
         await self.store.mark_retry(

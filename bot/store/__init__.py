@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from .records import (
     GENESIS_HASH,
-    MESSAGE_OF,
-    THREAD_OF,
     ApprovalOutcome,
     ApprovalOutcomeKind,
     ApprovalRecord,
@@ -34,9 +32,7 @@ from .urls import DEFAULT_DATABASE_URL, display_url, resolve_database_url
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "GENESIS_HASH",
-    "MESSAGE_OF",
     "SYSTEM_ACTOR",
-    "THREAD_OF",
     "ApprovalOutcome",
     "ApprovalOutcomeKind",
     "ApprovalRecord",

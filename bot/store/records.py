@@ -13,8 +13,6 @@ from typing import Any, Final, Literal, NamedTuple
 
 __all__ = [
     "GENESIS_HASH",
-    "MESSAGE_OF",
-    "THREAD_OF",
     "ApprovalOutcome",
     "ApprovalOutcomeKind",
     "ApprovalRecord",
@@ -44,13 +42,6 @@ ApprovalOutcomeKind = Literal[
 ]
 
 GENESIS_HASH: Final[str] = "0" * 64
-
-# Outbox payload markers resolved by `Store.resolve_payload` just before sending:
-# {"_thread_of": "recommendation", "text": ...} → a reply in the thread of the incident's posted
-# recommendation; {"_message_of": "recommendation", ...} → channel + ts of that message (for
-# chat.update / reactions.add). The value is an outbox `kind` of the same incident.
-THREAD_OF: Final[str] = "_thread_of"
-MESSAGE_OF: Final[str] = "_message_of"
 
 
 def format_incident_id(year: int, seq: int) -> str:

@@ -3,10 +3,11 @@ so that the summary of a million incidents stays well under a second."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
 from bot.store.repository import Store
@@ -39,8 +40,18 @@ _LINE_COLUMNS = (
 )
 
 
-async def week_data(store: Store, week: Week, *, now: datetime, limit: int = 10) -> WeekData:
+async def week_data(
+    store: Store,
+    week: Week,
+    *,
+    now: datetime,
+    limit: int = 10,
+    overdue_grace: Mapping[str, timedelta] | None = None,
+) -> WeekData:
+    """The week's figures. `overdue_grace`: per deadline id, how long after its due time it
+    counts as overdue (the APPI preliminary report's target is 3 days, overdue after 5)."""
     start, end = week.start, week.end
+    graces = {ref: grace for ref, grace in (overdue_grace or {}).items() if grace}
     async with store._read() as conn:
 
         async def counted_incidents(condition: Any, order: Any) -> Counted[IncidentLine]:
@@ -76,15 +87,31 @@ async def week_data(store: Store, week: Week, *, now: datetime, limit: int = 10)
             incidents.c.status.in_(OPEN_STATUSES), incidents.c.created_at.desc()
         )
 
+        # A deadline that a later round re-created counts once: the latest round's task.
+        later = tasks.alias("later")
+        superseded = (
+            select(later.c.id)
+            .where(
+                later.c.incident_id == tasks.c.incident_id,
+                later.c.kind == tasks.c.kind,
+                later.c.ref == tasks.c.ref,
+                later.c.round > tasks.c.round,
+            )
+            .exists()
+        )
+        joined = tasks.join(incidents, incidents.c.id == tasks.c.incident_id)
+
         async def counted_deadlines(condition: Any) -> Counted[DeadlineLine]:
             base = and_(
                 tasks.c.status == "open",
                 tasks.c.kind == "deadline",
                 tasks.c.due_at.is_not(None),
+                incidents.c.status != "closed",
+                ~superseded,
                 condition,
             )
             total = (
-                await conn.execute(select(func.count()).select_from(tasks).where(base))
+                await conn.execute(select(func.count()).select_from(joined).where(base))
             ).scalar_one()
             rows = (
                 await conn.execute(
@@ -96,9 +123,9 @@ async def week_data(store: Store, week: Week, *, now: datetime, limit: int = 10)
                         tasks.c.due_at,
                         tasks.c.owner_id,
                     )
-                    .join(incidents, incidents.c.id == tasks.c.incident_id)
+                    .select_from(joined)
                     .where(base)
-                    .order_by(tasks.c.due_at)
+                    .order_by(tasks.c.due_at, tasks.c.id)
                     .limit(limit)
                 )
             ).all()
@@ -110,9 +137,16 @@ async def week_data(store: Store, week: Week, *, now: datetime, limit: int = 10)
             )
             return Counted(lines, int(total))
 
-        overdue = await counted_deadlines(tasks.c.due_at < now)
+        is_overdue = or_(
+            and_(tasks.c.ref.not_in(list(graces)), tasks.c.due_at < now),
+            *(
+                and_(tasks.c.ref == ref, tasks.c.due_at < now - grace)
+                for ref, grace in graces.items()
+            ),
+        )
+        overdue = await counted_deadlines(is_overdue)
         upcoming = await counted_deadlines(
-            and_(tasks.c.due_at >= now, tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS))
+            and_(~is_overdue, tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS))
         )
         # Repeat partners among this week's: how many incidents each has had in all.
         this_week = select(incidents.c.partner_key).where(

@@ -40,8 +40,6 @@ from bot.domain.partners import normalize_partner
 from .migrate import read_status, upgrade_to_head
 from .records import (
     GENESIS_HASH,
-    MESSAGE_OF,
-    THREAD_OF,
     ApprovalOutcome,
     ApprovalRecord,
     AuditRecord,
@@ -482,11 +480,13 @@ class Store:
             record = _incident(row)
             await self._enqueue(conn, _render(outbox, record), now=now, incident_id=incident_id)
             await self._insert_tasks(conn, incident_id, 1, tasks, now=now)
-            after = {
+            after: dict[str, Any] = {
                 "partner": new.partner,
                 "answers": record.answers,
                 "recommendation": new.recommendation,
             }
+            if tasks:
+                after["tasks"] = [{"kind": t.kind, "ref": t.ref} for t in tasks]
             await self._append_audit(
                 conn,
                 _AuditEntry(
@@ -1278,28 +1278,6 @@ class Store:
         async with self._read() as conn:
             value = (await conn.execute(query)).scalar_one_or_none()
         return None if value is None else dict(value)
-
-    async def resolve_payload(self, item: OutboxItem) -> dict[str, Any] | None:
-        """The payload to send for `item`, with message references filled in.
-
-        `"_thread_of": KIND` becomes `channel` + `thread_ts`, and `"_message_of": KIND` becomes
-        `channel` + `ts`, of the latest sent KIND item of the same incident (its `result` must
-        hold "channel" and "ts", as chat.postMessage returns them). None when no such message was
-        sent (in-order delivery means the parent was already tried: it is dead).
-        """
-        payload = dict(item.payload)
-        for marker, ts_key in ((THREAD_OF, "thread_ts"), (MESSAGE_OF, "ts")):
-            kind = payload.pop(marker, None)
-            if kind is None:
-                continue
-            if item.incident_id is None:
-                return None
-            ref = await self.last_sent_result(item.incident_id, str(kind))
-            if not ref or "channel" not in ref or "ts" not in ref:
-                return None
-            payload["channel"] = ref["channel"]
-            payload[ts_key] = ref["ts"]
-        return payload
 
     # -- Slack delivery dedupe ------------------------------------------------------------------
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +77,15 @@ async def emulator(clock: FakeClock) -> AsyncIterator[SlackEmulator]:
         yield emu
 
 
+@pytest.fixture
+def no_rejections(emulator: SlackEmulator) -> Iterator[None]:
+    """After the test: nothing leakbot sent was refused by the emulator's Block Kit checks.
+    (Opt-in, `pytestmark = pytest.mark.usefixtures("no_rejections")`: the emulator's own tests
+    provoke rejections on purpose.)"""
+    yield
+    emulator.assert_no_rejections()
+
+
 def settings_for(emulator: SlackEmulator, database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "SLACK_BOT_TOKEN": "xoxb-e2e-token",
@@ -115,7 +124,7 @@ class Leakbot:
         reply = await self.slack.slash_command("/leak", user_id=user_id)
         assert reply.status == 200, reply.text
         call = await self.emulator.wait_for_call("views.open", count=before + 1)
-        assert call.ok, call.response
+        assert call.ok and call.response is not None, call.response
         view_id = str(call.response["view"]["id"])
         # The language switch (if any) follows the open; wait for it so steps are predictable.
         # (users.info is cached by the app: a second modal of the same user may not call it.)

@@ -57,9 +57,7 @@ def dm_posts(emu: SlackEmulator, user_id: str) -> list[RecordedCall]:
     """Successful chat.postMessage calls to a user's DM (the app posts to the user id)."""
     dm = emu.dm_channel(user_id)
     return [
-        c
-        for c in emu.successful_calls_to("chat.postMessage")
-        if c.args["channel"] in (user_id, dm)
+        c for c in emu.successful_calls_to("chat.postMessage") if c.args["channel"] in (user_id, dm)
     ]
 
 
@@ -95,7 +93,9 @@ async def footprint(store: Store, emu: SlackEmulator) -> Footprint:
     audit, _ = await store.audit_head()
     # Calls that change something in Slack (reads and modal acks left out).
     writes = [
-        c for c in emu.calls if c.method.startswith(("chat.", "views.")) or c.method == "response_url"
+        c
+        for c in emu.calls
+        if c.method.startswith(("chat.", "views.")) or c.method == "response_url"
     ]
     return Footprint(len(incidents), len(outbox), audit, len(writes))
 
@@ -122,3 +122,22 @@ async def walk_to_confirm(
         assert (reply.json or {}).get("response_action") == "update", reply.json
         seen.append(bot.emulator.view(view_id))
     return view_id, seen
+
+
+def mrkdwn_texts(message: Mapping[str, Any]) -> list[str]:
+    """Every text Slack reads as mrkdwn: the top-level `text` and the blocks' mrkdwn objects."""
+    found = [str(message.get("text") or "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            if node.get("type") == "mrkdwn":
+                found.append(str(node.get("text") or ""))
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return found

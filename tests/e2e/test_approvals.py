@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from conftest import (
     APPROVER_1,
     APPROVER_2,
@@ -18,12 +19,15 @@ from e2e_support import (
     actions_blocks,
     dm_posts,
     incident,
+    mrkdwn_texts,
     recommendation,
     response_texts,
     text_of,
 )
 
 from bot.store import IncidentRecord
+
+pytestmark = pytest.mark.usefixtures("no_rejections")
 
 
 async def test_stranger_cannot_approve(leakbot: Leakbot) -> None:
@@ -41,16 +45,32 @@ async def test_stranger_cannot_approve(leakbot: Leakbot) -> None:
     stored = await incident(leakbot.store, record.id)
     assert stored.status == "pending" and stored.decided_by == ()
     assert await leakbot.store.approvals_for(record.id) == []
-    trail = [e for e in await leakbot.store.audit_trail(record.id) if "approval" in e.action
-             or e.action.startswith("incident.")]
+    trail = [
+        e
+        for e in await leakbot.store.audit_trail(record.id)
+        if "approval" in e.action or e.action.startswith("incident.")
+    ]
     assert [(e.action, e.actor_id) for e in trail] == [
         ("incident.created", REPORTER),
         ("approval.refused", STRANGER),
     ]
     assert trail[-1].after == {"action": record.recommendation, "reason": "not_approver"}
+    # Sending it back is refused the same way (no reason modal), and recorded too.
+    reply = await leakbot.click(record, "leak_reject", STRANGER, value=record.id)
+    await emu.wait_for_call("response_url", count=2)
+    assert response_texts(emu, reply.response_url)[0].startswith("Only approvers")
+    assert len(emu.calls_to("views.open")) == 1  # the intake modal only
+    trail = await leakbot.store.audit_trail(record.id)
+    assert (trail[-1].action, trail[-1].actor_id) == ("approval.refused", STRANGER)
+    assert trail[-1].after == {"action": "reject", "reason": "not_approver"}
+    assert (await incident(leakbot.store, record.id)).status == "pending"
     await leakbot.deliver()
     assert len(emu.calls_to("chat.update")) == calls_before
-    assert actions_blocks(recommendation(emu, record.id))  # buttons still live
+    message = recommendation(emu, record.id)
+    assert actions_blocks(message)  # buttons still live
+    # No personal data in this case: the partner's report is the only deadline.
+    assert "取引先の事故報告書" in text_of(message)
+    assert "個人情報保護委員会" not in text_of(message)
     emu.assert_no_rejections()
 
 
@@ -74,10 +94,12 @@ async def test_reporter_who_is_an_approver_cannot_decide_own_incident(leakbot: L
     assert not emu.calls_to("views.open")[1:]  # no reason modal (the first was the intake)
     stored = await incident(leakbot.store, record.id)
     assert stored.status == "pending"
-    refusals = [e for e in await leakbot.store.audit_trail(record.id) if e.action != "incident.created"]
-    assert [(e.action, e.after["reason"]) for e in refusals[:2]] == [
-        ("approval.refused", "own_incident"),
-        ("approval.refused", "own_incident"),
+    trail = await leakbot.store.audit_trail(record.id)
+    refusals = [(e.action, e.actor_id, e.after["action"], e.after["reason"]) for e in trail[1:]]
+    assert refusals == [
+        ("approval.refused", APPROVER_1, record.recommendation, "own_incident"),
+        ("approval.refused", APPROVER_1, "continue_unchanged", "own_incident"),
+        ("approval.refused", APPROVER_1, "reject", "own_incident"),
     ]
     # Another approver may decide it.
     reply = await leakbot.click(record, "leak_approve", APPROVER_2, value=record.id)
@@ -130,8 +152,11 @@ async def test_suspension_needs_two_different_approvers(leakbot: Leakbot) -> Non
     assert len(dms) == 2  # the receipt, then the decision
     assert dms[1].args["text"].startswith(f"{record.id} の対応が決まりました")
     assert f"<@{APPROVER_2}>" in dms[1].args["text"]
-    trail = [e for e in await leakbot.store.audit_trail(record.id) if "approval" in e.action
-             or e.action.startswith("incident.")]
+    trail = [
+        e
+        for e in await leakbot.store.audit_trail(record.id)
+        if "approval" in e.action or e.action.startswith("incident.")
+    ]
     assert [(e.action, e.actor_id) for e in trail] == [
         ("incident.created", REPORTER),
         ("approval.recorded", APPROVER_1),
@@ -156,9 +181,7 @@ async def test_suspension_needs_two_different_approvers(leakbot: Leakbot) -> Non
 async def test_choosing_another_action_needs_one_approver(leakbot: Leakbot) -> None:
     emu = leakbot.emulator
     record = await leakbot.report(REPORTER)  # recommends suspend_and_legal
-    reply = await leakbot.click(
-        record, "leak_choose", APPROVER_1, selected_option="request_report"
-    )
+    reply = await leakbot.click(record, "leak_choose", APPROVER_1, selected_option="request_report")
     await emu.wait_for_call("response_url")
     [answer] = response_texts(emu, reply.response_url)
     assert "報告書・改善書の提出を求める" in answer and "決定しました" in answer
@@ -218,6 +241,19 @@ async def test_concurrent_approvals_by_two_approvers_decide_once(leakbot: Leakbo
     assert actions.count("incident.decided") == 1
     assert actions.count("approval.recorded") == 1
     emu.assert_no_rejections()
+
+
+async def test_concurrent_approvals_reaching_the_quorum_decide_once(leakbot: Leakbot) -> None:
+    emu = leakbot.emulator
+    record = await leakbot.report(REPORTER)  # suspend_and_legal: two approvers
+    answers = await _concurrent_clicks(leakbot, record, (APPROVER_1, APPROVER_2))
+    assert sum("1/2人" in a for a in answers) == 1, answers
+    assert sum("決定しました" in a for a in answers) == 1, answers
+    stored = await incident(leakbot.store, record.id)
+    assert stored.status == "decided" and set(stored.decided_by) == {APPROVER_1, APPROVER_2}
+    await leakbot.deliver()
+    assert len(emu.calls_to("chat.update")) == 1
+    assert len(dm_posts(emu, REPORTER)) == 2
 
 
 async def test_double_click_by_one_approver_decides_once(leakbot: Leakbot) -> None:
@@ -281,7 +317,7 @@ async def test_reject_asks_for_a_reason_and_tells_the_reporter(leakbot: Leakbot)
     opened_before = len(emu.calls_to("views.open"))
     await leakbot.click(record, "leak_reject", APPROVER_1, value=record.id)
     opened = await emu.wait_for_call("views.open", count=opened_before + 1)
-    assert opened.ok
+    assert opened.ok and opened.response is not None
     view = emu.view(opened.response["view"]["id"])
     assert view["callback_id"] == "leak_reject_reason"
     [reason_block] = [b for b in view["blocks"] if b["type"] == "input"]
@@ -297,7 +333,7 @@ async def test_reject_asks_for_a_reason_and_tells_the_reporter(leakbot: Leakbot)
     assert reply.json == {"response_action": "errors", "errors": {"reason": "入力が必要です。"}}
     assert (await incident(leakbot.store, record.id)).status == "pending"
 
-    reason = "取引先名が誤っています。<確認>してください"
+    reason = "取引先名が誤っています。<!channel> に聞かず確認してください"
     reply = await leakbot.slack.view_submission(
         view["id"], user_id=APPROVER_1, answers={"reason": reason}
     )
@@ -312,7 +348,10 @@ async def test_reject_asks_for_a_reason_and_tells_the_reporter(leakbot: Leakbot)
     dms = dm_posts(emu, REPORTER)
     assert len(dms) == 2
     assert "差し戻されました" in dms[1].args["text"]
-    assert "取引先名が誤っています。" in dms[1].args["text"]
+    assert "取引先名が誤っています。&lt;!channel&gt; に聞かず" in dms[1].args["text"]
+    assert "&lt;!channel&gt;" in text_of(message)  # the reason is shown, escaped
+    for text in [*mrkdwn_texts(message), dms[1].args["text"]]:
+        assert "<!channel>" not in text, text
     trail = [(e.action, e.actor_id) for e in await leakbot.store.audit_trail(record.id)]
     assert trail[-1] == ("incident.rejected", APPROVER_1)
     # Once sent back, approving is answered with the state; nothing changes.

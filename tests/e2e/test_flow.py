@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import APPROVER_1, CHANNEL, REPORTER, Leakbot
+from conftest import APPROVER_1, APPROVER_2, CHANNEL, REPORTER, Leakbot
 from slackemu import blockkit
 
 
@@ -22,8 +22,6 @@ async def test_happy_path_japanese(leakbot: Leakbot) -> None:
 
 
 async def test_two_approvers_decide_suspension(leakbot: Leakbot) -> None:
-    from conftest import APPROVER_2
-
     incident = await leakbot.report(REPORTER)
     await leakbot.click(incident, "leak_approve", APPROVER_1, value=incident.id)
     first = await leakbot.emulator.wait_for_call("response_url")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from conftest import (
+    APPROVER_1,
     CHANNEL,
     MILD_STEPS,
     REPORTER,
@@ -21,11 +23,14 @@ from e2e_support import (
     first_context,
     footprint,
     inputs,
+    mrkdwn_texts,
     recommendation,
     text_of,
     walk_to_confirm,
 )
 from slackemu import payloads
+
+pytestmark = pytest.mark.usefixtures("no_rejections")
 
 OPTION_KEYS = [
     "continue_unchanged",
@@ -200,6 +205,14 @@ async def test_happy_path_english_reporter(leakbot: Leakbot) -> None:
     [receipt] = dm_posts(emu, REPORTER_EN)
     assert receipt.args["text"].startswith(":white_check_mark: LEAK-2026-0001 (株式会社アクメ)")
     assert "is logged" in receipt.args["text"]
+    # The decision reaches the reporter in English too; the channel message stays Japanese.
+    await leakbot.click(record, "leak_choose", APPROVER_1, selected_option="request_report")
+    await emu.wait_for_call("response_url")
+    await leakbot.deliver()
+    decided = dm_posts(emu, REPORTER_EN)[1].args["text"]
+    assert decided.startswith("LEAK-2026-0001 is decided:"), decided
+    assert "Decided: *Request a report and improvement plan*" in decided
+    assert "*報告書・改善書の提出を求める* に決定" in text_of(recommendation(emu, record.id))
     emu.assert_no_rejections()
 
 
@@ -255,12 +268,19 @@ async def test_field_errors_in_japanese_write_nothing(leakbot: Leakbot) -> None:
         leakbot, view_id, STEPS[0], aware_at=int((T0 + timedelta(hours=1)).timestamp())
     )
     ack = await _submit_raw(leakbot, view_id, REPORTER, values)
-    assert ack == {"response_action": "errors", "errors": {"aware_at": "未来の日時は指定できません。"}}
+    assert ack == {
+        "response_action": "errors",
+        "errors": {"aware_at": "未来の日時は指定できません。"},
+    }
     assert "ステップ 1/5" in first_context(emu.view(view_id))  # still on step 1
 
     await leakbot.submit_step(view_id, REPORTER, STEPS[0])
     # Step 2: a negative and a non-numeric count (bypassing the number_input's own checks).
-    for raw, message in (("-5", "0から"), ("abc", "0以上の整数で入力してください。"), ("1.5", "整数")):
+    for raw, message in (
+        ("-5", "0から"),
+        ("abc", "0以上の整数で入力してください。"),
+        ("1.5", "整数"),
+    ):
         values = _raw_values(leakbot, view_id, STEPS[1], affected_persons=raw)
         ack = await _submit_raw(leakbot, view_id, REPORTER, values)
         assert ack["response_action"] == "errors", raw
@@ -347,4 +367,25 @@ async def test_prior_incidents_counted_from_the_database(leakbot: Leakbot) -> No
     assert shown == ["0件", "0件", "1件", "2件"]
     assert second.partner == "アクメ株式会社"  # shown as typed
     assert "アクメ株式会社" in recommendation(emu, second.id)["blocks"][0]["text"]["text"]
+    emu.assert_no_rejections()
+
+
+async def test_typed_text_cannot_mention_or_format(leakbot: Leakbot) -> None:
+    """What a reporter types is shown, never read as a mention (<!channel>, <@U…>) or link."""
+    emu = leakbot.emulator
+    partner = "<!channel> Evil & Co <@UAPPROVER1>"
+    steps = [
+        {**MILD_STEPS[0], "partner": partner},
+        *MILD_STEPS[1:3],
+        {**MILD_STEPS[3], "description": "<!here> see <https://evil.example|this>"},
+    ]
+    record = await leakbot.report(REPORTER_EN, steps)
+    assert record.partner == partner  # stored as typed
+    message = recommendation(emu, record.id)
+    assert partner in message["blocks"][0]["text"]["text"]  # the header is plain text
+    receipt = dm_posts(emu, REPORTER_EN)[-1].args
+    for text in [*mrkdwn_texts(message), *mrkdwn_texts(receipt)]:
+        for raw in ("<!channel>", "<!here>", "<@UAPPROVER1>", "<https://evil"):
+            assert raw not in text, (raw, text)
+    assert "&lt;!channel&gt; Evil &amp; Co" in message["text"]
     emu.assert_no_rejections()

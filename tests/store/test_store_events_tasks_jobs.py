@@ -85,6 +85,8 @@ async def test_tasks(store: Store, make_new: Factory) -> None:
     )
     assert repeat.kind == "already_done" and repeat.task == done.task
     assert (await store.complete_task(99999, actor_id="U", now=T0)).kind == "not_found"
+    assert await store.get_task(created[1].id) == done.task
+    assert await store.get_task(99999) is None
     assert await store.open_tasks_due_before(T0 + timedelta(days=4)) == []
     assert [a.action for a in await store.audit_trail(incident.id)][-1] == "task.done"
 

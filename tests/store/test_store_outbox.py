@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.store import (
-    MESSAGE_OF,
-    THREAD_OF,
     IncidentRecord,
     NewIncident,
     OutboxItem,
@@ -210,35 +208,3 @@ async def test_outbox_rendered_from_the_new_incident(store: Store, make_new: Fac
     [item] = await store.outbox_items(record.id)
     assert item.payload["blocks"] == [{"value": "LEAK-2026-0001"}]
     assert item.dedupe_key == "recommendation:LEAK-2026-0001:1"
-
-
-async def test_resolve_payload_fills_thread_and_message_refs(
-    store: Store, make_new: Factory
-) -> None:
-    a, b = await two_incidents(store, make_new)
-    post = OutboxMessage("recommendation", "chat.postMessage", {"channel": "C1", "text": "rec"})
-    reply = OutboxMessage(
-        "reminder", "chat.postMessage", {THREAD_OF: "recommendation", "text": "due soon"}
-    )
-    edit = OutboxMessage(
-        "decision_edit", "chat.update", {MESSAGE_OF: "recommendation", "text": "ok"}
-    )
-    orphan = OutboxMessage("reminder", "chat.postMessage", {THREAD_OF: "recommendation"})
-    await store.enqueue(
-        [OutboxMessage(p.kind, p.method, p.payload, incident_id=a) for p in (post, reply, edit)]
-        + [OutboxMessage(orphan.kind, orphan.method, orphan.payload, incident_id=b)],
-        now=T0,
-    )
-    [first, other] = await store.claim_outbox(now=T0, worker_id="w")
-    assert await store.resolve_payload(first) == {"channel": "C1", "text": "rec"}
-    assert await store.resolve_payload(other) is None  # b has no sent recommendation
-    await store.mark_sent(first.id, result={"channel": "C9", "ts": "171.1"}, now=T0, worker_id="w")
-    [second] = await store.claim_outbox(now=T0, worker_id="w")
-    assert await store.resolve_payload(second) == {
-        "channel": "C9",
-        "thread_ts": "171.1",
-        "text": "due soon",
-    }
-    await store.mark_sent(second.id, result={"channel": "C9", "ts": "171.2"}, now=T0, worker_id="w")
-    [third] = await store.claim_outbox(now=T0, worker_id="w")
-    assert await store.resolve_payload(third) == {"channel": "C9", "ts": "171.1", "text": "ok"}

@@ -98,8 +98,14 @@ def fact_pairs(playbook: Playbook, answers: Answers, lang: str) -> list[tuple[st
 
 def _summary_text(playbook: Playbook, view: IncidentView, lang: str) -> str:
     top = option_label(playbook, view.assessment.recommendation, lang)
+    # The message's `text` is mrkdwn (notifications, fallback): what the reporter typed is
+    # escaped so that "<!channel>" cannot mention anyone.
     return t(
-        lang, "message.fallback", incident_id=view.incident_id, partner=view.partner, option=top
+        lang,
+        "message.fallback",
+        incident_id=view.incident_id,
+        partner=escape(view.partner),
+        option=top,
     )
 
 

@@ -115,7 +115,7 @@ def status_message(
     )
     blocks.append(context(escape(t(lang, "report.survey_basis"))))
     return {
-        "text": t(lang, "message.header", incident_id=record.id, partner=record.partner),
+        "text": t(lang, "message.header", incident_id=record.id, partner=escape(record.partner)),
         "blocks": blocks[:MESSAGE_BLOCKS_MAX],
         "response_type": "ephemeral",
     }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,6 +24,34 @@ from bot.slack.ids import ActionId
 from bot.store import ApprovalOutcome
 
 log = logging.getLogger(__name__)
+Listener = TypeVar("Listener", bound=Callable[..., Awaitable[None]])
+
+
+def after_ack(deps: Deps) -> Callable[[Listener], Listener]:
+    """Errors raised once the listener has acked are logged (and counted) here.
+
+    Handed to Bolt, they are worse than lost: slack-bolt's async runner then clears the ack
+    it has not sent yet, waits 3 s and answers Slack 404 (the user sees an error although the
+    work may be done), e.g. after a views.update hash_conflict. Before the ack, errors go to
+    Bolt as usual."""
+
+    def decorate(listener: Listener) -> Listener:
+        @functools.wraps(listener)
+        async def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                await listener(*args, **kwargs)
+            except Exception as exc:
+                ack = kwargs.get("ack")
+                if ack is None or getattr(ack, "response", None) is None:
+                    raise
+                deps.metrics.failures.labels("listener").inc()
+                log.error(
+                    "listener failed after its ack: %s: %s", type(exc).__name__, exc, exc_info=exc
+                )
+
+        return cast(Listener, run)
+
+    return decorate
 
 
 def _first_action(body: dict[str, Any]) -> dict[str, Any]:
@@ -112,12 +142,14 @@ async def decide(
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.APPROVE)
+    @after_ack(deps)
     async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         incident_id = str(_first_action(body).get("value") or "")
         await decide(deps, respond, incident_id, _user_id(body), None)
 
     @app.action(ActionId.CHOOSE)
+    @after_ack(deps)
     async def choose(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         action = _first_action(body)
@@ -131,6 +163,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await decide(deps, respond, incident_id, _user_id(body), value)
 
     @app.action(ActionId.REJECT)
+    @after_ack(deps)
     async def reject(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
@@ -142,9 +175,21 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if record is None:
             await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
-        if not deps.service.may_reject(record, user_id, await deps.approvers.members()):
-            key = (
-                "approve.own_incident" if user_id == record.reporter_id else "approve.not_approver"
+        approvers = await deps.approvers.members()
+        if not deps.service.may_reject(record, user_id, approvers):
+            # As for approvals: "not an approver" first, then "your own incident".
+            own = user_id == record.reporter_id and user_id in approvers
+            key = "approve.own_incident" if own else "approve.not_approver"
+            # Refused like an approval (decide()): the attempt is in the audit trail too.
+            await deps.store.append_audit(
+                user_id,
+                "approval.refused",
+                incident_id=incident_id,
+                after={
+                    "action": "reject",
+                    "reason": (Refusal.OWN_INCIDENT if own else Refusal.NOT_APPROVER).value,
+                },
+                now=deps.clock.now(),
             )
             await _ephemeral(
                 respond,
@@ -170,6 +215,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     @app.action(ActionId.BACK)
+    @after_ack(deps)
     async def back(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         view = body.get("view") if isinstance(body.get("view"), dict) else None

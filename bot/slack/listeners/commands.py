@@ -9,10 +9,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import failpoints
 from bot.slack.blocks.intake import IntakeState, step_view
 from bot.slack.blocks.responses import help_message, list_message, status_message, unknown_command
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
+from bot.slack.listeners.actions import after_ack
 
 log = logging.getLogger(__name__)
 INCIDENT_ID = re.compile(r"^LEAK-\d{4}-\d{4,}$", re.IGNORECASE)
@@ -20,6 +22,7 @@ INCIDENT_ID = re.compile(r"^LEAK-\d{4}-\d{4,}$", re.IGNORECASE)
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(SLASH_COMMAND)
+    @after_ack(deps)
     async def leak(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         text = str(command.get("text") or "").strip()
         sub, _, rest = text.partition(" ")
@@ -27,6 +30,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id = str(command.get("user_id") or "")
         if sub == "":
             await ack()
+            failpoints.hit("command.acked")
             await open_intake(deps, client, str(command.get("trigger_id") or ""), user_id, command)
             return
         lang = await deps.user_lang(user_id)

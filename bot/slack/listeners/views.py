@@ -132,7 +132,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         bind_incident(record.id)
         failpoints.hit("intake.committed")
-        log.info("incident reported", extra={"created": created})
+        log.info("incident reported", extra={"new_incident": created})
         await ack(response_action="update", view=done_view(lang, record.id, record.partner))
         deps.outbox.notify()
 

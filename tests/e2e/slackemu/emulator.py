@@ -222,6 +222,9 @@ class SlackEmulator:
         self.valid_tokens = None if valid_tokens is None else frozenset(valid_tokens)
         self.token_prefix = token_prefix
         self.clock: Clock = clock or SystemClock()
+        # With a clock given, message ts follow it (as Slack's follow the time of posting);
+        # without, they count up from `ts_base` (reproducible).
+        self._ts_from_clock = clock is not None
         self.latency = latency
         # Granted bot scopes, sent like Slack in every Web API answer's X-OAuth-Scopes header.
         self.scopes: list[str] | None = list(scopes) if scopes is not None else None
@@ -884,7 +887,11 @@ class SlackEmulator:
         return f"{prefix}{self._id_counter:09d}"
 
     def _next_ts(self) -> str:
+        """Like Slack: the time of posting (on the emulator's clock), unique and increasing."""
         self._ts_micro += 100
+        if self._ts_from_clock:
+            now_micro = int(self.clock.now().timestamp() * 1_000_000) - self._ts_base * 1_000_000
+            self._ts_micro = max(self._ts_micro, now_micro)
         seconds, micro = divmod(self._ts_micro, 1_000_000)
         return f"{self._ts_base + seconds}.{micro:06d}"
 

@@ -1,0 +1,241 @@
+"""Follow-up tasks, reminder stages and escalation times (pure functions)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.answers import parse_answers
+from bot.domain.deadlines import compute_deadlines
+from bot.domain.followups import (
+    due_reminders,
+    escalation_times,
+    overdue_grace,
+    plan_tasks,
+    reminder_steps,
+    restarted_due,
+)
+from bot.domain.playbook import load_playbook
+
+PLAYBOOK = load_playbook()
+JST = ZoneInfo("Asia/Tokyo")
+AWARE = datetime(2026, 11, 26, 10, 0, tzinfo=JST)  # a Thursday
+DECIDED = AWARE + timedelta(hours=2)
+HOURS = (24, 0)
+
+PERSONAL_LEAK = {
+    "partner": "株式会社アクメ",
+    "data_kinds": ["customer_personal"],
+    "affected_persons": 1200,
+    "encrypted": "no",
+    "regions": ["jp", "eu"],
+    "cause": "intentional",
+}
+
+
+def deadlines_for(raw: dict[str, object]) -> list:  # type: ignore[type-arg]
+    answers = parse_answers(raw, PLAYBOOK, tz=JST, now=AWARE)
+    return compute_deadlines(answers, PLAYBOOK, tz=JST, now=AWARE)
+
+
+# -- plan_tasks -----------------------------------------------------------------------------------
+
+
+def test_plan_tasks_owners_and_dues() -> None:
+    deadlines = deadlines_for(PERSONAL_LEAK)
+    plans = plan_tasks(
+        deadlines=deadlines,
+        action="suspend_and_legal",
+        playbook=PLAYBOOK,
+        reporter_id="UREPORTER",
+        approver_id="UAPPROVER",
+        decided_at=DECIDED,
+    )
+    by_ref = {plan.ref: plan for plan in plans}
+    # Deadlines first, in due order, each with the due the deadline computed.
+    assert [p.ref for p in plans if p.kind == "deadline"] == [d.id for d in deadlines]
+    assert {
+        "partner_report",
+        "appi_preliminary",
+        "appi_final",
+        "appi_notify_persons",
+        "gdpr_authority",
+    } == {p.ref for p in plans if p.kind == "deadline"}
+    for deadline in deadlines:
+        assert by_ref[deadline.id].due_at == deadline.due
+    assert by_ref["gdpr_authority"].due_at == AWARE + timedelta(hours=72)
+    # The playbook names the owner: the reporter chases the partner, the approver the regulator.
+    assert by_ref["partner_report"].owner_id == "UREPORTER"
+    assert not by_ref["partner_report"].regulator
+    for ref in ("appi_preliminary", "appi_final", "appi_notify_persons", "gdpr_authority"):
+        assert by_ref[ref].owner_id == "UAPPROVER" and by_ref[ref].regulator, ref
+    # Then the chosen action's checklist: the reporter's, due a day after the decision.
+    items = PLAYBOOK.checklists["suspend_and_legal"]
+    checklist = [p for p in plans if p.kind == "checklist"]
+    assert [p.ref for p in checklist] == [f"checklist:{n}" for n in range(len(items))]
+    assert [p.title_ja for p in checklist] == [item.ja for item in items]
+    assert [p.title_en for p in checklist] == [item.en for item in items]
+    assert all(p.owner_id == "UREPORTER" for p in checklist)
+    assert all(p.due_at == DECIDED + timedelta(hours=24) for p in checklist)
+    assert by_ref["appi_preliminary"].title_ja == "個人情報保護委員会への速報"
+
+
+def test_plan_tasks_without_personal_data_is_the_partner_report_and_checklist() -> None:
+    plans = plan_tasks(
+        deadlines=deadlines_for({"partner": "x", "data_kinds": ["internal_minor"]}),
+        action="request_report",
+        playbook=PLAYBOOK,
+        reporter_id="UR",
+        approver_id="UA",
+        decided_at=DECIDED,
+    )
+    assert [p.ref for p in plans if p.kind == "deadline"] == ["partner_report"]
+    assert len([p for p in plans if p.kind == "checklist"]) == len(
+        PLAYBOOK.checklists["request_report"]
+    )
+
+
+def test_a_later_round_gives_the_partner_a_new_period_but_not_the_regulators() -> None:
+    deadlines = deadlines_for(PERSONAL_LEAK)
+    later = AWARE + timedelta(days=9)
+    common = {
+        "deadlines": deadlines,
+        "action": "consider_suspension",
+        "playbook": PLAYBOOK,
+        "reporter_id": "UR",
+        "approver_id": "UA",
+        "decided_at": later,
+    }
+    first = {p.ref: p.due_at for p in plan_tasks(**common)}  # type: ignore[arg-type]
+    second = {p.ref: p.due_at for p in plan_tasks(**common, round_=2)}  # type: ignore[arg-type]
+    assert second["partner_report"] == datetime(2026, 12, 12, 23, 59, 59, tzinfo=JST)
+    assert first["partner_report"] < later < second["partner_report"]  # type: ignore[operator]
+    for ref in ("appi_preliminary", "appi_final", "appi_notify_persons", "gdpr_authority"):
+        assert second[ref] == first[ref], ref
+
+
+def test_restarted_due() -> None:
+    deadlines = {d.id: d for d in deadlines_for(PERSONAL_LEAK)}
+    start = datetime(2026, 12, 1, 15, 30, tzinfo=JST)
+    assert restarted_due(deadlines["partner_report"], start) == datetime(
+        2026, 12, 8, 23, 59, 59, tzinfo=JST
+    )
+    assert restarted_due(deadlines["gdpr_authority"], start) == start + timedelta(hours=72)
+
+
+def test_overdue_grace() -> None:
+    rules = PLAYBOOK.deadlines
+    # 速報: the target is 3 days, "shown overdue after 5 days".
+    assert overdue_grace(rules["appi_preliminary"]) == timedelta(days=2)
+    assert overdue_grace(rules["appi_final"]) == timedelta(0)
+    assert overdue_grace(rules["gdpr_authority"]) == timedelta(0)
+    assert overdue_grace(None) == timedelta(0)
+    deadline = next(d for d in deadlines_for(PERSONAL_LEAK) if d.id == "appi_preliminary")
+    assert deadline.due + overdue_grace(deadline.rule) == deadline.overdue_at
+
+
+# -- reminders ------------------------------------------------------------------------------------
+
+DUE = datetime(2026, 12, 3, 23, 59, 59, tzinfo=JST)
+LONG_AGO = DUE - timedelta(days=7)
+
+
+def stages(now: datetime, *, created_at: datetime = LONG_AGO) -> list[str]:
+    return [step.stage for step in due_reminders(DUE, HOURS, now, created_at=created_at)]
+
+
+def test_reminder_steps_in_time_order() -> None:
+    steps = reminder_steps(DUE, (0, 24, 24, 2))
+    assert [(s.hours_before, s.stage) for s in steps] == [
+        (24, "before_24h"),
+        (2, "before_2h"),
+        (0, "due"),
+    ]
+    assert steps[0].at == DUE - timedelta(hours=24)
+
+
+def test_due_reminders_24h_before_and_at_due() -> None:
+    assert stages(DUE - timedelta(hours=24, seconds=1)) == []
+    assert stages(DUE - timedelta(hours=24)) == ["before_24h"]
+    assert stages(DUE - timedelta(hours=1)) == ["before_24h"]
+    assert stages(DUE) == ["due"]
+    assert stages(DUE + timedelta(days=3)) == ["due"]
+
+
+def test_a_stage_overtaken_while_down_is_not_sent_late() -> None:
+    # Down from two days before until after the due time: only "due", never "due in 24 h".
+    assert stages(DUE + timedelta(minutes=5)) == ["due"]
+    thirty_hours_before = DUE - timedelta(hours=30)
+    steps = due_reminders(DUE, (48, 24, 0), thirty_hours_before, created_at=LONG_AGO)
+    assert [step.stage for step in steps] == ["before_48h"]
+
+
+def test_a_task_created_3h_before_due_gets_no_24h_reminder() -> None:
+    created = DUE - timedelta(hours=3)
+    assert stages(created, created_at=created) == []
+    assert stages(DUE - timedelta(hours=1), created_at=created) == []
+    assert stages(DUE, created_at=created) == ["due"]
+
+
+def test_a_task_created_exactly_24h_before_due_gets_no_24h_reminder() -> None:
+    created = DUE - timedelta(hours=24)  # a checklist item, due a day after the decision
+    assert stages(created, created_at=created) == []
+    assert stages(DUE, created_at=created) == ["due"]
+    assert stages(DUE - timedelta(hours=24), created_at=created - timedelta(seconds=1)) == [
+        "before_24h"
+    ]
+
+
+def test_a_task_created_after_its_due_time_is_reminded_at_once() -> None:
+    created = DUE + timedelta(hours=1)
+    assert stages(created, created_at=created) == ["due"]
+
+
+# -- escalation -----------------------------------------------------------------------------------
+
+
+def test_escalation_times_plain_hours() -> None:
+    policy = PLAYBOOK.approval
+    assert not policy.working_hours_only
+    friday = datetime(2026, 11, 27, 17, 30, tzinfo=JST)
+    assert escalation_times(friday, "suspend_and_legal", policy, JST) == [
+        friday + timedelta(hours=1),
+        friday + timedelta(hours=2),
+    ]
+    assert escalation_times(friday, "request_report", policy, JST) == [
+        friday + timedelta(hours=4),
+        friday + timedelta(hours=8),
+    ]
+
+
+def test_escalation_times_working_hours_only() -> None:
+    policy = PLAYBOOK.approval.model_copy(update={"working_hours_only": True})
+    friday = datetime(2026, 11, 27, 17, 30, tzinfo=JST)
+    monday = datetime(2026, 11, 30, tzinfo=JST)
+    # 30 minutes on Friday, the rest from Monday 09:00.
+    assert escalation_times(friday, "request_report", policy, JST) == [
+        monday.replace(hour=12, minute=30),
+        monday.replace(hour=16, minute=30),
+    ]
+    assert escalation_times(friday, "suspend_and_legal", policy, JST) == [
+        monday.replace(hour=9, minute=30),
+        monday.replace(hour=10, minute=30),
+    ]
+    # Reported on a Saturday: the clock starts on Monday morning.
+    saturday = datetime(2026, 11, 28, 11, 0, tzinfo=JST)
+    assert escalation_times(saturday, "request_report", policy, JST)[0] == monday.replace(hour=13)
+    # A national holiday is not a working day (2026-11-23, 勤労感謝の日, is a Monday).
+    before_holiday = datetime(2026, 11, 20, 17, 30, tzinfo=JST)
+    assert escalation_times(before_holiday, "request_report", policy, JST)[0] == datetime(
+        2026, 11, 24, 12, 30, tzinfo=JST
+    )
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+def test_escalation_steps_from_the_playbook(steps: int) -> None:
+    policy = PLAYBOOK.approval.model_copy(update={"escalation_steps": steps})
+    start = datetime(2026, 11, 26, 10, 0, tzinfo=JST)
+    times = escalation_times(start, "consider_suspension", policy, JST)
+    assert times == [start + timedelta(hours=4 * (n + 1)) for n in range(steps)]

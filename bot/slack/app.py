@@ -28,6 +28,7 @@ from bot.domain.playbook import Playbook
 from bot.followthrough import TASKS, FollowThrough, FollowThroughConfig
 from bot.metrics import CONTENT_TYPE
 from bot.scheduler import Scheduler
+from bot.slack.replay import ReplayGuard
 from bot.service import IncidentService, ServiceConfig
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.deps import Deps
@@ -77,6 +78,7 @@ class LeakbotApp:
         application.router.add_get("/healthz", self._healthz)
         application.router.add_get("/metrics", self._metrics)
         application.middlewares.append(self.deps.metrics.middleware())
+        application.middlewares.append(ReplayGuard(self.deps.clock, path=EVENTS_PATH).middleware())
 
         async def open_session(_: web.Application) -> None:
             # One keep-alive session for every Web API call: without it slack_sdk opens (and

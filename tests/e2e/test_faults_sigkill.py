@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import pytest
 from conftest import APPROVER_1, CHANNEL, GROUP, MILD_STEPS, REPORTER, SECRET, SUMMARY_CHANNEL
 from slackemu import SlackEmulator, SlackSender, SystemClock
 

@@ -30,6 +30,7 @@ from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
 from bot.service import RECOMMENDATION, IncidentService, assessment_snapshot
+from bot.slack.blocks.common import escape
 from bot.slack.blocks.tasks import tasks_message
 from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskRecord
 from bot.store.reports import week_data
@@ -234,7 +235,7 @@ class FollowThrough:
             lang,
             key,
             incident_id=record.id,
-            partner=record.partner,
+            partner=escape(record.partner),
             title=titles[0],
             titles="\n".join(f"• {title}" for title in titles),
             count=len(group),
@@ -278,7 +279,7 @@ class FollowThrough:
                 "reminder.regulator_overdue",
                 approvers=mentions(self.config.approvers),
                 incident_id=record.id,
-                partner=record.partner,
+                partner=escape(record.partner),
                 title=task.title.get(lang) or task.ref,
                 due=self._moment(task.due_at, lang),
             )
@@ -322,7 +323,7 @@ class FollowThrough:
             lang,
             "reassess.partner_report_missed",
             incident_id=record.id,
-            partner=record.partner,
+            partner=escape(record.partner),
             due=self._moment(task.due_at, lang),
         )
         messages = [
@@ -389,7 +390,7 @@ class FollowThrough:
             key,
             approvers=mentions(audience),
             incident_id=record.id,
-            partner=record.partner,
+            partner=escape(record.partner),
             hours=int((now - started).total_seconds() // 3600),
             option=option_label(self.playbook, record.recommendation, lang),  # type: ignore[arg-type]
         )

@@ -28,12 +28,12 @@ from bot.domain.playbook import Playbook
 from bot.followthrough import TASKS, FollowThrough, FollowThroughConfig
 from bot.metrics import CONTENT_TYPE
 from bot.scheduler import Scheduler
-from bot.slack.replay import ReplayGuard
 from bot.service import IncidentService, ServiceConfig
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.deps import Deps
 from bot.slack.listeners import register_all
 from bot.slack.outbox import OutboxSender
+from bot.slack.replay import ReplayGuard
 from bot.store import Store
 
 log = logging.getLogger(__name__)

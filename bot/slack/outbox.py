@@ -265,7 +265,12 @@ class OutboxSender:
         try:
             payload = await self._payload(item)
         except Unresolved as exc:
-            await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
+            if await self._gave_up_on(item.incident_id, str(exc)):
+                # What it refers to can never be posted (e.g. channel_not_found): don't hold
+                # back this incident's later messages for it.
+                await self._dead(item, f"depends on a {exc} message that could not be posted")
+            else:
+                await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
             return
         except Exception as exc:  # a message that can never be built
             await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
@@ -301,6 +306,12 @@ class OutboxSender:
             return
         failpoints.hit("outbox.sent")
         await self._sent(item, {"channel": response.get("channel"), "ts": response.get("ts")})
+
+    async def _gave_up_on(self, incident_id: str | None, kind: str) -> bool:
+        if incident_id is None:
+            return False
+        dead = await self.store.outbox_items(incident_id, status="dead")
+        return any(other.kind == kind for other in dead)
 
     async def _earlier_post(self, item: OutboxItem, payload: dict[str, Any]) -> str | None:
         """The ts of a message an earlier attempt of this item already posted, if any.

@@ -9,10 +9,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.domain.i18n import t
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
+from bot.slack.listeners.actions import after_ack
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.TASK_DONE)
+    @after_ack(deps)
     async def task_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user = body.get("user") if isinstance(body.get("user"), dict) else {}

@@ -67,6 +67,7 @@ class RunResult:
     rps: float
     errors: int
     cpu_ms: float = 0.0
+    emu_cpu_ms: float = 0.0
     check: str = ""
     samples_ms: list[float] = field(default_factory=list, repr=False)
 
@@ -371,7 +372,7 @@ async def bench_database(
                     f"found {len(messages)} recommendation messages for {len(incident_ids)}"
                 )
 
-        pids = {"bare": bare.pid, "leakbot": leak.pid}
+        pids = {"bare": bare.pid, "leakbot": leak.pid, "emulator": emu_pid(children)}
         for kind in args.kinds:
             cursor = 0
             for c in conc:
@@ -423,6 +424,7 @@ async def measure_pair(
     lat: dict[str, list[float]] = {"bare": [], "leakbot": []}
     wall = {"bare": 0.0, "leakbot": 0.0}
     cpu = {"bare": 0.0, "leakbot": 0.0}
+    emu_cpu = {"bare": 0.0, "leakbot": 0.0}
     errors = {"bare": 0, "leakbot": 0}
     first: dict[str, list[str]] = {"bare": [], "leakbot": []}
     await settle(emu, leak_base)
@@ -433,6 +435,7 @@ async def measure_pair(
         for app in order:
             await settle(emu, leak_base)
             cpu0 = common.cpu_seconds(pids[app])
+            emu0 = common.cpu_seconds(pids["emulator"])
             got, seconds, failed, texts = await run_load(
                 targets[app],
                 warm if r == 0 else [],
@@ -442,6 +445,7 @@ async def measure_pair(
             )
             await settle(emu, leak_base)  # the post-ack work counts in the app's CPU time
             cpu[app] += common.cpu_seconds(pids[app]) - cpu0
+            emu_cpu[app] += common.cpu_seconds(pids["emulator"]) - emu0
             lat[app] += got
             wall[app] += seconds
             errors[app] += failed
@@ -451,6 +455,7 @@ async def measure_pair(
     for app in ("bare", "leakbot"):
         result = summarise(db, kind, app, c, lat[app], wall[app], errors[app])
         result.cpu_ms = 1000 * cpu[app] / max(1, len(timed) + len(warm))
+        result.emu_cpu_ms = 1000 * emu_cpu[app] / max(1, len(timed) + len(warm))
         result.check = await _check(
             kind, app, len(bodies), stats_before, stats_after, database_url, decided_before
         )
@@ -459,12 +464,16 @@ async def measure_pair(
             f"  [{db}] {kind:8s} c={c:<3d} {app:8s} n={result.requests:<5d} "
             f"p50={result.p50_ms:7.2f} p99={result.p99_ms:7.2f} "
             f"max={result.max_ms:7.2f} ms  {result.rps:7.1f} req/s  "
-            f"cpu/req={result.cpu_ms:5.2f} ms  errors={result.errors} {result.check}",
+            f"cpu/req={result.cpu_ms:5.2f} ms (emulator {result.emu_cpu_ms:5.2f})  errors={result.errors} {result.check}",
             flush=True,
         )
         for text in first[app][:3]:
             print(f"      error: {text}", flush=True)
     return out
+
+
+def emu_pid(children: common.Children) -> int:
+    return next(child.pid for child in children.items if child.name == "emulator")
 
 
 def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -527,6 +536,7 @@ def report(results: list[RunResult]) -> None:
             r.max_ms,
             r.rps,
             r.cpu_ms,
+            r.emu_cpu_ms,
             r.errors,
         ]
         for r in results
@@ -534,7 +544,7 @@ def report(results: list[RunResult]) -> None:
     print(
         common.table(
             ["db", "kind", "c", "app", "n", "p50", "p95", "p99", "max", "req/s", "cpu ms/req",
-             "errors"],
+             "emu cpu ms/req", "errors"],
             rows,
         )
     )
@@ -600,6 +610,9 @@ async def main() -> int:
     parser.add_argument("--warmup", type=int, default=30, help="untimed requests before each run")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per app and run")
     parser.add_argument("--emu-latency", type=float, default=0.0, help="emulator answer delay (s)")
+    parser.add_argument(
+        "--emu-nice", type=int, default=10, help="nice level of the emulator process (0: none)"
+    )
     parser.add_argument("--json", help="write raw figures (and every sample) to this file")
     args = parser.parse_args()
     args.dbs = [d for d in args.dbs.split(",") if d]
@@ -614,7 +627,9 @@ async def main() -> int:
     started = time.perf_counter()
     results: list[RunResult] = []
     with common.workdir("leakbot-ack-") as work, common.Children() as children:
-        emu_url = common.start_emulator(children, work, latency=args.emu_latency)
+        emu_url = common.start_emulator(
+            children, work, latency=args.emu_latency, nice=args.emu_nice
+        )
         print(f"emulator at {emu_url}; apps: leakbot run --http, bare Bolt app", flush=True)
         for db in args.dbs:
             print(f"[{db}] load average before: {common.loadavg()}", flush=True)

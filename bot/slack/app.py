@@ -33,6 +33,7 @@ from bot.slack.approvers import ApproverDirectory
 from bot.slack.deps import Deps
 from bot.slack.listeners import register_all
 from bot.slack.outbox import OutboxSender
+from bot.slack.payload_shape import PayloadShapeCheck
 from bot.slack.replay import ReplayGuard
 from bot.store import Store
 
@@ -117,7 +118,14 @@ class LeakbotApp:
         except Exception as exc:  # only parsing happens here: JSONDecodeError, AttributeError…
             log.info("unparseable request refused: %s", type(exc).__name__)
             return web.Response(status=400, text="bad request")
-        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+        try:
+            response = await self.bolt.async_dispatch(bolt_request)
+        except Exception as exc:
+            # Bolt catches what its middleware and listeners raise; what escapes is Bolt itself
+            # failing on a payload's shape (its error handler reads the body too).
+            log.warning("request Bolt could not handle: %s", type(exc).__name__, exc_info=exc)
+            return web.Response(status=400, text="bad request")
+        return await to_aiohttp_response(response)
 
     async def _healthz(self, _: web.Request) -> web.Response:
         ok = await self.deps.store.ping()
@@ -151,10 +159,32 @@ class _VerifierClock(SignatureClock):
         return self.clock.now().timestamp()
 
 
+class _Verifier(SignatureVerifier):
+    """slack_sdk's verifier, except that headers it cannot read are a refusal (401), not an
+    exception (Bolt answers 500): a timestamp that is not a number (`int()` fails), a
+    signature with non-ASCII characters (`hmac.compare_digest` raises TypeError)."""
+
+    def is_valid(self, body: str | bytes, timestamp: str | None, signature: str | None) -> bool:
+        try:
+            return super().is_valid(body, timestamp, signature)
+        except (TypeError, ValueError):
+            return False
+
+
 def _verify_on_clock(bolt: AsyncApp, signing_secret: str, clock: Clock) -> None:
     for middleware in bolt._async_middleware_list:
         if isinstance(middleware, AsyncRequestVerification):
-            middleware._verifier = SignatureVerifier(signing_secret, clock=_VerifierClock(clock))
+            middleware._verifier = _Verifier(signing_secret, clock=_VerifierClock(clock))
+
+
+def _check_shapes(bolt: AsyncApp) -> None:
+    """Malformed payloads are refused (400) right after the signature check, before Bolt's
+    other middleware reads them (see bot/slack/payload_shape.py)."""
+    middleware = bolt._async_middleware_list
+    after = next(
+        (i + 1 for i, m in enumerate(middleware) if isinstance(m, AsyncRequestVerification)), 0
+    )
+    middleware.insert(after, PayloadShapeCheck())
 
 
 def follow_config(settings: Settings) -> FollowThroughConfig:
@@ -228,6 +258,7 @@ def build_app(
 
     if not socket_mode:
         _verify_on_clock(bolt, settings.SLACK_SIGNING_SECRET or "", clock)
+    _check_shapes(bolt)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -212,14 +212,20 @@ class Driver:
         ts = await self.act(recommendation_posted)
 
         async def click() -> None:
+            message = self.emu.message(CHANNEL, ts)
+            if not [b for b in message.get("blocks", []) if b.get("type") == "actions"]:
+                return  # the approval committed before a kill, and the message shows it: done
             before = len(self.emu.calls_to("response_url"))
-            reply = await self.slack.block_actions(
-                "leak_approve",
-                user_id=APPROVER_1,
-                value=incident_id,
-                channel_id=CHANNEL,
-                message_ts=ts,
-            )
+            try:
+                reply = await self.slack.block_actions(
+                    "leak_approve",
+                    user_id=APPROVER_1,
+                    value=incident_id,
+                    channel_id=CHANNEL,
+                    message_ts=ts,
+                )
+            except ValueError:  # the decision's update removed the buttons meanwhile
+                return
             assert reply.status == 200
             await asyncio.wait_for(self.emu.wait_for_call("response_url", count=before + 1), WAIT)
 

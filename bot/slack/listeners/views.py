@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import failpoints
 from bot.domain.answers import AnswersError, parse_answers
@@ -38,6 +39,13 @@ def error_view(lang: str) -> dict[str, Any]:
         "close": plain(t(lang, "intake.close"), MODAL_TITLE_MAX),
         "blocks": [section(t(lang, "intake.invalid"))],
     }
+
+
+def unavailable_view(deps: Deps, state: IntakeState) -> dict[str, Any]:
+    """The summary again, headed by "not saved, try again" (the database did not answer)."""
+    view = confirm_view(deps.playbook, state)
+    view["blocks"].insert(1, section(t(state.lang, "intake.unavailable")))
+    return view
 
 
 def to_parseable(deps: Deps, raw: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +137,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 else 0
             )
             await ack(response_action="update", view=step_view(deps.playbook, state, now))
+            return
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            # The database did not answer. Keep the summary (and its Report button) with a
+            # notice instead of letting Bolt answer a bare 500: pressing Report again later
+            # reports it, once even if this attempt did commit (the submission key is the view).
+            deps.metrics.failures.labels("intake").inc()
+            log.error("could not store the incident: %s", type(exc).__name__, exc_info=exc)
+            await ack(response_action="update", view=unavailable_view(deps, state))
             return
         bind_incident(record.id)
         failpoints.hit("intake.committed")

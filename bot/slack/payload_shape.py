@@ -45,8 +45,8 @@ _STRINGS = (
 )
 # Objects, or (for some payloads) a plain id or null.
 _OBJECT_OR_ID = ("user", "team", "enterprise", "channel")
-# Objects or null.
-_OBJECTS = ("view", "container", "message", "state", "workflow_step")
+# Objects or null ("view", when present, must be an object: Bolt reads it without a check).
+_OBJECTS = ("container", "message", "state", "workflow_step")
 _ACTION_TYPES = ("block_actions", "interactive_message")
 _VIEW_TYPES = ("view_submission", "view_closed")
 
@@ -68,6 +68,8 @@ def problem(body: Any) -> str | None:
     for key in _OBJECTS:
         if body.get(key) is not None and not isinstance(body[key], dict):
             return f"{key} is not an object"
+    if "view" in body and not isinstance(body["view"], dict):
+        return "view is not an object"
     kind = body.get("type")
     if "event" in body:
         event = body["event"]
@@ -84,7 +86,9 @@ def problem(body: Any) -> str | None:
             return "actions is not a list of objects"
         if kind in _ACTION_TYPES and not actions:
             return "no actions"
-        if kind == "block_actions" and not all(isinstance(a.get("action_id"), str) for a in actions):
+        if kind == "block_actions" and not all(
+            isinstance(a.get("action_id"), str) for a in actions
+        ):
             return "an action has no action_id"
     if kind in _VIEW_TYPES and "view" in body:
         view = body["view"]

@@ -276,10 +276,12 @@ class _SqliteLockHolder:
 
 
 class _PgLockHolder:
-    """The same on PostgreSQL: a transaction holding EXCLUSIVE locks on the written tables."""
+    """The same on PostgreSQL: a transaction holding EXCLUSIVE locks on the written tables
+    (plain reads still pass) until `release()` commits it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._commit: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> _PgLockHolder:
         self.conn = await asyncpg.connect(_libpq(self.url), timeout=10)
@@ -292,20 +294,17 @@ class _PgLockHolder:
         await self.conn.execute(
             "INSERT INTO processed_events (key, at) VALUES ('raw-writer', now())"
         )
-        self.released = False
         return self
 
     def release(self) -> None:
-        self._commit = asyncio.create_task(self._finish())
-
-    async def _finish(self) -> None:
-        if not self.released:
-            self.released = True
-            await self.tx.commit()
+        if self._commit is None:
+            self._commit = asyncio.create_task(self.tx.commit())
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self._finish()
+            self.release()
+            assert self._commit is not None
+            await self._commit
         finally:
             await self.conn.close()
 

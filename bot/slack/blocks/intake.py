@@ -219,6 +219,13 @@ def done_view(lang: str, incident_id: str, partner: str) -> dict[str, Any]:
     }
 
 
+def state_values_of(view: Any) -> dict[str, Any]:
+    """`view.state.values`, or {} where a payload has anything else there."""
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
 def values_from_state(playbook: Playbook, state_values: dict[str, Any], step: int) -> RawAnswers:
     """Read the step's inputs from `view.state.values` into raw answers (unvalidated).
 
@@ -227,7 +234,8 @@ def values_from_state(playbook: Playbook, state_values: dict[str, Any], step: in
     """
     raw: RawAnswers = {}
     for question_id in playbook.steps[step].questions:
-        element = (state_values.get(question_id) or {}).get(ActionId.INPUT)
+        block = state_values.get(question_id)
+        element = block.get(ActionId.INPUT) if isinstance(block, dict) else None
         if not isinstance(element, dict):
             continue
         kind = element.get("type")
@@ -240,8 +248,9 @@ def values_from_state(playbook: Playbook, state_values: dict[str, Any], step: in
             option = element.get("selected_option")
             value = option.get("value") if isinstance(option, dict) else None
         elif kind in ("checkboxes", "multi_static_select"):
-            options = element.get("selected_options") or []
-            value = [o.get("value") for o in options if isinstance(o, dict)] or None
+            options = element.get("selected_options")
+            listed = options if isinstance(options, list) else []
+            value = [o.get("value") for o in listed if isinstance(o, dict)] or None
         else:
             value = element.get("value")
         raw[question_id] = value

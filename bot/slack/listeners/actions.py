@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -17,7 +18,7 @@ from bot.domain.explain import option_label
 from bot.domain.i18n import t
 from bot.domain.vocabulary import OPTION_KEYS, OptionKey
 from bot.logs import bind_incident
-from bot.slack.blocks.intake import IntakeState, step_view, values_from_state
+from bot.slack.blocks.intake import IntakeState, state_values_of, step_view, values_from_state
 from bot.slack.blocks.rejection import reject_view
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
@@ -48,6 +49,15 @@ def after_ack(deps: Deps) -> Callable[[Listener], Listener]:
                 log.error(
                     "listener failed after its ack: %s: %s", type(exc).__name__, exc, exc_info=exc
                 )
+                # A click's work failed (e.g. the database is down): tell the person, if we can.
+                respond = kwargs.get("respond")
+                if respond is not None:
+                    with contextlib.suppress(Exception):
+                        await respond(
+                            text=t(deps.settings.LEAKBOT_LANGUAGE, "command.unavailable"),
+                            response_type="ephemeral",
+                            replace_original=False,
+                        )
 
         return cast(Listener, run)
 
@@ -227,7 +237,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         # Keep what was typed on this step, valid or not, so that going forward again is quick.
         if state.step < len(deps.playbook.steps):
-            values = (view.get("state") or {}).get("values") or {}
+            values = state_values_of(view)
             state.answers.update(
                 {
                     k: v

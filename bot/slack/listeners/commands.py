@@ -8,10 +8,18 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import failpoints
+from bot.domain.i18n import t
 from bot.slack.blocks.intake import IntakeState, step_view
-from bot.slack.blocks.responses import help_message, list_message, status_message, unknown_command
+from bot.slack.blocks.responses import (
+    help_message,
+    list_message,
+    status_message,
+    text_message,
+    unknown_command,
+)
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.listeners.actions import after_ack
@@ -34,22 +42,32 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await open_intake(deps, client, str(command.get("trigger_id") or ""), user_id, command)
             return
         lang = await deps.user_lang(user_id)
-        if sub == "help":
-            await ack(**help_message(lang))
-        elif sub == "list":
-            records = await deps.store.list_incidents(statuses=("pending", "decided"), limit=30)
-            await ack(**list_message(deps.service, records, lang))
-        elif sub == "status":
-            incident_id = rest.strip().upper()
-            if not INCIDENT_ID.match(incident_id):
-                await ack(**unknown_command(lang, text))
-                return
-            record = await deps.store.get_incident(incident_id)
-            trail = await deps.store.audit_trail(incident_id) if record else []
-            tasks = await deps.store.tasks_for(incident_id) if record else []
-            await ack(**status_message(deps.service, record, trail, tasks, lang, incident_id))
-        else:
+        try:
+            await _answer(ack, deps, sub, rest, text, lang)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            # The database is down: say so rather than let Bolt answer a bare error.
+            deps.metrics.failures.labels("command").inc()
+            log.error("command failed: %s", type(exc).__name__)
+            await ack(**text_message(t(lang, "command.unavailable")))
+
+
+async def _answer(ack: AsyncAck, deps: Deps, sub: str, rest: str, text: str, lang: str) -> None:
+    if sub == "help":
+        await ack(**help_message(lang))
+    elif sub == "list":
+        records = await deps.store.list_incidents(statuses=("pending", "decided"), limit=30)
+        await ack(**list_message(deps.service, records, lang))
+    elif sub == "status":
+        incident_id = rest.strip().upper()
+        if not INCIDENT_ID.match(incident_id):
             await ack(**unknown_command(lang, text))
+            return
+        record = await deps.store.get_incident(incident_id)
+        trail = await deps.store.audit_trail(incident_id) if record else []
+        tasks = await deps.store.tasks_for(incident_id) if record else []
+        await ack(**status_message(deps.service, record, trail, tasks, lang, incident_id))
+    else:
+        await ack(**unknown_command(lang, text))
 
 
 async def open_intake(

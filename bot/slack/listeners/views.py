@@ -20,6 +20,7 @@ from bot.slack.blocks.intake import (
     IntakeState,
     confirm_view,
     done_view,
+    state_values_of,
     step_view,
     values_from_state,
 )
@@ -83,10 +84,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         now = deps.service.now()
         if state.step < len(steps):
-            values = ((view.get("state") or {}).get("values")) or {}
-            raw = values_from_state(
-                deps.playbook, values if isinstance(values, dict) else {}, state.step
-            )
+            raw = values_from_state(deps.playbook, state_values_of(view), state.step)
             candidate = {**state.answers, **raw}
             step_ids = set(steps[state.step].questions)
             errors: dict[str, str] = {}
@@ -165,9 +163,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except (ValueError, KeyError, TypeError):
             await ack(response_action="update", view=error_view(lang))
             return
-        values = ((view.get("state") or {}).get("values")) or {}
-        element = ((values.get(BlockId.REJECT_REASON) or {}).get(ActionId.INPUT)) or {}
-        reason = str(element.get("value") or "").strip()
+        block = state_values_of(view).get(BlockId.REJECT_REASON)
+        element = block.get(ActionId.INPUT) if isinstance(block, dict) else None
+        typed = element.get("value") if isinstance(element, dict) else None
+        reason = typed.strip() if isinstance(typed, str) else ""
         if not reason:
             await ack(
                 response_action="errors", errors={BlockId.REJECT_REASON: t(lang, "answer.required")}

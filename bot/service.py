@@ -209,7 +209,10 @@ class IncidentService:
             policy=self.playbook.approval,
         )
 
-    def _decision_messages(self, record: IncidentRecord) -> Sequence[OutboxMessage]:
+    @staticmethod
+    def _closing_messages(record: IncidentRecord, reporter_message: str) -> list[OutboxMessage]:
+        """After a decision or a rejection: the original message loses its buttons and shows
+        the outcome, and the reporter hears of it."""
         return [
             OutboxMessage(
                 kind="decided",
@@ -218,16 +221,19 @@ class IncidentService:
                 incident_id=record.id,
             ),
             OutboxMessage(
-                kind="reporter_decided",
+                kind=reporter_message,
                 method="chat.postMessage",
                 payload={
                     "channel": record.reporter_id,
-                    "_render": "reporter_decided",
+                    "_render": reporter_message,
                     "_lang": record.locale,
                 },
                 incident_id=record.id,
             ),
         ]
+
+    def _decision_messages(self, record: IncidentRecord) -> Sequence[OutboxMessage]:
+        return self._closing_messages(record, "reporter_decided")
 
     async def approve(
         self, incident_id: str, *, actor_id: str, action: OptionKey, needed: int
@@ -245,26 +251,10 @@ class IncidentService:
         return may_reject(actor_id=actor_id, reporter_id=record.reporter_id, approvers=approvers)
 
     async def reject(self, incident_id: str, *, actor_id: str, reason: str) -> ApprovalOutcome:
-        def messages(record: IncidentRecord) -> Sequence[OutboxMessage]:
-            return [
-                OutboxMessage(
-                    kind="decided",
-                    method="chat.update",
-                    payload={"_ref": RECOMMENDATION, "_render": "decided"},
-                    incident_id=record.id,
-                ),
-                OutboxMessage(
-                    kind="reporter_rejected",
-                    method="chat.postMessage",
-                    payload={
-                        "channel": record.reporter_id,
-                        "_render": "reporter_rejected",
-                        "_lang": record.locale,
-                    },
-                    incident_id=record.id,
-                ),
-            ]
-
         return await self.store.reject(
-            incident_id, actor_id=actor_id, reason=reason, now=self.now(), on_rejected=messages
+            incident_id,
+            actor_id=actor_id,
+            reason=reason,
+            now=self.now(),
+            on_rejected=lambda record: self._closing_messages(record, "reporter_rejected"),
         )

@@ -22,7 +22,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
@@ -135,92 +135,33 @@ def _aware(name: str, value: datetime) -> datetime:
     return value
 
 
+RecordT = TypeVar("RecordT")
+
+
+def _record(cls: type[RecordT], row: RowMapping, **converted: Any) -> RecordT:
+    """A record dataclass from a row with the same column names (some values converted)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: converted[name] if name in converted else row[name] for name in names})
+
+
 def _incident(row: RowMapping) -> IncidentRecord:
-    return IncidentRecord(
-        id=row["id"],
-        year=row["year"],
-        seq=row["seq"],
-        status=row["status"],
-        partner=row["partner"],
-        partner_key=row["partner_key"],
-        reporter_id=row["reporter_id"],
-        team_id=row["team_id"],
-        locale=row["locale"],
-        answers=row["answers"],
-        assessment=row["assessment"],
-        recommendation=row["recommendation"],
-        round=row["round"],
-        decided_action=row["decided_action"],
-        decided_by=tuple(row["decided_by"] or ()),
-        decided_at=row["decided_at"],
-        decision_reason=row["decision_reason"],
-        channel_id=row["channel_id"],
-        message_ts=row["message_ts"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        submission_key=row["submission_key"],
-    )
+    return _record(IncidentRecord, row, decided_by=tuple(row["decided_by"] or ()))
 
 
 def _approval(row: RowMapping) -> ApprovalRecord:
-    return ApprovalRecord(
-        incident_id=row["incident_id"],
-        round=row["round"],
-        approver_id=row["approver_id"],
-        action=row["action"],
-        created_at=row["created_at"],
-    )
+    return _record(ApprovalRecord, row)
 
 
 def _audit(row: RowMapping) -> AuditRecord:
-    return AuditRecord(
-        id=row["id"],
-        incident_id=row["incident_id"],
-        actor_id=row["actor_id"],
-        action=row["action"],
-        before=row["before"],
-        after=row["after"],
-        at=row["at"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
+    return _record(AuditRecord, row)
 
 
 def _outbox_item(row: RowMapping) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"],
-        incident_id=row["incident_id"],
-        kind=row["kind"],
-        method=row["method"],
-        payload=row["payload"],
-        dedupe_key=row["dedupe_key"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        lease_until=row["lease_until"],
-        leased_by=row["leased_by"],
-        created_at=row["created_at"],
-        sent_at=row["sent_at"],
-        result=row["result"],
-        last_error=row["last_error"],
-    )
+    return _record(OutboxItem, row)
 
 
 def _task(row: RowMapping) -> TaskRecord:
-    return TaskRecord(
-        id=row["id"],
-        incident_id=row["incident_id"],
-        round=row["round"],
-        kind=row["kind"],
-        ref=row["ref"],
-        title=row["title"],
-        owner_id=row["owner_id"],
-        due_at=row["due_at"],
-        status=row["status"],
-        done_by=row["done_by"],
-        done_at=row["done_at"],
-        created_at=row["created_at"],
-    )
+    return _record(TaskRecord, row)
 
 
 def _decision_state(record: IncidentRecord) -> dict[str, Any]:

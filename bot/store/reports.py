@@ -72,7 +72,9 @@ async def week_data(
         decided_in_week = and_(
             incidents.c.decided_at >= start,
             incidents.c.decided_at < end,
-            incidents.c.status == "decided",
+            # `status || ''`: without statistics SQLite would read every decided incident ever
+            # through the status index instead of the week's range of decided_at (1M: ~1 s).
+            incidents.c.status.concat("") == "decided",
         )
         decided = await counted_incidents(decided_in_week, incidents.c.decided_at)
         by_action_rows = (
@@ -107,7 +109,9 @@ async def week_data(
                 tasks.c.kind == "deadline",
                 tasks.c.due_at.is_not(None),
                 incidents.c.status != "closed",
-                ~superseded,
+                # Tasks of the incident's current round cannot be superseded: the subquery
+                # runs only for the few older-round ones.
+                or_(tasks.c.round >= incidents.c.round, ~superseded),
                 condition,
             )
             total = (
@@ -144,9 +148,14 @@ async def week_data(
                 for ref, grace in graces.items()
             ),
         )
-        overdue = await counted_deadlines(is_overdue)
+        # The outer due_at bounds are implied by is_overdue; stated, they bound the index range.
+        overdue = await counted_deadlines(and_(tasks.c.due_at < now, is_overdue))
         upcoming = await counted_deadlines(
-            and_(~is_overdue, tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS))
+            and_(
+                tasks.c.due_at >= now - max(graces.values(), default=timedelta(0)),
+                ~is_overdue,
+                tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS),
+            )
         )
         # Repeat partners among this week's: how many incidents each has had in all.
         this_week = select(incidents.c.partner_key).where(

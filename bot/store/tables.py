@@ -145,7 +145,8 @@ incidents = Table(
     Index("ix_incidents_status_created_at", "status", "created_at"),
     Index("ix_incidents_created_at", "created_at"),
     Index("ix_incidents_decided_at", "decided_at"),
-    Index("ix_incidents_partner_key", "partner_key"),
+    Index("ix_incidents_partner_key_partner", "partner_key", "partner"),
+    Index("ix_incidents_id_status_round", "id", "status", "round"),
     Index("ix_incidents_reporter_id", "reporter_id"),
 )
 
@@ -230,6 +231,7 @@ tasks = Table(
     CheckConstraint(_in("kind", TASK_KINDS), name="kind"),
     CheckConstraint(_in("status", TASK_STATUSES), name="status"),
     Index("ix_tasks_status_due_at", "status", "due_at"),
+    Index("ix_tasks_status_kind_due_at", "status", "kind", "due_at", "ref", "incident_id", "round"),
 )
 
 job_runs = Table(

@@ -13,9 +13,9 @@ import io
 import json
 import logging
 import re
-from urllib.parse import quote, quote_plus
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from conftest import (
@@ -124,10 +124,14 @@ async def _run_flow(bot: Leakbot) -> tuple[str, str]:
     assert reply.json == {"response_action": "clear"}
     await bot.deliver()
     # A forged request, a stale one, and one that cannot be parsed.
-    assert (await bot.slack.slash_command("/leak", "list", user_id=REPORTER, forge=True)).status == 401
+    assert (
+        await bot.slack.slash_command("/leak", "list", user_id=REPORTER, forge=True)
+    ).status == 401
     stale = await bot.slack.slash_command("/leak", "help", user_id=REPORTER, timestamp_offset=-600)
     assert stale.status == 401
-    garbage = await bot.slack.post(b"payload=%7B" + DESCRIPTION.encode(), "application/x-www-form-urlencoded")
+    garbage = await bot.slack.post(
+        b"payload=%7B" + DESCRIPTION.encode(), "application/x-www-form-urlencoded"
+    )
     assert garbage.status == 400
     # /leak status shows the description and partner to the person — but not to the logs.
     status = await bot.slack.slash_command("/leak", f"status {severe.id}", user_id=REPORTER)

@@ -76,7 +76,34 @@ async def test_documented_example_verifies_then_replay_stale_and_tampering_fail(
     documented: Leakbot, clock: FakeClock
 ) -> None:
     bot = documented
-    # Slack's bytes pass verification: the command is not leakbot's, so Bolt answers it as an
+    # Altered requests first: a refused request is not remembered by the replay guard, so each
+    # of these is refused by the signature check itself, not because its signature was seen.
+    altered = SLACK_BODY.replace(b"roadrunner", b"roadrunnes")
+    assert len(altered) == len(SLACK_BODY)
+    status, _ = await post(bot, altered, slack_headers())  # one byte of the body changed
+    assert status == 401
+    status, _ = await post(bot, SLACK_BODY + b"&x=1", slack_headers())  # bytes appended
+    assert status == 401
+    for changes in (
+        {"X-Slack-Request-Timestamp": str(SLACK_TIMESTAMP + 1)},  # the timestamp is signed too
+        {"X-Slack-Signature": None},
+        {"X-Slack-Request-Timestamp": None},
+        {"X-Slack-Signature": None, "X-Slack-Request-Timestamp": None},
+        {"X-Slack-Signature": ""},
+        {"X-Slack-Signature": SLACK_SIGNATURE.upper()},
+        {"X-Slack-Signature": SLACK_SIGNATURE.replace("v0=", "v1=")},
+        {"X-Slack-Signature": SLACK_SIGNATURE[:-1]},
+        # Headers the verifier cannot even read: a refusal too, not a server error.
+        {"X-Slack-Request-Timestamp": "not-a-number"},
+        {"X-Slack-Request-Timestamp": ""},
+        {"X-Slack-Request-Timestamp": "1531420618.5"},
+        {"X-Slack-Signature": "v0=" + "é" * 64},
+    ):
+        status, _ = await post(bot, SLACK_BODY, slack_headers(**changes))
+        assert status == 401, changes
+    assert bot.emulator.calls == []  # nothing got past the signature check
+
+    # Slack's bytes, exactly: verified. The command is not leakbot's, so Bolt answers it as an
     # unhandled request (404), which it only reaches after the signature check.
     status, text = await post(bot, SLACK_BODY, slack_headers())
     assert status != 401, text
@@ -88,31 +115,10 @@ async def test_documented_example_verifies_then_replay_stale_and_tampering_fail(
     status, _ = await post(bot, SLACK_BODY, slack_headers())
     assert status == 401
 
-    # One byte changed in the body, with the original signature.
-    altered = SLACK_BODY.replace(b"roadrunner", b"roadrunnes")
-    assert len(altered) == len(SLACK_BODY)
-    status, _ = await post(bot, altered, slack_headers())
-    assert status == 401
-    # The timestamp changed by one second, with the original signature.
-    status, _ = await post(bot, SLACK_BODY, slack_headers(**{"X-Slack-Request-Timestamp": "1531420619"}))
-    assert status == 401
-
-    # Headers missing, or not what Slack sends.
-    for changes in (
-        {"X-Slack-Signature": None},
-        {"X-Slack-Request-Timestamp": None},
-        {"X-Slack-Signature": None, "X-Slack-Request-Timestamp": None},
-        {"X-Slack-Signature": ""},
-        {"X-Slack-Signature": SLACK_SIGNATURE.upper()},
-        {"X-Slack-Signature": SLACK_SIGNATURE.replace("v0=", "v1=")},
-        {"X-Slack-Request-Timestamp": "not-a-number"},
-        {"X-Slack-Request-Timestamp": ""},
-    ):
-        status, _ = await post(bot, SLACK_BODY, slack_headers(**changes))
-        assert status == 401, changes
-
     # `ssl_check=1` is Slack's certificate probe: it passes without any signature.
-    status, _ = await post(bot, b"ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G", {"Content-Type": FORM})
+    status, _ = await post(
+        bot, b"ssl_check=1&token=xyzz0WbapA4vBCDEFasx0q6G", {"Content-Type": FORM}
+    )
     assert status == 200
 
     # Nothing was written by any of this.

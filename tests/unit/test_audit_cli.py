@@ -156,7 +156,7 @@ async def test_changed_json_is_reported(
     await _drop_triggers(store, raw_sql)
     # The refusal's reason rewritten, as someone covering their tracks might.
     await raw_sql(
-        "UPDATE audit_log SET \"after\" = '{\"action\": \"reject\", \"reason\": \"ok\"}' "
+        'UPDATE audit_log SET "after" = \'{"action": "reject", "reason": "ok"}\' '
         "WHERE action = 'approval.refused'"
     )
     [(row_id,)] = await raw_sql("SELECT id FROM audit_log WHERE action = 'approval.refused'")
@@ -231,7 +231,7 @@ async def test_update_and_delete_fail_while_the_trigger_is_there(
     code, out, _ = await cli_env()
     assert code == 0 and "intact" in out
     await raw_sql(
-        "INSERT INTO audit_log (incident_id, actor_id, action, \"before\", \"after\", at, "
+        'INSERT INTO audit_log (incident_id, actor_id, action, "before", "after", at, '
         "prev_hash, hash) VALUES (NULL, 'UMALLORY1', 'summary.posted', NULL, NULL, "
         "'2026-05-01 09:00:00+00:00', 'forged-prev', 'forged-hash')"
     )

@@ -31,6 +31,18 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 RawAnswers = dict[str, Any]
 
 
+class MetadataTooLong(ValueError):
+    """The answers do not fit in private_metadata (JSON escapes count: a quote, a newline or a
+    control character in a text takes 2 to 6 characters there)."""
+
+    def __init__(self, excess: int) -> None:
+        super().__init__(
+            f"intake answers exceed private_metadata's {PRIVATE_METADATA_MAX} characters "
+            f"by {excess}"
+        )
+        self.excess = excess
+
+
 @dataclass
 class IntakeState:
     """What the modal carries between steps (serialised into private_metadata)."""
@@ -44,7 +56,7 @@ class IntakeState:
         data = {"s": self.step, "l": self.lang, "a": self.answers, "c": self.channel_id}
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if len(text) > PRIVATE_METADATA_MAX:
-            raise ValueError("intake answers exceed private_metadata's 3,000 characters")
+            raise MetadataTooLong(len(text) - PRIVATE_METADATA_MAX)
         return text
 
     @classmethod
@@ -217,6 +229,29 @@ def done_view(lang: str, incident_id: str, partner: str) -> dict[str, Any]:
             section(t(lang, "intake.done", incident_id=incident_id, partner=escape(partner))),
         ],
     }
+
+
+def _encoded_length(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False)) - 2
+
+
+def too_long_errors(
+    playbook: Playbook, step: int, answers: RawAnswers, excess: int, lang: str
+) -> dict[str, str]:
+    """Field errors for a step whose answers would not fit in the modal's private_metadata:
+    the step's longest text, and about how long it may be."""
+    questions = [playbook.question(qid) for qid in playbook.steps[step].questions]
+    texts = [
+        (q.id, answers[q.id])
+        for q in questions
+        if q.kind == "text" and isinstance(answers.get(q.id), str)
+    ]
+    if not texts:  # nothing here to shorten (not with the shipped playbook's limits)
+        return {questions[0].id: t(lang, "intake.invalid")[:150]}
+    qid, value = max(texts, key=lambda item: _encoded_length(item[1]))
+    encoded = max(_encoded_length(value), 1)
+    allowed = max(len(value) - -(-excess * len(value) // encoded) - 1, 0)
+    return {qid: t(lang, "answer.too_long", max=allowed, length=len(value))[:150]}
 
 
 def state_values_of(view: Any) -> dict[str, Any]:

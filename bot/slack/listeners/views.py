@@ -18,10 +18,12 @@ from bot.logs import bind_incident
 from bot.slack.blocks.common import MODAL_TITLE_MAX, plain, section
 from bot.slack.blocks.intake import (
     IntakeState,
+    MetadataTooLong,
     confirm_view,
     done_view,
     state_values_of,
     step_view,
+    too_long_errors,
     values_from_state,
 )
 from bot.slack.blocks.rejection import REASON_MAX
@@ -108,11 +110,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 return
             state.answers = {k: v for k, v in candidate.items() if v not in (None, "", [])}
             state.step += 1
-            next_view = (
-                step_view(deps.playbook, state, now)
-                if state.step < len(steps)
-                else confirm_view(deps.playbook, state)
-            )
+            try:
+                next_view = (
+                    step_view(deps.playbook, state, now)
+                    if state.step < len(steps)
+                    else confirm_view(deps.playbook, state)
+                )
+            except MetadataTooLong as exc:
+                errors = too_long_errors(
+                    deps.playbook, state.step - 1, state.answers, exc.excess, lang
+                )
+                await ack(response_action="errors", errors=errors)
+                return
             await ack(response_action="update", view=next_view)
             return
         # The summary was confirmed: store the incident, then tell Slack through the outbox.

@@ -212,12 +212,15 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
             max_overflow=10,
             pool_pre_ping=True,
             pool_recycle=1800,
+            # Errors must not carry typed content (descriptions, partners) into logs.
+            hide_parameters=True,
             json_serializer=_dumps,
             connect_args={"server_settings": {"application_name": "leakbot"}},
         )
     engine = create_async_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         json_serializer=_dumps,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )

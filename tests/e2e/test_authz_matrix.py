@@ -68,7 +68,8 @@ TASK_REFUSED = Expect(False, "task.not_allowed", "task.refused")
 COMMANDS = ("/leak", "/leak help", "/leak list", "/leak status")
 DECISIONS = ("leak_approve", "leak_choose", "leak_reject")
 MATRIX: dict[tuple[str, str], Expect] = {
-    # Anyone in the workspace may report and look things up.
+    # Anyone in the workspace may report and use the commands; what list and status show
+    # depends on the role (checked in test_commands_for_every_role).
     **{(role, command): ALLOWED for role in ROLES for command in COMMANDS},
     # Deciding (approve, pick another action, open the send-back modal): approvers only, never
     # on their own incident.
@@ -197,8 +198,18 @@ async def test_commands_for_every_role(leakbot: Leakbot) -> None:
             if command == "/leak help":
                 expected = help_message(role.lang)
             elif command == "/leak list":
-                records = await bot.store.list_incidents(statuses=("pending", "decided"), limit=30)
+                # Approvers see every open incident; others only the ones they reported.
+                sees_all = name in ("approver", "approver_reporter")
+                records = await bot.store.list_incidents(
+                    statuses=("pending", "decided"),
+                    limit=30,
+                    reporter_id=None if sees_all else role.user,
+                )
+                assert bool(records) == (name != "stranger"), name
                 expected = list_message(deps.service, records, role.lang)
+            elif name == "stranger":
+                # A stranger learns nothing about the incident, not even that it exists.
+                expected = status_message(deps.service, None, [], [], role.lang, incident.id)
             else:
                 record = await bot.store.get_incident(incident.id)
                 trail = await bot.store.audit_trail(incident.id)

@@ -41,12 +41,16 @@ async def test_list_shows_open_incidents(leakbot: Leakbot) -> None:
     second = await leakbot.report(REPORTER_EN, MILD_STEPS)
     await leakbot.click(second, "leak_approve", APPROVER_1)
     await leakbot.emulator.wait_for_call("response_url")
-    _, listing = await _command(leakbot, "list")
+    # An approver sees every open incident.
+    _, listing = await _command(leakbot, "list", APPROVER_1)
     assert "対応中のインシデント（2件）" in listing
     assert first.id in listing and "株式会社アクメ" in listing and "承認待ち" in listing
     assert second.id in listing and "Globex Inc." in listing and "に決定" in listing
+    # Anyone else sees the incidents they reported, in their language.
+    _, own = await _command(leakbot, "list", REPORTER)
+    assert "対応中のインシデント（1件）" in own and first.id in own and second.id not in own
     _, english = await _command(leakbot, "list", REPORTER_EN)
-    assert "Open incidents (2)" in english and "waiting for approval" in english
+    assert "Open incidents (1)" in english and second.id in english and first.id not in english
 
 
 async def test_status_shows_facts_decision_deadlines_and_audit(leakbot: Leakbot) -> None:
@@ -69,8 +73,13 @@ async def test_status_shows_facts_decision_deadlines_and_audit(leakbot: Leakbot)
     for entry in (f"<@{REPORTER}>: 報告", f"<@{APPROVER_1}>: 承認", f"<@{APPROVER_1}>: 決定"):
         assert entry in status, entry
 
-    _, english = await _command(leakbot, f"status {record.id}", REPORTER_EN)
-    assert "Recommended: *Suspend at once and consider legal action*" in english
+    # Someone with no part in the incident learns nothing, not even that it exists.
+    _, outsider = await _command(leakbot, f"status {record.id}", REPORTER_EN)
+    assert outsider.strip().startswith(f"There is no incident {record.id}.")
+    # Their own incident, in their language.
+    own = await leakbot.report(REPORTER_EN, MILD_STEPS)
+    _, english = await _command(leakbot, f"status {own.id}", REPORTER_EN)
+    assert "Recommended: *" in english and "Globex Inc." in english
     assert "Audit trail" in english and "Deadlines" in english
 
 

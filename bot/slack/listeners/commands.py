@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -23,6 +24,7 @@ from bot.slack.blocks.responses import (
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.listeners.actions import after_ack
+from bot.store import IncidentRecord, TaskRecord
 
 log = logging.getLogger(__name__)
 INCIDENT_ID = re.compile(r"^LEAK-\d{4}-\d{4,}$", re.IGNORECASE)
@@ -43,7 +45,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         lang = await deps.user_lang(user_id)
         try:
-            await _answer(ack, deps, sub, rest, text, lang)
+            await _answer(ack, deps, sub, rest, text, lang, user_id)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             # The database is down: say so rather than let Bolt answer a bare error.
             deps.metrics.failures.labels("command").inc()
@@ -51,11 +53,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**text_message(t(lang, "command.unavailable")))
 
 
-async def _answer(ack: AsyncAck, deps: Deps, sub: str, rest: str, text: str, lang: str) -> None:
+async def _answer(
+    ack: AsyncAck, deps: Deps, sub: str, rest: str, text: str, lang: str, user_id: str
+) -> None:
     if sub == "help":
         await ack(**help_message(lang))
     elif sub == "list":
-        records = await deps.store.list_incidents(statuses=("pending", "decided"), limit=30)
+        # Approvers see every open incident; anyone else sees the ones they reported.
+        mine = None if user_id in await deps.approvers.members() else user_id
+        records = await deps.store.list_incidents(
+            statuses=("pending", "decided"), limit=30, reporter_id=mine
+        )
         await ack(**list_message(deps.service, records, lang))
     elif sub == "status":
         incident_id = rest.strip().upper()
@@ -63,11 +71,24 @@ async def _answer(ack: AsyncAck, deps: Deps, sub: str, rest: str, text: str, lan
             await ack(**unknown_command(lang, text))
             return
         record = await deps.store.get_incident(incident_id)
-        trail = await deps.store.audit_trail(incident_id) if record else []
         tasks = await deps.store.tasks_for(incident_id) if record else []
+        if record is not None and not await may_see(deps, record, tasks, user_id):
+            # Same answer as for an unknown id: an outsider learns nothing, not even that it exists.
+            await ack(**status_message(deps.service, None, [], [], lang, incident_id))
+            return
+        trail = await deps.store.audit_trail(incident_id) if record else []
         await ack(**status_message(deps.service, record, trail, tasks, lang, incident_id))
     else:
         await ack(**unknown_command(lang, text))
+
+
+async def may_see(
+    deps: Deps, record: IncidentRecord, tasks: Sequence[TaskRecord], user_id: str
+) -> bool:
+    """An incident's details are for its reporter, the approvers and its tasks' owners."""
+    if user_id == record.reporter_id or any(task.owner_id == user_id for task in tasks):
+        return True
+    return user_id in await deps.approvers.members()
 
 
 async def open_intake(

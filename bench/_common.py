@@ -76,8 +76,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     def line(row: list[str]) -> str:
         parts = [
-            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i])
-            for i in range(len(row))
+            row[i].ljust(widths[i]) if i == 0 else row[i].rjust(widths[i]) for i in range(len(row))
         ]
         return "| " + " | ".join(parts) + " |"
 
@@ -254,7 +253,7 @@ def start_child(
         stdout=out,
         stderr=err,
         stdin=subprocess.DEVNULL,
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
     return Child(name, proc, log_path)
 
@@ -352,7 +351,7 @@ async def wait_healthy(
                             return dict(await response.json(content_type=None))
                         except ValueError:
                             return {}
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 pass
             if time.monotonic() > deadline:
                 tail = child.log_tail() if child else ""

@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 import _common as common
-from slackemu import SlackEmulator, SlackApiFailure
+from slackemu import SlackApiFailure, SlackEmulator
 
 
 def setup(emu: SlackEmulator) -> None:
@@ -64,7 +64,9 @@ def setup(emu: SlackEmulator) -> None:
             "answered": sum(1 for c in calls if c.answered),
             "failed": sum(1 for c in calls if c.answered and not c.ok),
             "rejected": sum(1 for c in calls if c.rejected_with),
-            "errors": dict(Counter(f"{c.method}:{c.error}" for c in calls if c.answered and not c.ok)),
+            "errors": dict(
+                Counter(f"{c.method}:{c.error}" for c in calls if c.answered and not c.ok)
+            ),
             "total": len(calls),
         }
 
@@ -91,9 +93,7 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with SlackEmulator(
-        latency=args.latency, strict_triggers=False, trigger_ttl=None
-    ) as emu:
+    async with SlackEmulator(latency=args.latency, strict_triggers=False, trigger_ttl=None) as emu:
         setup(emu)
         sys.stdout.write(emu.url + "\n")
         sys.stdout.flush()

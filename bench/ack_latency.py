@@ -30,10 +30,12 @@ from slackemu import payloads, signed_headers
 
 FORM = "application/x-www-form-urlencoded"
 KINDS = ("slash", "view", "approve")
+EXTRA_KINDS = ("confirm",)  # not in the defaults: see README
 KIND_LABEL = {
     "slash": "/leak (slash command)",
     "view": "view_submission step1->2",
     "approve": "leak_approve (approver, fresh incident)",
+    "confirm": "view_submission of the confirm step (incident stored before the ack)",
 }
 STEP1 = {"partner": "株式会社アクメ", "source": "partner_notice", "relationship": "entrusted"}
 # The answers of a case whose recommendation needs ONE approval (not suspend_and_legal), so a
@@ -221,6 +223,18 @@ async def approve_bodies(
     ]
 
 
+def confirm_bodies(count: int, rng: random.Random) -> list[bytes]:
+    """The intake's last step, confirmed: each a distinct modal (view id), so each creates an
+    incident -- validation, assessment and the commit happen before the ack, by design."""
+    from memory_startup import confirm_bodies as build
+
+    return build(count, rng, prefix=f"VACK{rng.getrandbits(20):05x}")
+
+
+def validate_confirm_ack(raw: bytes) -> str | None:
+    return None if b'"leak_done"' in raw else f"unexpected ack: {raw[:200]!r}"
+
+
 def validate_view_ack(raw: bytes) -> str | None:
     import json
 
@@ -298,9 +312,9 @@ async def count_status(database_url: str, status: str) -> int:
             return int(
                 (
                     await conn.execute(
-                        select(func.count()).select_from(incidents).where(
-                            incidents.c.status == status
-                        )
+                        select(func.count())
+                        .select_from(incidents)
+                        .where(incidents.c.status == status)
                     )
                 ).scalar_one()
             )
@@ -364,7 +378,10 @@ async def bench_database(
             picked: dict[str, dict[str, Any]] = {}
             for message in found:
                 for element in _buttons(message):
-                    if element.get("action_id") == "leak_approve" and element.get("value") in wanted:
+                    if (
+                        element.get("action_id") == "leak_approve"
+                        and element.get("value") in wanted
+                    ):
                         picked[element["value"]] = message
             messages = [picked[i] for i in sorted(picked, key=order.__getitem__)]
             if len(messages) != len(incident_ids):
@@ -385,13 +402,25 @@ async def bench_database(
                     assert view is not None
                     bodies = view_bodies(view, total, rng)
                     validate = validate_view_ack
+                elif kind == "confirm":
+                    bodies = confirm_bodies(total, rng)
+                    validate = validate_confirm_ack
                 else:
                     batch = messages[cursor : cursor + total]
                     cursor += total
                     bodies = await approve_bodies(emu, batch, rng)
                     validate = None
                 results += await measure_pair(
-                    db, kind, c, bodies, args, emu, targets, pids, leak_base, database_url,
+                    db,
+                    kind,
+                    c,
+                    bodies,
+                    args,
+                    emu,
+                    targets,
+                    pids,
+                    leak_base,
+                    database_url,
                     validate,
                 )
         await emu.call("bench.clear")
@@ -464,7 +493,8 @@ async def measure_pair(
             f"  [{db}] {kind:8s} c={c:<3d} {app:8s} n={result.requests:<5d} "
             f"p50={result.p50_ms:7.2f} p99={result.p99_ms:7.2f} "
             f"max={result.max_ms:7.2f} ms  {result.rps:7.1f} req/s  "
-            f"cpu/req={result.cpu_ms:5.2f} ms (emulator {result.emu_cpu_ms:5.2f})  errors={result.errors} {result.check}",
+            f"cpu/req={result.cpu_ms:5.2f} ms (emulator {result.emu_cpu_ms:5.2f})  "
+            f"errors={result.errors} {result.check}",
             flush=True,
         )
         for text in first[app][:3]:
@@ -510,6 +540,8 @@ async def _check(
         return f"views.open +{delta('views.open')}/{sent}, failed Slack calls {failed}"
     if kind == "view":
         return f"acks with step 2 view: {sent} sent"
+    if kind == "confirm":
+        return f"views.* +{delta('views.update')}, chat.postMessage +{delta('chat.postMessage')}"
     decided = await count_status(database_url, "decided") - decided_before
     return (
         f"decided +{decided}/{sent}, chat.update +{delta('chat.update')}, "
@@ -543,8 +575,21 @@ def report(results: list[RunResult]) -> None:
     ]
     print(
         common.table(
-            ["db", "kind", "c", "app", "n", "p50", "p95", "p99", "max", "req/s", "cpu ms/req",
-             "emu cpu ms/req", "errors"],
+            [
+                "db",
+                "kind",
+                "c",
+                "app",
+                "n",
+                "p50",
+                "p95",
+                "p99",
+                "max",
+                "req/s",
+                "cpu ms/req",
+                "emu cpu ms/req",
+                "errors",
+            ],
             rows,
         )
     )
@@ -619,7 +664,7 @@ async def main() -> int:
     args.kinds = [k for k in args.kinds.split(",") if k]
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     for kind in args.kinds:
-        if kind not in KINDS:
+        if kind not in KINDS + EXTRA_KINDS:
             parser.error(f"unknown kind {kind!r}")
     if "postgresql" in args.dbs and (reason := await common.pg_available()):
         print(f"PostgreSQL unavailable, skipped: {reason}")

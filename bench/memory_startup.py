@@ -63,7 +63,7 @@ class MemoryResult:
     errors: int = 0
 
 
-def confirm_bodies(count: int, rng: random.Random) -> list[bytes]:
+def confirm_bodies(count: int, rng: random.Random, prefix: str = "VMEM") -> list[bytes]:
     """Signed-ready bodies: the confirm step of `count` distinct modals (distinct view ids)."""
     from bot.config import load_settings
     from bot.domain.playbook import load_playbook
@@ -75,7 +75,7 @@ def confirm_bodies(count: int, rng: random.Random) -> list[bytes]:
     for i in range(count):
         answers = {**RAW_ANSWERS, "partner": f"株式会社メモリ{i % 300:03d}"}
         state = IntakeState(step=len(playbook.steps), lang="ja", answers=answers)
-        view = {**confirm_view(playbook, state), "id": f"VMEM{i:09d}", "hash": f"h{i}"}
+        view = {**confirm_view(playbook, state), "id": f"{prefix}{i:09d}", "hash": f"h{i}"}
         payload = payloads.view_submission(
             view,
             {},
@@ -209,8 +209,17 @@ def report(results: list[MemoryResult]) -> None:
     print("Memory (RSS of the `leakbot run` process, MB) — target < 150 MB")
     print(
         common.table(
-            ["db", "after start", "after N incidents", "peak (VmHWM)", "after restart", "N",
-             "create/s", "errors", "target"],
+            [
+                "db",
+                "after start",
+                "after N incidents",
+                "peak (VmHWM)",
+                "after restart",
+                "N",
+                "create/s",
+                "errors",
+                "target",
+            ],
             [
                 [
                     r.db,

@@ -49,12 +49,36 @@ APPROVERS = ("UAPPROVER1", "UAPPROVER2", "UAPPROVER3")
 REPORTERS = tuple(f"UREP{i:05d}" for i in range(400))
 # Deadline rules as the playbook states them: (ref, minutes after awareness, when it applies).
 DEADLINES = (
-    ("partner_report", 7 * 1440, "all", "取引先の事故報告書・再発防止策", "Partner's incident report and prevention plan"),
-    ("appi_preliminary", 3 * 1440, "personal", "個人情報保護委員会への速報", "Preliminary report to the PPC"),
+    (
+        "partner_report",
+        7 * 1440,
+        "all",
+        "取引先の事故報告書・再発防止策",
+        "Partner's incident report and prevention plan",
+    ),
+    (
+        "appi_preliminary",
+        3 * 1440,
+        "personal",
+        "個人情報保護委員会への速報",
+        "Preliminary report to the PPC",
+    ),
     ("appi_final", 29 * 1440, "personal", "個人情報保護委員会への確報", "Final report to the PPC"),
     ("appi_notify_persons", 3 * 1440, "personal", "本人への通知", "Notice to affected persons"),
-    ("gdpr_authority", 72 * 60, "eu", "EU監督機関への通知（GDPR）", "Notice to the EU supervisory authority (GDPR)"),
-    ("us_ca_notice", 30 * 1440, "ca", "カリフォルニア州の本人通知", "California notice to residents"),
+    (
+        "gdpr_authority",
+        72 * 60,
+        "eu",
+        "EU監督機関への通知（GDPR）",
+        "Notice to the EU supervisory authority (GDPR)",
+    ),
+    (
+        "us_ca_notice",
+        30 * 1440,
+        "ca",
+        "カリフォルニア州の本人通知",
+        "California notice to residents",
+    ),
 )
 CHECKLIST_LEN = {
     "continue_unchanged": 3,
@@ -64,14 +88,41 @@ CHECKLIST_LEN = {
     "suspend_and_legal": 5,
 }
 INCIDENT_COLUMNS = (
-    "id", "year", "seq", "status", "partner", "partner_key", "reporter_id", "team_id", "locale",
-    "answers", "assessment", "recommendation", "round", "decided_action", "decided_by",
-    "decided_at", "decision_reason", "channel_id", "message_ts", "created_at", "updated_at",
+    "id",
+    "year",
+    "seq",
+    "status",
+    "partner",
+    "partner_key",
+    "reporter_id",
+    "team_id",
+    "locale",
+    "answers",
+    "assessment",
+    "recommendation",
+    "round",
+    "decided_action",
+    "decided_by",
+    "decided_at",
+    "decision_reason",
+    "channel_id",
+    "message_ts",
+    "created_at",
+    "updated_at",
     "submission_key",
 )
 TASK_COLUMNS = (
-    "incident_id", "round", "kind", "ref", "title", "owner_id", "due_at", "status", "done_by",
-    "done_at", "created_at",
+    "incident_id",
+    "round",
+    "kind",
+    "ref",
+    "title",
+    "owner_id",
+    "due_at",
+    "status",
+    "done_by",
+    "done_at",
+    "created_at",
 )
 
 
@@ -94,8 +145,13 @@ def _pick_action(rng: random.Random) -> str:
 def _answer_tails(rng: random.Random) -> list[str]:
     """64 realistic answer sets as JSON text without the leading partner / aware_at."""
     kinds = [
-        "customer_personal", "employee_personal", "sensitive_personal", "financial",
-        "trade_secret", "management_critical", "internal_minor",
+        "customer_personal",
+        "employee_personal",
+        "sensitive_personal",
+        "financial",
+        "trade_secret",
+        "management_critical",
+        "internal_minor",
     ]
     out = []
     for _ in range(64):
@@ -130,7 +186,8 @@ def _assessment_heads(rng: random.Random) -> dict[str, list[str]]:
             dist = {a: round(w / sum(weights), 4) for a, w in zip(ACTIONS, weights, strict=True)}
             heads[rec].append(
                 json.dumps({"recommendation": rec, "distribution": dist})[:-1]
-                + ', "playbook": {"id": "leak", "version": 3}, "deadlines": [{"id": "partner_report", "due": "'
+                + ', "playbook": {"id": "leak", "version": 3}, '
+                + '"deadlines": [{"id": "partner_report", "due": "'
             )
     return heads
 
@@ -169,8 +226,11 @@ def generate(n: int, seed: int, partners: int) -> Generated:
         answers = '{"partner": ' + quoted[p] + ', "aware_at": "' + aware_iso + '", ' + tails[k % 64]
         rec = _pick_action(rng)
         assessment = (
-            heads[rec][k % 16] + (aware + timedelta(days=7)).isoformat()
-            + '"}], "assessed_at": "' + created.isoformat() + '"}'
+            heads[rec][k % 16]
+            + (aware + timedelta(days=7)).isoformat()
+            + '"}], "assessed_at": "'
+            + created.isoformat()
+            + '"}'
         )
         r = rand()
         status = "pending" if r < 0.05 else "rejected" if r < 0.08 else "decided"
@@ -194,10 +254,27 @@ def generate(n: int, seed: int, partners: int) -> Generated:
                 reason = "情報が不足しているため差し戻します"
         rows.append(
             (
-                f"LEAK-{year}-{seq:04d}", year, seq, status, names[p], keys[p],
-                REPORTERS[(k * 31) % 400], "T0LEAKTEAM", "ja", answers, assessment, rec, round_,
-                decided_action, decided_by, decided_at, reason, "CESCALATE1",
-                f"{int(created.timestamp())}.{seq % 1000000:06d}", created, decided_at or created,
+                f"LEAK-{year}-{seq:04d}",
+                year,
+                seq,
+                status,
+                names[p],
+                keys[p],
+                REPORTERS[(k * 31) % 400],
+                "T0LEAKTEAM",
+                "ja",
+                answers,
+                assessment,
+                rec,
+                round_,
+                decided_action,
+                decided_by,
+                decided_at,
+                reason,
+                "CESCALATE1",
+                f"{int(created.timestamp())}.{seq % 1000000:06d}",
+                created,
+                decided_at or created,
                 f"view:V{year}{seq:08d}",
             )
         )
@@ -294,14 +371,18 @@ def tasks_sql(db: str) -> str:
         personal=_has("strpos(i.answers::text, {})", '_personal"', '"financial"'),
         eu=_has("strpos(i.answers::text, {})", '"eu"'),
         ca=_has("strpos(i.answers::text, {})", '"us_ca"'),
-        t_due="(i.created_at + make_interval(mins => r.minutes - (i.seq::bigint * 7919 % 2880)::int))",
+        t_due=(
+            "(i.created_at + make_interval(mins => r.minutes - (i.seq::bigint * 7919 % 2880)::int))"
+        ),
         t_decided_72h="(i.decided_at + interval '72 hours')",
         t_decided_14d="(i.decided_at + interval '14 days')",
         t_decided_1d="(decided_at + interval '1 day')",
     )
 
 
-def _helper_rows(checklist_items: int | None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _helper_rows(
+    checklist_items: int | None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     refs = [
         (ref, minutes, need, json.dumps({"ja": ja, "en": en}, ensure_ascii=False))
         for ref, minutes, need, ja, en in DEADLINES
@@ -330,6 +411,8 @@ def load_sqlite(path: str, gen: Generated, checklist_items: int | None) -> int:
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA cache_size = -524288")  # 512 MB, for the load only
         conn.execute("PRAGMA temp_store = MEMORY")
+        # No journal for the load of a fresh file (the app's connections turn WAL on again).
+        conn.execute("PRAGMA journal_mode = OFF")
         indexes = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
             "AND tbl_name IN ('incidents', 'tasks')"
@@ -346,7 +429,9 @@ def load_sqlite(path: str, gen: Generated, checklist_items: int | None) -> int:
                 for row in gen.rows
             ),
         )
-        conn.executemany("INSERT INTO incident_counters (year, last_seq) VALUES (?, ?)", gen.counters)
+        conn.executemany(
+            "INSERT INTO incident_counters (year, last_seq) VALUES (?, ?)", gen.counters
+        )
         refs, items = _helper_rows(checklist_items)
         conn.execute("CREATE TEMP TABLE bench_refs (ref TEXT, minutes INT, need TEXT, title TEXT)")
         conn.execute("CREATE TEMP TABLE bench_checklist (action TEXT, idx INT, title TEXT)")
@@ -356,7 +441,7 @@ def load_sqlite(path: str, gen: Generated, checklist_items: int | None) -> int:
         for _, sql in indexes:
             conn.execute(sql)
         conn.execute("COMMIT")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = WAL")
         return int(conn.execute("SELECT count(*) FROM tasks").fetchone()[0])
     finally:
         conn.close()
@@ -374,7 +459,9 @@ async def load_postgres(url: str, gen: Generated, checklist_items: int | None) -
         async with conn.transaction():
             for row in indexes:
                 await conn.execute(f'DROP INDEX "{row["indexname"]}"')
-            await conn.copy_records_to_table("incidents", records=gen.rows, columns=INCIDENT_COLUMNS)
+            await conn.copy_records_to_table(
+                "incidents", records=gen.rows, columns=INCIDENT_COLUMNS
+            )
             await conn.executemany(
                 "INSERT INTO incident_counters (year, last_seq) VALUES ($1, $2)", gen.counters
             )
@@ -384,7 +471,8 @@ async def load_postgres(url: str, gen: Generated, checklist_items: int | None) -
                 "ON COMMIT DROP"
             )
             await conn.execute(
-                "CREATE TEMP TABLE bench_checklist (action text, idx int, title json) ON COMMIT DROP"
+                "CREATE TEMP TABLE bench_checklist (action text, idx int, title json) "
+                "ON COMMIT DROP"
             )
             await conn.executemany("INSERT INTO bench_refs VALUES ($1, $2, $3, $4)", refs)
             await conn.executemany("INSERT INTO bench_checklist VALUES ($1, $2, $3)", items)
@@ -431,13 +519,19 @@ class QueryTimer:
         self.active = False
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        def before(
+            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        ) -> None:
             conn.info["bench_t0"] = time.perf_counter()
 
         @event.listens_for(engine.sync_engine, "after_cursor_execute")
-        def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        def after(
+            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        ) -> None:
             if self.active:
-                elapsed = (time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())) * 1000
+                elapsed = (
+                    time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+                ) * 1000
                 self.samples.append((_label(statement), elapsed))
 
 
@@ -459,7 +553,9 @@ def _label(statement: str) -> str:
     return f"{kind}: {where}"
 
 
-async def time_summary(db: str, url: str, runs: int, explain: bool) -> tuple[list[float], list[float], list[float], list[tuple[str, float]], dict[str, Any]]:
+async def time_summary(
+    db: str, url: str, runs: int, explain: bool
+) -> tuple[list[float], list[float], list[float], list[tuple[str, float]], dict[str, Any]]:
     from bot.clock import SystemClock
     from bot.config import load_settings
     from bot.domain.playbook import load_playbook
@@ -649,8 +745,20 @@ def report(results: list[Timing]) -> None:
         )
     print(
         common.table(
-            ["db", "incidents", "tasks", "db MB", "load s", "runs", "queries ms", "render ms",
-             "total ms", "min ms", "max ms", "target <1s @1M"],
+            [
+                "db",
+                "incidents",
+                "tasks",
+                "db MB",
+                "load s",
+                "runs",
+                "queries ms",
+                "render ms",
+                "total ms",
+                "min ms",
+                "max ms",
+                "target <1s @1M",
+            ],
             rows,
         )
     )
@@ -671,7 +779,9 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs (after one warm-up)")
     parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
     parser.add_argument(
-        "--checklist-items", type=int, default=None,
+        "--checklist-items",
+        type=int,
+        default=None,
         help="cap on checklist tasks per decided incident (default: the playbook's 3-5)",
     )
     parser.add_argument("--seed", type=int, default=20261126)
@@ -688,7 +798,6 @@ async def main() -> int:
     with common.workdir("leakbot-summary-") as work:
         print(f"load average: {common.loadavg()}", flush=True)
         for n in sizes:
-            t0 = time.perf_counter()
             generated = generate(n, args.seed, max(50, min(args.partners, n // 5)))
             for db in dbs:
                 results.append(await bench_one(db, n, args, work, generated))

@@ -458,7 +458,8 @@ async def measure_pair(
     first: dict[str, list[str]] = {"bare": [], "leakbot": []}
     await settle(emu, leak_base)
     stats_before = await emu.call("bench.stats")
-    decided_before = await count_status(database_url, "decided") if kind == "approve" else 0
+    counted = {"approve": "decided", "confirm": "pending"}.get(kind)
+    decided_before = await count_status(database_url, counted) if counted else 0
     for r, chunk in enumerate(chunks):
         order = ("bare", "leakbot") if r % 2 == 0 else ("leakbot", "bare")
         for app in order:
@@ -541,7 +542,11 @@ async def _check(
     if kind == "view":
         return f"acks with step 2 view: {sent} sent"
     if kind == "confirm":
-        return f"views.* +{delta('views.update')}, chat.postMessage +{delta('chat.postMessage')}"
+        stored = await count_status(database_url, "pending") - decided_before
+        return (
+            f"incidents +{stored}/{sent}, chat.postMessage +{delta('chat.postMessage')}, "
+            f"failed Slack calls {failed}"
+        )
     decided = await count_status(database_url, "decided") - decided_before
     return (
         f"decided +{decided}/{sent}, chat.update +{delta('chat.update')}, "

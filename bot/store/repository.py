@@ -514,14 +514,17 @@ class Store:
         statuses: Iterable[str] | None = None,
         limit: int = 50,
         reporter_id: str | None = None,
+        created_before: datetime | None = None,
     ) -> list[IncidentRecord]:
-        """Newest first."""
+        """Newest first; `created_before`: created at or before that time."""
         query = select(incidents)
         if statuses is not None:
             wanted = [statuses] if isinstance(statuses, str) else list(statuses)
             query = query.where(incidents.c.status.in_(wanted))
         if reporter_id is not None:
             query = query.where(incidents.c.reporter_id == reporter_id)
+        if created_before is not None:
+            query = query.where(incidents.c.created_at <= _aware("created_before", created_before))
         query = query.order_by(incidents.c.created_at.desc(), incidents.c.id.desc()).limit(limit)
         return await self._incidents(query)
 

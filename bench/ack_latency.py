@@ -329,7 +329,8 @@ async def bench_database(
     db: str, args: argparse.Namespace, children: common.Children, work: Path, emu_url: str
 ) -> list[RunResult]:
     emu = common.EmuControl(emu_url)
-    rng = random.Random(7)
+    # Trigger ids must differ between databases: the emulator accepts each one once.
+    rng = random.Random(f"{db}-{time.time()}")
     results: list[RunResult] = []
     conc = args.concurrency
     sizes = {c: (args.requests_c1 if c == 1 else args.requests) for c in conc}

@@ -144,6 +144,12 @@ def _record(cls: type[RecordT], row: RowMapping, **converted: Any) -> RecordT:
     return cls(**{name: converted[name] if name in converted else row[name] for name in names})
 
 
+def _chunks(values: Iterable[str], size: int = 500) -> list[list[str]]:
+    """Distinct values in lists of `size` (bounded IN lists, for both databases)."""
+    distinct = list(dict.fromkeys(values))
+    return [distinct[i : i + size] for i in range(0, len(distinct), size)]
+
+
 def _incident(row: RowMapping) -> IncidentRecord:
     return _record(IncidentRecord, row, decided_by=tuple(row["decided_by"] or ()))
 
@@ -498,6 +504,14 @@ class Store:
     async def get_incident(self, incident_id: str) -> IncidentRecord | None:
         async with self._read() as conn:
             return await self._incident_where(conn, incidents.c.id == incident_id)
+
+    async def get_incidents(self, incident_ids: Iterable[str]) -> dict[str, IncidentRecord]:
+        """Several incidents by id in a few queries (missing ids are left out)."""
+        found: dict[str, IncidentRecord] = {}
+        for chunk in _chunks(incident_ids):
+            for record in await self._incidents(select(incidents).where(incidents.c.id.in_(chunk))):
+                found[record.id] = record
+        return found
 
     async def get_incident_by_submission_key(self, submission_key: str) -> IncidentRecord | None:
         async with self._read() as conn:
@@ -1211,6 +1225,17 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [_outbox_item(row) for row in rows]
 
+    async def queued_dedupe_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these dedupe keys an outbox item already has (any status)."""
+        found: set[str] = set()
+        for chunk in _chunks(keys):
+            async with self._read() as conn:
+                rows = await conn.execute(
+                    select(outbox.c.dedupe_key).where(outbox.c.dedupe_key.in_(chunk))
+                )
+                found.update(str(key) for (key,) in rows)
+        return found
+
     async def last_sent_result(self, incident_id: str, kind: str) -> dict[str, Any] | None:
         """The `result` of the latest sent item of this kind for this incident (e.g. the
         channel and ts of the posted recommendation), or None."""
@@ -1351,6 +1376,16 @@ class Store:
     async def tasks_for(self, incident_id: str) -> list[TaskRecord]:
         query = select(tasks).where(tasks.c.incident_id == incident_id).order_by(tasks.c.id)
         return await self._tasks(query)
+
+    async def tasks_for_incidents(self, incident_ids: Iterable[str]) -> dict[str, list[TaskRecord]]:
+        """`tasks_for` of several incidents in a few queries (every id gets a list)."""
+        wanted = list(dict.fromkeys(incident_ids))
+        found: dict[str, list[TaskRecord]] = {incident_id: [] for incident_id in wanted}
+        for chunk in _chunks(wanted):
+            query = select(tasks).where(tasks.c.incident_id.in_(chunk)).order_by(tasks.c.id)
+            for task in await self._tasks(query):
+                found[task.incident_id].append(task)
+        return found
 
     async def get_task(self, task_id: int) -> TaskRecord | None:
         found = await self._tasks(select(tasks).where(tasks.c.id == task_id))

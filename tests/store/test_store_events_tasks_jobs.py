@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.store import IncidentNotFound, NewIncident, NewTask, Store
+from bot.store import IncidentNotFound, NewIncident, NewTask, OutboxMessage, Store
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 Factory = Callable[..., NewIncident]
@@ -134,3 +134,30 @@ async def test_concurrent_job_claimers(store: Store, open_store: StoreFactory) -
         )
     )
     assert results.count(True) == 1
+
+
+async def test_batch_reads_for_the_follow_through(store: Store, make_new: Factory) -> None:
+    """The follow-through pass reads incidents, tasks and queued keys for many incidents at
+    once; across chunk boundaries (500 ids) each id still gets exactly its own rows."""
+    created = [(await store.create_incident(make_new(), now=T0))[0] for _ in range(3)]
+    first, second, third = (incident.id for incident in created)
+    await store.create_tasks(first, [PARTNER_REPORT, CHECK_0], now=T0)
+    await store.create_tasks(third, [APPI_PRELIM], now=T0)
+    await store.enqueue(
+        [OutboxMessage("tasks", "chat.postMessage", {"text": "t"}, first, f"tasks:{first}:1")],
+        now=T0,
+    )
+
+    padding = [f"LEAK-2026-{n:05d}" for n in range(10_000, 10_600)]  # unknown ids
+    found = await store.get_incidents([*padding, first, third, first])
+    assert sorted(found) == sorted([first, third])
+    assert found[third] == await store.get_incident(third)
+
+    tasks = await store.tasks_for_incidents([second, *padding, first, third])
+    assert [t.ref for t in tasks[first]] == ["partner_report", "0"]
+    assert tasks[second] == [] and tasks[padding[0]] == []
+    assert [t.ref for t in tasks[third]] == ["appi_preliminary"]
+
+    keys = [f"tasks:{incident.id}:1" for incident in created] + [f"x:{n}" for n in range(600)]
+    assert await store.queued_dedupe_keys(keys) == {f"tasks:{first}:1"}
+    assert await store.queued_dedupe_keys([]) == set()

@@ -287,7 +287,8 @@ def generate(n: int, seed: int, partners: int) -> Generated:
 # Tasks of every decided (or later closed) incident, as the app plans them: the deadlines that
 # apply to its data (from the answers), the decided action's checklist, a second-round partner
 # report for incidents in round 2; done or open by age and status, so some are overdue.
-# {t(...)} is the dialect's "timestamp plus minutes"; {rand} a number in 0..999.
+# {t(...)} is the dialect's "timestamp plus minutes"; {rand} a number in 0..999 derived from
+# the incident and the task (not random(): both databases get the same tasks and figures).
 TASKS_SQL = """
 INSERT INTO tasks (incident_id, round, kind, ref, title, owner_id, due_at, status, done_by,
                    done_at, created_at)
@@ -306,7 +307,8 @@ FROM (
     SELECT i.id, 1 AS round, 'deadline' AS kind, r.ref, r.title,
            CASE WHEN r.ref = 'partner_report' THEN i.reporter_id ELSE {approver} END AS owner,
            {t_due} AS due, i.status AS istatus, i.decided_at,
-           CASE WHEN r.ref = 'partner_report' AND i.round > 1 THEN 1 ELSE 0 END AS superseded
+           CASE WHEN r.ref = 'partner_report' AND i.round > 1 THEN 1 ELSE 0 END AS superseded,
+           i.seq
     FROM incidents i JOIN bench_refs r
       ON r.need = 'all'
       OR (r.need = 'personal' AND ({personal}))
@@ -315,12 +317,12 @@ FROM (
     WHERE i.status IN ('decided', 'closed')
     UNION ALL
     SELECT i.id, 1, 'checklist', 'checklist:' || c.idx, c.title, i.reporter_id, {t_decided_72h},
-           i.status, i.decided_at, 0
+           i.status, i.decided_at, 0, i.seq
     FROM incidents i JOIN bench_checklist c ON c.action = i.decided_action
     WHERE i.status IN ('decided', 'closed')
     UNION ALL
     SELECT i.id, 2, 'deadline', 'partner_report', r.title, i.reporter_id, {t_decided_14d},
-           i.status, i.decided_at, 0
+           i.status, i.decided_at, 0, i.seq
     FROM incidents i JOIN bench_refs r ON r.ref = 'partner_report'
     WHERE i.status = 'decided' AND i.round = 2
   ) AS planned
@@ -346,13 +348,20 @@ def _has(template: str, *needles: str) -> str:
     return " OR ".join(template.format("'" + n.replace("'", "''") + "'") + " > 0" for n in needles)
 
 
+# A spread-out number in 0..999 per task: seq, the ref's length and the year's digits mixed.
+RAND_SQL = (
+    "((seq{bigint} * 7919 + length(ref) * 104729 + round * 7 + length(id) * 13"
+    " + {code}(substr(ref, length(ref), 1)) * 6151) % 1000)"
+)
+
+
 def tasks_sql(db: str) -> str:
     if db == "sqlite":
         return TASKS_SQL.format(
             least="min",
             now=f"'{_sqlite_time(NOW)}'",
             ago30=f"'{_sqlite_time(NOW - timedelta(days=30))}'",
-            rand="(abs(random()) % 1000)",
+            rand=RAND_SQL.format(bigint="", code="unicode"),
             approver="json_extract(i.decided_by, '$[0]')",
             personal=_has("instr(i.answers, {})", '_personal"', '"financial"'),
             eu=_has("instr(i.answers, {})", '"eu"'),
@@ -366,7 +375,7 @@ def tasks_sql(db: str) -> str:
         least="least",
         now=f"'{NOW.isoformat()}'::timestamptz",
         ago30=f"'{(NOW - timedelta(days=30)).isoformat()}'::timestamptz",
-        rand="floor(random() * 1000)",
+        rand=RAND_SQL.format(bigint="::bigint", code="ascii"),
         approver="(i.decided_by::json ->> 0)",
         personal=_has("strpos(i.answers::text, {})", '_personal"', '"financial"'),
         eu=_has("strpos(i.answers::text, {})", '"eu"'),

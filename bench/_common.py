@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -312,8 +313,11 @@ def start_leakbot(
     # A stray SLACK_APP_TOKEN in the environment would switch to Socket Mode.
     env_all = {k: v for k, v in os.environ.items() if k != "SLACK_APP_TOKEN"}
     env_all.update(env)
+    # LEAKBOT_BENCH_WRAP: a command to run leakbot under, e.g. "py-spy record --format raw -o
+    # /tmp/leakbot.txt --" (how the approve path and the GC stalls were found).
+    wrap = shlex.split(os.environ.get("LEAKBOT_BENCH_WRAP", ""))
     proc = subprocess.Popen(
-        [LEAKBOT, "run", "--http"],
+        [*wrap, LEAKBOT, "run", "--http"],
         env=env_all,
         cwd=str(run_dir),
         stdout=open(workdir / f"leakbot-{tag}.log", "ab"),  # noqa: SIM115

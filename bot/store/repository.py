@@ -213,7 +213,10 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
         return create_async_engine(
             url,
             echo=echo,
-            isolation_level="READ COMMITTED",
+            # Connections idle in autocommit: reads need no BEGIN/ROLLBACK (under READ COMMITTED
+            # each statement has its own snapshot anyway) and the pre-ping is one round trip
+            # instead of three. Writers get READ COMMITTED transactions (Store._writer).
+            isolation_level="AUTOCOMMIT",
             pool_size=5,
             max_overflow=10,
             pool_pre_ping=True,
@@ -267,8 +270,14 @@ class Store:
 
     def __init__(self, engine: AsyncEngine, *, url: str | None = None) -> None:
         self._engine = engine
-        self._reader = engine.execution_options(**{_READ_ONLY: True})
         self._pg = engine.dialect.name == "postgresql"
+        # On PostgreSQL the engine is in autocommit (see _create_engine): writers and the
+        # migrations get real transactions here. SQLite readers keep their deferred BEGIN: in
+        # WAL mode it gives them one snapshot.
+        self._writer = (
+            engine.execution_options(isolation_level="READ COMMITTED") if self._pg else engine
+        )
+        self._reader = engine.execution_options(**{_READ_ONLY: True})
         self._url = url or engine.url.render_as_string(hide_password=False)
         # SQLite has one writer at a time anyway: queue this process's writers here (FIFO, no
         # busy-polling); other processes still wait in BEGIN IMMEDIATE through busy_timeout.
@@ -286,7 +295,7 @@ class Store:
         store = cls(engine, url=resolved)
         try:
             if migrate:
-                await upgrade_to_head(engine)
+                await upgrade_to_head(store._writer)
         except BaseException:
             await engine.dispose()
             raise
@@ -343,7 +352,7 @@ class Store:
         while True:
             attempt += 1
             try:
-                async with self._gate(), self._engine.begin() as conn:
+                async with self._gate(), self._writer.begin() as conn:
                     return await work(conn)
             except DBAPIError as exc:
                 if attempt >= _MAX_TX_ATTEMPTS or not self._transient(exc):
@@ -1296,31 +1305,36 @@ class Store:
         *,
         now: datetime,
     ) -> list[int]:
-        created: list[int] = []
+        if not new_tasks:
+            return []
         for task in new_tasks:
             if task.due_at is not None:
                 _aware("due_at", task.due_at)
-            stmt = (
-                self._insert(tasks)
-                .values(
-                    incident_id=incident_id,
-                    round=round_,
-                    kind=task.kind,
-                    ref=task.ref,
-                    title=dict(task.title),
-                    owner_id=task.owner_id,
-                    due_at=task.due_at,
-                    status="open",
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[tasks.c.incident_id, tasks.c.round, tasks.c.kind, tasks.c.ref]
-                )
-                .returning(tasks.c.id)
+        # One multi-row INSERT (not one per task): a decision creates ~10 tasks.
+        stmt = (
+            self._insert(tasks)
+            .values(
+                [
+                    {
+                        "incident_id": incident_id,
+                        "round": round_,
+                        "kind": task.kind,
+                        "ref": task.ref,
+                        "title": dict(task.title),
+                        "owner_id": task.owner_id,
+                        "due_at": task.due_at,
+                        "status": "open",
+                        "created_at": now,
+                    }
+                    for task in new_tasks
+                ]
             )
-            new_id = (await conn.execute(stmt)).scalar_one_or_none()
-            if new_id is not None:
-                created.append(int(new_id))
+            .on_conflict_do_nothing(
+                index_elements=[tasks.c.incident_id, tasks.c.round, tasks.c.kind, tasks.c.ref]
+            )
+            .returning(tasks.c.id)
+        )
+        created = [int(new_id) for new_id in (await conn.execute(stmt)).scalars()]
         return created
 
     async def create_tasks(

@@ -214,3 +214,37 @@ async def test_concurrent_double_submits_create_one_incident(
     assert len(await store.outbox_items()) == 1
     nxt, _ = await store.create_incident(make_new(), now=T0)
     assert nxt.id == "LEAK-2026-0002"
+
+
+async def test_many_concurrent_mixed_operations_on_one_store(
+    store: Store, make_new: Factory
+) -> None:
+    """Far more concurrent work than the PostgreSQL pool has connections (3, on purpose): it
+    queues and completes; no operation holds one connection while waiting for another."""
+
+    async def create(i: int) -> str:
+        record, _ = await store.create_incident(
+            make_new(submission_key=f"mixed{i}"), now=T0, outbox=[post(f"m{i}")]
+        )
+        assert await store.get_incident(record.id) == record
+        return record.id
+
+    async def deliver(worker: str) -> int:
+        sent = 0
+        for item in await store.claim_outbox(now=T0, worker_id=worker, limit=5):
+            sent += await store.mark_sent(item.id, result={"ts": "1.0"}, now=T0, worker_id=worker)
+        return sent
+
+    async def read() -> int:
+        return len(await store.list_incidents(limit=10)) + int(await store.ping())
+
+    work: list[Awaitable[object]] = []
+    for i in range(60):
+        work.append(create(i))
+        work.append(deliver(f"w{i % 4}") if i % 2 else read())
+    await asyncio.wait_for(asyncio.gather(*work), timeout=60)
+    while await deliver("w-final"):
+        pass
+    assert len(await store.list_incidents(limit=100)) == 60
+    assert await store.outbox_depth() == 0
+    assert await store.verify_audit_chain() == []

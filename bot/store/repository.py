@@ -7,9 +7,11 @@ Conventions
 - SQLite: WAL, busy_timeout 5 s, foreign keys on; write transactions start with BEGIN IMMEDIATE, so
   concurrent writers (also from other processes) queue for the write lock instead of failing on a
   lock upgrade; read-only work uses a plain (deferred) BEGIN.
-- PostgreSQL: READ COMMITTED, explicit row locks (`FOR NO KEY UPDATE` on the incident, which does
-  not block foreign-key checks of other rows), atomic upserts for counters and claims, and
-  `FOR UPDATE SKIP LOCKED` for the outbox. A deadlock / serialisation failure is retried.
+- PostgreSQL: writes in READ COMMITTED transactions, reads as single autocommit statements (the
+  same snapshot rules, two round trips fewer); a pool of 3 connections per process; explicit row
+  locks (`FOR NO KEY UPDATE` on the incident, which does not block foreign-key checks of other
+  rows), atomic upserts for counters and claims, and `FOR UPDATE SKIP LOCKED` for the outbox.
+  A deadlock / serialisation failure is retried.
 - Audit rows are appended last in a transaction, under a global lock (PostgreSQL advisory
   transaction lock; SQLite's write lock), so the hash chain never forks.
 """

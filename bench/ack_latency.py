@@ -460,7 +460,7 @@ async def measure_pair(
     await settle(emu, leak_base)
     stats_before = await emu.call("bench.stats")
     counted = {"approve": "decided", "confirm": "pending"}.get(kind)
-    decided_before = await count_status(database_url, counted) if counted else 0
+    counted_before = await count_status(database_url, counted) if counted else 0
     for r, chunk in enumerate(chunks):
         order = ("bare", "leakbot") if r % 2 == 0 else ("leakbot", "bare")
         for app in order:
@@ -488,7 +488,7 @@ async def measure_pair(
         result.cpu_ms = 1000 * cpu[app] / max(1, len(timed) + len(warm))
         result.emu_cpu_ms = 1000 * emu_cpu[app] / max(1, len(timed) + len(warm))
         result.check = await _check(
-            kind, app, len(bodies), stats_before, stats_after, database_url, decided_before
+            kind, app, len(bodies), stats_before, stats_after, database_url, counted_before
         )
         out.append(result)
         print(
@@ -527,7 +527,7 @@ async def _check(
     before: dict[str, Any],
     after: dict[str, Any],
     database_url: str,
-    decided_before: int,
+    counted_before: int,
 ) -> str:
     """What the app did after acking (leakbot only): proof the real path ran."""
     if app != "leakbot":
@@ -543,12 +543,12 @@ async def _check(
     if kind == "view":
         return f"acks with step 2 view: {sent} sent"
     if kind == "confirm":
-        stored = await count_status(database_url, "pending") - decided_before
+        stored = await count_status(database_url, "pending") - counted_before
         return (
             f"incidents +{stored}/{sent}, chat.postMessage +{delta('chat.postMessage')}, "
             f"failed Slack calls {failed}"
         )
-    decided = await count_status(database_url, "decided") - decided_before
+    decided = await count_status(database_url, "decided") - counted_before
     return (
         f"decided +{decided}/{sent}, chat.update +{delta('chat.update')}, "
         f"response_url +{delta('response_url')}, failed Slack calls {failed}"

@@ -348,7 +348,8 @@ def _has(template: str, *needles: str) -> str:
     return " OR ".join(template.format("'" + n.replace("'", "''") + "'") + " > 0" for n in needles)
 
 
-# A spread-out number in 0..999 per task: seq, the ref's length and the year's digits mixed.
+# A spread-out number in 0..999 per task, mixed from the incident's seq and id length, the
+# task's round, and its ref's length and last character.
 RAND_SQL = (
     "((seq{bigint} * 7919 + length(ref) * 104729 + round * 7 + length(id) * 13"
     " + {code}(substr(ref, length(ref), 1)) * 6151) % 1000)"

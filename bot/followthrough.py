@@ -194,13 +194,12 @@ class FollowThrough:
         due = await self.store.open_tasks_due_before(horizon)
         # Their incidents and tasks in a few queries, not two per incident.
         ids = [task.incident_id for task in due]
-        found = await self.store.get_incidents(ids)
-        records: dict[str, IncidentRecord | None] = {i: found.get(i) for i in ids}
+        records = await self.store.get_incidents(ids)
         all_tasks = await self.store.tasks_for_incidents(ids)
         for task in due:
             if task.due_at is None:
                 continue
-            record = records[task.incident_id]
+            record = records.get(task.incident_id)
             if record is None or record.status == "closed":
                 continue
             if not _live(task, record, all_tasks[task.incident_id]):
@@ -213,9 +212,7 @@ class FollowThrough:
             if task.kind == "deadline" and task.due_at + overdue_grace(rule) <= now:
                 overdue.append((record, task))
         for (incident_id, owner, due_at, hours_before, stage), group in groups.items():
-            record = records[incident_id]
-            assert record is not None
-            await self._remind(record, group, owner, due_at, hours_before, stage, now)
+            await self._remind(records[incident_id], group, owner, due_at, hours_before, stage, now)
         for record, task in overdue:
             await self._overdue(record, task, now)
 

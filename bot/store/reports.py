@@ -52,7 +52,7 @@ async def week_data(
     counts as overdue (the APPI preliminary report's target is 3 days, overdue after 5)."""
     start, end = week.start, week.end
     graces = {ref: grace for ref, grace in (overdue_grace or {}).items() if grace}
-    async with store._read() as conn:
+    async with store.read() as conn:
 
         async def counted_incidents(condition: Any, order: Any) -> Counted[IncidentLine]:
             total = (

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
-from bot.store.repository import Store
+from bot.store.engine import Database
 from bot.store.tables import incidents, tasks
 
 OPEN_STATUSES = ("pending", "decided")
@@ -41,7 +41,7 @@ _LINE_COLUMNS = (
 
 
 async def week_data(
-    store: Store,
+    store: Database,
     week: Week,
     *,
     now: datetime,

@@ -1,4 +1,5 @@
-"""`leakbot assess` (PRODUCT.md, "Public contracts"): in-process and through the console script."""
+"""`leakbot assess` (docs/contracts.md, "Command line"): in-process and through the console
+script."""
 
 from __future__ import annotations
 

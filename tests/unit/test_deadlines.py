@@ -1,4 +1,4 @@
-"""Legal and contractual deadlines (PRODUCT.md, "Deadlines and duties"), shipped playbook."""
+"""Legal and contractual deadlines (docs/contracts.md, "Deadlines"), shipped playbook."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _end_of(day: date, tz: ZoneInfo = TOKYO) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
 
 
-# --- PRODUCT.md examples ------------------------------------------------------------------------
+# --- examples (docs/contracts.md, "Deadlines") ---------------------------------------------------
 
 
 def test_final_report_skips_year_end() -> None:

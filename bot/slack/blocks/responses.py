@@ -19,6 +19,8 @@ from bot.slack.blocks.common import (
     section,
 )
 from bot.slack.blocks.recommendation import fact_pairs
+from bot.slack.blocks.status import status_line
+from bot.slack.render import incident_view
 from bot.store import AuditRecord, IncidentRecord, TaskRecord
 
 Message = dict[str, Any]
@@ -54,7 +56,7 @@ def list_message(service: IncidentService, records: Sequence[IncidentRecord], la
                 "list.line",
                 incident_id=record.id,
                 partner=escape(record.partner),
-                status=service.status_line(record, lang),
+                status=status_line(service.playbook, record, lang, service.config.tz),
                 created=format_moment(record.created_at.astimezone(service.config.tz), lang),
             )
         )
@@ -77,12 +79,17 @@ def status_message(
     if record is None:
         return text_message(t(lang, "status.not_found", incident_id=incident_id))
     tz = service.config.tz
-    view = service.view_of(record)
+    view = incident_view(service, record)
     top = option_label(service.playbook, view.assessment.recommendation, lang)
     blocks: list[Block] = [
         header(t(lang, "message.header", incident_id=record.id, partner=record.partner)),
         section(
-            t(lang, "status.summary", option=escape(top), status=service.status_line(record, lang))
+            t(
+                lang,
+                "status.summary",
+                option=escape(top),
+                status=status_line(service.playbook, record, lang, tz),
+            )
         ),
     ]
     blocks += fields_section(fact_pairs(service.playbook, view.answers, lang))

@@ -1,0 +1,140 @@
+"""Notifications worded for Slack, when the outbox sends them.
+
+The application says what must be told to whom (bot/notifications.py); this turns one into the
+body of a Web API call, from the incident's state at the moment of sending, with the pure
+builders of bot/slack/blocks. Typed text is escaped here (mrkdwn): "<!channel>" in a partner's
+name must not mention anyone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.domain.explain import format_moment, option_label
+from bot.domain.i18n import t
+from bot.domain.vocabulary import OPTION_KEYS
+from bot.followthrough import FollowThrough
+from bot.notifications import Notification
+from bot.service import IncidentService
+from bot.slack.blocks.common import escape
+from bot.slack.blocks.recommendation import IncidentView, decided_message, recommendation_message
+from bot.slack.blocks.status import mentions, status_line
+from bot.slack.blocks.tasks import tasks_message
+from bot.store import IncidentRecord
+
+Body = dict[str, Any]
+
+
+def incident_view(service: IncidentService, record: IncidentRecord) -> IncidentView:
+    """What the messages show about an incident, from its stored record."""
+    return IncidentView(
+        incident_id=record.id,
+        partner=record.partner,
+        reporter_id=record.reporter_id,
+        answers=service.answers_of(record),
+        assessment=service.assessment_of(record),
+        round=record.round,
+    )
+
+
+class NotificationRenderer:
+    def __init__(self, service: IncidentService, follow: FollowThrough) -> None:
+        self.service = service
+        self.follow = follow
+        self.playbook = service.playbook
+        self.tz = service.config.tz
+        self.channel_lang = service.config.channel_lang
+
+    def _moment(self, iso: Any, lang: str) -> str:
+        return format_moment(datetime.fromisoformat(str(iso)).astimezone(self.tz), lang)
+
+    async def render(self, notification: Notification, record: IncidentRecord) -> Body:
+        """The call's body without its placement (channel/ts come from the sender)."""
+        kind = notification.kind
+        lang = notification.lang or self.channel_lang
+        facts = notification.facts
+        partner = escape(record.partner)
+        if kind == "recommendation":
+            return recommendation_message(
+                self.playbook, incident_view(self.service, record), self.channel_lang
+            )
+        if kind in ("decided", "superseded"):
+            return decided_message(
+                self.playbook,
+                incident_view(self.service, record),
+                self.channel_lang,
+                status_line=status_line(self.playbook, record, self.channel_lang, self.tz),
+            )
+        if kind in ("tasks", "tasks_update"):
+            tasks = await self.follow.round_tasks(record)
+            return tasks_message(tasks, self.channel_lang, self.tz, incident_id=record.id)
+        if kind == "reporter_receipt":
+            top = option_label(
+                self.playbook, self.service.assessment_of(record).recommendation, lang
+            )
+            return {
+                "text": t(lang, "dm.receipt", incident_id=record.id, partner=partner, option=top)
+            }
+        if kind == "reporter_decided":
+            status = status_line(self.playbook, record, lang, self.tz)
+            return {"text": t(lang, "dm.decided", incident_id=record.id, status=status)}
+        if kind == "reporter_rejected":
+            user = f"<@{record.decided_by[0]}>" if record.decided_by else "?"
+            reason = escape(record.decision_reason or "")
+            text = t(lang, "dm.rejected", incident_id=record.id, user=user, reason=reason)
+            return {"text": text}
+        if kind == "reminder":
+            titles = [str(title) for title in facts["titles"]]
+            hours = int(facts["hours"])
+            if len(titles) > 1:
+                key = "reminder.due_many" if hours == 0 else "reminder.before_many"
+            else:
+                key = "reminder.due" if hours == 0 else "reminder.before"
+            text = t(
+                lang,
+                key,
+                incident_id=record.id,
+                partner=partner,
+                title=titles[0],
+                titles="\n".join(f"• {title}" for title in titles),
+                count=len(titles),
+                hours=hours,
+                due=self._moment(facts["due"], lang),
+            )
+            return {"text": text}
+        if kind == "overdue":
+            text = t(
+                lang,
+                "reminder.regulator_overdue",
+                approvers=mentions(facts["audience"]),
+                incident_id=record.id,
+                partner=partner,
+                title=str(facts["title"]),
+                due=self._moment(facts["due"], lang),
+            )
+            return {"text": text}
+        if kind == "reassess_note":
+            text = t(
+                lang,
+                "reassess.partner_report_missed",
+                incident_id=record.id,
+                partner=partner,
+                due=self._moment(facts["due"], lang),
+            )
+            return {"text": text}
+        if kind in ("escalation", "escalation_dm"):
+            option = str(facts["option"])
+            text = t(
+                lang,
+                "escalation.reminder" if int(facts["step"]) == 1 else "escalation.second_level",
+                approvers=mentions(facts["audience"]),
+                incident_id=record.id,
+                partner=partner,
+                hours=int(facts["hours"]),
+                option=option_label(self.playbook, option, lang)
+                if option in OPTION_KEYS
+                else option,
+            )
+            return {"text": text}
+        raise ValueError(f"unknown notification {kind!r}")

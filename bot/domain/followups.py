@@ -6,9 +6,10 @@ happens once however many replicas run and however often they restart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import add_working_hours
@@ -120,6 +121,23 @@ def overdue_grace(rule: DeadlineRule | None) -> timedelta:
     if rule is None or rule.overdue_after_days is None or rule.days is None:
         return timedelta(0)
     return timedelta(days=max(rule.overdue_after_days - rule.days, 0))
+
+
+def overdue_moment(
+    ref: str, due_at: datetime, rule: DeadlineRule | None, assessment: Mapping[str, Any]
+) -> datetime:
+    """When a deadline task counts as overdue: the overdue-after moment kept with the incident's
+    assessment (the 速報's is counted from awareness and skips closed days), else its due time
+    plus the rule's grace (assessments stored before that moment was kept)."""
+    for recorded in assessment.get("deadlines") or ():
+        if isinstance(recorded, Mapping) and recorded.get("id") == ref:
+            text = recorded.get("overdue_after")
+            if isinstance(text, str):
+                try:
+                    return datetime.fromisoformat(text)
+                except ValueError:
+                    break
+    return due_at + overdue_grace(rule)
 
 
 def restarted_due(deadline: Deadline, start: datetime) -> datetime:

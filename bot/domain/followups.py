@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import add_working_hours
-from bot.domain.deadlines import Deadline
+from bot.domain.deadlines import NO_REPORT_ACTION, Deadline
 from bot.domain.playbook import ApprovalPolicy, DeadlineRule, Playbook
 from bot.domain.vocabulary import OptionKey
 
@@ -43,6 +43,9 @@ def plan_tasks(
 ) -> list[TaskPlan]:
     """Tasks for a decided incident: its deadlines, then the chosen action's checklist.
 
+    The partner's report is left out when the decided action is to continue unchanged (the
+    deadlines were computed for the recommendation, which may have been another action).
+
     From the second round on (the incident was re-assessed, e.g. because the partner's report
     did not come), the partner gets a fresh period for its report, counted from the new
     decision; the legal clocks keep running from awareness.
@@ -62,6 +65,8 @@ def plan_tasks(
             regulator=deadline.rule.regulator,
         )
         for deadline in deadlines
+        # The partner's report is asked for unless the decided action continues unchanged.
+        if not (deadline.id == PARTNER_REPORT and action == NO_REPORT_ACTION)
     ]
     checklist_due = decided_at + timedelta(hours=playbook.schedules.checklist_due_hours)
     plans += [

@@ -549,3 +549,36 @@ def test_every_deadline_after_awareness(aware: datetime, regions: list[str]) -> 
     assert ("us_ca_notice" in found) is ("us_ca" in regions)
     if "gdpr_authority" in found:
         assert found["gdpr_authority"].due - aware_at == timedelta(hours=72)
+
+
+# --- the playbook's deadline references ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"partner_report": {"not_after": "partner_initial"}}, "partner_report.not_after"),
+        ({"us_ca_ag": {"counted_from": "us_ca_ag"}}, "us_ca_ag.counted_from"),
+        # partner_report is capped by appi_final, which then is no longer counted from awareness.
+        ({"appi_final": {"counted_from": "us_ca_notice"}}, "appi_final must be a deadline"),
+        ({"us_ca_notice": None}, "us_ca_notice is not in the playbook"),
+        ({"us_ca_ag": {"counted_from": "gdpr_authority", "days": None, "hours": 1}}, "needs"),
+    ],
+)
+def test_playbook_refuses_deadline_references_it_cannot_count(
+    change: dict[str, Any], message: str
+) -> None:
+    data = PLAYBOOK.model_dump(mode="json")
+    for deadline_id, update in change.items():
+        if update is None:
+            del data["deadlines"][deadline_id]
+        else:
+            data["deadlines"][deadline_id].update(update)
+    with pytest.raises(ValueError, match=message):
+        Playbook.model_validate(data, context={"survey": PLAYBOOK.loaded_survey})
+
+
+def test_the_shipped_playbook_validates_again() -> None:
+    data = PLAYBOOK.model_dump(mode="json")
+    again = Playbook.model_validate(data, context={"survey": PLAYBOOK.loaded_survey})
+    assert again.deadlines == PLAYBOOK.deadlines

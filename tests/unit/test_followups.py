@@ -98,6 +98,24 @@ def test_plan_tasks_without_personal_data_is_the_partner_report_and_checklist() 
     )
 
 
+@pytest.mark.parametrize(
+    ("action", "asked"),
+    [("continue_unchanged", False), ("continue_with_concern", True), ("request_report", True)],
+)
+def test_partner_report_only_when_the_decided_action_asks_for_it(action: str, asked: bool) -> None:
+    plans = plan_tasks(
+        deadlines=deadlines_for(PERSONAL_LEAK),
+        action=action,  # type: ignore[arg-type]
+        playbook=PLAYBOOK,
+        reporter_id="UR",
+        approver_id="UA",
+        decided_at=DECIDED,
+    )
+    refs = [p.ref for p in plans if p.kind == "deadline"]
+    assert ("partner_report" in refs) is asked
+    assert "partner_initial" in refs and "appi_final" in refs
+
+
 def test_a_later_round_gives_the_partner_a_new_period_but_not_the_regulators() -> None:
     deadlines = deadlines_for(PERSONAL_LEAK)
     later = AWARE + timedelta(days=16)  # Sat Dec 12, after the first report's due (Dec 10)

@@ -15,7 +15,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, ParamSpec, TextIO
@@ -46,11 +46,6 @@ class _LongNumber:
     """Stands in for an integer with too many digits, so the problem can name its answer."""
 
     digits: int
-
-
-@dataclass
-class _FileProblems:
-    duplicates: list[str] = field(default_factory=list)
 
 
 def problem_lines(error: AnswersError, lang: str, source: str) -> list[str]:
@@ -96,13 +91,13 @@ def read_answers_file(path: str, lang: str) -> tuple[dict[str, Any], list[str]]:
         text = data.decode("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8")
     except UnicodeDecodeError as exc:
         raise InputError([t(lang, "cli.not_utf8", file=path)]) from exc
-    found = _FileProblems()
+    duplicates: list[str] = []
 
     def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         for key, value in pairs:
-            if key in seen and key not in found.duplicates:
-                found.duplicates.append(key)
+            if key in seen and key not in duplicates:
+                duplicates.append(key)
             seen[key] = value
         return seen
 
@@ -112,7 +107,7 @@ def read_answers_file(path: str, lang: str) -> tuple[dict[str, Any], list[str]]:
         raise InputError([t(lang, "cli.bad_json", file=path, error=exc)]) from exc
     if not isinstance(raw, dict):
         raise InputError([t(lang, "cli.not_object", file=path)])
-    lines = [t(lang, "cli.duplicate_key", file=path, answer_id=key) for key in found.duplicates]
+    lines = [t(lang, "cli.duplicate_key", file=path, answer_id=key) for key in duplicates]
     answers: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, _LongNumber):

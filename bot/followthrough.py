@@ -23,6 +23,7 @@ from bot.domain.followups import (
     due_reminders,
     escalation_times,
     overdue_grace,
+    overdue_moment,
     plan_tasks,
 )
 from bot.domain.playbook import Playbook
@@ -231,7 +232,8 @@ class FollowThrough:
                 key = (record.id, owner, task.due_at, step.hours_before, step.stage)
                 groups.setdefault(key, []).append(task)
             rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-            if task.kind == "deadline" and task.due_at + overdue_grace(rule) <= now:
+            overdue_at = overdue_moment(task.ref, task.due_at, rule, record.assessment)
+            if task.kind == "deadline" and overdue_at <= now:
                 overdue.append((record, task))
         for (incident_id, owner, due_at, hours_before, stage), group in groups.items():
             await self._remind(records[incident_id], group, owner, due_at, hours_before, stage, now)

@@ -78,7 +78,14 @@ def assessment_snapshot(
     return {
         "recommendation": assessment.recommendation,
         "distribution": dict(assessment.distribution),
-        "deadlines": [{"id": d.id, "due": d.due.isoformat()} for d in assessment.deadlines],
+        "deadlines": [
+            {
+                "id": d.id,
+                "due": d.due.isoformat(),
+                "overdue_after": d.overdue_after.isoformat() if d.overdue_after else None,
+            }
+            for d in assessment.deadlines
+        ],
         "playbook": {"id": playbook.id, "version": playbook.version},
         "assessed_at": now.isoformat(),
     }

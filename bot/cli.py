@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.cli_outbox import register as register_outbox
@@ -20,6 +20,10 @@ from bot.domain.explain import assessment_json, report_text
 from bot.domain.i18n import t
 from bot.domain.loading import DataFileError
 from bot.domain.playbook import Playbook, Question, load_playbook
+
+if TYPE_CHECKING:
+    from bot.domain.summary import Week
+    from bot.store import Store
 
 EXIT_USAGE = 2
 
@@ -230,7 +234,7 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _print_summary(
-    settings: Settings, store: Any, playbook: Playbook, week: Any, lang: str, now: datetime
+    settings: Settings, store: Store, playbook: Playbook, week: Week, lang: str, now: datetime
 ) -> int:
     from bot.domain.summary import summary_text
     from bot.slack.app import build_deps

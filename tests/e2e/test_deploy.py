@@ -153,6 +153,15 @@ async def test_the_wheel_runs_the_dockerfile_steps_from_the_root_folder(
         assert path.startswith(str(installed.parent)), where.out
         assert Path(path).exists()
 
+    # Every file of playbooks/ (document templates in subfolders included) is in the wheel.
+    installed_playbooks = Path(where.out.split()[1])
+    shipped = {
+        path.relative_to(REPO / "playbooks")
+        for path in (REPO / "playbooks").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert shipped and all((installed_playbooks / name).is_file() for name in shipped), shipped
+
     answers = tmp_path / "case.json"
     answers.write_text(
         json.dumps({"cause": "intentional", "data_kinds": ["customer_personal"]}),

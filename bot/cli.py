@@ -7,9 +7,10 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.cli_input import InputError, load_answers, quiet_on_broken_pipe
+from bot.cli_outbox import register as register_outbox
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.answers import Answers, parse_datetime
@@ -18,6 +19,10 @@ from bot.domain.explain import assessment_json, report_text
 from bot.domain.i18n import t
 from bot.domain.loading import DataFileError
 from bot.domain.playbook import Playbook, load_playbook
+
+if TYPE_CHECKING:
+    from bot.domain.summary import Week
+    from bot.store import Store
 
 EXIT_USAGE = 2
 
@@ -69,8 +74,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     socket_mode = bool(args.socket or (settings.SLACK_APP_TOKEN and not args.http))
     settings.require_slack(socket=socket_mode)
-    try:
-        resolve_database_url(settings.DATABASE_URL)
+    try:  # the syntax now; the database itself when it opens (bot/database.py)
+        resolve_database_url(settings.DATABASE_URL, create_folder=False)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     playbook = _load_playbook(settings)
@@ -79,16 +84,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(serve(settings, playbook, socket_mode=socket_mode))
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
-        raise CliError(f"cannot start: {exc.strerror or exc}") from exc
     return 0
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    from bot.cli_outbox import post_summary
+    from bot.config import refuse_example
+    from bot.database import database_errors, open_store
     from bot.domain.summary import parse_week, previous_week
-    from bot.store.urls import resolve_database_url
 
     lang: str = args.lang or settings.LEAKBOT_LANGUAGE
     tz = settings.tz
@@ -97,37 +102,41 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
         week = parse_week(args.week, tz) if args.week else previous_week(now, tz)
     except ValueError as exc:
         raise CliError(f"--week: {exc}") from exc
-    if args.post and (not settings.SLACK_BOT_TOKEN or not settings.LEAKBOT_SUMMARY_CHANNEL):
-        raise ConfigError("--post needs SLACK_BOT_TOKEN and LEAKBOT_SUMMARY_CHANNEL")
-    try:
-        resolve_database_url(settings.DATABASE_URL)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+    if args.post:
+        if not settings.SLACK_BOT_TOKEN or not settings.LEAKBOT_SUMMARY_CHANNEL:
+            raise ConfigError("--post needs SLACK_BOT_TOKEN and LEAKBOT_SUMMARY_CHANNEL")
+        refuse_example("SLACK_BOT_TOKEN", settings.SLACK_BOT_TOKEN)
+        refuse_example("LEAKBOT_SUMMARY_CHANNEL", settings.LEAKBOT_SUMMARY_CHANNEL)
     playbook = _load_playbook(settings)
-    return asyncio.run(_summary(settings, playbook, week, lang, now, post=args.post))
+
+    async def summary() -> int:
+        # Reads an existing database only: never creates one or migrates it.
+        store = await open_store(
+            settings.DATABASE_URL, migrate=False, create=False, require_schema=True
+        )
+        try:
+            async with database_errors(settings.DATABASE_URL):
+                if args.post:
+                    return await post_summary(
+                        settings, store, playbook, week, now, wait_seconds=args.wait_seconds
+                    )
+                return await _print_summary(settings, store, playbook, week, lang, now)
+        finally:
+            await store.close()
+
+    return asyncio.run(summary())
 
 
-async def _summary(
-    settings: Settings, playbook: Playbook, week: Any, lang: str, now: datetime, *, post: bool
+async def _print_summary(
+    settings: Settings, store: Store, playbook: Playbook, week: Week, lang: str, now: datetime
 ) -> int:
     from bot.domain.summary import summary_text
-    from bot.slack.app import build_deps, build_scheduler
-    from bot.store import Store
+    from bot.slack.app import build_deps
 
-    store = await Store.open(settings.DATABASE_URL)
-    try:
-        deps = build_deps(settings, store, playbook, SystemClock())
-        if not post:
-            data = await deps.follow.summary_data(week, now=now)
-            print(summary_text(playbook, data, lang, settings.tz))
-            return 0
-        queued = await build_scheduler(deps).post_summary(week, now=now)
-        await deps.outbox.drain()
-        state = "posted" if queued else "already posted earlier"
-        print(f"leakbot: summary {week.label} {state} to {settings.LEAKBOT_SUMMARY_CHANNEL}")
-        return 0
-    finally:
-        await store.close()
+    deps = build_deps(settings, store, playbook, SystemClock())
+    data = await deps.follow.summary_data(week, now=now)
+    print(summary_text(playbook, data, lang, settings.tz))
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,10 +146,10 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _doctor(settings: Settings) -> int:
+    from bot.config import is_example_value
+    from bot.database import DatabaseUnavailable, database_errors, open_store
     from bot.doctor import Check, check_database, check_settings, check_slack, exit_code
     from bot.slack.app import interactive_client
-    from bot.store import Store
-    from bot.store.urls import resolve_database_url
 
     checks = await check_settings(settings)
     try:
@@ -149,16 +158,16 @@ async def _doctor(settings: Settings) -> int:
     except DataFileError as exc:
         checks.append(Check("playbook", False, str(exc).splitlines()[0], "fix the playbook file"))
     try:
-        resolve_database_url(settings.DATABASE_URL)
-        store = await Store.open(settings.DATABASE_URL, migrate=False)
-    except Exception as exc:
-        checks.append(Check("database", False, str(exc).splitlines()[0], "check DATABASE_URL"))
-    else:
-        try:
-            checks += await check_database(store)
-        finally:
-            await store.close()
-    if settings.SLACK_BOT_TOKEN:
+        store = await open_store(settings.DATABASE_URL, migrate=False, create=False)
+        async with database_errors(settings.DATABASE_URL):
+            try:
+                checks += await check_database(store)
+            finally:
+                await store.close()
+    except DatabaseUnavailable as exc:
+        checks.append(Check("database", False, str(exc), "check DATABASE_URL"))
+    token = settings.SLACK_BOT_TOKEN
+    if token and not is_example_value(token):  # an example token is already a FAIL above
         checks += await check_slack(settings, interactive_client(settings))
     for check in checks:
         print(check.line())
@@ -174,17 +183,16 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _audit_verify(settings: Settings) -> int:
-    from bot.store import Store
-    from bot.store.urls import resolve_database_url
+    from bot.database import database_errors, open_store
 
+    # Reads an existing database only: never creates one or migrates it.
+    store = await open_store(
+        settings.DATABASE_URL, migrate=False, create=False, require_schema=True
+    )
     try:
-        resolve_database_url(settings.DATABASE_URL)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-    store = await Store.open(settings.DATABASE_URL)
-    try:
-        problems = await store.verify_audit_chain()
-        count, head = await store.audit_head()
+        async with database_errors(settings.DATABASE_URL):
+            problems = await store.verify_audit_chain()
+            count, head = await store.audit_head()
     finally:
         await store.close()
     if problems:
@@ -196,8 +204,36 @@ async def _audit_verify(settings: Settings) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.database import database_errors, open_store
+
+    async def migrate() -> str:
+        store = await open_store(settings.DATABASE_URL, migrate=True)
+        try:
+            async with database_errors(settings.DATABASE_URL):
+                status = await store.migration_status()
+            return f"leakbot migrate: {store.url} is at {status.current} (up to date)"
+        finally:
+            await store.close()
+
+    print(asyncio.run(migrate()))
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("leakbot")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leakbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"leakbot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run_parser = commands.add_parser(
@@ -222,7 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
     summary_parser.add_argument(
         "--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)"
     )
+    summary_parser.add_argument(
+        "--wait",
+        dest="wait_seconds",
+        nargs="?",
+        type=float,
+        const=60.0,
+        default=None,
+        metavar="SECONDS",
+        help="with --post: wait for Slack's answer (at most SECONDS, default 60)",
+    )
     summary_parser.set_defaults(handler=cmd_summary)
+
+    migrate_parser = commands.add_parser(
+        "migrate", help="apply the database migrations, then exit (`run` applies them too)"
+    )
+    migrate_parser.set_defaults(handler=cmd_migrate)
+    register_outbox(commands)
 
     doctor_parser = commands.add_parser(
         "doctor", help="check tokens, scopes, channels, approvers, database"
@@ -262,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         handler: Callable[[argparse.Namespace, Settings], int] = args.handler
         return handler(args, settings)
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError) as exc:  # incl. start-up and database errors
         for line in str(exc).splitlines() or [""]:  # one line per problem, each marked
             print(f"leakbot: {line}", file=sys.stderr)
         return EXIT_USAGE

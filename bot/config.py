@@ -17,6 +17,8 @@ from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR
 
 _USER_OR_GROUP = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+# The IDs .env.example shows: well-formed, but a copy that was never filled in.
+_EXAMPLE_IDS = frozenset({"C0123456789", "U0123456789", "S0123456789"})
 
 
 class ConfigError(Exception):
@@ -42,6 +44,14 @@ class Settings(BaseSettings):
     LEAKBOT_PLAYBOOK: Path = Field(default=DEFAULT_PLAYBOOK_DIR / "leak.yml")
     LEAKBOT_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     PORT: int = Field(default=3000, ge=1, le=65535)
+    LEAKBOT_HOST: str = "0.0.0.0"
+    # Empty: /metrics is served on PORT with the rest; a number: on its own port only.
+    LEAKBOT_METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("LEAKBOT_METRICS_PORT", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("LEAKBOT_TIMEZONE")
     @classmethod
@@ -104,8 +114,32 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{name} is not set (see .env.example)")
             if prefix and not value.startswith(prefix):
                 raise ConfigError(f"{name} must start with {prefix!r}")
+            refuse_example(name, value)
         if not self.approvers:
             raise ConfigError("LEAKBOT_APPROVERS is not set: name at least one approver (U… or S…)")
+        for name in (
+            "LEAKBOT_SUMMARY_CHANNEL",
+            "LEAKBOT_APPROVERS",
+            "LEAKBOT_ESCALATION_APPROVERS",
+        ):
+            refuse_example(name, getattr(self, name))
+        if self.LEAKBOT_METRICS_PORT == self.PORT:
+            raise ConfigError("LEAKBOT_METRICS_PORT must differ from PORT (or be left empty)")
+
+
+def is_example_value(value: str) -> bool:
+    """`xoxb-...`, `...`, `C0123456789`: the placeholders of .env.example, not real settings."""
+    return "..." in value or "…" in value or any(item in _EXAMPLE_IDS for item in _split(value))
+
+
+def refuse_example(name: str, value: str | None) -> None:
+    """ConfigError naming the setting when it still holds an example value from .env.example."""
+    if value and is_example_value(value):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise ConfigError(
+            f"{name} is still the example value {shown!r} from .env.example: "
+            "put in the real one (README, Slack set-up)"
+        )
 
 
 def _split(value: str) -> list[str]:

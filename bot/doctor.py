@@ -11,7 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import ConfigError, Settings
 from bot.store import Store
 
-# The scopes manifest.yml asks for; the code needs each of them.
+# The scopes manifest.yml asks for; the code needs each of them (tests/unit/test_deploy.py
+# checks that the two lists agree).
 REQUIRED_SCOPES: Final[dict[str, str]] = {
     "commands": "the /leak command",
     "chat:write": "posting recommendations, decisions and reminders",
@@ -19,6 +20,9 @@ REQUIRED_SCOPES: Final[dict[str, str]] = {
     "usergroups:read": "approvers named by user group",
     "app_mentions:read": "answering @leakbot",
     "channels:history": "never posting twice after a crash (public channels)",
+    "groups:history": "never posting twice after a crash (private channels)",
+    "channels:read": "checking the bot is in its channels (public channels)",
+    "groups:read": "checking the bot is in its channels (private channels)",
 }
 
 
@@ -79,7 +83,7 @@ async def check_database(store: Store) -> list[Check]:
                 False,
                 f"{store.dialect} reachable, schema at {status.current} "
                 f"but the code needs {status.head}",
-                "start `leakbot run` once (it applies migrations), "
+                "run `leakbot migrate` (`leakbot run` applies the migrations too), "
                 "or check for a newer release on another replica",
             )
         ]

@@ -9,6 +9,7 @@ remembered Slack deliveries (`processed_events`), claimed once per day across re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -93,6 +94,7 @@ class Scheduler:
         self.trigger = summary_trigger(playbook, tz)
         self.on_enqueued = on_enqueued
         self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()  # job runs in progress
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=self.tz)
@@ -120,15 +122,37 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
 
+    async def aclose(self, timeout: float) -> None:
+        """Start no more jobs, let a running one finish (up to `timeout`), then shut down: a stop
+        right after start must not cancel a job mid-query (APScheduler logs that as a failure)."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None:
+            return
+        scheduler.pause()
+        running = {task for task in self._running if not task.done()}
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+        scheduler.shutdown(wait=False)
+
+    def _track(self) -> asyncio.Task[object] | None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        return task
+
     def _wake(self) -> None:
         if self.on_enqueued is not None:
             self.on_enqueued()
 
     async def follow_through(self) -> None:
+        task = self._track()
         try:
             await self.follow.run()
         except Exception:
             log.exception("follow-through run failed")
+        finally:
+            if task is not None:
+                self._running.discard(task)
         self._wake()
 
     async def prune_events(self) -> int:
@@ -152,11 +176,15 @@ class Scheduler:
         fired = last_fire_time(self.trigger, now)
         if fired is None:
             return False
+        task = self._track()
         try:
             posted = await self.post_summary(previous_week(fired, self.tz), now=now)
         except Exception:
             log.exception("weekly summary failed")
             return False
+        finally:
+            if task is not None:
+                self._running.discard(task)
         self._wake()
         return posted
 

@@ -1,4 +1,12 @@
-"""Running the app: the HTTP server or Socket Mode, the outbox, and a clean shutdown."""
+"""Running the app: the HTTP server or Socket Mode, the outbox, and a clean shutdown.
+
+Start-up order: the database is opened (and migrated), the bot token checked with `auth.test`,
+the port(s) bound — and only then do the outbox sender, the scheduler and Socket Mode start, so a
+busy port, a wrong database or a refused token ends the process with one line before any
+background work ran. SIGTERM and SIGINT are handled from the first step: every wait on the
+network (the database, Slack, Socket Mode's reconnect loop) gives way to them, and the process
+ends within STOP_SECONDS.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +15,50 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
 
+import aiohttp
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.database import DatabaseUnavailable, open_store
 from bot.domain.playbook import Playbook
 from bot.slack.app import LeakbotApp, build_app
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# After SIGTERM everything is given this long in total (a container's stop timeout is 10 s).
+STOP_SECONDS = 4.0
 
 
-async def start_http(app: LeakbotApp, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app.web_app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, host=host, port=port).start()
-    return runner
+class StartupError(ConfigError):
+    """leakbot cannot start as configured; the message is one line naming what to fix."""
+
+
+class _Stopped(Exception):
+    """SIGTERM/SIGINT arrived while a start-up step was waiting."""
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> T:
+    """`work`'s result, or _Stopped as soon as `stop` is set (`work` is then cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(task, STOP_SECONDS / 4)
+    raise _Stopped
 
 
 def freeze_startup_objects() -> None:
@@ -34,38 +69,182 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _network_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def check_bot_token(settings: Settings, client: AsyncWebClient) -> str:
+    """`auth.test` once: a refused SLACK_BOT_TOKEN or an unreachable Slack is one line."""
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") or exc.response.status_code
+        raise StartupError(
+            f"SLACK_BOT_TOKEN was refused by Slack (auth.test: {error}): copy the Bot User "
+            "OAuth Token (xoxb-…) from OAuth & Permissions"
+        ) from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise StartupError(
+            f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
+            f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
+        ) from exc
+    return str(auth.get("user_id") or "")
+
+
+async def check_app_token(settings: Settings, client: AsyncWebClient) -> None:
+    """Socket Mode's own client retries a refused app token forever; ask once ourselves."""
+    try:
+        await client.apps_connections_open(app_token=settings.SLACK_APP_TOKEN or "")
+    except SlackApiError as exc:
+        error = exc.response.get("error") or exc.response.status_code
+        raise StartupError(
+            f"SLACK_APP_TOKEN was refused by Slack (apps.connections.open: {error}): create an "
+            "app-level token with connections:write under Basic Information"
+        ) from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise StartupError(
+            f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
+            f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
+        ) from exc
+
+
+def _metrics_only(app: LeakbotApp) -> web.Application:
+    """/metrics on its own port (LEAKBOT_METRICS_PORT), e.g. reachable only inside a cluster."""
+    application = web.Application()
+    application.router.add_get("/metrics", app._metrics)
+    return application
+
+
+@web.middleware
+async def _no_metrics_here(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path == "/metrics":
+        raise web.HTTPNotFound()
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def _bind(app: LeakbotApp, settings: Settings) -> list[web.AppRunner]:
+    """Bind every port before anything else starts; a busy port → StartupError naming it."""
+    runners: list[web.AppRunner] = []
+    main = app.web_app()
+    if settings.LEAKBOT_METRICS_PORT is not None:
+        main.middlewares.insert(0, _no_metrics_here)
+    targets = [("PORT", settings.PORT, main)]
+    if settings.LEAKBOT_METRICS_PORT is not None:
+        targets.append(("LEAKBOT_METRICS_PORT", settings.LEAKBOT_METRICS_PORT, _metrics_only(app)))
+    try:
+        for name, port, application in targets:
+            runner = web.AppRunner(application, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            try:
+                await web.TCPSite(runner, host=settings.LEAKBOT_HOST, port=port).start()
+            except OSError as exc:
+                raise StartupError(
+                    f"{name} {port}: cannot listen on {settings.LEAKBOT_HOST}:{port}: "
+                    f"{exc.strerror or exc} (LEAKBOT_HOST sets the address)"
+                ) from exc
+    except BaseException:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        raise
+    return runners
+
+
 async def serve(
     settings: Settings, playbook: Playbook, *, socket_mode: bool, clock: Clock | None = None
 ) -> None:
-    store = await Store.open(settings.DATABASE_URL)
-    app = build_app(settings, store, playbook, clock or SystemClock(), socket_mode=socket_mode)
+    """Run until SIGTERM/SIGINT. Raises StartupError / DatabaseUnavailable (one line each)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    # In Socket Mode the HTTP server still answers /healthz (and /slack/events is unused).
-    runner = await start_http(app, "0.0.0.0", settings.PORT)
-    socket_handler = None
-    if socket_mode:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(app.bolt, settings.SLACK_APP_TOKEN)
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-    freeze_startup_objects()
-    log.info(
-        "leakbot is running",
-        extra={
-            "mode": "socket" if socket_mode else "http",
-            "port": settings.PORT,
-            "database": store.dialect,
-        },
-    )
     try:
+        await _serve(settings, playbook, socket_mode, clock or SystemClock(), stop)
+    except _Stopped:
+        log.info("leakbot stopped while starting")
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+
+
+async def _serve(
+    settings: Settings, playbook: Playbook, socket_mode: bool, clock: Clock, stop: asyncio.Event
+) -> None:
+    store: Store = await _unless_stopped(stop, open_store(settings.DATABASE_URL, migrate=True))
+    runners: list[web.AppRunner] = []
+    socket_handler: Any = None
+    socket_connect: asyncio.Task[Any] | None = None
+    try:
+        # The outbox and the scheduler are started here, after the ports are bound.
+        app = build_app(settings, store, playbook, clock, socket_mode=socket_mode, run_outbox=False)
+    except BaseException:
+        await store.close()
+        raise
+    try:
+        log.info("checking the Slack tokens", extra={"api_url": settings.SLACK_API_URL})
+        await _unless_stopped(stop, check_bot_token(settings, app.deps.client))
+        if socket_mode:
+            await _unless_stopped(stop, check_app_token(settings, app.deps.client))
+        # In Socket Mode the HTTP server still answers /healthz (and /slack/events is unused).
+        runners = await _bind(app, settings)
+        app.deps.outbox.start()
+        app.scheduler.start()
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(app.bolt, settings.SLACK_APP_TOKEN)
+            # Its connect loop retries forever when Slack is unreachable: run it aside, so that
+            # a signal still stops the process.
+            connect: Coroutine[Any, Any, Any] = socket_handler.connect_async()
+            socket_connect = asyncio.ensure_future(connect)
+        freeze_startup_objects()
+        log.info(
+            "leakbot is running",
+            extra={
+                "mode": "socket" if socket_mode else "http",
+                "host": settings.LEAKBOT_HOST,
+                "port": settings.PORT,
+                "metrics_port": settings.LEAKBOT_METRICS_PORT or settings.PORT,
+                "database": store.dialect,
+            },
+        )
         await stop.wait()
     finally:
         log.info("leakbot is stopping")
-        if socket_handler is not None:
-            await socket_handler.close_async()  # type: ignore[no-untyped-call]
-        await runner.cleanup()
+        await _shutdown(app, runners, socket_handler, socket_connect)
         await store.close()
+
+
+async def _shutdown(
+    app: LeakbotApp,
+    runners: list[web.AppRunner],
+    socket_handler: Any,
+    socket_connect: asyncio.Task[Any] | None,
+) -> None:
+    """Everything stops within STOP_SECONDS, whatever state Slack's connection is in."""
+    await app.scheduler.aclose(STOP_SECONDS / 4)
+    if socket_handler is not None:
+        with contextlib.suppress(Exception, TimeoutError):
+            await asyncio.wait_for(socket_handler.close_async(), STOP_SECONDS / 4)
+    if socket_connect is not None and not socket_connect.done():
+        socket_connect.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(socket_connect, STOP_SECONDS / 8)
+    await app.deps.outbox.stop(grace_seconds=STOP_SECONDS / 2)
+    for runner in reversed(runners):
+        with contextlib.suppress(Exception, TimeoutError):
+            await asyncio.wait_for(runner.cleanup(), STOP_SECONDS / 8)
+
+
+__all__ = [
+    "STOP_SECONDS",
+    "DatabaseUnavailable",
+    "StartupError",
+    "check_bot_token",
+    "freeze_startup_objects",
+    "serve",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,7 +17,7 @@ import yaml
 
 from bot.domain.text import LANGS, Lang
 
-CATALOG_DIR: Final = Path(__file__).resolve().parents[1] / "resources"
+CATALOG_DIR: Final = Path(str(files("bot") / "resources"))  # package data, wherever installed
 DEFAULT_LANG: Final[Lang] = "ja"
 
 

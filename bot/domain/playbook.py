@@ -7,6 +7,7 @@ load so that a broken playbook fails at start with the file, the path inside it 
 from __future__ import annotations
 
 import math
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -397,7 +398,19 @@ class Playbook(_Strict):
         return self.survey
 
 
-DEFAULT_PLAYBOOK_DIR = Path(__file__).resolve().parents[2] / "playbooks"
+def _installed_playbook_dir() -> Path:
+    """The shipped playbooks: the repository's `playbooks/` folder, installed as the package
+    `bot.playbooks` (setup.py), so a wheel or `pip install .` finds it from any directory."""
+    try:
+        root = files("bot.playbooks")
+    except ModuleNotFoundError:
+        # A source checkout run without installing it (or an editable install made before
+        # the folder became a package): the folder beside `bot/`.
+        return Path(__file__).resolve().parents[2] / "playbooks"
+    return Path(str(root))
+
+
+DEFAULT_PLAYBOOK_DIR = _installed_playbook_dir()
 
 
 def load_playbook(path: Path | None = None) -> Playbook:

@@ -23,22 +23,23 @@ def _invalid(reason: str) -> ValueError:
     return ValueError(f"DATABASE_URL {reason}")
 
 
-def resolve_database_url(raw: str | None) -> str:
+def resolve_database_url(raw: str | None, *, create_folder: bool = True) -> str:
     """The SQLAlchemy async URL for a DATABASE_URL value (None or empty: the default SQLite file).
 
     `postgresql://` / `postgres://` → `postgresql+asyncpg://` (a libpq `sslmode` becomes asyncpg's
-    `ssl`); `sqlite:///path` → `sqlite+aiosqlite:///path`, creating the file's folder. Anything else
-    raises ValueError naming DATABASE_URL.
+    `ssl`); `sqlite:///path` → `sqlite+aiosqlite:///path`, creating the file's folder (unless
+    `create_folder` is false). Anything else raises ValueError naming DATABASE_URL.
     """
     text = (raw or "").strip()
     if not text:
-        Path(DEFAULT_SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
+        if create_folder:
+            Path(DEFAULT_SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
         return DEFAULT_DATABASE_URL
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme in _POSTGRES_SCHEMES:
         return _postgres_url(text)
     if scheme in _SQLITE_SCHEMES:
-        return _sqlite_url(text)
+        return _sqlite_url(text, create_folder=create_folder)
     shown = scheme or text.split(":", 1)[0] or "(none)"
     raise _invalid(
         f"has an unsupported scheme {shown!r}: use postgresql://user:password@host:port/db "
@@ -66,7 +67,7 @@ def _postgres_url(text: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _sqlite_url(text: str) -> str:
+def _sqlite_url(text: str, *, create_folder: bool) -> str:
     url = _parse(text).set(drivername="sqlite+aiosqlite")
     database = url.database or ""
     if (
@@ -78,7 +79,8 @@ def _sqlite_url(text: str) -> str:
             "points at an in-memory SQLite database; use a file, e.g. sqlite:///./data/leakbot.db"
         )
     path = Path(database[5:] if database.startswith("file:") else database)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return url.render_as_string(hide_password=False)
 
 

@@ -364,14 +364,16 @@ async def test_doctor_reports_an_unreachable_database(
     assert line(out, "bot token").startswith("[OK  ]")  # the other checks still run
 
 
-async def test_doctor_reports_a_database_without_schema(doctor: Doctor) -> None:
-    # `database_url` without the `store` fixture: a fresh, empty database (migrate=False).
+async def test_doctor_reports_a_database_without_schema(doctor: Doctor, db_kind: str) -> None:
+    # `database_url` without the `store` fixture: a fresh, empty database (migrate=False); on
+    # SQLite no file yet, and doctor does not create one.
     async with doctor_emulator() as emu:
         code, out = await doctor.run(emu)
     assert code == 1, out
     database = line(out, "database")
-    assert database.startswith("[FAIL] database:") and "schema at None" in database, out
-    assert "migrations" in database and "leakbot run" in database
+    missing = "no database there yet" if db_kind == "sqlite" else "schema at None"
+    assert database.startswith("[FAIL] database:") and missing in database, out
+    assert "leakbot migrate" in database and "leakbot run" in database
 
 
 # -- the outbox's exactly-once lookup ---------------------------------------------------------

@@ -1,0 +1,123 @@
+"""Opening the database for a command, with failures a person can act on.
+
+A wrong database name, an unknown role, a refused connection or a missing SQLite file becomes one
+`DatabaseUnavailable` whose message names DATABASE_URL (password hidden) and what was wrong, for
+every command; the CLI prints it as one line (exit 2) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from bot.config import ConfigError
+from bot.store import Store, display_url, resolve_database_url
+from bot.store.urls import DEFAULT_SQLITE_PATH
+
+__all__ = ["DatabaseUnavailable", "database_errors", "describe_database_error", "open_store"]
+
+
+class DatabaseUnavailable(ConfigError):
+    """The database cannot be used as configured; the message names DATABASE_URL (a setting,
+    hence a ConfigError: the CLI prints it as one line, exit 2)."""
+
+
+def _shown(raw_url: str | None) -> str:
+    """DATABASE_URL as the person wrote it, password hidden (unset: the default file)."""
+    text = (raw_url or "").strip()
+    if not text:
+        return f"(unset: {DEFAULT_SQLITE_PATH})"
+    return str(display_url(text)) if "://" in text else "(invalid)"
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """What went wrong, in one line, without the password or SQLAlchemy's boilerplate."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = str(exc.orig)
+    elif isinstance(exc, ConnectionRefusedError):
+        text = "connection refused (is the database server running, on this host and port?)"
+    elif isinstance(exc, socket.gaierror):
+        text = f"the host name cannot be resolved ({exc.strerror or exc})"
+    elif isinstance(exc, TimeoutError):
+        text = "no answer from the database server in time"
+    elif isinstance(exc, OSError):
+        text = exc.strerror or str(exc)
+    else:
+        text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@asynccontextmanager
+async def database_errors(raw_url: str | None) -> AsyncIterator[None]:
+    """Turns a database failure inside the block into DatabaseUnavailable (one line)."""
+    try:
+        yield
+    except BrokenPipeError:  # our own output closed (`| head`), not the database
+        raise
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise DatabaseUnavailable(
+            f"DATABASE_URL {_shown(raw_url)}: {describe_database_error(exc)}"
+        ) from exc
+    except Exception as exc:
+        # asyncpg's own errors (e.g. InvalidCatalogNameError while SQLAlchemy connects) are
+        # not always wrapped; anything else propagates unchanged.
+        if type(exc).__module__.startswith("asyncpg"):
+            raise DatabaseUnavailable(
+                f"DATABASE_URL {_shown(raw_url)}: {describe_database_error(exc)}"
+            ) from exc
+        raise
+
+
+def _sqlite_file(resolved: str) -> Path | None:
+    url = make_url(resolved)
+    if not url.drivername.startswith("sqlite") or not url.database:
+        return None
+    database = url.database
+    return Path(database[5:] if database.startswith("file:") else database)
+
+
+async def open_store(
+    raw_url: str | None, *, migrate: bool, create: bool = True, require_schema: bool = False
+) -> Store:
+    """Store.open with one-line errors.
+
+    `create=False`: a missing SQLite file (or its folder) is an error, not created (summary,
+    audit verify, outbox, doctor). `require_schema`: the database must already hold this
+    release's schema; nothing is migrated."""
+    try:
+        resolved = resolve_database_url(raw_url, create_folder=create)
+    except ValueError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        raise DatabaseUnavailable(
+            f"DATABASE_URL {_shown(raw_url)}: cannot create its folder: {exc.strerror or exc}"
+        ) from exc
+    shown = _shown(raw_url)
+    if not create:
+        path = _sqlite_file(resolved)
+        if path is not None and not path.is_file():
+            raise DatabaseUnavailable(
+                f"DATABASE_URL {shown}: no database there yet (nothing was recorded); "
+                "`leakbot migrate` or `leakbot run` creates it"
+            )
+    async with database_errors(raw_url):
+        store = await Store.open(resolved, migrate=migrate and not require_schema)
+        try:  # connects (Store.open without migrating does not): a wrong name fails here
+            status = await store.migration_status()
+        except BaseException:
+            await store.close()
+            raise
+    if require_schema and status.current != status.head:
+        await store.close()
+        found = "has no leakbot tables" if status.current is None else f"is at {status.current}"
+        raise DatabaseUnavailable(
+            f"DATABASE_URL {shown}: the schema {found}, this leakbot needs {status.head}; "
+            "run `leakbot migrate` first"
+        )
+    return store

@@ -167,7 +167,8 @@ def not_applicable_reasons(kind: DocumentKind, facts: IncidentFacts) -> list[str
     elif not kinds & PERSONAL_DATA_KINDS:
         reasons.append("no_personal_data")
     if answers.choice("encrypted") == "yes":
-        reasons.append("encrypted")
+        # GDPR: an encrypted breach is still recorded (Art. 33(5)); the templates say so.
+        reasons.append("encrypted_record_only" if kind == "gdpr_art33" else "encrypted")
     if kind == "gdpr_art33" and "eu" not in regions:
         reasons.append("regions_unknown" if not regions else "no_eu")
     if kind == "us_ca_notice" and "us_ca" not in regions:
@@ -263,6 +264,8 @@ def build_context(
         "reportable_cases": cases,
         "final_period_days": _final_period_days(facts, aware_at or facts.now.astimezone(tz)),
         "deadlines": deadlines,
-        "recommendation": facts.decided_action or facts.recommendation,
+        "recommendation": facts.recommendation,
+        # The approved action, None until approvers decide (a letter cites only a decision).
+        "decision": facts.decided_action,
         "not_applicable": not_applicable_reasons(kind, facts),
     }

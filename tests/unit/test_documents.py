@@ -506,3 +506,26 @@ def test_templates_exist_for_every_kind_and_language() -> None:
     for kind in DOCUMENT_KINDS:
         for lang in LANGS:
             assert (folder / f"{kind}.{lang}.md.j2").is_file(), (kind, lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_partner_letter_cites_only_a_decided_suspension(lang: str) -> None:
+    suspension = "取引の停止" if lang == "ja" else "suspending our business"
+    review = "取引の継続について検討" if lang == "ja" else "review whether to continue"
+    undecided = render("partner_request", make_facts(FULL, lang), lang)
+    assert suspension not in undecided and review not in undecided
+    decided = make_facts(FULL, lang, decided_action="suspend_and_legal")
+    assert suspension in render("partner_request", decided, lang)
+    considered = make_facts(FULL, lang, decided_action="consider_suspension")
+    assert review in render("partner_request", considered, lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_encrypted_breach_still_needs_a_gdpr_record(lang: str) -> None:
+    # Whether the 72-hour clock runs is the deadline engine's call; without it, the notice says why.
+    facts = make_facts({**FULL, "encrypted": "yes"}, lang)
+    without_clock = [d for d in facts.deadlines if d.id != "gdpr_authority"]
+    text = render("gdpr_art33", dataclasses.replace(facts, deadlines=without_clock), lang)
+    notice = text.split("\n\n")[1]
+    assert NOT_REQUIRED[lang] in notice
+    assert ("33条5項" if lang == "ja" else "Art. 33(5)") in notice

@@ -44,6 +44,7 @@ DOCUMENT_DEADLINES: Final[dict[DocumentKind, tuple[str, ...]]] = {
 
 APPI_PERSONS_THRESHOLD: Final = 1000
 _WRONGFUL_CAUSES: Final = frozenset({"intentional", "external_attack"})
+_DATA_SUBJECTS: Final = (("customer_personal", "customers"), ("employee_personal", "employees"))
 _JA_WEEKDAYS: Final = "月火水木金土日"
 _EN_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _EN_MONTHS: Final = (
@@ -252,6 +253,12 @@ def build_context(
         "data_kinds": data_kinds,
         "personal_data_kinds": [k for k in data_kinds if k["code"] in PERSONAL_DATA_KINDS],
         "other_data_kinds": [k for k in data_kinds if k["code"] not in PERSONAL_DATA_KINDS],
+        # Whose data it is, where the kinds say so (codes: "customers", "employees").
+        "data_subjects": [
+            subject
+            for kind_code, subject in _DATA_SUBJECTS
+            if kind_code in answers.several("data_kinds")
+        ],
         "affected_persons": _text(format_count(persons, lang) if persons is not None else None),
         "encrypted": one("encrypted"),
         "regions": several("regions"),

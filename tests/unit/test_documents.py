@@ -529,3 +529,17 @@ def test_an_encrypted_breach_still_needs_a_gdpr_record(lang: str) -> None:
     notice = text.split("\n\n")[1]
     assert NOT_REQUIRED[lang] in notice
     assert ("33条5項" if lang == "ja" else "Art. 33(5)") in notice
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_gdpr_notice_names_the_data_subjects_the_kinds_imply(lang: str) -> None:
+    subjects = (
+        "| (a) | 関係するデータ主体" if lang == "ja" else "approximate number of data subjects"
+    )
+    both = {**FULL, "data_kinds": ["customer_personal", "employee_personal"]}
+    text = row(render("gdpr_art33", make_facts(both, lang), lang), subjects)
+    assert ("種類: 顧客、従業員" if lang == "ja" else "Categories: customers; employees") in text
+    # Sensitive data alone does not say whose it is.
+    sensitive = {**FULL, "data_kinds": ["sensitive_personal"]}
+    text = row(render("gdpr_art33", make_facts(sensitive, lang), lang), subjects)
+    assert (f"種類: {UNKNOWN['ja']}" if lang == "ja" else f"Categories: {UNKNOWN['en']}") in text

@@ -9,14 +9,16 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
-from bot.documents import DocumentError, DocumentFormat, draft, facts_from_answers
 from bot.domain.documents import DOCUMENT_KINDS, IncidentFacts
 from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
+
+if TYPE_CHECKING:
+    from bot.documents import DocumentFormat
 
 
 def register_draft(commands: Any) -> None:
@@ -37,8 +39,10 @@ def register_draft(commands: Any) -> None:
 
 
 def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
-    # bot.cli imports this module to register the command; its helpers are imported here.
+    # bot.cli imports this module to register the command; its helpers are imported here, and
+    # the renderer (Jinja2, python-docx) only when drafting.
     from bot.cli import CliError
+    from bot.documents import DocumentError, draft
 
     lang: str = args.lang or settings.LEAKBOT_LANGUAGE
     fmt: DocumentFormat = args.format
@@ -103,6 +107,7 @@ def _facts_from_file(
     path: str, playbook: Playbook, settings: Settings, lang: str, now: datetime
 ) -> IncidentFacts:
     from bot.cli import CliError, _problem_lines, _read_answers_file
+    from bot.documents import facts_from_answers
     from bot.domain.answers import AnswersError, parse_answers
 
     raw = _read_answers_file(path, lang)

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 from zoneinfo import ZoneInfo
-
-import jinja2
 
 from bot.domain.answers import Answers, parse_answers
 from bot.domain.documents import (
@@ -32,6 +30,9 @@ from bot.domain.documents import (
 from bot.domain.engine import assess
 from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR, Playbook
 from bot.store.records import IncidentRecord
+
+if TYPE_CHECKING:
+    import jinja2
 
 DocumentFormat = Literal["md", "docx"]
 DOCUMENT_FORMATS: tuple[DocumentFormat, ...] = get_args(DocumentFormat)
@@ -90,6 +91,8 @@ def _finalize(value: Any) -> Any:
 
 @lru_cache(maxsize=8)
 def _environment(directory: Path) -> jinja2.Environment:
+    import jinja2  # lazily: only drafting needs it
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
         undefined=jinja2.StrictUndefined,
@@ -114,6 +117,8 @@ def render_markdown(
         raise DocumentError(f"unknown document {kind!r} (one of: {', '.join(DOCUMENT_KINDS)})")
     document_kind: DocumentKind = kind  # narrowed by the check above
     name = template_name(document_kind, lang)
+    import jinja2
+
     try:
         template = _environment(templates).get_template(name)
         text = template.render(build_context(document_kind, facts, playbook, lang))

@@ -213,3 +213,14 @@ async def test_unknown_incident_exits_2(
     assert err.strip().splitlines() == [
         "leakbot: インシデント LEAK-2026-9999 はデータベースにありません。"
     ]
+
+
+def test_the_cli_loads_jinja_and_word_only_when_drafting() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, bot.cli; print(sorted({'jinja2', 'docx'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -134,8 +134,9 @@ def _facts_from_store(
 ) -> IncidentFacts:
     import asyncio
 
-    from bot.cli import CliError
+    from bot.cli import CliError, _problem_lines
     from bot.documents import facts_from_incident
+    from bot.domain.answers import AnswersError
     from bot.store.urls import resolve_database_url
 
     try:
@@ -155,6 +156,8 @@ def _facts_from_store(
             company_name=settings.LEAKBOT_COMPANY_NAME,
             company_contact=settings.LEAKBOT_COMPANY_CONTACT,
         )
+    except AnswersError as exc:  # stored under an earlier playbook
+        raise CliError("\n".join(_problem_lines(exc, lang, incident_id))) from exc
     except OverflowError as exc:
         raise CliError(t(lang, "cli.out_of_range")) from exc
 

@@ -331,8 +331,12 @@ def facts_from_incident(
     company_name: str | None = None,
     company_contact: str | None = None,
 ) -> IncidentFacts:
-    """A stored incident's facts, as they were assessed (its answers at their assessment time)."""
-    assessed_at = datetime.fromisoformat(str(record.assessment["assessed_at"]))
+    """A stored incident's facts, as they were assessed (its answers at their assessment time).
+
+    Raises AnswersError when the stored answers no longer fit the playbook.
+    """
+    stamp = record.assessment.get("assessed_at")
+    assessed_at = datetime.fromisoformat(stamp) if isinstance(stamp, str) else record.created_at
     answers = parse_answers(record.answers, playbook, tz=tz, now=assessed_at, partial=True)
     return facts_from_answers(
         answers,

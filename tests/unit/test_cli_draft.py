@@ -22,7 +22,7 @@ from bot.domain.documents import DOCUMENT_KINDS
 from bot.domain.engine import assess
 from bot.domain.playbook import load_playbook
 from bot.service import IncidentService, ServiceConfig
-from bot.store import Store
+from bot.store import NewIncident, Store
 
 PLAYBOOK = load_playbook()
 TZ = ZoneInfo("Asia/Tokyo")
@@ -213,6 +213,29 @@ async def test_unknown_incident_exits_2(
     assert err.strip().splitlines() == [
         "leakbot: インシデント LEAK-2026-9999 はデータベースにありません。"
     ]
+
+
+async def test_stored_answers_the_playbook_no_longer_accepts_exit_2(
+    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    stale = NewIncident(
+        partner="Globex",
+        reporter_id="UREPORTER1",
+        team_id=None,
+        locale="en",
+        answers={"partner": "Globex", "cause": "sunspots"},
+        assessment={"recommendation": "request_report"},  # no assessed_at: created_at is used
+        recommendation="request_report",
+        year=2026,
+    )
+    record, _ = await store.create_incident(stale, now=datetime(2026, 11, 25, tzinfo=TZ))
+    code, out, err = await _run("draft", "ppc_final", "--incident", record.id, "--lang", "en")
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert (
+        len(lines) == 1 and lines[0].startswith(f"leakbot: {record.id}: ") and "cause" in lines[0]
+    )
 
 
 def test_the_cli_loads_jinja_and_word_only_when_drafting() -> None:

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from bot.domain.answers import Answers
+from bot.domain.deadlines import APPI_PERSONS_THRESHOLD, WRONGFUL_CAUSES
 from bot.domain.playbook import Playbook
 from bot.domain.vocabulary import PERSONAL_DATA_KINDS
 
@@ -32,7 +33,7 @@ DocumentKind = Literal[
 ]
 DOCUMENT_KINDS: Final[tuple[DocumentKind, ...]] = get_args(DocumentKind)
 
-# The deadline each document answers (None: the partner letter serves two).
+# The deadlines each document answers (the partner letter: the partner's two).
 DOCUMENT_DEADLINES: Final[dict[DocumentKind, tuple[str, ...]]] = {
     "ppc_preliminary": ("appi_preliminary",),
     "ppc_final": ("appi_final",),
@@ -42,8 +43,6 @@ DOCUMENT_DEADLINES: Final[dict[DocumentKind, tuple[str, ...]]] = {
     "us_ca_notice": ("us_ca_notice",),
 }
 
-APPI_PERSONS_THRESHOLD: Final = 1000
-_WRONGFUL_CAUSES: Final = frozenset({"intentional", "external_attack"})
 _DATA_SUBJECTS: Final = (("customer_personal", "customers"), ("employee_personal", "employees"))
 _JA_WEEKDAYS: Final = "月火水木金土日"
 _EN_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -138,7 +137,7 @@ def reportable_cases(answers: Answers) -> list[str] | None:
     if "financial" in kinds:
         cases.append("financial")  # 2号
     cause = answers.choice("cause")
-    if cause in _WRONGFUL_CAUSES:
+    if cause in WRONGFUL_CAUSES:
         cases.append("wrongful")  # 3号
     elif cause == "unknown":
         cases.append("wrongful_possible")

@@ -19,6 +19,7 @@ from bot.domain.playbook import Playbook
 
 if TYPE_CHECKING:
     from bot.documents import DocumentFormat
+    from bot.store.records import IncidentRecord
 
 
 def register_draft(commands: Any) -> None:
@@ -162,7 +163,7 @@ def _facts_from_store(
         raise CliError(t(lang, "cli.out_of_range")) from exc
 
 
-async def _read_incident(settings: Settings, incident_id: str, lang: str) -> Any:
+async def _read_incident(settings: Settings, incident_id: str, lang: str) -> IncidentRecord | None:
     from bot.cli import CliError
     from bot.store import Store
 

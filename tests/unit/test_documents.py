@@ -485,6 +485,16 @@ def test_the_word_file_holds_the_same_text_as_the_markdown(kind: str, lang: str)
     assert "A*B* | C_D <E>" in "\n".join(_docx_texts(word.content))
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_word_file_carries_the_not_required_notice_first(lang: str) -> None:
+    facts = make_facts(MINIMAL, lang)
+    word = draft("us_ca_notice", facts, lang, "docx", playbook=PLAYBOOK)
+    assert _docx_texts(word.content) == _markdown_texts(render("us_ca_notice", facts, lang))
+    notice = docx.Document(io.BytesIO(word.content)).paragraphs[1]
+    assert notice.style is not None and notice.style.name == "Intense Quote"
+    assert NOT_REQUIRED[lang] in notice.text
+
+
 def test_the_word_file_has_no_macros() -> None:
     import zipfile
 

@@ -64,8 +64,10 @@ def documents_dir(playbook_path: Path | None = None) -> Path:
 # CommonMark: any ASCII punctuation may be backslash-escaped. These are the ones that start
 # markup anywhere in a line (emphasis, links, code, HTML, tables, entities).
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
-# ... and these only at the start of a line (headings, lists, quotes, thematic breaks).
-_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))", re.MULTILINE)
+# ... and these only at the start of a line (headings, lists, quotes, thematic breaks), and the
+# "." or ")" after the number that opens an ordered list.
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-])", re.MULTILINE)
+_MD_ORDERED = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
 _MD_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
@@ -73,7 +75,8 @@ def md_escape(text: str) -> str:
     """Text shown literally in Markdown: markup characters escaped, line breaks made spaces."""
     flat = " ".join(str(text).split())
     escaped = _MD_SPECIAL.sub(r"\\\1", flat)
-    return _MD_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", escaped)
+    escaped = _MD_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", escaped)
+    return _MD_ORDERED.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", escaped)
 
 
 def md_unescape(text: str) -> str:

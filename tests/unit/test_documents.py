@@ -16,8 +16,17 @@ from zoneinfo import ZoneInfo
 
 import docx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.documents import Draft, documents_dir, draft, facts_from_answers, md_escape
+from bot.documents import (
+    Draft,
+    documents_dir,
+    draft,
+    facts_from_answers,
+    md_escape,
+    md_unescape,
+)
 from bot.domain.answers import parse_answers
 from bot.domain.documents import DOCUMENT_KINDS, DeadlineFact, IncidentFacts
 from bot.domain.playbook import load_playbook
@@ -553,3 +562,31 @@ def test_gdpr_notice_names_the_data_subjects_the_kinds_imply(lang: str) -> None:
     sensitive = {**FULL, "data_kinds": ["sensitive_personal"]}
     text = row(render("gdpr_art33", make_facts(sensitive, lang), lang), subjects)
     assert (f"種類: {UNKNOWN['ja']}" if lang == "ja" else f"Categories: {UNKNOWN['en']}") in text
+
+
+MARKDOWN_LIKE = st.text(alphabet=st.sampled_from(list("#>|+=*-.)(19 \\_`[]<>&!~\n\tab日")))
+ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)))
+
+
+@settings(max_examples=500, deadline=None)
+@given(MARKDOWN_LIKE | ANY_TEXT)
+def test_md_escape_round_trips_and_starts_no_block(text: str) -> None:
+    escaped = md_escape(text)
+    assert md_unescape(escaped) == " ".join(text.split())
+    assert "\n" not in escaped
+    # Nothing the text starts with can open a heading, list, quote or table row.
+    assert not re.match(r"\s*([#>|+=*-]|\d+[.)])", escaped)
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("1) x", "1\\) x"),
+        ("12. y", "12\\. y"),
+        ("- a", "\\- a"),
+        ("a|b", "a\\|b"),
+        ("<b>", "\\<b\\>"),
+    ],
+)
+def test_md_escape_examples(text: str, escaped: str) -> None:
+    assert md_escape(text) == escaped

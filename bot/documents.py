@@ -158,11 +158,11 @@ def table_cells(line: str) -> list[str]:
     return [md_unescape(cell.strip()) for cell in cells]
 
 
-# Word's own Japanese faces, so that a Japanese draft does not fall back to a Latin font.
-_EAST_ASIAN_FONT = {"ja": "Yu Mincho", "en": "MS Mincho"}
+# Word's Japanese face for the Japanese text in every draft (the PPC item names in English ones).
+_EAST_ASIAN_FONT = "Yu Mincho"
 
 
-def markdown_to_docx(markdown: str, lang: str = "ja", *, author: str = "leakbot") -> bytes:
+def markdown_to_docx(markdown: str, *, author: str = "leakbot") -> bytes:
     """A Word file from the Markdown subset the templates use: headings, paragraphs, bullets,
     quotes and tables. Every text line is its own paragraph (letters keep their lines)."""
     import docx  # lazily: only `--format docx` needs it
@@ -170,7 +170,7 @@ def markdown_to_docx(markdown: str, lang: str = "ja", *, author: str = "leakbot"
 
     document = docx.Document()
     fonts = document.styles["Normal"].element.get_or_add_rPr().get_or_add_rFonts()
-    fonts.set(qn("w:eastAsia"), _EAST_ASIAN_FONT.get(lang, "MS Mincho"))
+    fonts.set(qn("w:eastAsia"), _EAST_ASIAN_FONT)
     properties = document.core_properties
     properties.author = author
     properties.last_modified_by = author
@@ -259,7 +259,7 @@ def draft(
     markdown = render_markdown(
         kind, facts, lang, playbook=playbook, templates=templates or documents_dir()
     )
-    content = markdown.encode("utf-8") if fmt == "md" else markdown_to_docx(markdown, lang)
+    content = markdown.encode("utf-8") if fmt == "md" else markdown_to_docx(markdown)
     return Draft(
         kind=kind,
         lang=lang,

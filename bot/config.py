@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     LEAKBOT_TIMEZONE: str = "Asia/Tokyo"
     LEAKBOT_PLAYBOOK: Path = Field(default=DEFAULT_PLAYBOOK_DIR / "leak.yml")
     LEAKBOT_LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The company's own details in drafted documents (placeholders where unset).
+    LEAKBOT_COMPANY_NAME: str | None = Field(default=None, max_length=200)
+    LEAKBOT_COMPANY_CONTACT: str | None = Field(default=None, max_length=500)
     PORT: int = Field(default=3000, ge=1, le=65535)
     LEAKBOT_HOST: str = "0.0.0.0"
     # Empty: /metrics is served on PORT with the rest; a number: on its own port only.
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
                 f"{value!r} is not a Slack channel ID (C…/G…); copy it from the channel's details"
             )
         return value
+
+    @field_validator("LEAKBOT_COMPANY_NAME", "LEAKBOT_COMPANY_CONTACT")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("SLACK_API_URL")
     @classmethod

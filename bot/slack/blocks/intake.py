@@ -177,17 +177,25 @@ def step_view(playbook: Playbook, state: IntakeState, now: datetime) -> dict[str
     return _modal(lang, state, blocks, "intake.next", back=state.step > 0)
 
 
+def _choice_text(question: Question, value: Any, lang: str) -> str:
+    try:
+        return question.choice(str(value)).label.get(lang)
+    except KeyError:  # not one of the choices: shown as typed, never trusted
+        return escape(str(value))
+
+
 def answer_text(playbook: Playbook, question: Question, value: Any, lang: str) -> str:
     """An answer as a person reads it (raw modal values, before parsing)."""
     if value is None or value == "" or value == []:
         return t(lang, "intake.unknown")
     if question.kind == "one_of":
-        return question.choice(str(value)).label.get(lang)
+        return _choice_text(question, value, lang)
     if question.kind == "several_of":
-        return (
-            "、".join(question.choice(v).label.get(lang) for v in value)
-            if lang == "ja"
-            else ", ".join(question.choice(v).label.get(lang) for v in value)
+        # A value that is not a list (a forged or stale payload) is shown as one value; the
+        # submission's validation then names the problem instead of this page failing.
+        values = value if isinstance(value, list) else [value]
+        return ("、" if lang == "ja" else ", ").join(
+            _choice_text(question, v, lang) for v in values
         )
     if question.kind == "datetime" and isinstance(value, int):
         fallback = datetime.fromtimestamp(value).isoformat()

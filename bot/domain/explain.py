@@ -74,13 +74,16 @@ def quote(answer: SurveyAnswer, lang: str, text: str | None = None) -> str:
     )
 
 
-def quote_lines(assessment: Assessment, lang: str) -> list[str]:
-    return [quote(q.answer, lang, q.text(lang)) for q in assessment.quotes]
-
-
-def quotes_heading(assessment: Assessment, lang: str) -> str:
-    same = any(q.stance is not None for q in assessment.quotes)
-    return t(lang, "panel.quotes_same" if same else "panel.quotes_general")
+def quote_sections(assessment: Assessment, lang: str) -> list[tuple[str, list[str]]]:
+    """Quotes under the recommendation, titled: "under the same conditions" only for words said
+    under a condition that holds in this case, the others as respondents who take this action."""
+    same = [q for q in assessment.quotes if q.stance is not None]
+    others = [q for q in assessment.quotes if q.stance is None]
+    sections: list[tuple[str, list[str]]] = []
+    for key, quotes in (("panel.quotes_same", same), ("panel.quotes_general", others)):
+        if quotes:
+            sections.append((t(lang, key), [quote(q.answer, lang, q.text(lang)) for q in quotes]))
+    return sections
 
 
 def _move_groups(assessment: Assessment) -> list[list[Move]]:
@@ -233,9 +236,9 @@ def report_text(playbook: Playbook, assessment: Assessment, lang: str) -> str:
     out += distribution_lines(playbook, assessment, lang)
     out += ["", t(lang, "report.reasons")]
     out += [f"- {line}" for line in reasons(playbook, assessment, lang)]
-    if assessment.quotes:
-        out += ["", quotes_heading(assessment, lang)]
-        out += [f"- {line}" for line in quote_lines(assessment, lang)]
+    for heading, lines in quote_sections(assessment, lang):
+        out += ["", heading]
+        out += [f"- {line}" for line in lines]
     out += ["", t(lang, "report.deadlines")]
     out += [f"- {line}" for line in deadline_lines(assessment, lang)]
     if not any(d.rule.regulator for d in assessment.deadlines):

@@ -1,4 +1,4 @@
-"""The stable answer vocabulary of PRODUCT.md: ids, values and option keys.
+"""The stable answer vocabulary (docs/contracts.md): ids, values, option keys and directions.
 
 Playbooks may add questions and values but may not rename these; tests, the CLI and the modal's
 block ids all share them.
@@ -82,39 +82,6 @@ SEVERITY_BY_ADDING: Final[frozenset[str]] = frozenset({"data_kinds"})
 PERSONAL_DATA_KINDS: Final[frozenset[str]] = frozenset(
     {"customer_personal", "employee_personal", "sensitive_personal", "financial"}
 )
-
-# Integer answers in buckets, for words about a case ("more than 1,000 persons").
-AFFECTED_PERSONS_BUCKETS: Final[tuple[tuple[str, int | None], ...]] = (
-    ("small", 100),  # 0..100
-    ("medium", 1000),  # 101..1000
-    ("large", None),  # > 1000 (APPI's reporting threshold)
-)
-PRIOR_INCIDENTS_BUCKETS: Final[tuple[tuple[str, int | None], ...]] = (
-    ("none", 0),
-    ("one", 1),
-    ("several", None),
-)
-BUCKETED_ANSWERS: Final[dict[str, tuple[tuple[str, int | None], ...]]] = {
-    "affected_persons": AFFECTED_PERSONS_BUCKETS,
-    "prior_incidents": PRIOR_INCIDENTS_BUCKETS,
-}
-
-
-def bucket_of(answer_id: str, number: int) -> str:
-    """The bucket name of an integer answer (`affected_persons`, `prior_incidents`)."""
-    for name, upper in BUCKETED_ANSWERS[answer_id]:
-        if upper is None or number <= upper:
-            return name
-    raise AssertionError("the last bucket has no upper bound")
-
-
-def factor_values(answer_id: str) -> tuple[str, ...]:
-    """Every value a factor can take (bucket names for integer answers)."""
-    if answer_id in BUCKETED_ANSWERS:
-        return tuple(name for name, _ in BUCKETED_ANSWERS[answer_id])
-    _, values = CORE_ANSWERS[answer_id]
-    return values or ()
-
 
 # Themes a survey comment can name. Conditions a respondent decides on are coded as stances
 # (bot/domain/survey.py), never as tags.

@@ -13,8 +13,7 @@ from bot.domain.explain import (
     distribution_lines,
     format_moment,
     option_label,
-    quote_lines,
-    quotes_heading,
+    quote_sections,
     reasons,
 )
 from bot.domain.i18n import t
@@ -129,10 +128,9 @@ def _analysis_blocks(playbook: Playbook, view: IncidentView, lang: str) -> list[
     # Reasons name the respondents who move (with their words) and, separately labelled, the
     # company's policy and the law: policy is never shown as survey evidence.
     blocks += bullet_sections(t(lang, "report.reasons"), reasons(playbook, assessment, lang))
-    if assessment.quotes:
-        quotes = [f"> {escape(line)}" for line in quote_lines(assessment, lang)]
-        title = escape(quotes_heading(assessment, lang))
-        blocks.append(section(clip(f"*{title}*\n" + "\n".join(quotes), 3000)))
+    for heading, lines in quote_sections(assessment, lang):
+        quotes = "\n".join(f"> {escape(line)}" for line in lines)
+        blocks.append(section(clip(f"*{escape(heading)}*\n{quotes}", 3000)))
     deadlines = deadline_lines(assessment, lang)
     blocks += bullet_sections(t(lang, "report.deadlines"), deadlines)
     checklist = [item.get(lang) for item in assessment.checklist]

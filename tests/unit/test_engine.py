@@ -145,6 +145,20 @@ def test_intent_with_damage_is_policy_not_survey() -> None:
     assert any(line.startswith("社内方針「") and "100人中82人" in line for line in ja)
 
 
+def test_who_says_different_if_intentional_is_never_quoted_for_it() -> None:
+    # #87: 「もっぱら個人の悪質な行為によるなら別だとは思います」 — never shown as supporting a
+    # suspension in an intentional case, though their reaction there is a suspension.
+    raw = {"cause": "intentional", "data_kinds": ["management_critical"], "damage": "confirmed"}
+    answers = _answers(raw).values
+    respondent = SURVEY.answer(87)
+    assert respondent.reaction(answers) == "suspend_and_legal" and respondent.has_caveat(answers)
+    result = _assess(raw)
+    assert result.recommendation == "suspend_and_legal"
+    # Without the caveat #87 would be quoted third (#67, #84, #87 said so under these conditions).
+    assert [q.answer.number for q in result.quotes] == [67, 84, 91]
+    assert not respondent.has_caveat(_answers({**raw, "cause": "negligence"}).values)
+
+
 def test_minor_negligence_keeps_whoever_says_suspend() -> None:
     result = _assess(MINOR_NEGLIGENCE)
     # #33 (誠意ある対応であれば継続) moves to continuing; no one else's words speak to these facts,

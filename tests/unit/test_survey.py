@@ -291,8 +291,9 @@ def test_issue_cases_are_coded_from_their_words(survey: Survey) -> None:
     assert _stances(survey, 99) == [
         ({"data_kinds": ("trade_secret", "management_critical")}, "suspend_and_legal")
     ]
-    # #87 "it would be different if one individual's malice" says not how: a caveat, no stance.
-    assert _stances(survey, 87) == []
+    # #87 "it would be different if one individual's malice" says not how: a caveat, not a
+    # stance for intent (their stance is the reason they give: damage may come to us too).
+    assert _stances(survey, 87) == [({"damage": ("possible", "confirmed")}, "suspend_and_legal")]
     (caveat,) = survey.answer(87).caveats
     assert dict(caveat.when) == {"cause": ("intentional",)}
     # #37 and #52 chose a report and say so when damage occurs: no suspension for damage.
@@ -303,7 +304,7 @@ def test_issue_cases_are_coded_from_their_words(survey: Survey) -> None:
 def test_stance_statistics(survey: Survey) -> None:
     with_stances = [a for a in survey.answers if a.stances]
     movers = [a for a in with_stances if any(s.then != a.choice for s in a.stances)]
-    assert len(with_stances) == 28
+    assert len(with_stances) == 31
     assert len(movers) == 12
     by_answer: dict[str, int] = {}
     for answer in with_stances:
@@ -312,13 +313,13 @@ def test_stance_statistics(survey: Survey) -> None:
     assert by_answer == {
         "cause": 3,
         "contract": 2,
-        "damage": 5,
+        "damage": 7,
         "data_kinds": 3,
         "dependency": 4,
         "partner_response": 2,
         "prior_incidents": 2,
         "affected_persons": 1,
-        "report_quality": 8,
+        "report_quality": 9,
     }
 
 

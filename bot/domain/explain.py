@@ -87,12 +87,16 @@ def quote_sections(assessment: Assessment, lang: str) -> list[tuple[str, list[st
 
 
 def _move_groups(assessment: Assessment) -> list[list[Move]]:
-    """Respondents who change their answer, grouped by the facts that move them and where to;
-    the largest group first."""
+    """Respondents who change their answer, grouped by the facts that move them and where to:
+    those who move to the recommended reaction first, then the largest group first."""
     groups: dict[tuple[tuple[Fact, ...], OptionKey], list[Move]] = {}
     for move in assessment.moves:
         groups.setdefault((move.facts, move.reaction), []).append(move)
-    return sorted(groups.values(), key=lambda moves: (-len(moves), moves[0].number))
+    top = assessment.recommendation
+    return sorted(
+        groups.values(),
+        key=lambda moves: (moves[0].reaction != top, -len(moves), moves[0].number),
+    )
 
 
 def median_line(playbook: Playbook, assessment: Assessment, lang: str) -> str:

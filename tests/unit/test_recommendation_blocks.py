@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain.answers import parse_answers
 from bot.domain.engine import Assessment, assess, median_reaction, split_of
-from bot.domain.explain import quote_sections
+from bot.domain.explain import quote_sections, reasons
 from bot.domain.playbook import load_playbook
 from bot.domain.vocabulary import OPTION_KEYS, OptionKey
 from bot.slack.blocks.recommendation import IncidentView, decided_message, recommendation_message
@@ -78,6 +78,11 @@ def test_counts_and_policy_labelled_as_policy(lang: str) -> None:
     # this very condition; #33, who would keep trading, is a reason, never a supporting quote.
     quoted = [q.answer.number for q in view.assessment.quotes]
     assert quoted[0] == 53 and 33 not in quoted
+    # Reasons: the median, then who moves to the recommendation (#53), then who moves elsewhere
+    # (#33, whom the company rule puts back), then the rule.
+    why = reasons(PLAYBOOK, view.assessment, lang)
+    assert "#53" in why[1] and "#33" in why[2]
+    assert why[3].startswith("Company policy:" if lang == "en" else "社内方針「")
 
 
 def test_nothing_known_is_not_called_the_same_conditions() -> None:

@@ -326,7 +326,11 @@ class FollowThrough:
         aware_at = answers.moment("aware_at") or datetime.fromisoformat(
             record.assessment["assessed_at"]
         )
-        answers = answers.with_values(partner_response=response, aware_at=aware_at)
+        # The report did not come: respondents who stop trading then (#23 期限…できなきゃ停止)
+        # decide on exactly this.
+        answers = answers.with_values(
+            partner_response=response, report_quality="missing", aware_at=aware_at
+        )
         assessment = assess(answers, self.playbook, tz=self.config.tz, now=now)
         assert task.due_at is not None
         # incident_id None: the store puts this incident's id on them; the old message shows

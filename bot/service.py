@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.domain.answers import Answers, parse_answers
 from bot.domain.approvals import ApprovalCheck, Refusal, check_approval, may_reject
 from bot.domain.engine import Assessment, assess
+from bot.domain.explain import assessment_json
 from bot.domain.partners import normalize_partner
 from bot.domain.playbook import Playbook
 from bot.domain.vocabulary import OptionKey
@@ -64,6 +65,12 @@ def store_errors_unavailable(method: Callable[P, Awaitable[R]]) -> Callable[P, A
     return run
 
 
+# Version 2: the respondent panel (`leakbot assess --json`'s object). Version 1 snapshots (no
+# `version`) held multiplier shares; both keep `assessed_at`, and an incident's assessment is
+# always re-computed from its stored answers (`assessment_of`), so both stay readable.
+SNAPSHOT_VERSION = 2
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     tz: ZoneInfo
@@ -72,20 +79,14 @@ class ServiceConfig:
 
 
 def assessment_snapshot(
-    assessment: Assessment, playbook: Playbook, now: datetime
+    assessment: Assessment, playbook: Playbook, now: datetime, lang: str = "ja"
 ) -> dict[str, Any]:
-    """What was recommended, kept with the incident as the record of the decision's basis."""
+    """What was recommended, kept with the incident as the record of the decision's basis: the
+    same object as `leakbot assess --json` (texts in `lang`), with the version and the time."""
     return {
-        "recommendation": assessment.recommendation,
-        "distribution": dict(assessment.distribution),
-        "deadlines": [
-            {
-                "id": d.id,
-                "due": d.due.isoformat(),
-                "overdue_after": d.overdue_after.isoformat() if d.overdue_after else None,
-            }
-            for d in assessment.deadlines
-        ],
+        **assessment_json(playbook, assessment, lang),
+        "version": SNAPSHOT_VERSION,
+        "lang": lang,
         "playbook": {"id": playbook.id, "version": playbook.version},
         "assessed_at": now.isoformat(),
     }
@@ -163,7 +164,9 @@ class IncidentService:
             team_id=team_id,
             locale=locale,
             answers=answers.to_json(),
-            assessment=assessment_snapshot(assessment, self.playbook, now),
+            assessment=assessment_snapshot(
+                assessment, self.playbook, now, self.config.channel_lang
+            ),
             recommendation=assessment.recommendation,
             year=now.year,
             submission_key=submission_key,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.playbook import Playbook, Question
 from bot.domain.text import Localized
-from bot.domain.vocabulary import BUCKETED_ANSWERS, CORE_ANSWERS, bucket_of
+from bot.domain.vocabulary import CORE_ANSWERS
 
 AnswerValue = str | int | datetime | tuple[str, ...] | None
 
@@ -202,18 +202,6 @@ class Answers:
     def moment(self, answer_id: str) -> datetime | None:
         value = self.values.get(answer_id)
         return value if isinstance(value, datetime) else None
-
-    def factor_values(self) -> list[tuple[str, str]]:
-        """Every (factor, value) pair this case states, with integers turned into buckets."""
-        pairs: list[tuple[str, str]] = []
-        for answer_id, value in self.values.items():
-            if isinstance(value, str) and answer_id not in ("partner", "description"):
-                pairs.append((answer_id, value))
-            elif isinstance(value, tuple):
-                pairs.extend((answer_id, item) for item in value)
-            elif isinstance(value, int) and answer_id in BUCKETED_ANSWERS:
-                pairs.append((answer_id, bucket_of(answer_id, value)))
-        return pairs
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (datetimes as ISO 8601, lists for several-of), absent answers left out."""

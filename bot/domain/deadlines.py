@@ -38,11 +38,6 @@ class Deadline:
     # Whether `now` (given to compute_deadlines) is past overdue_after, or past due without one.
     overdue: bool = False
 
-    @property
-    def overdue_at(self) -> datetime | None:
-        """Former name of `overdue_after`, kept for callers not yet moved."""
-        return self.overdue_after
-
     def source(self, lang: str) -> str:
         return self.rule.source.get(lang)
 

@@ -1,4 +1,4 @@
-"""The leak playbook: questions, factor effects, deadline rules, checklists and approval policy.
+"""The leak playbook: questions, named policy rules, deadline rules, checklists and approvals.
 
 Everything a company would tune lives in `playbooks/*.yml` as data; this module validates it on
 load so that a broken playbook fails at start with the file, the path inside it and what is wrong.
@@ -6,23 +6,22 @@ load so that a broken playbook fails at start with the file, the path inside it 
 
 from __future__ import annotations
 
-import math
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from bot.domain.conditions import Condition, check_condition
 from bot.domain.loading import load_yaml_model
 from bot.domain.survey import Survey, load_survey
 from bot.domain.text import Localized
 from bot.domain.vocabulary import (
-    BUCKETED_ANSWERS,
     CORE_ANSWERS,
+    NOT_ASKED,
     OPTION_KEYS,
     AnswerKind,
     OptionKey,
-    factor_values,
 )
 
 DeadlineId = Literal[
@@ -96,50 +95,35 @@ class Step(_Strict):
     questions: tuple[str, ...] = Field(min_length=1)
 
 
-class Effect(_Strict):
-    """How one answer value moves the five options, and the survey answers that support it."""
+class Policy(_Strict):
+    """A named rule on top of the panel: when its condition holds, every respondent below
+    `at_least` is lifted to it (`at_most`: everyone above is lowered to it).
 
-    multipliers: dict[OptionKey, float]
-    answers: tuple[int, ...] = ()
-    why: Localized
-
-    @model_validator(mode="after")
-    def _all_options(self) -> Effect:
-        missing = [key for key in OPTION_KEYS if key not in self.multipliers]
-        if missing:
-            raise ValueError(f"multipliers missing for {missing}")
-        bad = [key for key, value in self.multipliers.items() if not (0 < value <= 100)]
-        if bad:
-            raise ValueError(f"multipliers must be > 0 and ≤ 100: {bad}")
-        return self
-
-    def log_multiplier(self, key: OptionKey) -> float:
-        return math.log(self.multipliers[key])
-
-
-class Direction(_Strict):
-    """A declared monotonic direction that the effects must honour in every context.
-
-    With `order`, moving one step along the order never lowers `raises` (and never raises
-    `lowers`); with `value`, adding that value never lowers `raises`.
+    The condition is `when` (answers, all must hold) and/or `any_deadline` (one of these
+    deadlines applies to the case, e.g. a regulator report is due).
     """
 
-    factor: str
-    order: tuple[str, ...] = ()
-    value: str | None = None
-    raises: OptionKey | None = None
-    lowers: OptionKey | None = None
-    note: str = ""
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    kind: Literal["law", "company"]
+    text: Localized
+    when: Condition = Field(default_factory=dict)
+    any_deadline: tuple[DeadlineId, ...] = ()
+    at_least: OptionKey | None = None
+    at_most: OptionKey | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> Direction:
-        if bool(self.order) == (self.value is not None):
-            raise ValueError("a direction has either `order` (2+ values) or `value`")
-        if self.order and len(self.order) < 2:
-            raise ValueError("`order` needs at least two values")
-        if (self.raises is None) == (self.lowers is None):
-            raise ValueError("a direction names exactly one of `raises` or `lowers`")
+    def _shape(self) -> Policy:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError(f"policy {self.id}: give exactly one of at_least or at_most")
+        if not self.when and not self.any_deadline:
+            raise ValueError(f"policy {self.id}: needs a condition (`when` or `any_deadline`)")
         return self
+
+    @property
+    def bound(self) -> OptionKey:
+        bound = self.at_least or self.at_most
+        assert bound is not None
+        return bound
 
 
 class DeadlineRule(_Strict):
@@ -217,6 +201,7 @@ class Limits(_Strict):
     partner_max_length: int = Field(default=200, ge=1, le=3000)
     max_affected_persons: int = Field(default=1_000_000_000, ge=1)
     max_reason_comments: int = Field(default=3, ge=0, le=10)
+    # How many groups of respondents who change their answer the reasons list (largest first).
     max_reason_factors: int = Field(default=4, ge=1, le=10)
 
 
@@ -227,14 +212,11 @@ class Playbook(_Strict):
     survey_file: str = "survey.yml"
     steps: tuple[Step, ...] = Field(min_length=1)
     questions: tuple[Question, ...] = Field(min_length=1)
-    effects: dict[str, dict[str, Effect]]
-    directions: tuple[Direction, ...] = ()
+    policies: tuple[Policy, ...] = ()
     option_labels: dict[OptionKey, Localized]
     deadlines: dict[DeadlineId, DeadlineRule]
     checklists: dict[OptionKey, tuple[Localized, ...]]
     shared_relationship_note: Localized
-    # Comments shown when no respondent's conditions match the case (e.g. nothing known yet).
-    representative_answers: dict[OptionKey, tuple[int, ...]] = Field(default_factory=dict)
     approval: ApprovalPolicy = ApprovalPolicy()
     schedules: Schedules = Schedules()
     limits: Limits = Limits()
@@ -255,12 +237,12 @@ class Playbook(_Strict):
             for qid in step.questions:
                 if qid not in ids:
                     raise ValueError(f"steps[{index}].questions: unknown question {qid!r}")
-        asked = [qid for qid in ids if qid != "prior_incidents"]
+        asked = [qid for qid in ids if qid not in NOT_ASKED]
         not_in_steps = sorted(set(asked) - set(in_steps))
         if not_in_steps or len(set(in_steps)) != len(in_steps):
             check = not_in_steps or in_steps
             raise ValueError(f"every asked question belongs to exactly one step; check {check}")
-        self._check_effects()
+        self._check_policies()
         missing_labels = [key for key in OPTION_KEYS if key not in self.option_labels]
         missing_lists = [key for key in OPTION_KEYS if not self.checklists.get(key)]
         if missing_labels or missing_lists:
@@ -269,90 +251,34 @@ class Playbook(_Strict):
             )
         survey = (info.context or {}).get("survey")
         if isinstance(survey, Survey):
-            self._check_citations(survey)
             object.__setattr__(self, "survey", survey)
         return self
 
-    def _values_of(self, factor: str) -> tuple[str, ...]:
-        if factor in BUCKETED_ANSWERS:
-            return factor_values(factor)
-        question = self.question(factor)
-        return tuple(choice.value for choice in question.choices)
+    def _values_of(self, answer_id: str) -> tuple[str, ...] | None:
+        """A question's values (None for a number) for conditions; KeyError if no such answer."""
+        if answer_id == "prior_incidents":
+            return None
+        question = self.question(answer_id)
+        if question.kind in ("one_of", "several_of"):
+            return tuple(choice.value for choice in question.choices)
+        if question.kind in ("integer", "counted"):
+            return None
+        raise KeyError(answer_id)
 
-    def _check_effects(self) -> None:
-        for factor, by_value in self.effects.items():
-            if factor not in {q.id for q in self.questions} and factor not in BUCKETED_ANSWERS:
-                raise ValueError(f"effects.{factor}: no such question")
-            allowed = self._values_of(factor)
-            for value in by_value:
-                if value not in allowed:
-                    raise ValueError(f"effects.{factor}.{value}: not a value of {factor} {allowed}")
-        for index, direction in enumerate(self.directions):
-            self._check_direction(direction, f"directions[{index}]")
-
-    def multipliers(self, factor: str, value: str) -> dict[OptionKey, float]:
-        effect = self.effects.get(factor, {}).get(value)
-        return dict(effect.multipliers) if effect else dict.fromkeys(OPTION_KEYS, 1.0)
-
-    def _check_direction(self, direction: Direction, where: str) -> None:
-        target = direction.raises or direction.lowers
-        assert target is not None
-        allowed = self._values_of(direction.factor)
-        for value in (*direction.order, *([direction.value] if direction.value else [])):
-            if value not in allowed:
-                raise ValueError(f"{where}: {direction.factor} has no value {value!r}")
-        pairs: list[tuple[dict[OptionKey, float], dict[OptionKey, float], str]] = []
-        if direction.value is not None:
-            neutral = dict.fromkeys(OPTION_KEYS, 1.0)
-            pairs.append((neutral, self.multipliers(direction.factor, direction.value), "adding"))
-        for before, after in zip(direction.order, direction.order[1:], strict=False):
-            pairs.append(
-                (
-                    self.multipliers(direction.factor, before),
-                    self.multipliers(direction.factor, after),
-                    f"{before}→{after}",
-                )
-            )
-        for old, new, what in pairs:
-            # A normalised share of `target` cannot fall (or rise) in any context iff its ratio
-            # after/before is the largest (or smallest) of the five ratios.
-            ratios = {key: new[key] / old[key] for key in OPTION_KEYS}
-            mine = ratios[target]
-            worst = max(ratios.values()) if direction.raises else min(ratios.values())
-            if not math.isclose(mine, worst) and (
-                (direction.raises and mine < worst) or (direction.lowers and mine > worst)
-            ):
-                verb = "raise" if direction.raises else "lower"
+    def _check_policies(self) -> None:
+        seen: set[str] = set()
+        for index, policy in enumerate(self.policies):
+            where = f"policies[{index}] ({policy.id})"
+            if policy.id in seen:
+                raise ValueError(f"{where}: the id {policy.id!r} is used twice")
+            seen.add(policy.id)
+            if policy.when:
+                check_condition(policy.when, self._values_of, f"{where}.when")
+            unknown = [d for d in policy.any_deadline if d not in self.deadlines]
+            if unknown:
                 raise ValueError(
-                    f"{where}: {direction.factor} {what} must {verb} {target} in every "
-                    f"case, but its effect ratios are {ratios}"
+                    f"{where}.any_deadline: no deadline rule {unknown} in this playbook"
                 )
-
-    def _check_citations(self, survey: Survey) -> None:
-        total = len(survey.answers)
-        for factor, by_value in self.effects.items():
-            for value, effect in by_value.items():
-                for number in effect.answers:
-                    if not 1 <= number <= total:
-                        raise ValueError(
-                            f"effects.{factor}.{value}: survey answer {number} does not exist "
-                            f"(1..{total})"
-                        )
-                    chosen = survey.answer(number).choice
-                    if effect.multipliers[chosen] < 1.0 - 1e-9:
-                        raise ValueError(
-                            f"effects.{factor}.{value}: cites answer {number}, who chose "
-                            f"{chosen}, but the effect lowers {chosen} "
-                            f"(×{effect.multipliers[chosen]})"
-                        )
-
-        for key, numbers in self.representative_answers.items():
-            for number in numbers:
-                if not 1 <= number <= total or survey.answer(number).choice != key:
-                    raise ValueError(
-                        f"representative_answers.{key}: answer {number} does not exist or did "
-                        f"not choose {key}"
-                    )
 
     @model_validator(mode="after")
     def _deadline_references(self) -> Playbook:

@@ -1,4 +1,4 @@
-"""The stable answer vocabulary (docs/contracts.md): ids, values and option keys.
+"""The stable answer vocabulary (docs/contracts.md): ids, values, option keys and directions.
 
 Playbooks may add questions and values but may not rename these; tests, the CLI and the modal's
 block ids all share them.
@@ -57,49 +57,34 @@ CORE_ANSWERS: Final[dict[str, tuple[AnswerKind, tuple[str, ...] | None]]] = {
         ("confidentiality_remedies", "prevention_plan_required", "none", "unknown"),
     ),
     "prior_incidents": ("counted", None),
+    # The partner's report and prevention plan: recorded when that follow-up is marked, not asked
+    # at intake (`leakbot assess --answers` may carry it).
+    "report_quality": ("one_of", ("sufficient", "insufficient", "missing")),
     "description": ("text", None),
 }
+
+# Answers the intake never asks: counted from the database or recorded later.
+NOT_ASKED: Final[frozenset[str]] = frozenset({"prior_incidents", "report_quality"})
+
+# The directions (docs/contracts.md): along each chain a later value is more severe, and a more
+# severe value must never move a respondent, the panel or the recommendation to a milder reaction.
+# Integer answers grow more severe with the number; adding a data kind is more severe.
+SEVERITY_CHAINS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
+    "damage": (("none", "possible", "confirmed"),),
+    "cause": (("negligence", "intentional"), ("external_attack", "intentional")),
+    "partner_response": (("cooperative", "slow", "concealing"),),
+    "dependency": (("high", "medium", "low"),),
+    "report_quality": (("sufficient", "insufficient", "missing"),),
+}
+SEVERITY_BY_NUMBER: Final[frozenset[str]] = frozenset({"affected_persons", "prior_incidents"})
+SEVERITY_BY_ADDING: Final[frozenset[str]] = frozenset({"data_kinds"})
 
 PERSONAL_DATA_KINDS: Final[frozenset[str]] = frozenset(
     {"customer_personal", "employee_personal", "sensitive_personal", "financial"}
 )
 
-# Integer answers are turned into buckets so that the playbook can declare effects and the survey
-# can tag comments with them ("affected_persons:large", "prior_incidents:several").
-AFFECTED_PERSONS_BUCKETS: Final[tuple[tuple[str, int | None], ...]] = (
-    ("small", 100),  # 0..100
-    ("medium", 1000),  # 101..1000
-    ("large", None),  # > 1000 (APPI's reporting threshold)
-)
-PRIOR_INCIDENTS_BUCKETS: Final[tuple[tuple[str, int | None], ...]] = (
-    ("none", 0),
-    ("one", 1),
-    ("several", None),
-)
-BUCKETED_ANSWERS: Final[dict[str, tuple[tuple[str, int | None], ...]]] = {
-    "affected_persons": AFFECTED_PERSONS_BUCKETS,
-    "prior_incidents": PRIOR_INCIDENTS_BUCKETS,
-}
-
-
-def bucket_of(answer_id: str, number: int) -> str:
-    """The bucket name of an integer answer (`affected_persons`, `prior_incidents`)."""
-    for name, upper in BUCKETED_ANSWERS[answer_id]:
-        if upper is None or number <= upper:
-            return name
-    raise AssertionError("the last bucket has no upper bound")
-
-
-def factor_values(answer_id: str) -> tuple[str, ...]:
-    """Every value a factor can take in effects and tags (bucket names for integer answers)."""
-    if answer_id in BUCKETED_ANSWERS:
-        return tuple(name for name, _ in BUCKETED_ANSWERS[answer_id])
-    _, values = CORE_ANSWERS[answer_id]
-    return values or ()
-
-
-# Themes a survey comment can name besides the answer factors above. A survey tag is either
-# "<answer id>:<value>" (a condition the engine can match against a case) or one of these.
+# Themes a survey comment can name. Conditions a respondent decides on are coded as stances
+# (bot/domain/survey.py), never as tags.
 THEMES: Final[tuple[str, ...]] = (
     "depends_on_content",  # 内容による / 程度による
     "scale",  # 規模・量
@@ -122,8 +107,9 @@ THEMES: Final[tuple[str, ...]] = (
 
 def known_tags() -> frozenset[str]:
     """Every tag a survey answer may carry."""
-    tags = set(THEMES)
-    for answer_id, (kind, _) in CORE_ANSWERS.items():
-        if kind in ("one_of", "several_of") or answer_id in BUCKETED_ANSWERS:
-            tags.update(f"{answer_id}:{value}" for value in factor_values(answer_id))
-    return frozenset(tags)
+    return frozenset(THEMES)
+
+
+def severity(key: OptionKey) -> int:
+    """0 for the mildest reaction, 4 for the most severe."""
+    return OPTION_KEYS.index(key)

@@ -419,7 +419,15 @@ async def test_partner_report_missed_reassesses_and_asks_for_a_new_decision(
     assert record.decided_action is None and record.decided_by == ()
     # The legal clocks keep running from the first awareness.
     assert datetime.fromisoformat(record.answers["aware_at"]) == T0
-    assert record.assessment["deadlines"] == first.assessment["deadlines"]
+
+    def clocks(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(d["id"], d["due"]) for d in snapshot["deadlines"]]
+
+    assert clocks(record.assessment) == clocks(first.assessment)
+    # The missed report is a fact the respondents decide on (期限…それができなきゃ停止, #23).
+    assert record.answers["report_quality"] == "missing"
+    assert record.assessment["version"] == 2
+    assert {m["answer"] for m in record.assessment["moved"]} >= {17, 18, 23, 56}
     reopened = await actions(leakbot, incident.id, "incident.reopened")
     assert len(reopened) == 1
     assert reopened[0].actor_id == "leakbot"

@@ -62,7 +62,8 @@ def check_recommendation(
     blocks = message["blocks"]
     assert blocks[0]["type"] == "header"
     assert incident_id in blocks[0]["text"]["text"] and partner in blocks[0]["text"]["text"]
-    assert "█" in text and "%" in text  # the bars
+    # The bars, as counts of the 100 respondents: never a made-up percentage.
+    assert "█" in text and "100人中" in text and "%" not in text
     assert "*理由*" in text  # reasons
     assert "回答者の声" in text and "回答 #" in text  # respondents' comments
     assert "期限" in text and "最初にやること" in text  # deadlines, checklist
@@ -159,6 +160,15 @@ async def test_happy_path_japanese_modal_steps_back_and_message(leakbot: Leakbot
     for fact in ("取引先からの連絡", "1,200", "日本、EU/EEA", "隠ぺい", "委託先の従業員が"):
         assert fact in text, fact
     assert "推奨対応: 即時停止・法的措置を検討" in text
+    # Policy is labelled as policy (the company's rule and the law), with how many it moved;
+    # the respondents' own stances come with their words.
+    assert "社内方針「故意の漏洩で当社に被害が出ている場合は" in text
+    # The reporting rule applies too, but the higher company rule already lifts everyone: a rule
+    # that moved nobody is not given as a reason.
+    assert "法令「" not in text
+    assert (
+        "顧客の個人情報が漏れたため、100人中1人が「即時停止・法的措置を検討」に変わります" in text
+    )
     for deadline in ("個人情報保護委員会への速報", "個人情報保護委員会への確報", "GDPR"):
         assert deadline in text, deadline
     assert "カリフォルニア" not in text  # no us_ca region

@@ -87,8 +87,10 @@ async def known_week(bot: Leakbot) -> KnownWeek:
     umbrella = await bot.report(REPORTER, steps_for("Umbrella Corp", STEPS))
     records = [await bot.store.get_incident(r.id) for r in (globex_old, acme, globex)]
     assert [r.status if r else None for r in records] == ["decided"] * 3
+    # The mild case's recommendation is the panel's 51st respondent: a report (#33 alone moves
+    # to continuing); approving it decides that.
     assert [r.decided_action if r else None for r in records] == [
-        "continue_with_concern",
+        "request_report",
         "suspend_and_legal",
         "request_report",
     ]
@@ -132,7 +134,7 @@ EXPECTED = {
             r"取引を継続（変更なし）\s+░{20}\s+0 \(  0%\) ▏  1%",
         ],
         "pending": [
-            "LEAK-2026-0004 Initech — 承認待ち・懸念を伝えて取引継続（3日経過）",
+            "LEAK-2026-0004 Initech — 承認待ち・報告書・改善書の提出を求める（3日経過）",
             "LEAK-2026-0005 Umbrella Corp — 承認待ち・即時停止・法的措置を検討（47時間経過）",
         ],
         "pending_title": "承認待ち（2件）",

@@ -13,7 +13,7 @@ import yaml
 from bot.domain.i18n import catalog, normalize_lang, placeholders, t
 from bot.domain.survey import AgeBand, Occupation
 from bot.domain.text import LANGS
-from bot.domain.vocabulary import BUCKETED_ANSWERS, factor_values
+from bot.domain.vocabulary import CORE_ANSWERS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
@@ -145,9 +145,9 @@ def _catalog_like_literals() -> dict[str, str]:
 
 def test_the_scan_finds_the_calls() -> None:
     keys, prefixes = _used_in_code()
-    assert {"report.title", "cli.bad_now", "reason.up", "reason.down"} <= set(keys)
-    assert {"fact.", "age.", "occupation."} <= set(prefixes)
-    assert {"answer.required", "answer.unknown_id", "report.comments_general"} <= set(
+    assert {"report.title", "cli.bad_now", "panel.policy_up", "panel.policy_down"} <= set(keys)
+    assert {"panel.fact.", "panel.policy_kind.", "age.", "occupation."} <= set(prefixes)
+    assert {"answer.required", "answer.unknown_id", "panel.quotes_general"} <= set(
         _catalog_like_literals()
     )
 
@@ -172,11 +172,16 @@ def test_families_are_complete() -> None:
     families = {
         "age.": {f"age.{band}" for band in get_args(AgeBand)},
         "occupation.": {f"occupation.{o}" for o in get_args(Occupation)},
-        "fact.": {
-            f"fact.{factor}.{value}"
-            for factor in BUCKETED_ANSWERS
-            for value in factor_values(factor)
-        },
+        # A clause for every value of every choice answer, and for the integer answers.
+        "panel.fact.": {
+            f"panel.fact.{answer_id}.{value}"
+            for answer_id, (kind, values) in CORE_ANSWERS.items()
+            if kind in ("one_of", "several_of")
+            for value in values or ()
+        }
+        | {f"panel.fact.prior_incidents.{n}" for n in ("none", "one", "several")}
+        | {"panel.fact.affected_persons"},
+        "panel.policy_kind.": {f"panel.policy_kind.{kind}" for kind in ("law", "company")},
     }
     for prefix, expected in families.items():
         present = {key for key in texts if key.startswith(prefix)}

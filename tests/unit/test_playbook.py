@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,11 +11,12 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from bot.domain.conditions import Threshold
 from bot.domain.loading import DataFileError
 from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR, Playbook, load_playbook
 from bot.domain.survey import Survey
 from bot.domain.text import Localized
-from bot.domain.vocabulary import CORE_ANSWERS, OPTION_KEYS, factor_values
+from bot.domain.vocabulary import CORE_ANSWERS, NOT_ASKED, OPTION_KEYS
 
 PLAYBOOK_PATH = DEFAULT_PLAYBOOK_DIR / "leak.yml"
 SURVEY_PATH = DEFAULT_PLAYBOOK_DIR / "survey.yml"
@@ -59,39 +59,40 @@ def test_stable_vocabulary(playbook: Playbook) -> None:
 
 def test_every_asked_question_is_in_exactly_one_step(playbook: Playbook) -> None:
     in_steps = [qid for step in playbook.steps for qid in step.questions]
-    assert sorted(in_steps) == sorted(q.id for q in playbook.questions)
-    for question in playbook.questions:
-        assert playbook.steps[playbook.step_of(question.id)].questions.count(question.id) == 1
+    asked = [q.id for q in playbook.questions if q.id not in NOT_ASKED]
+    assert sorted(in_steps) == sorted(asked)
+    for question_id in asked:
+        assert playbook.steps[playbook.step_of(question_id)].questions.count(question_id) == 1
 
 
-def test_effects_name_real_values(playbook: Playbook) -> None:
-    for factor, by_value in playbook.effects.items():
-        if factor in ("affected_persons", "prior_incidents"):
-            allowed = set(factor_values(factor))
-        else:
-            allowed = {c.value for c in playbook.question(factor).choices}
-        assert set(by_value) <= allowed, factor
-        for effect in by_value.values():
-            assert set(effect.multipliers) == set(OPTION_KEYS)
-            assert all(0 < m <= 100 for m in effect.multipliers.values())
+def test_shipped_policies(playbook: Playbook) -> None:
+    by_id = {policy.id: policy for policy in playbook.policies}
+    assert list(by_id) == ["repeat_partner", "concealment", "reportable", "intent_with_damage"]
+    assert {p.id: (p.kind, p.at_least) for p in playbook.policies} == {
+        "repeat_partner": ("company", "consider_suspension"),
+        "concealment": ("company", "consider_suspension"),
+        "reportable": ("law", "request_report"),
+        "intent_with_damage": ("company", "suspend_and_legal"),
+    }
+    threshold = by_id["repeat_partner"].when["prior_incidents"]
+    assert isinstance(threshold, Threshold) and threshold.at_least == 2
+    assert dict(by_id["concealment"].when) == {"partner_response": ("concealing",)}
+    assert dict(by_id["intent_with_damage"].when) == {
+        "cause": ("intentional",),
+        "damage": ("confirmed",),
+    }
+    assert set(by_id["reportable"].any_deadline) >= {
+        "appi_preliminary",
+        "gdpr_authority",
+        "us_ca_notice",
+    }
 
 
-def test_cited_answers_exist_and_are_not_lowered(playbook: Playbook) -> None:
-    """What the loader enforces, checked directly against the survey file."""
-    survey = yaml.safe_load(SURVEY_PATH.read_text(encoding="utf-8"))
-    chosen = {answer["number"]: answer["choice"] for answer in survey["answers"]}
-    cited = 0
-    for factor, by_value in playbook.effects.items():
-        for value, effect in by_value.items():
-            for number in effect.answers:
-                cited += 1
-                assert number in chosen, (factor, value, number)
-                assert effect.multipliers[chosen[number]] >= 1.0, (factor, value, number)
-    assert cited > 30
-    for key, numbers in playbook.representative_answers.items():
-        assert numbers
-        for number in numbers:
-            assert chosen[number] == key, (key, number)
+def test_report_quality_is_recorded_not_asked(playbook: Playbook) -> None:
+    in_steps = {qid for step in playbook.steps for qid in step.questions}
+    assert "report_quality" not in in_steps
+    values = [c.value for c in playbook.question("report_quality").choices]
+    assert values == ["sufficient", "insufficient", "missing"]
 
 
 def test_every_option_has_label_and_checklist(playbook: Playbook) -> None:
@@ -191,42 +192,50 @@ def _question(data: dict[str, Any], question_id: str) -> dict[str, Any]:
     raise KeyError(question_id)
 
 
-def _first_answer_choosing(key: str) -> int:
-    survey = yaml.safe_load(SURVEY_PATH.read_text(encoding="utf-8"))
-    return next(int(a["number"]) for a in survey["answers"] if a["choice"] == key)
-
-
 def test_an_unchanged_copy_loads(tmp_path: Path) -> None:
     shutil.copy(SURVEY_PATH, tmp_path / "survey.yml")
     path = tmp_path / "leak.yml"
     path.write_text(yaml.safe_dump(_raw(), allow_unicode=True), encoding="utf-8")
-    assert load_playbook(path).effects == load_playbook().effects
+    assert load_playbook(path).policies == load_playbook().policies
 
 
-def test_unknown_answer_number(tmp_path: Path) -> None:
+def _policy(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "extra",
+        "kind": "company",
+        "text": {"ja": "追加の方針", "en": "An extra rule"},
+        "at_least": "request_report",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (_policy(when={"motive": ["greed"]}), "unknown answer id 'motive'"),
+        (_policy(when={"cause": ["sabotage"]}), "cause has no value 'sabotage'"),
+        (_policy(when={"prior_incidents": ["many"]}), "prior_incidents is a number"),
+        (_policy(when={"damage": ["none"]}, at_least="stop_all"), "at_least"),
+        (_policy(when={"damage": ["none"]}, at_most="continue_unchanged"), "exactly one of"),
+        (_policy(), "needs a condition"),
+        (_policy(any_deadline=["appi_weekly"]), "any_deadline"),
+        (_policy(when={"damage": ["none"]}, kind="custom"), "kind"),
+        (_policy(id="repeat_partner", when={"damage": ["none"]}), "used twice"),
+    ],
+)
+def test_broken_policy(tmp_path: Path, policy: dict[str, Any], expected: str) -> None:
     data = _raw()
-    data["effects"]["cause"]["intentional"]["answers"] = [87, 999]
+    data["policies"].append(policy)
     message = _load_broken(tmp_path, data)
-    assert "effects.cause.intentional" in message
-    assert "999" in message and "does not exist" in message
+    assert f"policies[{len(data['policies']) - 1}]" in message or "policies." in message
+    assert expected in message
 
 
-def test_citing_a_respondent_whose_choice_is_lowered(tmp_path: Path) -> None:
+def test_policy_on_a_deadline_the_playbook_switched_off(tmp_path: Path) -> None:
     data = _raw()
-    number = _first_answer_choosing("suspend_and_legal")
-    assert data["effects"]["cause"]["negligence"]["multipliers"]["suspend_and_legal"] < 1
-    data["effects"]["cause"]["negligence"]["answers"].append(number)
+    del data["deadlines"]["us_ca_notice"]
     message = _load_broken(tmp_path, data)
-    assert "effects.cause.negligence" in message
-    assert f"answer {number}" in message
-    assert "suspend_and_legal" in message and "lowers" in message
-
-
-def test_representative_answer_with_another_choice(tmp_path: Path) -> None:
-    data = _raw()
-    data["representative_answers"]["suspend_and_legal"] = [_first_answer_choosing("request_report")]
-    message = _load_broken(tmp_path, data)
-    assert "representative_answers.suspend_and_legal" in message
+    assert "policies[2] (reportable).any_deadline" in message and "us_ca_notice" in message
 
 
 def test_renamed_stable_question(tmp_path: Path) -> None:
@@ -258,22 +267,6 @@ def test_choice_removed_from_stable_question(tmp_path: Path) -> None:
     assert "source" in message and "media" in message and "stable vocabulary" in message
 
 
-@pytest.mark.parametrize("multiplier", [0, -1.5])
-def test_multiplier_not_positive(tmp_path: Path, multiplier: float) -> None:
-    data = _raw()
-    data["effects"]["damage"]["none"]["multipliers"]["suspend_and_legal"] = multiplier
-    message = _load_broken(tmp_path, data)
-    assert "effects.damage.none" in message
-    assert "multipliers must be > 0" in message and "suspend_and_legal" in message
-
-
-def test_multiplier_missing_an_option(tmp_path: Path) -> None:
-    data = _raw()
-    del data["effects"]["damage"]["none"]["multipliers"]["request_report"]
-    message = _load_broken(tmp_path, data)
-    assert "effects.damage.none" in message and "request_report" in message
-
-
 def test_missing_english_text(tmp_path: Path) -> None:
     data = _raw()
     question = _question(data, "relationship")
@@ -291,39 +284,11 @@ def test_empty_japanese_checklist_item(tmp_path: Path) -> None:
     assert "checklists.request_report[1].ja" in message
 
 
-def test_direction_broken_by_an_effect(tmp_path: Path) -> None:
-    data = _raw()
-    # Confirmed damage now lowers suspension: "more damage → more suspension" no longer holds.
-    data["effects"]["damage"]["confirmed"]["multipliers"]["suspend_and_legal"] = 0.5
-    message = _load_broken(tmp_path, data)
-    index = next(
-        i for i, d in enumerate(data["directions"]) if d["factor"] == "damage" and d.get("order")
-    )
-    assert f"directions[{index}]" in message
-    assert "damage possible→confirmed must raise suspend_and_legal" in message
-
-
-def test_direction_with_an_unknown_value(tmp_path: Path) -> None:
-    data = _raw()
-    data["directions"].append(
-        {"factor": "damage", "order": ["none", "huge"], "raises": "suspend_and_legal"}
-    )
-    message = _load_broken(tmp_path, data)
-    assert f"directions[{len(data['directions']) - 1}]" in message and "'huge'" in message
-
-
 def test_step_naming_an_unknown_question(tmp_path: Path) -> None:
     data = _raw()
     data["steps"][1]["questions"].append("weather")
     message = _load_broken(tmp_path, data)
     assert "steps[1].questions" in message and "'weather'" in message
-
-
-def test_effect_for_an_unknown_value(tmp_path: Path) -> None:
-    data = _raw()
-    data["effects"]["cause"]["sabotage"] = copy.deepcopy(data["effects"]["cause"]["intentional"])
-    message = _load_broken(tmp_path, data)
-    assert "effects.cause.sabotage" in message and "not a value of cause" in message
 
 
 def test_unknown_key(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_identical_comments_are_both_kept(survey: Survey) -> None:
             "company_employee",
             "data_kinds:management_critical",
         ),
-        (75, "consider_suspension", "30s", "male", "company_employee", "affected_persons:large"),
+        (75, "consider_suspension", "30s", "male", "company_employee", "affected_persons"),
         (89, "suspend_and_legal", "60s", "male", "executive", "legal_action"),
         (
             90,
@@ -181,25 +181,38 @@ def test_spot_checks(
     assert answer.age_band == age_band
     assert answer.gender == gender
     assert answer.occupation == occupation
-    assert tag in answer.tags
+    # A theme is a tag; a condition is named by one of the respondent's stances.
+    named = {
+        f"{i}:{v}"
+        for s in answer.stances
+        for i, r in s.when.items()
+        if isinstance(r, tuple)
+        for v in r
+    }
+    named |= {i for s in answer.stances for i in s.when}
+    assert tag in answer.tags or tag in named
 
 
 def test_spot_check_comments(survey: Survey) -> None:
     assert survey.answer(13).comment_ja.startswith("私に停止する判断はできないので")
     assert survey.answer(54).comment_ja.endswith("例えば、外部の犯行ということもある。")
-    assert "cause:external_attack" in survey.answer(54).tags
-    # "unless deliberate, continue": tagged with the condition the choice applies to.
-    assert "cause:intentional" not in survey.answer(14).tags
-    assert "cause:negligence" in survey.answer(14).tags
+    # "For example, it could be outsiders": an example, not what they would do then.
+    assert survey.answer(54).stances == ()
+    # "unless deliberate, continue": a stance for cause=intentional, the mildest reaction that is
+    # not continuing.
+    (stance,) = survey.answer(14).stances
+    assert dict(stance.when) == {"cause": ("intentional",)}
+    assert stance.then == "request_report"
     assert survey.answer(100).comment_ja.startswith("信用問題にも関わってくるので")
 
 
 def test_rejects_unknown_tag(tmp_path: Path) -> None:
     data = _raw()
-    data["answers"][0]["tags"] = ["cause:sabotage"]
+    data["answers"][0]["tags"] = ["cause:intentional"]
     message = _load_broken(tmp_path, data)
     assert "answers[0].tags" in message
-    assert "unknown tag(s) ['cause:sabotage']" in message
+    assert "unknown tag(s) ['cause:intentional']" in message
+    assert "is a stance, not a tag" in message
 
 
 def test_rejects_duplicate_tag(tmp_path: Path) -> None:
@@ -235,3 +248,159 @@ def test_rejects_unknown_occupation(tmp_path: Path) -> None:
     data["answers"][0]["occupation"] = "student"
     message = _load_broken(tmp_path, data)
     assert "answers[0].occupation" in message
+
+
+# --- stances: coded from the respondents' own words ---------------------------------------------
+
+
+def test_counts_are_the_survey(survey: Survey) -> None:
+    assert survey.counts == EXPECTED_COUNTS
+
+
+def test_every_quote_is_in_its_comment(survey: Survey) -> None:
+    quotes = 0
+    for answer in survey.answers:
+        for coded in (*answer.stances, *answer.caveats):
+            assert coded.quote in answer.comment_ja, answer.number
+            assert coded.quote_en.strip(), answer.number
+            quotes += 1
+    assert quotes >= 30
+
+
+def test_the_rules_are_written_at_the_top_of_the_file() -> None:
+    head = SURVEY_PATH.read_text(encoding="utf-8").split("\nquestion:")[0]
+    assert "Coding rules for stances" in head
+    assert "It depends" in head and "the mildest of the five reactions" in head
+
+
+def _stances(survey: Survey, number: int) -> list[tuple[dict[str, object], str]]:
+    return [(dict(s.when), s.then) for s in survey.answer(number).stances]
+
+
+def test_issue_cases_are_coded_from_their_words(survey: Survey) -> None:
+    # #17 改善が見受けられない場合は取引を中断: about the partner's improvement, not its speed.
+    assert _stances(survey, 17) == [
+        ({"report_quality": ("insufficient", "missing")}, "consider_suspension")
+    ]
+    # #23 期限…それができなきゃ停止: the report missing its due date.
+    assert _stances(survey, 23) == [({"report_quality": ("missing",)}, "consider_suspension")]
+    # #72 and #51 "depends on how the partner responds" say neither how nor what: no stance.
+    assert _stances(survey, 72) == [] and _stances(survey, 51) == []
+    assert survey.answer(72).choice == "consider_suspension"
+    # #99 自社に関する情報を漏洩したのであれば: restates their own choice under that condition.
+    assert _stances(survey, 99) == [
+        ({"data_kinds": ("trade_secret", "management_critical")}, "suspend_and_legal")
+    ]
+    # #87 "it would be different if one individual's malice" says not how: a caveat, not a
+    # stance for intent (their stance is the reason they give: damage may come to us too).
+    assert _stances(survey, 87) == [({"damage": ("possible", "confirmed")}, "suspend_and_legal")]
+    (caveat,) = survey.answer(87).caveats
+    assert dict(caveat.when) == {"cause": ("intentional",)}
+    # #37 and #52 chose a report and say so when damage occurs: no suspension for damage.
+    assert _stances(survey, 37) == [({"damage": ("confirmed",)}, "request_report")]
+    assert _stances(survey, 52) == [({"damage": ("confirmed",)}, "request_report")]
+
+
+def test_stance_statistics(survey: Survey) -> None:
+    with_stances = [a for a in survey.answers if a.stances]
+    movers = [a for a in with_stances if any(s.then != a.choice for s in a.stances)]
+    assert len(with_stances) == 31
+    assert len(movers) == 12
+    by_answer: dict[str, int] = {}
+    for answer in with_stances:
+        for answer_id in {i for s in answer.stances for i in s.when}:
+            by_answer[answer_id] = by_answer.get(answer_id, 0) + 1
+    assert by_answer == {
+        "cause": 3,
+        "contract": 2,
+        "damage": 7,
+        "data_kinds": 3,
+        "dependency": 4,
+        "partner_response": 2,
+        "prior_incidents": 2,
+        "affected_persons": 1,
+        "report_quality": 9,
+    }
+
+
+def _stance_data(when: dict[str, Any], then: str, quote: str) -> dict[str, Any]:
+    return {"when": when, "then": then, "quote": quote, "quote_en": "words"}
+
+
+def test_rejects_a_quote_not_in_the_comment(tmp_path: Path) -> None:
+    data = _raw()
+    data["answers"][13]["stances"] = [
+        _stance_data({"cause": ["intentional"]}, "request_report", "故意なら停止")
+    ]
+    message = _load_broken(tmp_path, data)
+    assert "answers[13]" in message
+    assert "stances[0].quote '故意なら停止' is not in comment_ja" in message
+
+
+@pytest.mark.parametrize(
+    ("when", "then", "expected"),
+    [
+        ({"motive": ["greed"]}, "request_report", "unknown answer id 'motive'"),
+        ({"cause": ["sabotage"]}, "request_report", "cause has no value 'sabotage'"),
+        (
+            {"cause": ["intentional"]},
+            "stop_everything",
+            "answers[13].stances[0].then: Input should be",
+        ),
+        ({"prior_incidents": ["many"]}, "request_report", "prior_incidents is a number"),
+        ({"cause": {"at_least": 1}}, "request_report", "cause takes a list of values"),
+        ({}, "request_report", "`when` names no answer"),
+    ],
+)
+def test_rejects_unknown_keys(
+    tmp_path: Path, when: dict[str, Any], then: str, expected: str
+) -> None:
+    data = _raw()
+    data["answers"][13]["stances"] = [_stance_data(when, then, "故意なら別ですが")]
+    message = _load_broken(tmp_path, data)
+    assert expected in message
+
+
+def test_rejects_stances_that_break_a_direction(tmp_path: Path) -> None:
+    # #33 chose a report; a stance "suspend when the partner is cooperative" beside "continue
+    # when slow" would make a worse response milder for this one respondent.
+    data = _raw()
+    data["answers"][32]["stances"] = [
+        _stance_data({"partner_response": ["slow"]}, "continue_with_concern", "相手先の出方を見る"),
+    ]
+    message = _load_broken(tmp_path, data)
+    assert "answers[32]" in message
+    assert "stances break a direction: partner_response 'cooperative' → 'slow'" in message
+    assert "from request_report to the milder continue_with_concern" in message
+
+
+def test_rejects_a_milder_stance_for_more_damage(tmp_path: Path) -> None:
+    # Two milder stances where the more severe one holds only for less damage: damage none →
+    # possible would move this respondent (#60, consider_suspension) from request_report down to
+    # continue_with_concern.
+    data = _raw()
+    data["answers"][59]["stances"] = [
+        _stance_data({"damage": ["none"]}, "request_report", "信頼関係に亀裂が入る"),
+        _stance_data({"dependency": ["high"]}, "continue_with_concern", "信頼関係に亀裂が入る"),
+    ]
+    message = _load_broken(tmp_path, data)
+    assert "answers[59]" in message
+    assert "damage 'none' → 'possible'" in message
+
+
+def test_rejects_fewer_persons_being_more_severe(tmp_path: Path) -> None:
+    data = _raw()
+    data["answers"][74]["stances"] = [
+        _stance_data({"affected_persons": {"at_most": 100}}, "suspend_and_legal", "規模にもよるが"),
+    ]
+    message = _load_broken(tmp_path, data)
+    assert "affected_persons 0 → 101" in message and "to the milder" in message
+
+
+def test_rejects_adding_a_data_kind_making_it_milder(tmp_path: Path) -> None:
+    data = _raw()
+    data["answers"][59]["stances"] = [
+        _stance_data({"data_kinds": ["internal_minor"]}, "request_report", "信頼関係に亀裂が入る"),
+    ]
+    message = _load_broken(tmp_path, data)
+    assert "data_kinds () → ('internal_minor',)" in message

@@ -11,10 +11,10 @@ from bot.domain.engine import Assessment
 from bot.domain.explain import (
     deadline_lines,
     distribution_lines,
-    factor_reasons,
     format_moment,
     option_label,
-    quote,
+    quote_sections,
+    reasons,
 )
 from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
@@ -47,6 +47,7 @@ FACT_IDS = (
     "dependency",
     "contract",
     "prior_incidents",
+    "report_quality",
 )
 
 
@@ -111,24 +112,29 @@ def _summary_text(playbook: Playbook, view: IncidentView, lang: str) -> str:
 
 def _analysis_blocks(playbook: Playbook, view: IncidentView, lang: str) -> list[Block]:
     assessment = view.assessment
-    top = option_label(playbook, assessment.recommendation, lang)
-    share = f"{assessment.distribution[assessment.recommendation] * 100:.0f}%"
+    top = assessment.recommendation
+    heading = t(
+        lang,
+        "panel.recommended",
+        option=escape(option_label(playbook, top, lang)),
+        count=assessment.final[top],
+        total=assessment.total,
+    )
+    counts = "\n".join(distribution_lines(playbook, assessment, lang))
     blocks: list[Block] = [
-        section(t(lang, "message.recommended", option=escape(top), share=share)),
-        section("```" + "\n".join(distribution_lines(playbook, assessment, lang)) + "```"),
+        section(heading),
+        section(f"{escape(t(lang, 'panel.heading', total=assessment.total))}\n```{counts}```"),
     ]
-    blocks += bullet_sections(t(lang, "report.reasons"), factor_reasons(playbook, assessment, lang))
-    if assessment.quotes:
-        key = "report.comments" if assessment.quotes_match_case else "report.comments_general"
-        quotes = [f"> {escape(quote(answer, lang))}" for answer in assessment.quotes]
-        blocks.append(section(f"*{escape(t(lang, key))}*\n" + "\n".join(quotes)))
+    # Reasons name the respondents who move (with their words) and, separately labelled, the
+    # company's policy and the law: policy is never shown as survey evidence.
+    blocks += bullet_sections(t(lang, "report.reasons"), reasons(playbook, assessment, lang))
+    for heading, lines in quote_sections(assessment, lang):
+        quotes = "\n".join(f"> {escape(line)}" for line in lines)
+        blocks.append(section(clip(f"*{escape(heading)}*\n{quotes}", 3000)))
     deadlines = deadline_lines(assessment, lang)
     blocks += bullet_sections(t(lang, "report.deadlines"), deadlines)
     checklist = [item.get(lang) for item in assessment.checklist]
     blocks += bullet_sections(t(lang, "report.checklist"), checklist)
-    notes = [note.get(lang) for note in assessment.notes]
-    if notes:
-        blocks.append(context(*[f":warning: {escape(note)}" for note in notes]))
     blocks.append(context(escape(t(lang, "report.survey_basis"))))
     return blocks
 

@@ -12,6 +12,7 @@ from bot.domain.explain import assessment_json
 from bot.domain.playbook import load_playbook
 from bot.service import SNAPSHOT_VERSION, IncidentService, ServiceConfig, assessment_snapshot
 from bot.slack.blocks.recommendation import recommendation_message
+from bot.slack.render import incident_view
 from bot.store import NewIncident, Store
 
 TZ = ZoneInfo("Asia/Tokyo")
@@ -91,6 +92,6 @@ async def test_a_version_1_incident_is_read_and_reassessed(store: Store) -> None
     assert assessment.assessed_at == NOW
     assert assessment.recommendation == "suspend_and_legal"
     assert {r.policy.id for r in assessment.policies} == {"intent_with_damage", "reportable"}
-    message = recommendation_message(PLAYBOOK, service.view_of(stored), "ja")
+    message = recommendation_message(PLAYBOOK, incident_view(service, stored), "ja")
     text = str(message["blocks"])
     assert "100人中" in text and "社内方針「" in text and "%" not in text

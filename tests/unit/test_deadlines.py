@@ -572,6 +572,8 @@ def test_playbook_refuses_deadline_references_it_cannot_count(
     for deadline_id, update in change.items():
         if update is None:
             del data["deadlines"][deadline_id]
+            for policy in data["policies"]:  # the policies' own check would refuse it first
+                policy["any_deadline"] = [d for d in policy["any_deadline"] if d != deadline_id]
         else:
             data["deadlines"][deadline_id].update(update)
     with pytest.raises(ValueError, match=message):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from bot import cli_export
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.answers import Answers, AnswersError, parse_answers, parse_datetime
@@ -358,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     assess_parser.add_argument("--now", metavar="ISO8601", help="the current time (default: now)")
     assess_parser.set_defaults(handler=cmd_assess)
+    cli_export.register(commands)
     return parser
 
 

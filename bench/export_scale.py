@@ -163,6 +163,8 @@ def report(runs: list[ExportRun]) -> None:
                 "format",
                 "s",
                 "rows/s",
+                "CPU s",
+                "rows/CPU s",
                 "RSS base MB",
                 "growth MB",
                 "peak MB",

@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import tempfile
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TextIO
@@ -72,7 +72,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(str(exc)) from exc
     playbook = _load_playbook(settings)
     if args.out is None:
-        asyncio.run(_export_to_stdout(settings, playbook, fmt, since))
+        try:
+            asyncio.run(_export_to_stdout(settings, playbook, fmt, since))
+        except BrokenPipeError:  # `leakbot export | head`: the reader left, not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent
         return 0
     target = Path(args.out)
     try:
@@ -125,6 +129,9 @@ async def _export(
     try:
         if fmt == "csv":
             out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
-        return await write_export(iter_export(store, since=since), out, fmt=fmt, playbook=playbook)
+        # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
+        # connection is returned before the store closes.
+        async with aclosing(iter_export(store, since=since)) as pages:
+            return await write_export(pages, out, fmt=fmt, playbook=playbook)
     finally:
         await store.close()

@@ -91,20 +91,36 @@ class ExportedIncident:
         return self.decided_action == self.recommendation
 
 
+# A typed text that Excel would read as a formula (=, +, -, @, or a tab / CR before one) gets a
+# leading apostrophe in CSV: the OWASP advice against formula injection through exports.
+_FORMULA_STARTS: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def _time(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def _cell(value: Any) -> str:
+def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return LIST_SEPARATOR.join(_cell(item) for item in value)
+        return LIST_SEPARATOR.join(_plain(item) for item in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
+
+
+def _cell(value: Any) -> str:
+    """An answer (or other value) as one CSV cell: lists joined, never a formula."""
+    return _text(_plain(value))
 
 
 class CsvLayout:
@@ -130,7 +146,7 @@ class CsvLayout:
         row = [
             item.id,
             item.status,
-            item.partner,
+            _text(item.partner),
             item.reporter_id,
             item.team_id or "",
             item.locale,
@@ -141,10 +157,10 @@ class CsvLayout:
             item.decided_action or "",
             LIST_SEPARATOR.join(item.decided_by),
             _time(item.decided_at),
-            item.decision_reason or "",
+            _text(item.decision_reason),
             _cell(followed),
             LIST_SEPARATOR.join(f"{a.approver_id}:{a.action}@{a.round}" for a in item.approvals),
-            item.outcome or "",
+            _text(item.outcome),
         ]
         answers = item.answers
         row += [_cell(answers.get(qid)) for qid in self.question_ids]

@@ -8,7 +8,7 @@ Each page's approvals and deadline tasks come in one query each (`IN` the page's
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -159,7 +159,7 @@ async def export_page(
 
 async def iter_export(
     store: Store, *, since: datetime | None = None, page_size: int = EXPORT_PAGE_SIZE
-) -> AsyncIterator[list[ExportedIncident]]:
+) -> AsyncGenerator[list[ExportedIncident], None]:
     """Every incident (created at or after `since`), in id order, a page at a time.
 
     One read connection for the whole export: on SQLite one snapshot; on PostgreSQL each page

@@ -268,6 +268,20 @@ async def test_pages_cover_every_incident_once(store: Store) -> None:
     assert [item.id for page in pages for item in page] == created
 
 
+async def test_csv_cells_never_start_a_formula(store: Store, run_cli: Run, tmp_path: Path) -> None:
+    record, _ = await store.create_incident(_incident('=HYPERLINK("http://x")'), now=T0)
+    await store.reject(record.id, actor_id="UAPPROVER1", reason="+1 dup", now=T0)
+    target = tmp_path / "x.csv"
+    code, _, _ = await run_cli("--out", str(target))
+    assert code == 0
+    (row,) = csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline=""))
+    assert row["partner"] == '\'=HYPERLINK("http://x")'
+    assert row["answer.partner"] == '\'=HYPERLINK("http://x")'
+    assert row["decision_reason"] == "'+1 dup"
+    code, out, _ = await run_cli("--format", "jsonl")
+    assert json.loads(out)["partner"] == '=HYPERLINK("http://x")'  # JSON keeps the text as is
+
+
 async def test_empty_store_gives_a_header_only_csv(store: Store, run_cli: Run) -> None:
     code, out, _ = await run_cli()
     assert code == 0

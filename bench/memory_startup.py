@@ -61,6 +61,10 @@ class MemoryResult:
     restart_s: list[float] = field(default_factory=list)
     rss_restart_mb: float = 0.0
     errors: int = 0
+    # CPU seconds (user + system) the process used up to /healthz 200: on a shared machine the
+    # wall time above grows with the load average, this much less.
+    first_start_cpu_s: float = 0.0
+    restart_cpu_s: list[float] = field(default_factory=list)
 
 
 def confirm_bodies(count: int, rng: random.Random, prefix: str = "VMEM") -> list[bytes]:
@@ -115,13 +119,14 @@ async def post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[flo
 
 async def timed_start(
     children: common.Children, work: Path, api_url: str, database_url: str, tag: str
-) -> tuple[common.Child, str, float]:
+) -> tuple[common.Child, str, float, float]:
+    """Start leakbot; (child, base URL, wall seconds and CPU seconds to /healthz 200)."""
     port = common.free_port()
     t0 = time.perf_counter()
     child = common.start_leakbot(children, work, api_url, database_url, port, tag)
     base = f"http://127.0.0.1:{port}"
     await common.wait_healthy(base, child, timeout=120)
-    return child, base, time.perf_counter() - t0
+    return child, base, time.perf_counter() - t0, common.cpu_seconds(child.pid)
 
 
 async def count_incidents(database_url: str) -> int:
@@ -146,11 +151,14 @@ async def bench_db(
     rng = random.Random(11)
     bodies = confirm_bodies(args.incidents, rng)
     async with common.fresh_database(db, work) as database_url:
-        child, base, first = await timed_start(children, work, api_url, database_url, f"{db}-0")
+        child, base, first, first_cpu = await timed_start(
+            children, work, api_url, database_url, f"{db}-0"
+        )
         await asyncio.sleep(args.settle)  # the scheduler's first run, imports done lazily
         rss_start = common.rss_mb(child.pid)["VmRSS"]
         print(
-            f"  [{db}] first start {first:.2f}s, RSS {rss_start:.1f} MB; creating "
+            f"  [{db}] first start {first:.2f}s ({first_cpu:.2f}s CPU), RSS {rss_start:.1f} MB; "
+            "creating "
             f"{args.incidents:,} incidents over HTTP ...",
             flush=True,
         )
@@ -171,13 +179,14 @@ async def bench_db(
         )
         child.stop()
         children.items.remove(child)
-        restarts = []
+        restarts, restarts_cpu = [], []
         rss_restart = 0.0
         for k in range(args.restarts):
-            child, base, seconds = await timed_start(
+            child, base, seconds, cpu = await timed_start(
                 children, work, api_url, database_url, f"{db}-{k + 1}"
             )
             restarts.append(seconds)
+            restarts_cpu.append(cpu)
             if k == 0:
                 await asyncio.sleep(args.settle)
                 rss_restart = common.rss_mb(child.pid)["VmRSS"]
@@ -185,7 +194,9 @@ async def bench_db(
             children.items.remove(child)
         print(
             f"  [{db}] restarts with {stored:,} incidents: "
-            f"{', '.join(f'{s:.2f}' for s in restarts)} s; RSS after restart {rss_restart:.1f} MB",
+            f"{', '.join(f'{s:.2f}' for s in restarts)} s "
+            f"({', '.join(f'{s:.2f}' for s in restarts_cpu)} s CPU); "
+            f"RSS after restart {rss_restart:.1f} MB",
             flush=True,
         )
     return MemoryResult(
@@ -201,6 +212,8 @@ async def bench_db(
         restart_s=restarts,
         rss_restart_mb=rss_restart,
         errors=errors,
+        first_start_cpu_s=first_cpu,
+        restart_cpu_s=restarts_cpu,
     )
 
 
@@ -240,13 +253,22 @@ def report(results: list[MemoryResult]) -> None:
     print("Start-up time (process start -> GET /healthz 200, seconds)")
     print(
         common.table(
-            ["db", "first start (empty DB, migrations)", "restart median", "restarts"],
+            [
+                "db",
+                "first start (empty DB, migrations)",
+                "restart median",
+                "restarts",
+                "CPU s: first",
+                "CPU s: restart median",
+            ],
             [
                 [
                     r.db,
                     r.first_start_s,
                     statistics.median(r.restart_s) if r.restart_s else float("nan"),
                     ", ".join(f"{s:.2f}" for s in r.restart_s),
+                    r.first_start_cpu_s,
+                    statistics.median(r.restart_cpu_s) if r.restart_cpu_s else float("nan"),
                 ]
                 for r in results
             ],

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot import cli_export
 from bot.cli_draft import register_draft
 from bot.cli_input import InputError, load_answers, quiet_on_broken_pipe
 from bot.cli_outbox import register as register_outbox
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess_parser.add_argument("--now", metavar="ISO8601", help="the current time (default: now)")
     assess_parser.set_defaults(handler=cmd_assess)
     register_draft(commands)
+    cli_export.register(commands)
     return parser
 
 

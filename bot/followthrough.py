@@ -434,7 +434,10 @@ class FollowThrough:
 
     async def summary_data(self, week: Week, *, now: datetime) -> WeekData:
         graces = {str(ref): overdue_grace(rule) for ref, rule in self.playbook.deadlines.items()}
-        return await week_data(self.store, week, now=now, overdue_grace=graces)
+        regulator = [str(ref) for ref, rule in self.playbook.deadlines.items() if rule.regulator]
+        return await week_data(
+            self.store, week, now=now, overdue_grace=graces, regulator_refs=regulator
+        )
 
     async def post_summary(self, data: WeekData, message: dict[str, Any]) -> bool:
         """Queue the summary once per week (replicas and restarts included).

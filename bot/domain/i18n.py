@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import yaml
 
+from bot.domain.loading import SAFE_LOADER
 from bot.domain.text import LANGS, Lang
 
 CATALOG_DIR: Final = Path(str(files("bot") / "resources"))  # package data, wherever installed
@@ -25,7 +26,7 @@ DEFAULT_LANG: Final[Lang] = "ja"
 def catalog() -> dict[str, dict[str, str]]:
     merged: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
     for path in sorted(CATALOG_DIR.glob("messages*.yml")):
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         for lang in LANGS:
             for key, value in (data.get(lang) or {}).items():
                 if str(key) in merged[lang]:

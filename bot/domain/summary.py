@@ -109,6 +109,16 @@ class WeekData:
     repeat_partners: Counted[tuple[str, int]]
     open_incidents: Counted[IncidentLine]
     extra: dict[str, str] = field(default_factory=dict)
+    # Of the week's decisions: the median time from report to decision, and how many decided
+    # the recommended action (of `sum(decisions_by_action.values())`).
+    median_decision: timedelta | None = None
+    followed_recommendation: int = 0
+    # Overdue deadlines owed to a regulator or to affected persons (`regulator: true` rules).
+    regulator_overdue: int = 0
+
+    @property
+    def decisions(self) -> int:
+        return sum(self.decisions_by_action.values())
 
 
 def _age(since: datetime, now: datetime, lang: str) -> str:
@@ -116,6 +126,52 @@ def _age(since: datetime, now: datetime, lang: str) -> str:
     if hours < 48:
         return t(lang, "summary.age_hours", hours=hours)
     return t(lang, "summary.age_days", days=hours // 24)
+
+
+def duration_text(span: timedelta, lang: str) -> str:
+    """A duration in the unit a person reads best: minutes, hours, or days with one decimal."""
+    minutes = max(int(span.total_seconds() // 60), 0)
+    if minutes < 120:
+        return t(lang, "summary.duration_minutes", minutes=minutes)
+    if minutes < 48 * 60:
+        return t(lang, "summary.duration_hours", hours=minutes // 60)
+    return t(lang, "summary.duration_days", days=f"{minutes / 1440:.1f}")
+
+
+def figure_lines(data: WeekData, lang: str) -> tuple[str, ...]:
+    """The week's counts, then the decision figures: median time to decision, how often the
+    approvers followed the recommendation, overdue regulator deadlines."""
+    lines = [
+        t(
+            lang,
+            "summary.counts",
+            opened=data.opened.total,
+            decided=data.decided.total,
+            pending=data.pending.total,
+            overdue=data.overdue.total,
+        )
+    ]
+    if data.median_decision is not None and data.decisions:
+        lines.append(
+            t(
+                lang,
+                "summary.median_decision",
+                duration=duration_text(data.median_decision, lang),
+                count=data.decisions,
+            )
+        )
+        lines.append(
+            t(
+                lang,
+                "summary.followed",
+                followed=data.followed_recommendation,
+                count=data.decisions,
+            )
+        )
+    else:
+        lines.append(t(lang, "summary.no_decisions"))
+    lines.append(t(lang, "summary.regulator_overdue", count=data.regulator_overdue))
+    return tuple(lines)
 
 
 def decision_lines(playbook: Playbook, data: WeekData, lang: str) -> list[str]:
@@ -205,19 +261,7 @@ def summary_sections(
     if data.repeat_partners.more:
         partners.append(t(lang, "summary.more_partners", count=data.repeat_partners.more))
     return [
-        SummarySection(
-            t(lang, "summary.counts_title"),
-            (
-                t(
-                    lang,
-                    "summary.counts",
-                    opened=data.opened.total,
-                    decided=data.decided.total,
-                    pending=data.pending.total,
-                    overdue=data.overdue.total,
-                ),
-            ),
-        ),
+        SummarySection(t(lang, "summary.counts_title"), figure_lines(data, lang)),
         SummarySection(
             t(lang, "summary.decisions_title"), tuple(decision_lines(playbook, data, lang)), True
         ),

@@ -1,0 +1,226 @@
+"""`leakbot export` at scale: rows/s and memory growth while streaming every incident.
+
+The data set is summary_scale.py's (same generator and loaders: incidents with answers and
+assessment JSON, their deadline and checklist tasks), loaded into a fresh database of each kind.
+Then the real CLI runs as a child process, `leakbot export --format F --out FILE`, as an operator
+would run it. Its RSS (`VmRSS`) is sampled every 20 ms: the baseline is the first sample once
+the output has rows in it (imports done, store open, first page written), the growth is the
+largest sample after it minus that baseline; the peak is `VmHWM`. Rows/s is incidents / wall
+time of the whole command (start-up included). The file is checked: one line per incident
+plus the header (CSV) or one line per incident (JSONL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import _common as common
+import summary_scale
+
+TARGET_ROWS_PER_S = 50_000
+TARGET_GROWTH_MB = 50
+
+
+@dataclass
+class ExportRun:
+    db: str
+    incidents: int
+    fmt: str
+    seconds: float
+    rows_per_s: float
+    rss_base_mb: float
+    rss_growth_mb: float
+    peak_mb: float
+    file_mb: float
+    lines: int
+    cpu_s: float  # user + system CPU of the command (os.wait4): less load-dependent than wall
+    rows_per_cpu_s: float
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        return common.rss_mb(pid)["VmRSS"]
+    except (FileNotFoundError, ProcessLookupError, KeyError):
+        return None
+
+
+async def run_export(db: str, url: str, n: int, fmt: str, work: Path) -> ExportRun:
+    out = work / f"export-{db}-{n}.{fmt}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LEAKBOT_"))}
+    env.update({"DATABASE_URL": url, "LEAKBOT_LANGUAGE": "ja", "LEAKBOT_TIMEZONE": "Asia/Tokyo"})
+    run_dir = work / "export-run"
+    run_dir.mkdir(exist_ok=True)  # no .env here
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [common.LEAKBOT, "export", "--format", fmt, "--out", str(out)],
+        env=env,
+        cwd=run_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base: float | None = None
+    highest = 0.0
+    peak = 0.0
+    partial = list(run_dir.glob(f".{out.name}.*.part"))
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            break
+        rss = _rss_mb(proc.pid)
+        if rss is not None:
+            with contextlib.suppress(FileNotFoundError, KeyError):
+                peak = common.rss_mb(proc.pid)["VmHWM"]
+            if base is None:
+                partial = partial or list(out.parent.glob(f".{out.name}.*.part"))
+                if partial and partial[0].exists() and partial[0].stat().st_size > 64 * 1024:
+                    base = rss
+            else:
+                highest = max(highest, rss)
+        await asyncio.sleep(0.02)
+    seconds = time.perf_counter() - started
+    # (Not usage.ru_maxrss: after fork + exec it still counts this process's own peak.)
+    cpu = usage.ru_utime + usage.ru_stime
+    _, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"leakbot export failed ({proc.returncode}): {stderr.decode()[-2000:]}")
+    with out.open("rb") as handle:
+        lines = sum(1 for _ in handle)
+    expected = n + 1 if fmt == "csv" else n
+    if lines < expected:  # CSV: embedded newlines in quoted cells only add lines
+        raise RuntimeError(f"{out.name}: {lines} lines for {n} incidents")
+    file_mb = out.stat().st_size / 2**20
+    out.unlink()
+    base = base if base is not None else highest
+    return ExportRun(
+        db=db,
+        incidents=n,
+        fmt=fmt,
+        seconds=seconds,
+        rows_per_s=n / seconds,
+        rss_base_mb=base,
+        rss_growth_mb=max(highest - base, 0.0),
+        peak_mb=peak,
+        file_mb=file_mb,
+        lines=lines,
+        cpu_s=cpu,
+        rows_per_cpu_s=n / cpu,
+    )
+
+
+async def bench_db(
+    db: str, n: int, gen: summary_scale.Generated, args: argparse.Namespace, work: Path
+) -> list[ExportRun]:
+    from bot.store import Store
+
+    runs = []
+    async with common.fresh_database(db, work) as url:
+        store = await Store.open(url)  # migrations
+        await store.close()
+        t0 = time.perf_counter()
+        if db == "sqlite":
+            path = url.split("///", 1)[1]
+            tasks = await asyncio.to_thread(summary_scale.load_sqlite, path, gen, None)
+        else:
+            tasks = await summary_scale.load_postgres(common._libpq(url), gen, None)
+        print(
+            f"  [{db} {n:>9,}] loaded {n:,} incidents + {tasks:,} tasks in "
+            f"{time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
+        for fmt in args.formats.split(","):
+            run = await run_export(db, url, n, fmt, work)
+            print(
+                f"  [{db} {n:>9,}] export {fmt}: {run.seconds:.1f}s, {run.rows_per_s:,.0f} rows/s "
+                f"({run.cpu_s:.1f} s CPU: {run.rows_per_cpu_s:,.0f} rows per CPU second), "
+                f"RSS {run.rss_base_mb:.1f} MB + {run.rss_growth_mb:.1f} MB growth "
+                f"(peak {run.peak_mb:.1f} MB), {run.file_mb:.0f} MB file",
+                flush=True,
+            )
+            runs.append(run)
+    return runs
+
+
+def report(runs: list[ExportRun]) -> None:
+    print()
+    print(
+        f"`leakbot export` (whole command, start-up included) — targets >= {TARGET_ROWS_PER_S:,} "
+        f"rows/s, RSS growth < {TARGET_GROWTH_MB} MB"
+    )
+    print(
+        common.table(
+            [
+                "db",
+                "incidents",
+                "format",
+                "s",
+                "rows/s",
+                "CPU s",
+                "rows/CPU s",
+                "RSS base MB",
+                "growth MB",
+                "peak MB",
+                "file MB",
+                "target",
+            ],
+            [
+                [
+                    r.db,
+                    f"{r.incidents:,}",
+                    r.fmt,
+                    r.seconds,
+                    f"{r.rows_per_s:,.0f}",
+                    r.cpu_s,
+                    f"{r.rows_per_cpu_s:,.0f}",
+                    r.rss_base_mb,
+                    r.rss_growth_mb,
+                    r.peak_mb,
+                    r.file_mb,
+                    "hit"
+                    if r.rows_per_s >= TARGET_ROWS_PER_S and r.rss_growth_mb < TARGET_GROWTH_MB
+                    else "MISS",
+                ]
+                for r in runs
+            ],
+        )
+    )
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated incident counts")
+    parser.add_argument("--dbs", default="sqlite,postgresql")
+    parser.add_argument("--formats", default="csv,jsonl")
+    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
+    parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--json", help="write raw figures to this file")
+    args = parser.parse_args()
+    dbs = [d for d in args.dbs.split(",") if d]
+    if "postgresql" in dbs and (reason := await common.pg_available()):
+        print(f"PostgreSQL unavailable, skipped: {reason}")
+        dbs = [d for d in dbs if d != "postgresql"]
+    started = time.perf_counter()
+    runs: list[ExportRun] = []
+    with common.workdir("leakbot-export-") as work:
+        print(f"load average: {common.loadavg()}", flush=True)
+        for n in [int(s) for s in args.sizes.split(",") if s]:
+            generated = summary_scale.generate(n, args.seed, max(50, min(args.partners, n // 5)))
+            for db in dbs:
+                runs += await bench_db(db, n, generated, args, work)
+            del generated
+    report(runs)
+    print(f"\n(total {time.perf_counter() - started:.0f}s; load average now {common.loadavg()})")
+    common.write_json(args.json, [asdict(r) for r in runs])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,267 @@
+"""`leakbot export`: incidents as flat CSV rows or JSON objects (docs/contracts.md).
+
+Pure: the store yields `ExportedIncident`s page by page, this module turns each into one CSV row
+(columns flattened and stable for a given playbook) or one JSON object, and writes them to a
+text stream as they come, so an export of any size runs in constant memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TextIO
+
+from bot.domain.playbook import Playbook
+
+FORMATS: Final[tuple[str, ...]] = ("csv", "json", "jsonl")
+# In one CSV cell, the items of a list (several-of answers, approvers).
+LIST_SEPARATOR: Final[str] = "; "
+# The fixed columns, in order; then `answer.<id>` per playbook question, then
+# `deadline.<id>.due_at` / `.status` per playbook deadline, then `deadlines.other`.
+BASE_COLUMNS: Final[tuple[str, ...]] = (
+    "id",
+    "status",
+    "partner",
+    "reporter_id",
+    "team_id",
+    "locale",
+    "created_at",
+    "updated_at",
+    "round",
+    "recommendation",
+    "decided_action",
+    "decided_by",
+    "decided_at",
+    "decision_reason",
+    "followed_recommendation",
+    "approvals",
+    "outcome",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedApproval:
+    round: int
+    approver_id: str
+    action: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedDeadline:
+    """A statutory or playbook deadline task (the latest round's, when a round re-created it)."""
+
+    ref: str
+    round: int
+    due_at: datetime | None
+    status: str
+    done_at: datetime | None
+    owner_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedIncident:
+    id: str
+    status: str
+    partner: str
+    reporter_id: str
+    team_id: str | None
+    locale: str
+    created_at: datetime
+    updated_at: datetime
+    round: int
+    recommendation: str
+    decided_action: str | None
+    decided_by: tuple[str, ...]
+    decided_at: datetime | None
+    decision_reason: str | None
+    outcome: str | None
+    answers: dict[str, Any]
+    approvals: tuple[ExportedApproval, ...]
+    deadlines: tuple[ExportedDeadline, ...]
+
+    @property
+    def followed_recommendation(self) -> bool | None:
+        """Did the approvers decide what was recommended? None while undecided."""
+        if self.decided_action is None:
+            return None
+        return self.decided_action == self.recommendation
+
+
+# A typed text that Excel would read as a formula (=, +, -, @, or a tab / CR before one) gets a
+# leading apostrophe in CSV: the OWASP advice against formula injection through exports.
+_FORMULA_STARTS: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _time(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _plain(value: Any) -> str:
+    if value.__class__ is str:  # most answers: skip the checks below (exports run per cell)
+        return str(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return LIST_SEPARATOR.join(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    """An answer (or other value) as one CSV cell: lists joined, never a formula."""
+    return _text(_plain(value))
+
+
+class CsvLayout:
+    """The CSV columns for one playbook, and each incident as one row of them."""
+
+    def __init__(self, playbook: Playbook) -> None:
+        self.question_ids = tuple(question.id for question in playbook.questions)
+        self.deadline_ids = tuple(playbook.deadlines)
+        self._known_deadlines = frozenset(self.deadline_ids)
+        self.columns: tuple[str, ...] = (
+            *BASE_COLUMNS,
+            *(f"answer.{qid}" for qid in self.question_ids),
+            *(
+                f"deadline.{ref}.{part}"
+                for ref in self.deadline_ids
+                for part in ("due_at", "status")
+            ),
+            "deadlines.other",
+        )
+
+    def row(self, item: ExportedIncident) -> list[str]:
+        followed = item.followed_recommendation
+        row = [
+            item.id,
+            item.status,
+            _text(item.partner),
+            item.reporter_id,
+            item.team_id or "",
+            item.locale,
+            _time(item.created_at),
+            _time(item.updated_at),
+            str(item.round),
+            item.recommendation,
+            item.decided_action or "",
+            LIST_SEPARATOR.join(item.decided_by),
+            _time(item.decided_at),
+            _text(item.decision_reason),
+            _cell(followed),
+            LIST_SEPARATOR.join(f"{a.approver_id}:{a.action}@{a.round}" for a in item.approvals),
+            _text(item.outcome),
+        ]
+        answers = item.answers
+        row += [_cell(answers.get(qid)) for qid in self.question_ids]
+        by_ref = {deadline.ref: deadline for deadline in item.deadlines}
+        for ref in self.deadline_ids:
+            deadline = by_ref.get(ref)
+            if deadline is None:
+                row += ["", ""]
+            else:
+                row += [_time(deadline.due_at), deadline.status]
+        row.append(
+            LIST_SEPARATOR.join(
+                f"{d.ref}={_time(d.due_at)} ({d.status})"
+                for d in item.deadlines
+                if d.ref not in self._known_deadlines
+            )
+        )
+        return row
+
+
+def incident_json(item: ExportedIncident) -> dict[str, Any]:
+    """One incident as a JSON object (JSON and JSONL exports)."""
+    return {
+        "id": item.id,
+        "status": item.status,
+        "partner": item.partner,
+        "reporter_id": item.reporter_id,
+        "team_id": item.team_id,
+        "locale": item.locale,
+        "created_at": _time(item.created_at),
+        "updated_at": _time(item.updated_at),
+        "round": item.round,
+        "recommendation": item.recommendation,
+        "decided_action": item.decided_action,
+        "decided_by": list(item.decided_by),
+        "decided_at": _time(item.decided_at) or None,
+        "decision_reason": item.decision_reason,
+        "followed_recommendation": item.followed_recommendation,
+        "approvals": [
+            {
+                "round": a.round,
+                "approver_id": a.approver_id,
+                "action": a.action,
+                "at": _time(a.at),
+            }
+            for a in item.approvals
+        ],
+        "outcome": item.outcome,
+        "answers": item.answers,
+        "deadlines": [
+            {
+                "ref": d.ref,
+                "round": d.round,
+                "due_at": _time(d.due_at) or None,
+                "status": d.status,
+                "done_at": _time(d.done_at) or None,
+                "owner_id": d.owner_id,
+            }
+            for d in item.deadlines
+        ],
+    }
+
+
+async def write_export(
+    pages: AsyncIterable[Iterable[ExportedIncident]],
+    out: TextIO,
+    *,
+    fmt: str,
+    playbook: Playbook,
+) -> int:
+    """Write every incident of `pages` to `out` in `fmt`; returns how many were written.
+
+    CSV: a header row, then one row per incident, CRLF line ends (RFC 4180); the caller opens
+    `out` as UTF-8 with a BOM (`utf-8-sig`) so that Excel reads Japanese text correctly.
+    JSON: one array, one incident per line inside it. JSONL: one object per line."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    count = 0
+    if fmt == "csv":
+        layout = CsvLayout(playbook)
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(layout.columns)
+        async for page in pages:
+            rows = [layout.row(item) for item in page]
+            writer.writerows(rows)
+            count += len(rows)
+        return count
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    if fmt == "jsonl":
+        async for page in pages:
+            lines = [dumps(incident_json(item)) for item in page]
+            if lines:
+                out.write("\n".join(lines) + "\n")
+            count += len(lines)
+        return count
+    out.write("[")
+    async for page in pages:
+        for item in page:
+            out.write(("\n" if count == 0 else ",\n") + dumps(incident_json(item)))
+            count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count

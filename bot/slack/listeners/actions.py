@@ -77,7 +77,15 @@ def _user_id(body: dict[str, Any]) -> str:
     return str(user.get("id") or "") if isinstance(user, dict) else ""
 
 
-async def _ephemeral(respond: AsyncRespond, text: str) -> None:
+def in_app_home(respond: AsyncRespond | None) -> bool:
+    """A click in the App Home tab: Slack gives no response_url to answer in."""
+    return respond is None or not respond.response_url
+
+
+async def ephemeral(respond: AsyncRespond | None, text: str) -> None:
+    if in_app_home(respond):  # the tab is published again instead
+        return
+    assert respond is not None
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
@@ -110,13 +118,17 @@ def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: s
 
 
 async def decide(
-    deps: Deps, respond: AsyncRespond, incident_id: str, user_id: str, chosen: OptionKey | None
+    deps: Deps,
+    respond: AsyncRespond | None,
+    incident_id: str,
+    user_id: str,
+    chosen: OptionKey | None,
 ) -> None:
     bind_incident(incident_id)
     lang = await deps.user_lang(user_id)
     record = await deps.service.incident(incident_id)
     if record is None:
-        await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
+        await ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
         return
     action: OptionKey = chosen or record.recommendation  # type: ignore[assignment]
     approvers = await deps.approvers.members()
@@ -130,7 +142,7 @@ async def decide(
         await deps.service.refused(
             incident_id, actor_id=user_id, action=action, refusal=check.refusal
         )
-        await _ephemeral(
+        await ephemeral(
             respond,
             t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
         )
@@ -144,7 +156,9 @@ async def decide(
         # this if the process stops right here).
         await deps.follow.create_tasks(outcome.incident)
         deps.outbox.notify()
-    await _ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
+    await ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
+    if in_app_home(respond):  # the tab shows the outcome at once
+        await deps.home.publish(deps.client, user_id, opened=False)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -165,7 +179,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident_id = str(action.get("block_id") or "").partition(":")[2]
         lang = await deps.user_lang(_user_id(body))
         if value not in OPTION_KEYS or not incident_id:
-            await _ephemeral(respond, t(lang, "approve.bad_choice"))
+            await ephemeral(respond, t(lang, "approve.bad_choice"))
             return
         await decide(deps, respond, incident_id, _user_id(body), value)
 
@@ -180,7 +194,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         lang = await deps.user_lang(user_id)
         record = await deps.service.incident(incident_id)
         if record is None:
-            await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
+            await ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
         approvers = await deps.approvers.members()
         if not deps.service.may_reject(record, user_id, approvers):
@@ -194,13 +208,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 action="reject",
                 refusal=Refusal.OWN_INCIDENT if own else Refusal.NOT_APPROVER,
             )
-            await _ephemeral(
+            await ephemeral(
                 respond,
                 t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
             )
             return
         if record.status != "pending":
-            await _ephemeral(
+            await ephemeral(
                 respond,
                 t(
                     lang,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, chunks, insert
@@ -84,8 +84,11 @@ def _visible(user_id: str, everyone: bool) -> ColumnElement[bool] | None:
     """Reporter, task owner; None (no condition) for approvers, who see all."""
     if everyone:
         return None
+    # One set of ids from two indexes (reporter_id; tasks' owner_id), not an OR the planners
+    # would answer by scanning every incident.
+    theirs = select(incidents.c.id).where(incidents.c.reporter_id == user_id)
     owned = select(tasks.c.incident_id).where(tasks.c.owner_id == user_id)
-    return or_(incidents.c.reporter_id == user_id, incidents.c.id.in_(owned))
+    return incidents.c.id.in_(theirs.union(owned))
 
 
 def _my_open_tasks(user_id: str) -> ColumnElement[bool]:
@@ -146,10 +149,17 @@ async def _incident_list(
         )
         source = incidents.outerjoin(approvals, mine)  # type: ignore[assignment]
         columns.append(approvals.c.action.label("my_vote"))
-    query = select(*columns).select_from(source).where(incidents.c.status.in_(statuses))
-    if condition is not None:
-        query = query.where(condition)
-    query = query.order_by(incidents.c.created_at.desc(), incidents.c.id.desc()).limit(limit)
+    newest = (incidents.c.created_at.desc(), incidents.c.id.desc())
+    # Per status, newest first by (status, created_at), capped, then merged: one statement
+    # that never sorts every open incident (an IN over the statuses would).
+    parts = []
+    for status in statuses:
+        query = select(*columns).select_from(source).where(incidents.c.status == status)
+        if condition is not None:
+            query = query.where(condition)
+        parts.append(select(query.order_by(*newest).limit(limit).subquery()))
+    merged = union_all(*parts).subquery()
+    query = select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(limit)
     rows = (await conn.execute(query)).mappings().all()
     return [HomeIncident(**dict(row)) for row in rows]
 
@@ -199,7 +209,9 @@ async def home_snapshot(
                 )
                 .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
                 .where(_my_open_tasks(user_id))
-                .order_by(tasks.c.due_at.is_(None), tasks.c.due_at, tasks.c.id)
+                # In the order of ix_tasks_owner_id_status: walked, not sorted (every task
+                # leakbot plans has a due time).
+                .order_by(tasks.c.due_at, tasks.c.id)
                 .limit(limit)
             )
         )

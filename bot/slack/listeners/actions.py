@@ -82,7 +82,7 @@ def in_app_home(respond: AsyncRespond | None) -> bool:
     return respond is None or not respond.response_url
 
 
-async def ephemeral(respond: AsyncRespond | None, text: str) -> None:
+async def _ephemeral(respond: AsyncRespond | None, text: str) -> None:
     if in_app_home(respond):  # the tab is published again instead
         return
     assert respond is not None
@@ -128,7 +128,7 @@ async def decide(
     lang = await deps.user_lang(user_id)
     record = await deps.service.incident(incident_id)
     if record is None:
-        await ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
+        await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
         return
     action: OptionKey = chosen or record.recommendation  # type: ignore[assignment]
     approvers = await deps.approvers.members()
@@ -142,7 +142,7 @@ async def decide(
         await deps.service.refused(
             incident_id, actor_id=user_id, action=action, refusal=check.refusal
         )
-        await ephemeral(
+        await _ephemeral(
             respond,
             t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
         )
@@ -156,7 +156,7 @@ async def decide(
         # this if the process stops right here).
         await deps.follow.create_tasks(outcome.incident)
         deps.outbox.notify()
-    await ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
+    await _ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
     if in_app_home(respond):  # the tab shows the outcome at once
         await deps.home.publish(deps.client, user_id, opened=False)
 
@@ -179,7 +179,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident_id = str(action.get("block_id") or "").partition(":")[2]
         lang = await deps.user_lang(_user_id(body))
         if value not in OPTION_KEYS or not incident_id:
-            await ephemeral(respond, t(lang, "approve.bad_choice"))
+            await _ephemeral(respond, t(lang, "approve.bad_choice"))
             return
         await decide(deps, respond, incident_id, _user_id(body), value)
 
@@ -194,7 +194,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         lang = await deps.user_lang(user_id)
         record = await deps.service.incident(incident_id)
         if record is None:
-            await ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
+            await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
         approvers = await deps.approvers.members()
         if not deps.service.may_reject(record, user_id, approvers):
@@ -208,13 +208,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 action="reject",
                 refusal=Refusal.OWN_INCIDENT if own else Refusal.NOT_APPROVER,
             )
-            await ephemeral(
+            await _ephemeral(
                 respond,
                 t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
             )
             return
         if record.status != "pending":
-            await ephemeral(
+            await _ephemeral(
                 respond,
                 t(
                     lang,

@@ -9,7 +9,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.domain.i18n import t
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
-from bot.slack.listeners.actions import after_ack, ephemeral, in_app_home
+from bot.slack.listeners.actions import after_ack, in_app_home
+
+
+async def _tell(respond: AsyncRespond | None, text: str) -> None:
+    """An ephemeral answer, where there is one (not for a click in the App Home)."""
+    if respond is not None and not in_app_home(respond):
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -27,20 +33,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
         task_id = int(raw) if raw.isdecimal() else -1
         found = await deps.follow.task(task_id)
         if found is None:
-            await ephemeral(respond, t(lang, "task.not_found"))
+            await _tell(respond, t(lang, "task.not_found"))
             return
         task, record = found
         allowed = {record.reporter_id, task.owner_id} | set(await deps.approvers.members())
         if user_id not in allowed:
             await deps.follow.refused_task(record, task, user_id)
-            await ephemeral(respond, t(lang, "task.not_allowed"))
+            await _tell(respond, t(lang, "task.not_allowed"))
             return
         outcome = await deps.follow.complete_task(record, task, user_id)
         title = task.title.get(lang) or task.ref
         if outcome.kind == "done":
             deps.outbox.notify()
-            await ephemeral(respond, t(lang, "task.done_ok", title=title))
+            await _tell(respond, t(lang, "task.done_ok", title=title))
         else:
-            await ephemeral(respond, t(lang, "task.already_done", title=title))
+            await _tell(respond, t(lang, "task.already_done", title=title))
         if in_app_home(respond):  # the tab shows it at once
             await deps.home.publish(deps.client, user_id, opened=False)

@@ -71,3 +71,21 @@ async def test_views_need_no_scope(scopes: list[str] | None) -> None:
         view = {"type": "home", "blocks": [{"type": "divider"}]}
         response = await client.views_publish(user_id="U1", view=view)
         assert response["ok"] and response["view"]["type"] == "home"
+
+
+async def test_a_home_view_over_100_blocks_or_for_nobody_is_refused() -> None:
+    async with SlackEmulator(scopes=manifest_scopes()) as emu:
+        emu.add_user("U1")
+        client = AsyncWebClient(token="xoxb-t", base_url=emu.api_url)
+        divider = {"type": "divider"}
+        full = {"type": "home", "blocks": [divider] * 100}
+        assert (await client.views_publish(user_id="U1", view=full))["ok"]
+        for args in (
+            {"user_id": "U1", "view": {"type": "home", "blocks": [divider] * 101}},
+            {"user_id": "UNOBODY", "view": full},
+        ):
+            with pytest.raises(SlackApiError) as refused:
+                await client.views_publish(**args)
+            assert refused.value.response["error"] in ("invalid_arguments", "user_not_found")
+        errors = [call.response["error"] for call in emu.calls_to("views.publish")[1:]]
+        assert errors == ["invalid_arguments", "user_not_found"]

@@ -127,6 +127,7 @@ class FollowThrough:
             now=now,
         )
         failpoints.hit("tasks.enqueued")
+        await self.service.refresh_homes(task.owner_id for task in created)
         return created
 
     @store_errors_unavailable
@@ -168,6 +169,7 @@ class FollowThrough:
         outcome = await self.store.complete_task(task.id, actor_id=actor_id, now=self.clock.now())
         if outcome.kind == "done":
             await self.task_changed(record, task)
+            await self.service.refresh_homes([task.owner_id, actor_id])
         return outcome
 
     async def task_changed(self, record: IncidentRecord, task: TaskRecord) -> None:
@@ -361,6 +363,8 @@ class FollowThrough:
             outbox=messages,
             answers=answers.to_json(),
         )
+        # Pending again: the approvers' tabs ask for a decision.
+        await self.service.refresh_homes([record.reporter_id], approvers=True)
 
     async def _escalations(self, now: datetime) -> None:
         policy = self.playbook.approval

@@ -7,8 +7,9 @@ from the incident's state at that moment. Nothing here knows Block Kit or mrkdwn
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, get_args
 
 from bot.store import OutboxMessage
@@ -38,11 +39,21 @@ NotificationKind = Literal[
     # facts: audience, hours, option, step.
     "escalation",
     "escalation_dm",
+    # A person's App Home tab (channel: the user id), published again from the database when
+    # the outbox sends it. No incident.
+    "home",
 ]
 NOTIFICATION_KINDS: Final[frozenset[str]] = frozenset(get_args(NotificationKind))
 # The kinds the Slack edge posts as updates of an earlier message (the one named by `ref`).
 UPDATES: Final = frozenset({"decided", "superseded", "tasks_update"})
+# The Slack call of each kind that is neither a post nor an update.
+METHODS: Final = {"home": "views.publish"}
 PAYLOAD_KEY: Final = "notification"
+# App Home publishes are coalesced: at most one per person per window (see `home_refresh`).
+HOME_WINDOW_SECONDS: Final = 5
+# Only the tabs of people who opened theirs this recently are published again after a change
+# (anyone else gets a fresh tab when they open it: Slack sends app_home_opened every time).
+HOME_VIEWER_TTL: Final = timedelta(hours=24)
 FORMAT_VERSION: Final = 1
 
 
@@ -82,7 +93,9 @@ class Notification:
             body["facts"] = dict(self.facts)
         return OutboxMessage(
             kind=self.kind,
-            method="chat.update" if self.kind in UPDATES else "chat.postMessage",
+            method=METHODS.get(
+                self.kind, "chat.update" if self.kind in UPDATES else "chat.postMessage"
+            ),
             payload={PAYLOAD_KEY: body},
             incident_id=self.incident_id,
             dedupe_key=dedupe_key,
@@ -109,6 +122,30 @@ class Notification:
             broadcast=body.get("broadcast") is True,
             facts=dict(facts),
         )
+
+
+def home_refresh(
+    people: Iterable[str], *, now: datetime, window: int = HOME_WINDOW_SECONDS
+) -> list[OutboxMessage]:
+    """Publish these people's App Home tabs again, coalesced: at most one publish per person
+    per `window` seconds.
+
+    Time is cut into windows; every change a person sees within one window asks for the same
+    outbox row (dedupe key `home:<user>:<window number>`), due when the window ends, and the
+    Slack edge renders it from the database then, so the one publish shows all the changes.
+    The rows belong to no incident: they never hold back an incident's messages.
+    """
+    bucket = int(now.timestamp()) // window
+    due = datetime.fromtimestamp((bucket + 1) * window, UTC)
+    return [
+        replace(
+            Notification(kind="home", channel=person).to_outbox(
+                dedupe_key=f"home:{person}:{bucket}"
+            ),
+            not_before=due,
+        )
+        for person in dict.fromkeys(people)
+    ]
 
 
 def is_notification(payload: Mapping[str, Any]) -> bool:

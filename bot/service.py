@@ -9,7 +9,8 @@ them when it sends them (bot/slack/render.py). Store failures leave here as `Una
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Collection, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -25,7 +26,7 @@ from bot.domain.explain import assessment_json
 from bot.domain.partners import normalize_partner
 from bot.domain.playbook import Playbook
 from bot.domain.vocabulary import OptionKey
-from bot.notifications import Notification
+from bot.notifications import HOME_VIEWER_TTL, Notification, home_refresh
 from bot.store import (
     ApprovalOutcome,
     AuditRecord,
@@ -35,6 +36,7 @@ from bot.store import (
     Store,
 )
 
+log = logging.getLogger(__name__)
 RECOMMENDATION = "recommendation"
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -134,6 +136,25 @@ class IncidentService:
     async def audit_trail(self, incident_id: str) -> list[AuditRecord]:
         return await self.store.audit_trail(incident_id)
 
+    async def refresh_homes(self, people: Iterable[str | None], *, approvers: bool = False) -> None:
+        """After a change has committed: publish again the App Home tabs that show it — of
+        `people` and (with `approvers`) of every approver — if they opened theirs lately.
+
+        Apart from the change on purpose: a lost refresh costs nothing (the tab is rendered
+        afresh whenever it is opened), so a database failure here is logged, not raised after
+        the person's change went through."""
+        now = self.clock.now()
+        try:
+            viewers = await self.store.home_viewers(
+                [person for person in people if person],
+                approvers=approvers,
+                since=now - HOME_VIEWER_TTL,
+            )
+            if viewers:
+                await self.store.enqueue(home_refresh(sorted(viewers), now=now), now=now)
+        except STORE_ERRORS as exc:
+            log.warning("app home refresh not queued: %s", type(exc).__name__)
+
     @store_errors_unavailable
     async def first_delivery(self, key: str) -> bool:
         """Whether this is the first time the delivery `key` is seen (Slack retries events)."""
@@ -171,9 +192,12 @@ class IncidentService:
             year=now.year,
             submission_key=submission_key,
         )
-        return await self.store.create_incident(
+        record, created = await self.store.create_incident(
             new, now=now, outbox=self._new_incident_messages(reporter_id, locale)
         )
+        if created:
+            await self.refresh_homes([reporter_id], approvers=True)
+        return record, created
 
     def _new_incident_messages(self, reporter_id: str, locale: str) -> list[OutboxMessage]:
         # No incident id yet: the store puts the new incident's id on these rows.
@@ -238,7 +262,7 @@ class IncidentService:
     async def approve(
         self, incident_id: str, *, actor_id: str, action: OptionKey, needed: int
     ) -> ApprovalOutcome:
-        return await self.store.record_approval(
+        outcome = await self.store.record_approval(
             incident_id,
             approver_id=actor_id,
             action=action,
@@ -246,16 +270,24 @@ class IncidentService:
             now=self.now(),
             on_decided=self._decision_messages,
         )
+        if outcome.kind == "decided" and outcome.incident is not None:
+            await self.refresh_homes([outcome.incident.reporter_id], approvers=True)
+        elif outcome.kind == "recorded":
+            await self.refresh_homes([actor_id])  # their vote shows in their tab
+        return outcome
 
     def may_reject(self, record: IncidentRecord, actor_id: str, approvers: Collection[str]) -> bool:
         return may_reject(actor_id=actor_id, reporter_id=record.reporter_id, approvers=approvers)
 
     @store_errors_unavailable
     async def reject(self, incident_id: str, *, actor_id: str, reason: str) -> ApprovalOutcome:
-        return await self.store.reject(
+        outcome = await self.store.reject(
             incident_id,
             actor_id=actor_id,
             reason=reason,
             now=self.now(),
             on_rejected=lambda record: self._closing_messages(record, "reporter_rejected"),
         )
+        if outcome.kind == "rejected" and outcome.incident is not None:
+            await self.refresh_homes([outcome.incident.reporter_id], approvers=True)
+        return outcome

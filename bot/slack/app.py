@@ -21,11 +21,13 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.playbook import Playbook
 from bot.followthrough import FollowThrough, FollowThroughConfig
+from bot.home import HomeService
 from bot.metrics import CONTENT_TYPE
 from bot.scheduler import Scheduler
 from bot.service import IncidentService, ServiceConfig
 from bot.slack.approvers import ApproverDirectory
 from bot.slack.deps import Deps
+from bot.slack.home import HomeTab
 from bot.slack.listeners import register_all
 from bot.slack.outbox import OutboxSender
 from bot.slack.render import NotificationRenderer
@@ -171,6 +173,14 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
     )
     follow = FollowThrough(store, service, follow_config(settings), clock)
     renderer = NotificationRenderer(service, follow)
+    approvers = ApproverDirectory(client, settings.approvers, clock)
+
+    async def lang_of(user_id: str) -> str:
+        return await deps.user_lang(user_id)  # the Deps' cached users.info
+
+    renderer.home = HomeTab(
+        HomeService(store, settings.tz, clock), playbook, approvers, lang_of, clock
+    )
     deps = Deps(
         settings=settings,
         playbook=playbook,
@@ -179,8 +189,9 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         client=client,
         service=service,
         outbox=OutboxSender(store, renderer, outbox_client(settings), clock),
-        approvers=ApproverDirectory(client, settings.approvers, clock),
+        approvers=approvers,
         follow=follow,
+        home=renderer.home,
     )
     deps.outbox.metrics = deps.metrics
     return deps

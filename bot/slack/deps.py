@@ -15,6 +15,7 @@ from bot.followthrough import FollowThrough
 from bot.metrics import Metrics
 from bot.service import IncidentService
 from bot.slack.approvers import ApproverDirectory
+from bot.slack.home import HomeTab
 from bot.slack.outbox import OutboxSender
 from bot.store import Store
 
@@ -30,6 +31,7 @@ class Deps:
     outbox: OutboxSender
     approvers: ApproverDirectory
     follow: FollowThrough
+    home: HomeTab
     metrics: Metrics = field(default_factory=Metrics)
     _locales: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 

@@ -15,6 +15,8 @@ class ActionId(StrEnum):
     CHOOSE = "leak_choose"
     # Follow-up tasks (issue 4): value = task id.
     TASK_DONE = "leak_task_done"
+    # App Home (issue 14): opens the intake modal, as `/leak` does.
+    HOME_REPORT = "leak_home_report"
     # Inside the intake modal.
     BACK = "leak_back"
     INPUT = "value"  # the action id of every answer's input element

@@ -194,6 +194,8 @@ class OutboxSender:
         notification: Notification | None = None
         if is_notification(item.payload):
             notification = Notification.from_payload(item.payload, item.incident_id)
+            if notification.kind == "home":  # a person's App Home, not about one incident
+                return await self.renderer.render_home(notification)
             payload: dict[str, Any] = {}
             if notification.channel is not None:
                 payload["channel"] = notification.channel

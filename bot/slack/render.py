@@ -21,6 +21,7 @@ from bot.slack.blocks.common import escape
 from bot.slack.blocks.recommendation import IncidentView, decided_message, recommendation_message
 from bot.slack.blocks.status import mentions, status_line
 from bot.slack.blocks.tasks import tasks_message
+from bot.slack.home import HomeTab
 from bot.store import IncidentRecord
 
 Body = dict[str, Any]
@@ -45,9 +46,18 @@ class NotificationRenderer:
         self.playbook = service.playbook
         self.tz = service.config.tz
         self.channel_lang = service.config.channel_lang
+        # The App Home tab (set by bot.slack.app.build_deps).
+        self.home: HomeTab | None = None
 
     def _moment(self, iso: Any, lang: str) -> str:
         return format_moment(datetime.fromisoformat(str(iso)).astimezone(self.tz), lang)
+
+    async def render_home(self, notification: Notification) -> Body:
+        """views.publish arguments for a `home` notification, from the database now."""
+        person = notification.channel or ""
+        if self.home is None or not person:
+            raise ValueError("a home notification needs a person and the App Home tab")
+        return {"user_id": person, "view": await self.home.view_for(person, opened=False)}
 
     async def render(self, notification: Notification, record: IncidentRecord) -> Body:
         """The call's body without its placement (channel/ts come from the sender)."""

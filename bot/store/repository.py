@@ -24,11 +24,12 @@ from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
 
-from . import approvals, audit, events_jobs, incidents, outbox, tasks
+from . import approvals, audit, events_jobs, home, incidents, outbox, tasks
 from .approvals import OnChange
 from .audit import AuditEntry, audit_hash
 from .common import aware, canonical_json
 from .engine import Database
+from .home import HomeSnapshot
 from .outbox import OutboxSpec
 from .records import (
     ApprovalOutcome,
@@ -400,3 +401,27 @@ class Store(Database):
         """Open tasks with due_at < t, earliest first."""
         async with self.read() as conn:
             return await tasks.open_tasks_due_before(conn, t)
+
+    # -- App Home -------------------------------------------------------------------------------
+
+    async def home_snapshot(
+        self, user_id: str, *, everyone: bool, week_start: datetime, now: datetime, limit: int
+    ) -> HomeSnapshot:
+        """What one person's App Home shows (`everyone`: an approver), on one connection."""
+        async with self.read() as conn:
+            return await home.home_snapshot(
+                conn, user_id, everyone=everyone, week_start=week_start, now=now, limit=limit
+            )
+
+    async def note_home_opened(self, user_id: str, *, approver: bool, now: datetime) -> None:
+        """Remember that the person opened their tab (whose tabs changes publish again)."""
+        await self.write(
+            lambda conn: home.note_home_opened(conn, user_id, approver=approver, now=now)
+        )
+
+    async def home_viewers(
+        self, people: Iterable[str], *, approvers: bool, since: datetime
+    ) -> set[str]:
+        """Which of `people` (with `approvers`: and which approvers) opened their tab since."""
+        async with self.read() as conn:
+            return await home.home_viewers_among(conn, people, approvers=approvers, since=since)

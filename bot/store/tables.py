@@ -12,6 +12,7 @@ from typing import Any, Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -35,6 +36,7 @@ __all__ = [
     "UTCDateTime",
     "approvals",
     "audit_log",
+    "home_viewers",
     "incident_counters",
     "incidents",
     "job_runs",
@@ -239,6 +241,7 @@ tasks = Table(
     CheckConstraint(_in("status", TASK_STATUSES), name="status"),
     Index("ix_tasks_status_due_at", "status", "due_at"),
     Index("ix_tasks_status_kind_due_at", "status", "kind", "due_at", "ref", "incident_id", "round"),
+    Index("ix_tasks_owner_id_status", "owner_id", "status", "due_at"),
 )
 
 job_runs = Table(
@@ -248,4 +251,15 @@ job_runs = Table(
     Column("claimed_by", String(128), nullable=False),
     Column("claimed_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+# Who looked at their App Home tab lately (and whether they were an approver then): only their
+# tabs are published again when something changes; anyone else gets a fresh one when they open it.
+home_viewers = Table(
+    "home_viewers",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("approver", Boolean, nullable=False),
+    Index("ix_home_viewers_approver_opened_at", "approver", "opened_at"),
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from slackemu import FakeClock, LocalServer, SlackEmulator, SlackReply, SlackSender
 
 from bot.config import Settings, load_settings
@@ -63,9 +64,17 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
+@functools.cache
+def manifest_scopes() -> tuple[str, ...]:
+    """The bot scopes manifest.yml asks for: what an installed leakbot's token has."""
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+    return tuple(manifest["oauth_config"]["scopes"]["bot"])
+
+
 @pytest.fixture
 async def emulator(clock: FakeClock) -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator(clock=clock) as emu:
+    # Granted exactly the manifest's scopes: a call that needs another one is refused.
+    async with SlackEmulator(clock=clock, scopes=manifest_scopes()) as emu:
         emu.add_user(REPORTER, locale="ja-JP", real_name="報告 太郎")
         emu.add_user(REPORTER_EN, locale="en-US", real_name="Rita Reporter")
         for user in (APPROVER_1, APPROVER_2, APPROVER_3):

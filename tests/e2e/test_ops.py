@@ -207,9 +207,14 @@ async def test_metrics_count_reminders_and_failures(
 # -- leakbot doctor ---------------------------------------------------------------------------
 
 
+# channels:read is optional (not in manifest.yml): with it the doctor checks channel membership,
+# without it it warns. The emulator refuses calls whose scope was not granted, as Slack does.
+DOCTOR_SCOPES = (*REQUIRED_SCOPES, "channels:read")
+
+
 def doctor_emulator(
     *,
-    scopes: Iterable[str] = REQUIRED_SCOPES,
+    scopes: Iterable[str] = DOCTOR_SCOPES,
     valid_tokens: Iterable[str] = (TOKEN,),
     in_escalation_channel: bool = True,
 ) -> SlackEmulator:

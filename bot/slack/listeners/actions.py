@@ -77,7 +77,15 @@ def _user_id(body: dict[str, Any]) -> str:
     return str(user.get("id") or "") if isinstance(user, dict) else ""
 
 
-async def _ephemeral(respond: AsyncRespond, text: str) -> None:
+def in_app_home(respond: AsyncRespond | None) -> bool:
+    """A click in the App Home tab: Slack gives no response_url to answer in."""
+    return respond is None or not respond.response_url
+
+
+async def _ephemeral(respond: AsyncRespond | None, text: str) -> None:
+    if in_app_home(respond):  # the tab is published again instead
+        return
+    assert respond is not None
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
@@ -110,7 +118,11 @@ def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: s
 
 
 async def decide(
-    deps: Deps, respond: AsyncRespond, incident_id: str, user_id: str, chosen: OptionKey | None
+    deps: Deps,
+    respond: AsyncRespond | None,
+    incident_id: str,
+    user_id: str,
+    chosen: OptionKey | None,
 ) -> None:
     bind_incident(incident_id)
     lang = await deps.user_lang(user_id)
@@ -145,6 +157,8 @@ async def decide(
         await deps.follow.create_tasks(outcome.incident)
         deps.outbox.notify()
     await _ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
+    if in_app_home(respond):  # the tab shows the outcome at once
+        await deps.home.publish(deps.client, user_id, opened=False)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -9,13 +9,19 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.domain.i18n import t
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
-from bot.slack.listeners.actions import after_ack
+from bot.slack.listeners.actions import after_ack, in_app_home
+
+
+async def _tell(respond: AsyncRespond | None, text: str) -> None:
+    """An ephemeral answer, where there is one (not for a click in the App Home)."""
+    if respond is not None and not in_app_home(respond):
+        await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.TASK_DONE)
     @after_ack(deps)
-    async def task_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def task_done(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None) -> None:
         await ack()
         user = body.get("user") if isinstance(body.get("user"), dict) else {}
         user_id = str((user or {}).get("id") or "")
@@ -27,30 +33,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
         task_id = int(raw) if raw.isdecimal() else -1
         found = await deps.follow.task(task_id)
         if found is None:
-            await respond(
-                text=t(lang, "task.not_found"), response_type="ephemeral", replace_original=False
-            )
+            await _tell(respond, t(lang, "task.not_found"))
             return
         task, record = found
         allowed = {record.reporter_id, task.owner_id} | set(await deps.approvers.members())
         if user_id not in allowed:
             await deps.follow.refused_task(record, task, user_id)
-            await respond(
-                text=t(lang, "task.not_allowed"), response_type="ephemeral", replace_original=False
-            )
+            await _tell(respond, t(lang, "task.not_allowed"))
             return
         outcome = await deps.follow.complete_task(record, task, user_id)
         title = task.title.get(lang) or task.ref
         if outcome.kind == "done":
             deps.outbox.notify()
-            await respond(
-                text=t(lang, "task.done_ok", title=title),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await _tell(respond, t(lang, "task.done_ok", title=title))
         else:
-            await respond(
-                text=t(lang, "task.already_done", title=title),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            await _tell(respond, t(lang, "task.already_done", title=title))
+        if in_app_home(respond):  # the tab shows it at once
+            await deps.home.publish(deps.client, user_id, opened=False)

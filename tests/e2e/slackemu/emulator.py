@@ -38,6 +38,7 @@ from .server import LocalServer
 
 __all__ = [
     "FAULT_KINDS",
+    "METHOD_SCOPES",
     "TRIGGER_TTL_SECONDS",
     "RecordedCall",
     "SlackApiFailure",
@@ -53,6 +54,30 @@ _JSON_ARGS: Final = frozenset(
 )
 _STATUS_ERRORS: Final = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}
 _MAX_VIEW_STACK: Final = 3
+# The bot scope each served method needs (as Slack documents them); None: no scope. Methods
+# whose scope depends on the conversation name a family: "channels" / "groups" / "im" + suffix.
+METHOD_SCOPES: Final[dict[str, str | None]] = {
+    "auth.test": None,
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.getPermalink": None,
+    "chat.scheduleMessage": "chat:write",
+    "chat.deleteScheduledMessage": "chat:write",
+    "chat.scheduledMessages.list": "chat:write",
+    "conversations.open": "im:write",
+    "conversations.info": "*:read",
+    "conversations.members": "*:read",
+    "conversations.history": "*:history",
+    "conversations.replies": "*:history",
+    "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",
+    "views.open": None,
+    "views.update": None,
+    "views.push": None,
+    "views.publish": None,
+}
 _SCHEDULE_MAX_AHEAD: Final = timedelta(days=120)
 
 
@@ -200,7 +225,9 @@ class SlackEmulator:
     ``latency`` seconds before each answer (benchmarks only), ``seed`` for generated ids,
     ``workspace`` (team/app/bot ids), ``strict_triggers`` (views.open/push only accept trigger
     ids from ``new_trigger_id``/``register_trigger``), ``strict_channels`` (only channels from
-    ``add_channel`` and DMs), ``action_id_scope`` ("block" as Slack, or "surface").
+    ``add_channel`` and DMs), ``action_id_scope`` ("block" as Slack, or "surface"),
+    ``scopes`` (the granted bot scopes: sent in ``X-OAuth-Scopes``, and a method whose scope
+    is not among them answers ``missing_scope``, see ``METHOD_SCOPES``; None: all granted).
     """
 
     def __init__(
@@ -372,6 +399,11 @@ class SlackEmulator:
             is_archived=is_archived,
             members=list(members),
         )
+
+    @property
+    def methods(self) -> frozenset[str]:
+        """The Web API methods this emulator answers (custom ones included)."""
+        return frozenset(self._methods) | frozenset(self._custom)
 
     def register_method(self, method: str, handler: MethodHandler) -> None:
         """Serve ``method`` with ``handler(args) -> answer`` (``ok: true`` is added).
@@ -740,6 +772,18 @@ class SlackEmulator:
             return self._answer(call, {"ok": False, "error": "not_authed"})
         if not self._token_ok(call.token):
             return self._answer(call, {"ok": False, "error": "invalid_auth"})
+        needed = self._needed_scope(method, call.args)
+        if needed is not None and self.scopes is not None and needed not in self.scopes:
+            # As Slack: the call is refused, naming the scope and what the token has.
+            return self._answer(
+                call,
+                {
+                    "ok": False,
+                    "error": "missing_scope",
+                    "needed": needed,
+                    "provided": ",".join(self.scopes),
+                },
+            )
         limit = self._rate_limits.get(method)
         if limit is not None:
             wait = limit.retry_after(str(call.args.get("channel", "")))
@@ -761,6 +805,21 @@ class SlackEmulator:
             call.rejected_with, call.problems = rejected.error, rejected.problems
             return self._answer(call, _rejection_body(rejected))
         return self._answer(call, body)
+
+    def _needed_scope(self, method: str, args: Mapping[str, Any]) -> str | None:
+        """The scope `method` needs for these arguments (None: none, or a custom method)."""
+        scope = METHOD_SCOPES.get(method) if method not in self._custom else None
+        if scope is None or not scope.startswith("*"):
+            return scope
+        channel = str(args.get("channel") or "")
+        known = self._channels.get(channel)
+        if channel in self._user_by_dm or channel.startswith("D"):
+            family = "im"
+        elif (known is not None and known.is_private) or channel.startswith("G"):
+            family = "groups"
+        else:
+            family = "channels"
+        return family + scope[1:]
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         if self.latency > 0:

@@ -1,0 +1,303 @@
+"""What a person's App Home tab shows, read in a few indexed queries on one connection.
+
+The tab is published on every open, so it must stay cheap at a million incidents: three or four
+reads on one connection — capped lists newest first by `ix_incidents_status_created_at` (the
+approver's pending ones with their vote, by the approvals' unique (incident, round, approver)
+index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003), and the counts with
+their `home_viewers` row in one statement of scalar subqueries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .common import aware, chunks, insert
+from .tables import approvals, home_viewers, incidents, tasks
+
+OPEN_STATUSES = ("pending", "decided")
+
+
+@dataclass(frozen=True, slots=True)
+class HomeIncident:
+    """One open incident as the tab lists it (`my_vote`: this person's vote in its round)."""
+
+    id: str
+    partner: str
+    status: str
+    reporter_id: str
+    recommendation: str
+    decided_action: str | None
+    round: int
+    created_at: datetime
+    channel_id: str | None
+    message_ts: str | None
+    my_vote: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeTask:
+    id: int
+    incident_id: str
+    partner: str
+    kind: str
+    ref: str
+    title: dict[str, str]
+    due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeCounts:
+    """Counts over what the person may see (everything, for an approver)."""
+
+    awaiting_me: int  # pending incidents this person may decide (not their own)
+    pending: int
+    decided_open: int
+    my_open_tasks: int
+    my_overdue_tasks: int
+    opened_this_week: int
+    decided_this_week: int
+
+
+@dataclass(frozen=True, slots=True)
+class HomeViewer:
+    """When the person last opened their tab, and whether they were an approver then."""
+
+    opened_at: datetime
+    approver: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HomeSnapshot:
+    awaiting: list[HomeIncident]  # for approvers: pending, not their own, newest first
+    incidents: list[HomeIncident]  # open incidents they may see, newest first
+    tasks: list[HomeTask]  # their open tasks, earliest due first
+    counts: HomeCounts
+    viewer: HomeViewer | None = None
+
+
+def _visible(user_id: str, everyone: bool) -> ColumnElement[bool] | None:
+    """Reporter, task owner; None (no condition) for approvers, who see all."""
+    if everyone:
+        return None
+    # One set of ids from two indexes (reporter_id; tasks' owner_id), not an OR the planners
+    # would answer by scanning every incident.
+    theirs = select(incidents.c.id).where(incidents.c.reporter_id == user_id)
+    owned = select(tasks.c.incident_id).where(tasks.c.owner_id == user_id)
+    return incidents.c.id.in_(theirs.union(owned))
+
+
+def _my_open_tasks(user_id: str) -> ColumnElement[bool]:
+    """Open, on an incident not closed, and still running: of the incident's round, or a
+    deadline no later round took over (legal clocks keep running through a re-assessment)."""
+    later = tasks.alias("later")
+    superseded = exists().where(
+        and_(
+            later.c.incident_id == tasks.c.incident_id,
+            later.c.kind == tasks.c.kind,
+            later.c.ref == tasks.c.ref,
+            later.c.round > tasks.c.round,
+        )
+    )
+    return and_(
+        tasks.c.owner_id == user_id,
+        tasks.c.status == "open",
+        incidents.c.id == tasks.c.incident_id,
+        incidents.c.status != "closed",
+        or_(
+            tasks.c.round == incidents.c.round,
+            and_(tasks.c.kind == "deadline", ~superseded),
+        ),
+    )
+
+
+def _incident_columns() -> list[ColumnElement[object]]:
+    return [
+        incidents.c.id,
+        incidents.c.partner,
+        incidents.c.status,
+        incidents.c.reporter_id,
+        incidents.c.recommendation,
+        incidents.c.decided_action,
+        incidents.c.round,
+        incidents.c.created_at,
+        incidents.c.channel_id,
+        incidents.c.message_ts,
+    ]
+
+
+async def _incident_list(
+    conn: AsyncConnection,
+    user_id: str,
+    *,
+    statuses: tuple[str, ...],
+    condition: ColumnElement[bool] | None,
+    with_vote: bool,
+    limit: int,
+) -> list[HomeIncident]:
+    columns = _incident_columns()
+    source = incidents
+    if with_vote:
+        mine = and_(
+            approvals.c.incident_id == incidents.c.id,
+            approvals.c.round == incidents.c.round,
+            approvals.c.approver_id == user_id,
+        )
+        source = incidents.outerjoin(approvals, mine)  # type: ignore[assignment]
+        columns.append(approvals.c.action.label("my_vote"))
+    newest = (incidents.c.created_at.desc(), incidents.c.id.desc())
+    # Per status, newest first by (status, created_at), capped, then merged: one statement
+    # that never sorts every open incident (an IN over the statuses would).
+    parts = []
+    for status in statuses:
+        query = select(*columns).select_from(source).where(incidents.c.status == status)
+        if condition is not None:
+            query = query.where(condition)
+        parts.append(select(query.order_by(*newest).limit(limit).subquery()))
+    merged = union_all(*parts).subquery()
+    query = select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(limit)
+    rows = (await conn.execute(query)).mappings().all()
+    return [HomeIncident(**dict(row)) for row in rows]
+
+
+async def home_snapshot(
+    conn: AsyncConnection,
+    user_id: str,
+    *,
+    everyone: bool,
+    week_start: datetime,
+    now: datetime,
+    limit: int,
+) -> HomeSnapshot:
+    """What `user_id` sees: `everyone` for approvers; lists capped at `limit` (+ counts)."""
+    aware("week_start", week_start)
+    aware("now", now)
+    visible = _visible(user_id, everyone)
+    awaiting: list[HomeIncident] = []
+    if everyone:
+        awaiting = await _incident_list(
+            conn,
+            user_id,
+            statuses=("pending",),
+            condition=incidents.c.reporter_id != user_id,
+            with_vote=True,
+            limit=limit,
+        )
+    shown = await _incident_list(
+        conn,
+        user_id,
+        statuses=OPEN_STATUSES,
+        condition=visible,
+        with_vote=False,
+        limit=limit,
+    )
+    task_rows = (
+        (
+            await conn.execute(
+                select(
+                    tasks.c.id,
+                    tasks.c.incident_id,
+                    incidents.c.partner,
+                    tasks.c.kind,
+                    tasks.c.ref,
+                    tasks.c.title,
+                    tasks.c.due_at,
+                )
+                .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
+                .where(_my_open_tasks(user_id))
+                # In the order of ix_tasks_owner_id_status: walked, not sorted (every task
+                # leakbot plans has a due time).
+                .order_by(tasks.c.due_at, tasks.c.id)
+                .limit(limit)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    my_tasks = [HomeTask(**dict(row)) for row in task_rows]
+
+    def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        query = select(func.count()).select_from(incidents).where(*conditions)
+        if visible is not None:
+            query = query.where(visible)
+        return query.scalar_subquery()
+
+    def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        query = select(func.count()).select_from(
+            tasks.join(incidents, incidents.c.id == tasks.c.incident_id)
+        )
+        return query.where(_my_open_tasks(user_id), *conditions).scalar_subquery()
+
+    awaiting_me = (
+        select(func.count())
+        .select_from(incidents)
+        .where(incidents.c.status == "pending", incidents.c.reporter_id != user_id)
+        .scalar_subquery()
+        if everyone
+        else literal(0)
+    )
+    seen = home_viewers.c.user_id == user_id
+    counts = (
+        (
+            await conn.execute(
+                select(
+                    awaiting_me.label("awaiting_me"),
+                    count(incidents.c.status == "pending").label("pending"),
+                    count(incidents.c.status == "decided").label("decided_open"),
+                    task_count().label("my_open_tasks"),
+                    task_count(tasks.c.due_at < now).label("my_overdue_tasks"),
+                    count(incidents.c.created_at >= week_start).label("opened_this_week"),
+                    count(
+                        incidents.c.decided_at >= week_start,
+                        incidents.c.decided_action.is_not(None),
+                    ).label("decided_this_week"),
+                    select(home_viewers.c.opened_at).where(seen).scalar_subquery().label("seen"),
+                    select(home_viewers.c.approver).where(seen).scalar_subquery().label("as"),
+                )
+            )
+        )
+        .mappings()
+        .one()
+    )
+    opened_at, was_approver = counts["seen"], counts["as"]
+    return HomeSnapshot(
+        awaiting=awaiting,
+        incidents=shown,
+        tasks=my_tasks,
+        counts=HomeCounts(
+            **{key: int(value) for key, value in counts.items() if key not in ("seen", "as")}
+        ),
+        viewer=None if opened_at is None else HomeViewer(opened_at, bool(was_approver)),
+    )
+
+
+async def note_home_opened(
+    conn: AsyncConnection, user_id: str, *, approver: bool, now: datetime
+) -> None:
+    """Remember that `user_id` opened their tab at `now` (an upsert)."""
+    aware("now", now)
+    stmt = insert(conn, home_viewers).values(user_id=user_id, opened_at=now, approver=approver)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[home_viewers.c.user_id], set_={"opened_at": now, "approver": approver}
+    )
+    await conn.execute(stmt)
+
+
+async def home_viewers_among(
+    conn: AsyncConnection, people: Iterable[str], *, approvers: bool, since: datetime
+) -> set[str]:
+    """Which of `people` (and, with `approvers`, which approvers) opened their tab since then."""
+    aware("since", since)
+    found: set[str] = set()
+    recent = home_viewers.c.opened_at >= since
+    if approvers:
+        query = select(home_viewers.c.user_id).where(recent, home_viewers.c.approver.is_(True))
+        found.update(str(user) for user in (await conn.execute(query)).scalars())
+    for chunk in chunks(people):
+        query = select(home_viewers.c.user_id).where(recent, home_viewers.c.user_id.in_(chunk))
+        found.update(str(user) for user in (await conn.execute(query)).scalars())
+    return found

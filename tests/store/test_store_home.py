@@ -1,0 +1,144 @@
+"""The App Home's reads (bot/store/home.py) and its coalesced outbox rows, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.notifications import HOME_WINDOW_SECONDS, home_refresh
+from bot.store import NewIncident, NewTask, Store
+
+T0 = datetime(2026, 5, 6, 9, 0, 2, tzinfo=UTC)  # a Wednesday
+WEEK_START = datetime(2026, 5, 3, 15, 0, tzinfo=UTC)  # Monday 00:00 in Tokyo
+Factory = Callable[..., NewIncident]
+APPROVER = "U_APPROVER"
+
+
+def task(ref: str, owner: str, due: datetime | None) -> NewTask:
+    return NewTask("checklist", ref, {"ja": f"作業{ref}", "en": f"Step {ref}"}, owner, due)
+
+
+async def test_what_each_person_sees(store: Store, make_new: Factory) -> None:
+    pending, _ = await store.create_incident(make_new(reporter_id="U_R1"), now=T0)
+    decided, _ = await store.create_incident(
+        make_new(reporter_id="U_R2", partner="Globex"), now=T0 + timedelta(minutes=1)
+    )
+    rejected, _ = await store.create_incident(
+        make_new(reporter_id="U_R1"), now=T0 + timedelta(minutes=2)
+    )
+    # One vote of two on the pending one; the second is decided; the third sent back.
+    await store.record_approval(
+        pending.id, approver_id=APPROVER, action="consider_suspension", required=2, now=T0
+    )
+    await store.record_approval(
+        decided.id, approver_id=APPROVER, action="request_report", required=1, now=T0
+    )
+    await store.reject(rejected.id, actor_id=APPROVER, reason="no", now=T0)
+    # U_R1 owns a task of U_R2's incident: one overdue, one later; U_R2 owns none.
+    now = T0 + timedelta(hours=1)
+    await store.create_tasks(
+        decided.id,
+        [task("0", "U_R1", now - timedelta(minutes=1)), task("1", "U_R1", now + timedelta(days=2))],
+        now=T0,
+    )
+
+    approver = await store.home_snapshot(
+        APPROVER, everyone=True, week_start=WEEK_START, now=now, limit=20
+    )
+    assert [(i.id, i.my_vote) for i in approver.awaiting] == [(pending.id, "consider_suspension")]
+    assert [i.id for i in approver.incidents] == [decided.id, pending.id]  # newest first
+    assert approver.tasks == []
+    counts = approver.counts
+    assert (counts.awaiting_me, counts.pending, counts.decided_open) == (1, 1, 1)
+    assert (counts.opened_this_week, counts.decided_this_week) == (3, 1)
+
+    reporter = await store.home_snapshot(
+        "U_R1", everyone=False, week_start=WEEK_START, now=now, limit=20
+    )
+    assert reporter.awaiting == []
+    # Their own open incident, and the one they own tasks of; not the rejected one.
+    assert [i.id for i in reporter.incidents] == [decided.id, pending.id]
+    assert [(t.ref, t.incident_id, t.partner) for t in reporter.tasks] == [
+        ("0", decided.id, "Globex"),
+        ("1", decided.id, "Globex"),
+    ]
+    assert (reporter.counts.my_open_tasks, reporter.counts.my_overdue_tasks) == (2, 1)
+    assert reporter.counts.awaiting_me == 0
+
+    other = await store.home_snapshot(
+        "U_R2", everyone=False, week_start=WEEK_START, now=now, limit=20
+    )
+    assert [i.id for i in other.incidents] == [decided.id]
+    assert (other.counts.pending, other.counts.decided_open, other.counts.opened_this_week) == (
+        0,
+        1,
+        1,
+    )
+
+    stranger = await store.home_snapshot(
+        "U_NOBODY", everyone=False, week_start=WEEK_START, now=now, limit=20
+    )
+    assert stranger.incidents == [] and stranger.tasks == []
+    assert stranger.counts.opened_this_week == 0
+
+    # An approver's own incident waits for the others, not for them.
+    own = await store.home_snapshot("U_R1", everyone=True, week_start=WEEK_START, now=now, limit=20)
+    assert own.awaiting == [] and own.counts.awaiting_me == 0
+
+    # Closed: its tasks leave the list; the limit caps lists but not counts.
+    await store.close_incident(decided.id, actor_id=APPROVER, reason=None, now=now)
+    after = await store.home_snapshot(
+        "U_R1", everyone=False, week_start=WEEK_START, now=now, limit=1
+    )
+    assert after.tasks == [] and after.counts.my_open_tasks == 0
+    capped = await store.home_snapshot(
+        APPROVER, everyone=True, week_start=WEEK_START, now=now, limit=1
+    )
+    assert len(capped.incidents) == 1 and capped.counts.pending == 1
+
+
+async def test_home_rows_coalesce_per_person_and_window(store: Store) -> None:
+    assert len(await store.enqueue(home_refresh(["U_A", "U_B", "U_A"], now=T0), now=T0)) == 2
+    later = T0 + timedelta(seconds=1)
+    assert await store.enqueue(home_refresh(["U_A"], now=later), now=later) == []
+    next_window = T0 + timedelta(seconds=HOME_WINDOW_SECONDS)
+    assert len(await store.enqueue(home_refresh(["U_A"], now=next_window), now=next_window)) == 1
+
+    rows = await store.outbox_items()
+    assert [(r.incident_id, r.method, r.payload["notification"]["channel"]) for r in rows] == [
+        (None, "views.publish", "U_A"),
+        (None, "views.publish", "U_B"),
+        (None, "views.publish", "U_A"),
+    ]
+    # Due when their window ends: nothing before it.
+    window_end = datetime.fromtimestamp(
+        (int(T0.timestamp()) // HOME_WINDOW_SECONDS + 1) * HOME_WINDOW_SECONDS, UTC
+    )
+    assert [r.next_attempt_at for r in rows] == [
+        window_end,
+        window_end,
+        window_end + timedelta(seconds=HOME_WINDOW_SECONDS),
+    ]
+    early = await store.claim_outbox(
+        now=window_end - timedelta(microseconds=1), worker_id="w", limit=10
+    )
+    assert early == []
+    assert len(await store.claim_outbox(now=window_end, worker_id="w", limit=10)) == 2
+
+
+async def test_home_viewers(store: Store) -> None:
+    await store.note_home_opened("U_APP", approver=True, now=T0)
+    await store.note_home_opened("U_R", approver=False, now=T0)
+    await store.note_home_opened("U_OLD", approver=True, now=T0 - timedelta(days=2))
+    since = T0 - timedelta(hours=24)
+    assert await store.home_viewers(["U_R", "U_X"], approvers=False, since=since) == {"U_R"}
+    assert await store.home_viewers(["U_R"], approvers=True, since=since) == {"U_R", "U_APP"}
+    assert await store.home_viewers([], approvers=True, since=since) == {"U_APP"}
+    # Opened again, no longer an approver: the row is updated, not added.
+    await store.note_home_opened("U_APP", approver=False, now=T0 + timedelta(hours=1))
+    assert await store.home_viewers([], approvers=True, since=since) == set()
+    snapshot = await store.home_snapshot(
+        "U_APP", everyone=False, week_start=WEEK_START, now=T0, limit=5
+    )
+    assert snapshot.viewer is not None
+    assert (snapshot.viewer.opened_at, snapshot.viewer.approver) == (T0 + timedelta(hours=1), False)

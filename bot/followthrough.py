@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from bot import failpoints
 from bot.clock import Clock
-from bot.domain.engine import assess
 from bot.domain.explain import format_moment, option_label
 from bot.domain.followups import (
     PARTNER_REPORT,
@@ -29,7 +28,8 @@ from bot.domain.followups import (
 from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
-from bot.service import RECOMMENDATION, IncidentService, assessment_snapshot
+from bot.lifecycle import Lifecycle, LifecycleConfig
+from bot.service import RECOMMENDATION, IncidentService
 from bot.slack.blocks.common import escape
 from bot.slack.blocks.tasks import tasks_message
 from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskRecord
@@ -75,6 +75,16 @@ class FollowThrough:
         self.playbook: Playbook = service.playbook
         self.config = config
         self.clock = clock
+        self.lifecycle = Lifecycle(
+            store,
+            service,
+            LifecycleConfig(
+                tz=config.tz,
+                channel_lang=config.channel_lang,
+                escalation_channel=config.escalation_channel,
+            ),
+            clock,
+        )
 
     def _moment(self, when: datetime, lang: str) -> str:
         return format_moment(when.astimezone(self.config.tz), lang)
@@ -303,57 +313,10 @@ class FollowThrough:
     async def _partner_report_missed(
         self, record: IncidentRecord, task: TaskRecord, now: datetime
     ) -> None:
-        """The survey's "no report by the deadline → stop" respondents: re-assess with a slow
-        partner and ask for a new decision."""
-        if not await self.store.claim_job(
-            f"reassess:{record.id}:{record.round}", owner=SYSTEM_ACTOR, now=now
-        ):
-            return
-        response = self.playbook.schedules.partner_report_reassess_response
-        answers = self.service.answers_of(record)
-        # Awareness defaults to the first assessment's time: keep it, so that the legal clocks
-        # do not restart with the new assessment.
-        aware_at = answers.moment("aware_at") or datetime.fromisoformat(
-            record.assessment["assessed_at"]
-        )
-        answers = answers.with_values(partner_response=response, aware_at=aware_at)
-        assessment = assess(answers, self.playbook, tz=self.config.tz, now=now)
-        lang = self.config.channel_lang
-        assert task.due_at is not None
-        note = t(
-            lang,
-            "reassess.partner_report_missed",
-            incident_id=record.id,
-            partner=escape(record.partner),
-            due=self._moment(task.due_at, lang),
-        )
-        messages = [
-            OutboxMessage(
-                kind="superseded",
-                method="chat.update",
-                payload={"_ref": RECOMMENDATION, "_render": "decided"},
-            ),
-            OutboxMessage(
-                kind="reassess_note",
-                method="chat.postMessage",
-                payload={"_thread": RECOMMENDATION, "text": note},
-            ),
-            OutboxMessage(
-                kind=RECOMMENDATION,
-                method="chat.postMessage",
-                payload={"channel": self.config.escalation_channel, "_render": RECOMMENDATION},
-            ),
-        ]
-        # The snapshot keeps the original awareness time: the legal clocks do not restart.
-        await self.store.reopen_for_new_round(
-            record.id,
-            assessment=assessment_snapshot(assessment, self.playbook, now),
-            recommendation=assessment.recommendation,
-            actor_id=SYSTEM_ACTOR,
-            reason="partner_report_missed",
-            now=now,
-            outbox=messages,
-            answers=answers.to_json(),
+        """The survey's "no report by the deadline → stop" respondents: re-assess with a
+        partner no better than slow and ask for a new decision (bot/lifecycle.py)."""
+        await self.lifecycle.reassess_after_partner_report(
+            record, task, quality="missing", actor_id=SYSTEM_ACTOR, now=now
         )
 
     async def _escalations(self, now: datetime) -> None:
@@ -401,6 +364,9 @@ class FollowThrough:
             hours=int((now - started).total_seconds() // 3600),
             option=option_label(self.playbook, record.recommendation, lang),  # type: ignore[arg-type]
         )
+        if step > 1:
+            # From this step on they may decide it too (bot/slack/deciders.py).
+            text += "\n" + t(lang, "escalation.second_level_may_decide")
         dedupe = f"escalate:{record.id}:{record.round}:{step}"
         messages = [
             OutboxMessage(

@@ -14,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.playbook import Playbook
 from bot.slack.app import LeakbotApp, build_app
+from bot.slack.deciders import approver_set_warning
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ async def serve(
 ) -> None:
     store = await Store.open(settings.DATABASE_URL)
     app = build_app(settings, store, playbook, clock or SystemClock(), socket_mode=socket_mode)
+    warning = await approver_set_warning(app.deps)
+    if warning:
+        log.warning(warning)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -26,6 +26,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.playbook import Playbook
 from bot.followthrough import TASKS, FollowThrough, FollowThroughConfig
+from bot.lifecycle import CLOSED
 from bot.metrics import CONTENT_TYPE
 from bot.scheduler import Scheduler
 from bot.service import IncidentService, ServiceConfig
@@ -221,8 +222,14 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         outbox=OutboxSender(store, service, outbox_client(settings), clock),
         approvers=ApproverDirectory(client, settings.approvers, clock),
         follow=FollowThrough(store, service, follow_config(settings), clock),
+        escalation=(
+            ApproverDirectory(client, settings.escalation_approvers, clock)
+            if settings.escalation_approvers
+            else None
+        ),
     )
     deps.outbox.renderers[TASKS] = deps.follow.render_tasks
+    deps.outbox.renderers[CLOSED] = deps.follow.lifecycle.render_closed
     deps.outbox.metrics = deps.metrics
     return deps
 

@@ -39,6 +39,7 @@ from sqlalchemy.sql.schema import Table
 
 from bot.domain.partners import normalize_partner
 
+from . import lifecycle as lifecycle_queries
 from .migrate import read_status, upgrade_to_head
 from .records import (
     GENESIS_HASH,
@@ -657,10 +658,11 @@ class Store:
         now: datetime,
         outbox: OutboxSpec = (),
         answers: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> IncidentRecord:
         """Re-assessment: round + 1, status 'pending', decision cleared (it stays in the audit
-        trail), new assessment / recommendation (and answers, when given). Raises
-        IncidentNotFound."""
+        trail), new assessment / recommendation (and answers, when given). `details` go into
+        the audit row's `after` (what caused it). Raises IncidentNotFound."""
         _aware("now", now)
 
         async def work(conn: AsyncConnection) -> IncidentRecord:
@@ -690,6 +692,7 @@ class Store:
             if answers is not None:
                 before["answers"] = current.answers
                 after["answers"] = updated.answers
+            after |= dict(details or {})
             await self._append_audit(
                 conn, _AuditEntry(incident_id, actor_id, "incident.reopened", now, before, after)
             )
@@ -735,6 +738,126 @@ class Store:
 
         return await self._write(work)
 
+    # -- closing with an outcome (issue 12; queries in bot/store/lifecycle.py) ----------------
+
+    async def close_with_outcome(
+        self,
+        incident_id: str,
+        *,
+        actor_id: str,
+        outcome: str,
+        note: str | None,
+        regulator: Sequence[Mapping[str, Any]],
+        done_task_ids: Sequence[int],
+        now: datetime,
+        outbox: OutboxSpec = (),
+    ) -> IncidentRecord | None:
+        """Close with an outcome, marking the tasks confirmed done; None when it was closed
+        already (nothing changes). Raises IncidentNotFound."""
+        _aware("now", now)
+
+        async def work(conn: AsyncConnection) -> IncidentRecord | None:
+            current = await self._lock_incident(conn, incident_id)
+            if current is None:
+                raise IncidentNotFound(incident_id)
+            if current.status == "closed":
+                return None
+            updated = await self._update_incident(
+                conn, incident_id, status="closed", updated_at=now
+            )
+            await lifecycle_queries.insert_closure(
+                conn,
+                incident_id=incident_id,
+                round_=current.round,
+                outcome=outcome,
+                note=note,
+                regulator=regulator,
+                actor_id=actor_id,
+                now=now,
+            )
+            done = await lifecycle_queries.complete_tasks(
+                conn, done_task_ids, actor_id=actor_id, now=now
+            )
+            await self._enqueue(conn, _render(outbox, updated), now=now, incident_id=incident_id)
+            after = {
+                "status": "closed",
+                "outcome": outcome,
+                "note": note,
+                "regulator": [dict(item) for item in regulator],
+                "tasks_done": done,
+            }
+            await self._append_audit(
+                conn,
+                _AuditEntry(
+                    incident_id, actor_id, "incident.closed", now, {"status": current.status}, after
+                ),
+            )
+            return updated
+
+        return await self._write(work)
+
+    async def reopen_closed(
+        self, incident_id: str, *, actor_id: str, now: datetime, outbox: OutboxSpec = ()
+    ) -> IncidentRecord | None:
+        """A closed incident back to where it was (decided, sent back or pending); None when it
+        was not closed. Raises IncidentNotFound."""
+        _aware("now", now)
+
+        async def work(conn: AsyncConnection) -> IncidentRecord | None:
+            current = await self._lock_incident(conn, incident_id)
+            if current is None:
+                raise IncidentNotFound(incident_id)
+            if current.status != "closed":
+                return None
+            if current.decided_action is not None:
+                status = "decided"
+            elif current.decided_by:
+                status = "rejected"
+            else:
+                status = "pending"
+            updated = await self._update_incident(conn, incident_id, status=status, updated_at=now)
+            await lifecycle_queries.mark_reopened(conn, incident_id, actor_id=actor_id, now=now)
+            await self._enqueue(conn, _render(outbox, updated), now=now, incident_id=incident_id)
+            await self._append_audit(
+                conn,
+                _AuditEntry(
+                    incident_id,
+                    actor_id,
+                    "incident.reopened_after_close",
+                    now,
+                    {"status": "closed"},
+                    {"status": status},
+                ),
+            )
+            return updated
+
+        return await self._write(work)
+
+    async def latest_closure(self, incident_id: str) -> lifecycle_queries.ClosureRecord | None:
+        async with self._read() as conn:
+            return await lifecycle_queries.latest_closure(conn, incident_id)
+
+    async def list_incidents_page(
+        self,
+        *,
+        statuses: Sequence[str] | None,
+        partner_text: str | None = None,
+        reporter_id: str | None = None,
+        limit: int = 30,
+        offset: int = 0,
+    ) -> tuple[list[IncidentRecord], int]:
+        """One page of incidents, newest first, and how many match in all."""
+        async with self._read() as conn:
+            rows, total = await lifecycle_queries.list_page(
+                conn,
+                statuses=statuses,
+                partner_text=partner_text,
+                reporter_id=reporter_id,
+                limit=limit,
+                offset=offset,
+            )
+        return [_incident(row) for row in rows], total
+
     # -- approvals ------------------------------------------------------------------------------
 
     async def _approvers(
@@ -758,13 +881,15 @@ class Store:
         required: int,
         now: datetime,
         on_decided: Callable[[IncidentRecord], Sequence[OutboxMessage]] | None = None,
+        expected_round: int | None = None,
     ) -> ApprovalOutcome:
         """One approver's vote for `action` in the current round, with the incident row locked.
 
         Decides the incident when `required` distinct approvers chose the same action; then the
         messages from `on_decided(decided_record)` are enqueued in the same transaction (so the
         callback must be pure: it may run again when the transaction is retried). An approver
-        who switches action replaces their earlier vote.
+        who switches action replaces their earlier vote. With `expected_round`, a vote cast on
+        another round's message is refused ("stale") under the same lock.
         """
         _aware("now", now)
         if required < 1:
@@ -774,6 +899,8 @@ class Store:
             incident = await self._lock_incident(conn, incident_id)
             if incident is None:
                 return ApprovalOutcome("not_found", None, action=action, needed=required)
+            if expected_round is not None and incident.round != expected_round:
+                return ApprovalOutcome("stale", incident, action=action, needed=required)
             if incident.status != "pending":
                 return ApprovalOutcome(
                     "not_pending",

@@ -35,6 +35,7 @@ __all__ = [
     "UTCDateTime",
     "approvals",
     "audit_log",
+    "incident_closures",
     "incident_counters",
     "incidents",
     "job_runs",
@@ -241,4 +242,21 @@ job_runs = Table(
     Column("claimed_by", String(128), nullable=False),
     Column("claimed_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+# Issue 12: how an incident was closed (migration 0004); a reopen fills reopened_*.
+incident_closures = Table(
+    "incident_closures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("regulator", _json(), nullable=False),
+    Column("closed_by", String(64), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=False),
+    Column("reopened_by", String(64), nullable=True),
+    Column("reopened_at", UTCDateTime(), nullable=True),
+    Index("ix_incident_closures_incident_id", "incident_id", "id"),
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from slackemu import FakeClock, LocalServer, SlackEmulator, SlackReply, SlackSender
 
 from bot.config import Settings, load_settings
@@ -58,6 +59,16 @@ MILD_STEPS: list[dict[str, Any]] = [
 ]
 
 
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+
+
+@functools.cache
+def manifest_scopes() -> tuple[str, ...]:
+    """The bot scopes manifest.yml asks for: the emulator refuses calls that need others."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return tuple(manifest["oauth_config"]["scopes"]["bot"])
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
@@ -65,7 +76,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def emulator(clock: FakeClock) -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator(clock=clock) as emu:
+    async with SlackEmulator(clock=clock, scopes=manifest_scopes(), enforce_scopes=True) as emu:
         emu.add_user(REPORTER, locale="ja-JP", real_name="報告 太郎")
         emu.add_user(REPORTER_EN, locale="en-US", real_name="Rita Reporter")
         for user in (APPROVER_1, APPROVER_2, APPROVER_3):

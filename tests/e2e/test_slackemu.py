@@ -32,6 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slackemu import (
+    METHOD_SCOPES,
     FakeClock,
     LocalServer,
     SlackEmulator,
@@ -1209,3 +1210,31 @@ async def test_sender_block_actions_in_a_modal_ties_the_trigger_to_it(emu: Slack
     assert reply.trigger_id is not None
     pushed = await api_error(client.views_push(trigger_id=reply.trigger_id, view=modal()))
     assert pushed.response["error"] == "not_found"  # the modal it came from is closed now
+
+
+# -- scopes -----------------------------------------------------------------------------------
+
+
+async def test_a_method_without_its_granted_scope_is_refused_like_slack() -> None:
+    async with SlackEmulator(scopes=["chat:write"], enforce_scopes=True) as emu:
+        emu.add_channel("CSCOPE0001", is_member=True)
+        client = AsyncWebClient(token="xoxb-scope", base_url=emu.api_url)
+        posted = await client.chat_postMessage(channel="CSCOPE0001", text="hi")
+        assert posted["ok"]
+        with pytest.raises(SlackApiError) as refused:
+            await client.users_info(user="UNOBODY01")
+        assert refused.value.response["error"] == "missing_scope"
+        assert refused.value.response["needed"] == "users:read"
+        assert refused.value.response["provided"] == "chat:write"
+        with pytest.raises(SlackApiError) as history:
+            await client.conversations_history(channel="CSCOPE0001")
+        assert history.value.response["error"] == "missing_scope"
+        assert "groups:history" in history.value.response["needed"]
+        assert (await client.auth_test())["ok"]  # needs no scope
+
+
+def test_every_served_method_names_its_scopes() -> None:
+    emu = SlackEmulator()
+    assert set(emu._methods) <= set(METHOD_SCOPES)
+    with pytest.raises(ValueError, match="needs the granted scopes"):
+        SlackEmulator(enforce_scopes=True)

@@ -33,7 +33,11 @@ def help_message(lang: str) -> Message:
     return {
         "text": t(lang, "help.title"),
         "response_type": "ephemeral",
-        "blocks": [header(t(lang, "help.title")), section(t(lang, "help.body"))],
+        "blocks": [
+            header(t(lang, "help.title")),
+            section(t(lang, "help.body")),
+            section(t(lang, "help.list_filters")),  # issue 12
+        ],
     }
 
 

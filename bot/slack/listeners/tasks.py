@@ -7,6 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.domain.i18n import t
+from bot.lifecycle import PARTNER_REPORT_REFS
+from bot.slack.blocks.lifecycle import partner_report_question
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 from bot.slack.listeners.actions import after_ack
@@ -50,11 +52,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if outcome.kind == "done":
             await deps.follow.task_changed(record, task)
             deps.outbox.notify()
-            await respond(
-                text=t(lang, "task.done_ok", title=title),
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            done_text = t(lang, "task.done_ok", title=title)
+            if task.ref in PARTNER_REPORT_REFS:
+                # The partner's report is an event: ask how it was (listeners/lifecycle.py).
+                await respond(
+                    **partner_report_question(task.id, title, lang, done_text),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+                return
+            await respond(text=done_text, response_type="ephemeral", replace_original=False)
         else:
             await respond(
                 text=t(lang, "task.already_done", title=title),

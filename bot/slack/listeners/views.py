@@ -27,6 +27,7 @@ from bot.slack.blocks.intake import (
     values_from_state,
 )
 from bot.slack.blocks.rejection import REASON_MAX
+from bot.slack.deciders import deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import outcome_text
@@ -192,8 +193,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         record = await deps.store.get_incident(incident_id)
+        shown_round = meta.get("r") if isinstance(meta, dict) else None
+        if record is not None and isinstance(shown_round, int) and shown_round != record.round:
+            # Re-assessed while the reason was typed: this send-back was for the old round.
+            await ack(
+                response_action="errors",
+                errors={
+                    BlockId.REJECT_REASON: t(
+                        lang, "approve.stale_round", incident_id=record.id, current=record.round
+                    )[:150]
+                },
+            )
+            return
         if record is None or not deps.service.may_reject(
-            record, user_id, await deps.approvers.members()
+            record, user_id, await deciders_for(deps, record)
         ):
             await ack(
                 response_action="errors",

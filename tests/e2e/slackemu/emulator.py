@@ -47,6 +47,42 @@ __all__ = [
 #: Fault kinds for ``set_failure_rate`` (any other name: HTTP 200 ``ok: false`` with that error).
 FAULT_KINDS: Final = ("ratelimited", "internal_error", "service_unavailable", "disconnect")
 TRIGGER_TTL_SECONDS: Final = 3.0
+
+# The bot-token scopes each served method accepts (any one of them), from Slack's method
+# reference; an empty tuple: none needed. With ``enforce_scopes`` a call without one of them is
+# refused like Slack does (``missing_scope``, with ``needed`` and ``provided``).
+METHOD_SCOPES: Final[dict[str, tuple[str, ...]]] = {
+    "auth.test": (),
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.getPermalink": (),
+    "chat.scheduleMessage": ("chat:write",),
+    "chat.deleteScheduledMessage": ("chat:write",),
+    "chat.scheduledMessages.list": (),
+    "conversations.open": ("im:write", "mpim:write", "channels:manage", "groups:write"),
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.members": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.history": (
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    ),
+    "conversations.replies": (
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    ),
+    "users.info": ("users:read",),
+    "usergroups.users.list": ("usergroups:read",),
+    "views.open": (),
+    "views.update": (),
+    "views.push": (),
+    "views.publish": (),
+}
 RESPONSE_URL: Final = "response_url"
 _JSON_ARGS: Final = frozenset(
     {"blocks", "attachments", "view", "metadata", "user_auth_blocks", "unfurls", "chunks"}
@@ -218,6 +254,7 @@ class SlackEmulator:
         strict_triggers: bool = True,
         strict_channels: bool = False,
         action_id_scope: ActionIdScope = "block",
+        enforce_scopes: bool = False,
     ) -> None:
         self.valid_tokens = None if valid_tokens is None else frozenset(valid_tokens)
         self.token_prefix = token_prefix
@@ -228,6 +265,10 @@ class SlackEmulator:
         self.latency = latency
         # Granted bot scopes, sent like Slack in every Web API answer's X-OAuth-Scopes header.
         self.scopes: list[str] | None = list(scopes) if scopes is not None else None
+        # Refuse calls whose scope is not granted (needs ``scopes``; see METHOD_SCOPES).
+        self.enforce_scopes = enforce_scopes
+        if enforce_scopes and scopes is None:
+            raise ValueError("enforce_scopes needs the granted scopes")
         self.workspace = workspace
         self.trigger_ttl = trigger_ttl
         self.strict_triggers = strict_triggers
@@ -260,6 +301,8 @@ class SlackEmulator:
             "views.push": self._views_push,
             "views.publish": self._views_publish,
         }
+        # Every served method says which scopes it needs (a new one must be added there).
+        assert self._methods.keys() <= METHOD_SCOPES.keys(), self._methods.keys() - METHOD_SCOPES
         self._custom: dict[str, MethodHandler] = {}
         self._scripted: list[_ScriptedFault] = []
         self._failure_rate = 0.0
@@ -740,6 +783,9 @@ class SlackEmulator:
             return self._answer(call, {"ok": False, "error": "not_authed"})
         if not self._token_ok(call.token):
             return self._answer(call, {"ok": False, "error": "invalid_auth"})
+        missing = self._missing_scope(method)
+        if missing is not None:
+            return self._answer(call, missing)
         limit = self._rate_limits.get(method)
         if limit is not None:
             wait = limit.retry_after(str(call.args.get("channel", "")))
@@ -836,6 +882,19 @@ class SlackEmulator:
             matches = [c for c in self.calls if c.answered and waiter.matches(c)]
             if len(matches) >= waiter.count:
                 waiter.future.set_result(matches[waiter.count - 1])
+
+    def _missing_scope(self, method: str) -> dict[str, Any] | None:
+        if not self.enforce_scopes or self.scopes is None:
+            return None
+        accepted = METHOD_SCOPES.get(method, ())
+        if not accepted or set(accepted) & set(self.scopes):
+            return None
+        return {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": ",".join(accepted),
+            "provided": ",".join(self.scopes),
+        }
 
     def _token_ok(self, token: str) -> bool:
         if self.valid_tokens is not None:

@@ -34,6 +34,7 @@ from bot.slack.blocks.common import escape
 from bot.slack.blocks.tasks import tasks_message
 from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskRecord
 from bot.store.reports import week_data
+from bot.updates import FactUpdates
 
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "leakbot"
@@ -85,6 +86,7 @@ class FollowThrough:
             ),
             clock,
         )
+        self.updates = FactUpdates(self.lifecycle)
 
     def _moment(self, when: datetime, lang: str) -> str:
         return format_moment(when.astimezone(self.config.tz), lang)

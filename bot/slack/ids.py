@@ -23,6 +23,8 @@ class ActionId(StrEnum):
     # Issue 12: close and reopen an incident (value = incident id).
     CLOSE = "leak_close"
     REOPEN = "leak_reopen"
+    # Issue 12: new facts (value = incident id): the intake modal, filled in.
+    UPDATE = "leak_update"
     # Inside the intake modal.
     BACK = "leak_back"
     INPUT = "value"  # the action id of every answer's input element

@@ -40,6 +40,7 @@ from sqlalchemy.sql.schema import Table
 from bot.domain.partners import normalize_partner
 
 from . import lifecycle as lifecycle_queries
+from . import updates as update_queries
 from .migrate import read_status, upgrade_to_head
 from .records import (
     GENESIS_HASH,
@@ -857,6 +858,78 @@ class Store:
                 offset=offset,
             )
         return [_incident(row) for row in rows], total
+
+    # -- new facts (issue 12; queries in bot/store/updates.py) ---------------------------------
+
+    async def replace_facts(
+        self,
+        incident_id: str,
+        *,
+        answers: Mapping[str, Any],
+        assessment: Mapping[str, Any],
+        actor_id: str,
+        changes: Mapping[str, Any],
+        now: datetime,
+        outbox: OutboxSpec = (),
+    ) -> IncidentRecord:
+        """New answers and assessment in the same round (the recommendation did not change):
+        the decision stands. Raises IncidentNotFound."""
+        _aware("now", now)
+
+        async def work(conn: AsyncConnection) -> IncidentRecord:
+            current = await self._lock_incident(conn, incident_id)
+            if current is None:
+                raise IncidentNotFound(incident_id)
+            row = await update_queries.replace_facts(
+                conn, incident_id, answers=answers, assessment=assessment, now=now
+            )
+            updated = _incident(row)
+            await self._enqueue(conn, _render(outbox, updated), now=now, incident_id=incident_id)
+            await self._append_audit(
+                conn,
+                _AuditEntry(
+                    incident_id,
+                    actor_id,
+                    "incident.updated",
+                    now,
+                    {"answers": current.answers, "round": current.round},
+                    {"answers": updated.answers, "changes": dict(changes)},
+                ),
+            )
+            return updated
+
+        return await self._write(work)
+
+    async def adjust_tasks(
+        self,
+        incident_id: str,
+        *,
+        cancel: Sequence[int],
+        move: Mapping[int, datetime],
+        actor_id: str,
+        now: datetime,
+    ) -> None:
+        """Open follow-ups whose deadline no longer applies are cancelled (removed), those whose
+        deadline moved get the new due time; one audit row says which."""
+        _aware("now", now)
+
+        async def work(conn: AsyncConnection) -> None:
+            cancelled = await update_queries.cancel_open_tasks(conn, incident_id, cancel)
+            moved = await update_queries.move_open_tasks(conn, incident_id, move)
+            if cancelled or moved:
+                await self._append_audit(
+                    conn,
+                    _AuditEntry(
+                        incident_id,
+                        actor_id,
+                        "tasks.adjusted",
+                        now,
+                        None,
+                        {"cancelled": cancelled, "moved": moved},
+                    ),
+                )
+
+        await self._write(work)
 
     # -- approvals ------------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ async def test_close_with_open_regulator_deadlines_then_reopen(leakbot: Leakbot)
     record = await leakbot.report(REPORTER)  # personal data, jp + eu: regulator deadlines
     await decided(leakbot, record, APPROVER_1, APPROVER_2)
     message = recommendation(emu, record.id)
-    assert controls(message) == ["leak_close"]  # no decision controls, Close only
+    assert controls(message) == ["leak_update", "leak_close"]  # no decision controls
 
     # A stranger may not close it; nothing is written but the refusal.
     answer = await press(leakbot, record, "leak_close", STRANGER)
@@ -165,7 +165,7 @@ async def test_close_with_open_regulator_deadlines_then_reopen(leakbot: Leakbot)
     assert "再オープンしました" in answer
     reopened = await incident(leakbot.store, record.id)
     assert reopened.status == "decided" and reopened.decided_action == closed.decided_action
-    assert controls(recommendation(emu, record.id)) == ["leak_close"]
+    assert controls(recommendation(emu, record.id)) == ["leak_update", "leak_close"]
     assert record.id in await listing(leakbot, "", APPROVER_1)
     trail = [(e.action, e.actor_id) for e in await leakbot.store.audit_trail(record.id)]
     assert ("incident.reopened_after_close", REPORTER) in trail

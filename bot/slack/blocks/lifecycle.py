@@ -69,28 +69,24 @@ REASON_MAX = 500
 
 
 def incident_controls(incident_id: str, status: str, lang: str) -> Block | None:
-    """Under a decided (or sent back) incident: Close; under a closed one: Reopen."""
+    """Under a decided (or sent back) incident: Update facts and Close; under a closed one:
+    Reopen."""
+
+    def button(action_id: ActionId, key: str) -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": action_id,
+            "text": plain(t(lang, key), 75),
+            "value": incident_id,
+        }
+
     if status in ("decided", "rejected"):
-        button = {
-            "type": "button",
-            "action_id": ActionId.CLOSE,
-            "text": plain(t(lang, "close.button"), 75),
-            "value": incident_id,
-        }
+        buttons = [button(ActionId.UPDATE, "update.button"), button(ActionId.CLOSE, "close.button")]
     elif status == "closed":
-        button = {
-            "type": "button",
-            "action_id": ActionId.REOPEN,
-            "text": plain(t(lang, "reopen.button"), 75),
-            "value": incident_id,
-        }
+        buttons = [button(ActionId.REOPEN, "reopen.button")]
     else:
         return None
-    return {
-        "type": "actions",
-        "block_id": f"{BlockId.INCIDENT}:{incident_id}",
-        "elements": [button],
-    }
+    return {"type": "actions", "block_id": f"{BlockId.INCIDENT}:{incident_id}", "elements": buttons}
 
 
 def _select(options: list[tuple[str, str]], placeholder: str) -> dict[str, Any]:

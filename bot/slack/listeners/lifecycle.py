@@ -14,7 +14,7 @@ from bot.domain.explain import format_moment
 from bot.domain.i18n import t
 from bot.lifecycle import PARTNER_REPORT_REFS
 from bot.logs import bind_incident
-from bot.slack.blocks.intake import state_values_of
+from bot.slack.blocks.intake import IntakeState, state_values_of, step_view
 from bot.slack.blocks.lifecycle import (
     NOTE_MAX,
     QUALITY_ACTIONS,
@@ -235,6 +235,41 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         deps.outbox.notify()
         await _say(respond, t(lang, "reopen.done", incident_id=record.id))
+
+    @app.action(ActionId.UPDATE)
+    @after_ack(deps)
+    async def update(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id = _user_id(body)
+        incident_id = _value(body)
+        bind_incident(incident_id)
+        lang = await deps.user_lang(user_id)
+        record = await deps.store.get_incident(incident_id)
+        if record is None:
+            await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
+            return
+        # The reporter, the approvers (the second level once escalated) and task owners.
+        owners = {task.owner_id for task in await deps.store.tasks_for(record.id)}
+        allowed = {record.reporter_id, *owners} | set(await deciders_for(deps, record))
+        if user_id not in allowed:
+            await _refused(deps, record, user_id, "update")
+            await _say(respond, t(lang, "update.not_allowed", incident_id=record.id))
+            return
+        if record.status == "closed":
+            await _say(respond, t(lang, "update.closed", incident_id=record.id))
+            return
+        state = IntakeState(
+            step=0,
+            lang=lang,
+            answers=deps.follow.updates.intake_answers(record),
+            incident_id=record.id,
+        )
+        await client.views_open(
+            trigger_id=str(body.get("trigger_id") or ""),
+            view=step_view(deps.playbook, state, deps.service.now()),
+        )
 
 
 async def _say(respond: AsyncRespond, text: str) -> None:

@@ -31,6 +31,7 @@ from bot.slack.deciders import deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import outcome_text
+from bot.slack.listeners.updates import update_facts
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         # The summary was confirmed: store the incident, then tell Slack through the outbox.
         user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        if state.incident_id is not None:
+            await update_facts(
+                deps,
+                ack,
+                state,
+                to_parseable(deps, state.answers),
+                user_id=str((user or {}).get("id") or ""),
+                now=now,
+            )
+            return
         team = body.get("team") if isinstance(body.get("team"), dict) else {}
         try:
             record, created = await deps.service.submit(

@@ -308,7 +308,7 @@ async def count_status(database_url: str, status: str) -> int:
 
     store = await Store.open(database_url, migrate=False)
     try:
-        async with store._read() as conn:
+        async with store.read() as conn:
             return int(
                 (
                     await conn.execute(

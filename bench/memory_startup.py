@@ -132,7 +132,7 @@ async def count_incidents(database_url: str) -> int:
 
     store = await Store.open(database_url, migrate=False)
     try:
-        async with store._read() as conn:
+        async with store.read() as conn:
             return int(
                 (await conn.execute(select(func.count()).select_from(incidents))).scalar_one()
             )

@@ -7,18 +7,17 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any, TextIO
-from zoneinfo import ZoneInfo
+from typing import Any
 
+from bot.cli_input import InputError, load_answers, quiet_on_broken_pipe
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
-from bot.domain.answers import Answers, AnswersError, parse_answers, parse_datetime
+from bot.domain.answers import Answers, parse_datetime
 from bot.domain.engine import assess
 from bot.domain.explain import assessment_json, report_text
 from bot.domain.i18n import t
 from bot.domain.loading import DataFileError
-from bot.domain.playbook import Playbook, Question, load_playbook
+from bot.domain.playbook import Playbook, load_playbook
 
 EXIT_USAGE = 2
 
@@ -34,103 +33,7 @@ def _load_playbook(settings: Settings) -> Playbook:
         raise CliError(str(exc)) from exc
 
 
-def _problem_lines(error: AnswersError, lang: str, source: str) -> list[str]:
-    return [
-        t(
-            lang,
-            "cli.answer_problem",
-            file=source,
-            answer_id=problem.answer_id,
-            message=t(lang, problem.key, **problem.params),
-        )
-        for problem in error.problems
-    ]
-
-
-def _read_answers_file(path: str, lang: str) -> dict[str, Any]:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(
-            t(lang, "cli.unreadable", file=path, error=getattr(exc, "strerror", None) or exc)
-        ) from exc
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        raise CliError(t(lang, "cli.bad_json", file=path, error=exc)) from exc
-    if not isinstance(data, dict):
-        raise CliError(t(lang, "cli.not_object", file=path))
-    return data
-
-
-def _ask(
-    playbook: Playbook,
-    lang: str,
-    tz: ZoneInfo,
-    now: datetime,
-    read: Callable[[str], str],
-    out: TextIO,
-) -> dict[str, Any]:
-    """Ask each question in the terminal; empty input leaves the answer unknown."""
-    raw: dict[str, Any] = {}
-    print(t(lang, "cli.prompt_intro"), file=out)
-    total = len(playbook.steps)
-    for number, step in enumerate(playbook.steps, start=1):
-        print(f"\n[{number}/{total}] {step.title.get(lang)}", file=out)
-        for question_id in step.questions:
-            question = playbook.question(question_id)
-            if question.id == "partner":
-                continue  # not needed for a recommendation
-            raw_value = _ask_one(playbook, question, lang, tz, now, read, out)
-            if raw_value is not None:
-                raw[question.id] = raw_value
-    return raw
-
-
-def _ask_one(
-    playbook: Playbook,
-    question: Question,
-    lang: str,
-    tz: ZoneInfo,
-    now: datetime,
-    read: Callable[[str], str],
-    out: TextIO,
-) -> Any:
-    print(f"\n{question.label.get(lang)}", file=out)
-    if question.help:
-        print(f"  ({question.help.get(lang)})", file=out)
-    if question.choices:
-        print(t(lang, "cli.prompt_choices"), file=out)
-        for index, choice in enumerate(question.choices, start=1):
-            print(f"  {index}. {choice.value} — {choice.label.get(lang)}", file=out)
-    while True:
-        text = read("> ").strip()
-        if not text:
-            return None
-        value: Any = text
-        if question.choices:
-            picked = [_pick(question, part.strip()) for part in text.split(",") if part.strip()]
-            if not picked:  # only commas: nothing chosen, the answer stays unknown
-                return None
-            value = picked if question.kind == "several_of" else picked[0]
-        try:
-            parse_answers({question.id: value}, playbook, tz=tz, now=now, partial=True)
-        except AnswersError as exc:
-            problem = exc.problems[0]
-            print(
-                t(lang, "cli.prompt_retry", message=t(lang, problem.key, **problem.params)),
-                file=out,
-            )
-            continue
-        return value
-
-
-def _pick(question: Question, text: str) -> str:
-    if text.isdecimal() and 1 <= int(text) <= len(question.choices):
-        return question.choices[int(text) - 1].value
-    return text
-
-
+@quiet_on_broken_pipe
 def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
     lang: str = args.lang or settings.LEAKBOT_LANGUAGE
     tz = settings.tz
@@ -142,19 +45,10 @@ def cmd_assess(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(t(lang, "cli.bad_now", value=args.now)) from exc
     else:
         now = SystemClock().now().astimezone(tz)
-    if args.answers:
-        raw = _read_answers_file(args.answers, lang)
-        source = args.answers
-    else:
-        try:
-            raw = _ask(playbook, lang, tz, now, input, sys.stdout)
-        except (EOFError, KeyboardInterrupt) as exc:
-            raise CliError(t(lang, "cli.interrupted")) from exc
-        source = "input"
     try:
-        answers: Answers = parse_answers(raw, playbook, tz=tz, now=now, partial=True)
-    except AnswersError as exc:
-        raise CliError("\n".join(_problem_lines(exc, lang, source))) from exc
+        answers: Answers = load_answers(args.answers, playbook, lang=lang, tz=tz, now=now)
+    except InputError as exc:
+        raise CliError(str(exc)) from exc
     try:
         assessment = assess(answers, playbook, tz=tz, now=now)
     except OverflowError as exc:  # a deadline past year 9999 (e.g. --now 9999-12-31)

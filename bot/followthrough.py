@@ -1,15 +1,15 @@
 """Follow-through after the recommendation: tasks, reminders, missed partner reports,
 approval escalation and the weekly summary.
 
-Each step that sends something goes through the outbox with a dedupe key derived from what it
-is (`reminder:<task>:<stage>`, `summary:<week>`), so replicas on one database and restarts never
+Each step that tells someone something enqueues a notification (bot/notifications.py: what, to
+whom; the Slack edge words it) with a dedupe key derived from what it is
+(`reminder:<task>:<stage>`, `summary:<week>`), so replicas on one database and restarts never
 send it twice, and a step that fell due while the bot was down is sent once at the next run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,22 +17,20 @@ from zoneinfo import ZoneInfo
 
 from bot import failpoints
 from bot.clock import Clock
-from bot.domain.explain import format_moment, option_label
 from bot.domain.followups import (
     PARTNER_REPORT,
     due_reminders,
     escalation_times,
     overdue_grace,
+    overdue_moment,
     plan_tasks,
 )
-from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
 from bot.lifecycle import Lifecycle, LifecycleConfig
-from bot.service import RECOMMENDATION, IncidentService
-from bot.slack.blocks.common import escape
-from bot.slack.blocks.tasks import tasks_message
-from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskRecord
+from bot.notifications import Notification
+from bot.service import RECOMMENDATION, IncidentService, store_errors_unavailable
+from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskOutcome, TaskRecord
 from bot.store.reports import week_data
 from bot.updates import FactUpdates
 
@@ -63,10 +61,6 @@ def _live(task: TaskRecord, record: IncidentRecord, tasks: list[TaskRecord]) -> 
     )
 
 
-def mentions(ids: Collection[str]) -> str:
-    return " ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids)
-
-
 class FollowThrough:
     def __init__(
         self, store: Store, service: IncidentService, config: FollowThroughConfig, clock: Clock
@@ -87,9 +81,6 @@ class FollowThrough:
             clock,
         )
         self.updates = FactUpdates(self.lifecycle)
-
-    def _moment(self, when: datetime, lang: str) -> str:
-        return format_moment(when.astimezone(self.config.tz), lang)
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -136,36 +127,63 @@ class FollowThrough:
         failpoints.hit("tasks.created")
         await self.store.enqueue(
             [
-                OutboxMessage(
-                    kind=TASKS,
-                    method="chat.postMessage",
-                    payload={"_thread": RECOMMENDATION, "_render": TASKS},
-                    incident_id=record.id,
-                    dedupe_key=f"tasks:{record.id}:{record.round}",
-                )
+                Notification(
+                    kind="tasks", incident_id=record.id, thread=RECOMMENDATION, round=record.round
+                ).to_outbox(dedupe_key=f"tasks:{record.id}:{record.round}")
             ],
             now=now,
         )
         failpoints.hit("tasks.enqueued")
         return created
 
-    async def render_tasks(self, record: IncidentRecord, _lang: str | None) -> dict[str, Any]:
-        tasks = [
+    @store_errors_unavailable
+    async def tasks(self, incident_id: str) -> list[TaskRecord]:
+        """Every task of the incident, all rounds, in creation order."""
+        return await self.store.tasks_for(incident_id)
+
+    async def round_tasks(self, record: IncidentRecord) -> list[TaskRecord]:
+        """The tasks of the incident's current round (what its tasks message lists)."""
+        return [
             task for task in await self.store.tasks_for(record.id) if task.round == record.round
         ]
-        return tasks_message(tasks, self.config.channel_lang, self.config.tz, incident_id=record.id)
+
+    @store_errors_unavailable
+    async def task(self, task_id: int) -> tuple[TaskRecord, IncidentRecord] | None:
+        """A task and its incident, or None when either is unknown."""
+        task = await self.store.get_task(task_id) if task_id > 0 else None
+        record = await self.store.get_incident(task.incident_id) if task else None
+        if task is None or record is None:
+            return None
+        return task, record
+
+    @store_errors_unavailable
+    async def refused_task(self, record: IncidentRecord, task: TaskRecord, actor_id: str) -> None:
+        """Someone who may not tick the task tried: it goes into the audit trail."""
+        await self.store.append_audit(
+            actor_id,
+            "task.refused",
+            incident_id=record.id,
+            after={"task": task.id},
+            now=self.clock.now(),
+        )
+
+    @store_errors_unavailable
+    async def complete_task(
+        self, record: IncidentRecord, task: TaskRecord, actor_id: str
+    ) -> TaskOutcome:
+        """Tick the task; when it was open, its tasks message is refreshed."""
+        outcome = await self.store.complete_task(task.id, actor_id=actor_id, now=self.clock.now())
+        if outcome.kind == "done":
+            await self.task_changed(record, task)
+        return outcome
 
     async def task_changed(self, record: IncidentRecord, task: TaskRecord) -> None:
         """Refresh the tasks message after a task was ticked."""
         await self.store.enqueue(
             [
-                OutboxMessage(
-                    kind="tasks_update",
-                    method="chat.update",
-                    payload={"_ref": TASKS, "_render": TASKS},
-                    incident_id=record.id,
-                    dedupe_key=f"tasks_update:{task.id}",
-                )
+                Notification(
+                    kind="tasks_update", incident_id=record.id, ref=TASKS, round=record.round
+                ).to_outbox(dedupe_key=f"tasks_update:{task.id}")
             ],
             now=self.clock.now(),
         )
@@ -221,7 +239,8 @@ class FollowThrough:
                 key = (record.id, owner, task.due_at, step.hours_before, step.stage)
                 groups.setdefault(key, []).append(task)
             rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-            if task.kind == "deadline" and task.due_at + overdue_grace(rule) <= now:
+            overdue_at = overdue_moment(task.ref, task.due_at, rule, record.assessment)
+            if task.kind == "deadline" and overdue_at <= now:
                 overdue.append((record, task))
         for (incident_id, owner, due_at, hours_before, stage), group in groups.items():
             await self._remind(records[incident_id], group, owner, due_at, hours_before, stage, now)
@@ -239,30 +258,22 @@ class FollowThrough:
         now: datetime,
     ) -> None:
         lang = record.locale if owner == record.reporter_id else self.config.channel_lang
-        titles = [task.title.get(lang) or task.ref for task in group]
-        if len(group) > 1:
-            key = "reminder.due_many" if hours == 0 else "reminder.before_many"
-        else:
-            key = "reminder.due" if hours == 0 else "reminder.before"
-        text = t(
-            lang,
-            key,
+        notification = Notification(
+            kind="reminder",
             incident_id=record.id,
-            partner=escape(record.partner),
-            title=titles[0],
-            titles="\n".join(f"• {title}" for title in titles),
-            count=len(group),
-            hours=hours,
-            due=self._moment(due_at, lang),
+            channel=owner,
+            lang=lang,
+            round=record.round,
+            facts={
+                "titles": [task.title.get(lang) or task.ref for task in group],
+                "hours": hours,
+                "due": due_at.isoformat(),
+            },
         )
         inserted = await self.store.enqueue(
             [
-                OutboxMessage(
-                    kind="reminder",
-                    method="chat.postMessage",
-                    payload={"channel": owner, "text": text},
-                    incident_id=record.id,
-                    dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}",
+                notification.to_outbox(
+                    dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}"
                 )
             ],
             now=now,
@@ -287,27 +298,21 @@ class FollowThrough:
         lang = self.config.channel_lang
         rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
         if rule is not None and rule.regulator:
-            text = t(
-                lang,
-                "reminder.regulator_overdue",
-                approvers=mentions(self.config.approvers),
+            notification = Notification(
+                kind="overdue",
                 incident_id=record.id,
-                partner=escape(record.partner),
-                title=task.title.get(lang) or task.ref,
-                due=self._moment(task.due_at, lang),
+                channel=self.config.escalation_channel,
+                lang=lang,
+                round=task.round,
+                facts={
+                    "audience": list(self.config.approvers),
+                    "title": task.title.get(lang) or task.ref,
+                    "due": task.due_at.isoformat(),
+                },
             )
+            # Once per deadline of the incident, whichever round's task it is.
             await self.store.enqueue(
-                [
-                    OutboxMessage(
-                        kind="overdue",
-                        method="chat.postMessage",
-                        payload={"channel": self.config.escalation_channel, "text": text},
-                        incident_id=record.id,
-                        # Once per deadline of the incident, whichever round's task it is.
-                        dedupe_key=f"overdue:{record.id}:{task.ref}",
-                    )
-                ],
-                now=now,
+                [notification.to_outbox(dedupe_key=f"overdue:{record.id}:{task.ref}")], now=now
             )
         if task.ref == PARTNER_REPORT and record.status == "decided" and task.round == record.round:
             await self._partner_report_missed(record, task, now)
@@ -344,50 +349,39 @@ class FollowThrough:
         """Step 1 re-notifies the approvers; later steps go to the second level, if any."""
         lang = self.config.channel_lang
         if step == 1:
-            audience, key, action = (
-                self.config.approvers,
-                "escalation.reminder",
-                "escalation.reminded",
-            )
+            audience, action = self.config.approvers, "escalation.reminded"
         elif self.config.escalation_approvers:
-            audience, key, action = (
-                self.config.escalation_approvers,
-                "escalation.second_level",
-                "escalation.second_level",
-            )
+            audience, action = self.config.escalation_approvers, "escalation.second_level"
         else:
             return
-        text = t(
-            lang,
-            key,
-            approvers=mentions(audience),
-            incident_id=record.id,
-            partner=escape(record.partner),
-            hours=int((now - started).total_seconds() // 3600),
-            option=option_label(self.playbook, record.recommendation, lang),  # type: ignore[arg-type]
-        )
-        if step > 1:
-            # From this step on they may decide it too (bot/slack/deciders.py).
-            text += "\n" + t(lang, "escalation.second_level_may_decide")
+        facts = {
+            "step": step,
+            "audience": list(audience),
+            "hours": int((now - started).total_seconds() // 3600),
+            "option": record.recommendation,
+        }
         dedupe = f"escalate:{record.id}:{record.round}:{step}"
         messages = [
-            OutboxMessage(
+            Notification(
                 kind="escalation",
-                method="chat.postMessage",
-                payload={"_thread": RECOMMENDATION, "text": text, "reply_broadcast": True},
                 incident_id=record.id,
-                dedupe_key=dedupe,
-            )
+                thread=RECOMMENDATION,
+                lang=lang,
+                round=record.round,
+                broadcast=True,
+                facts=facts,
+            ).to_outbox(dedupe_key=dedupe)
         ]
         if step > 1:  # the second level also hears it directly (user groups cannot be DMed)
             messages += [
-                OutboxMessage(
+                Notification(
                     kind="escalation_dm",
-                    method="chat.postMessage",
-                    payload={"channel": user, "text": text},
                     incident_id=record.id,
-                    dedupe_key=f"{dedupe}:{user}",
-                )
+                    channel=user,
+                    lang=lang,
+                    round=record.round,
+                    facts=facts,
+                ).to_outbox(dedupe_key=f"{dedupe}:{user}")
                 for user in audience
                 if not user.startswith("S")
             ]
@@ -407,7 +401,10 @@ class FollowThrough:
         return await week_data(self.store, week, now=now, overdue_grace=graces)
 
     async def post_summary(self, data: WeekData, message: dict[str, Any]) -> bool:
-        """Queue the summary once per week (replicas and restarts included)."""
+        """Queue the summary once per week (replicas and restarts included).
+
+        `message` is the finished body: the scheduler (an edge) words the summary when it
+        computes it, with links it looked up in Slack (docs/architecture.md)."""
         if not self.config.summary_channel:
             return False
         inserted = await self.store.enqueue(

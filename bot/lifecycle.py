@@ -9,7 +9,7 @@ the audit trail with the re-assessment it causes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -18,14 +18,16 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.domain.answers import Answers
 from bot.domain.engine import Assessment, assess
-from bot.domain.explain import format_moment
-from bot.domain.i18n import t
 from bot.domain.vocabulary import OPTION_KEYS
-from bot.service import RECOMMENDATION, IncidentService, assessment_snapshot
-from bot.slack.blocks.common import escape
-from bot.slack.blocks.lifecycle import closed_status_line, incident_controls
-from bot.slack.blocks.recommendation import decided_message
-from bot.store import IncidentRecord, OutboxMessage, Store, TaskRecord
+from bot.notifications import Notification
+from bot.service import (
+    RECOMMENDATION,
+    IncidentService,
+    assessment_snapshot,
+    store_errors_unavailable,
+)
+from bot.store import IncidentRecord, Store, TaskRecord
+from bot.store.lifecycle import ClosureRecord
 
 SYSTEM_ACTOR: Final = "leakbot"
 # The follow-ups that are the partner's reports: marking them done asks how the report was.
@@ -33,7 +35,6 @@ PARTNER_REPORT_REFS: Final[tuple[str, ...]] = ("partner_initial", "partner_repor
 REPORT_QUALITIES: Final[tuple[str, ...]] = ("sufficient", "insufficient", "missing")
 OBSERVED: Final = "observed"
 CLOCK_START: Final = "aware_at"
-CLOSED: Final = "closed"  # the outbox renderer of a closed incident's message
 
 
 def observed_answers(snapshot: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,24 +112,29 @@ class Lifecycle:
         snapshot = assessment_snapshot(assessment, self.playbook, now)
         snapshot[OBSERVED] = observed
         snapshot[CLOCK_START] = aware_at.isoformat()
-        lang = self.config.channel_lang
-        note = self._note(record, task, quality, response, actor_id, lang)
+        # incident_id None: the store puts this incident's id on them; the old message shows
+        # the decision it made (superseded), its thread says why, and the new round is posted.
         messages = [
-            OutboxMessage(
-                kind="superseded",
-                method="chat.update",
-                payload={"_ref": RECOMMENDATION, "_render": "decided"},
-            ),
-            OutboxMessage(
+            Notification(kind="superseded", ref=RECOMMENDATION, round=record.round).to_outbox(),
+            Notification(
                 kind="reassess_note",
-                method="chat.postMessage",
-                payload={"_thread": RECOMMENDATION, "text": note},
-            ),
-            OutboxMessage(
-                kind=RECOMMENDATION,
-                method="chat.postMessage",
-                payload={"channel": self.config.escalation_channel, "_render": RECOMMENDATION},
-            ),
+                thread=RECOMMENDATION,
+                lang=self.config.channel_lang,
+                round=record.round,
+                facts={
+                    "quality": quality,
+                    "response": response,
+                    "title": dict(task.title),
+                    "ref": task.ref,
+                    "due": task.due_at.isoformat() if task.due_at is not None else None,
+                    "actor": None if actor_id == SYSTEM_ACTOR else actor_id,
+                },
+            ).to_outbox(),
+            Notification(
+                kind="recommendation",
+                channel=self.config.escalation_channel,
+                round=record.round + 1,
+            ).to_outbox(),
         ]
         reason = "partner_report_missed" if quality == "missing" else "partner_report_insufficient"
         return await self.store.reopen_for_new_round(
@@ -148,37 +154,7 @@ class Lifecycle:
             },
         )
 
-    def _note(
-        self,
-        record: IncidentRecord,
-        task: TaskRecord,
-        quality: str,
-        response: str,
-        actor_id: str,
-        lang: str,
-    ) -> str:
-        label = self.playbook.question("partner_response").choice(response).label.get(lang)
-        title = task.title.get(lang) or task.ref
-        common = {
-            "incident_id": record.id,
-            "partner": escape(record.partner),
-            "title": escape(title),
-            "response": label,
-        }
-        if actor_id == SYSTEM_ACTOR:
-            due = (
-                format_moment(task.due_at.astimezone(self.config.tz), lang)
-                if task.due_at is not None
-                else "-"
-            )
-            return t(lang, "reassess.partner_report_missed_as", due=due, **common)
-        return t(
-            lang,
-            f"reassess.partner_report_{quality}",
-            user=f"<@{actor_id}>",
-            **common,
-        )
-
+    @store_errors_unavailable
     async def partner_report_received(
         self, record: IncidentRecord, task: TaskRecord, *, quality: str, actor_id: str
     ) -> str:
@@ -203,6 +179,7 @@ class Lifecycle:
 
     # -- closing and reopening ---------------------------------------------------------------
 
+    @store_errors_unavailable
     async def open_regulator_tasks(self, record: IncidentRecord) -> list[TaskRecord]:
         """The incident's open regulator deadlines (one per deadline: the latest round's)."""
         latest: dict[str, TaskRecord] = {}
@@ -214,6 +191,7 @@ class Lifecycle:
                 latest[task.ref] = task
         return [task for task in latest.values() if task.status == "open"]
 
+    @store_errors_unavailable
     async def close(
         self,
         record: IncidentRecord,
@@ -237,13 +215,7 @@ class Lifecycle:
             for ref, (state, _) in confirmations.items()
             if state == "done" and ref in open_tasks
         ]
-        messages = [
-            OutboxMessage(
-                kind="closed",
-                method="chat.update",
-                payload={"_ref": RECOMMENDATION, "_render": CLOSED},
-            )
-        ]
+        messages = [Notification(kind="closed", ref=RECOMMENDATION, round=record.round).to_outbox()]
         return await self.store.close_with_outcome(
             record.id,
             actor_id=actor_id,
@@ -255,37 +227,59 @@ class Lifecycle:
             outbox=messages,
         )
 
+    @store_errors_unavailable
     async def reopen(self, record: IncidentRecord, *, actor_id: str) -> IncidentRecord | None:
         messages = [
-            OutboxMessage(
-                kind="reopened",
-                method="chat.update",
-                payload={"_ref": RECOMMENDATION, "_render": "decided"},
-            )
+            Notification(kind="reopened", ref=RECOMMENDATION, round=record.round).to_outbox()
         ]
         return await self.store.reopen_closed(
             record.id, actor_id=actor_id, now=self.clock.now(), outbox=messages
         )
 
-    async def closed_status(self, record: IncidentRecord, lang: str) -> str:
-        closure = await self.store.latest_closure(record.id)
-        if record.status != "closed" or closure is None:
-            return self.service.status_line(record, lang)
-        return closed_status_line(
-            lang,
-            outcome=closure.outcome,
-            who=f"<@{closure.closed_by}>",
-            when=format_moment(closure.closed_at.astimezone(self.config.tz), lang),
-            note=closure.note,
+    @store_errors_unavailable
+    async def refused(self, record: IncidentRecord, actor_id: str, what: str) -> None:
+        """Someone who may not close, reopen or update the incident tried: it is audited."""
+        await self.store.append_audit(
+            actor_id,
+            f"{what}.refused",
+            incident_id=record.id,
+            after={"reason": "not_allowed"},
+            now=self.clock.now(),
         )
 
-    async def render_closed(self, record: IncidentRecord, _lang: str | None) -> dict[str, Any]:
-        """The incident's message once closed: the outcome, and Reopen."""
-        lang = self.config.channel_lang
-        return decided_message(
-            self.playbook,
-            self.service.view_of(record),
-            lang,
-            status_line=await self.closed_status(record, lang),
-            controls=incident_controls(record.id, record.status, lang),
+    @store_errors_unavailable
+    async def refused_report(
+        self, record: IncidentRecord, task: TaskRecord, actor_id: str, quality: str
+    ) -> None:
+        """Someone who may not tick the partner's report said how it was: it is audited."""
+        await self.store.append_audit(
+            actor_id,
+            "task.refused",
+            incident_id=record.id,
+            after={"task": task.id, "report_quality": quality},
+            now=self.clock.now(),
         )
+
+    @store_errors_unavailable
+    async def incidents_page(
+        self,
+        *,
+        statuses: Sequence[str] | None,
+        partner_text: str | None,
+        reporter_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[IncidentRecord], int]:
+        """One page of incidents, newest first, and how many match in all (`/leak list`)."""
+        return await self.store.list_incidents_page(
+            statuses=statuses,
+            partner_text=partner_text,
+            reporter_id=reporter_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    @store_errors_unavailable
+    async def latest_closure(self, record: IncidentRecord) -> ClosureRecord | None:
+        """How the incident was last closed (None when it never was)."""
+        return await self.store.latest_closure(record.id)

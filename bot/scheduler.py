@@ -2,8 +2,9 @@
 
 APScheduler only decides *when*; *whether* something is sent is settled in the database (the
 outbox's dedupe keys and job claims), because every replica runs every job and the scheduler's
-memory forgets everything on restart. On start, both jobs run once at once, so a reminder or a
-Monday summary that fell due while the bot was down is sent then — once.
+memory forgets everything on restart. On start, every job runs once at once, so a reminder or a
+Monday summary that fell due while the bot was down is sent then — once. A daily job prunes the
+remembered Slack deliveries (`processed_events`), claimed once per day across replicas.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData, previous_week, week_of
 from bot.followthrough import FollowThrough
 from bot.slack.blocks.summary import summary_message
+from bot.store import SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
 CATCH_UP_DAYS = 8
+# Slack retries a delivery within minutes; a week of event ids is ample to drop retries.
+EVENT_RETENTION = timedelta(days=7)
+PRUNE_HOUR = 4  # local time: a quiet hour
 
 
 def summary_trigger(playbook: Playbook, tz: ZoneInfo) -> CronTrigger:
@@ -100,6 +105,13 @@ class Scheduler:
         scheduler.add_job(
             self.summary_due, self.trigger, id="weekly_summary", misfire_grace_time=3600, **common
         )
+        scheduler.add_job(
+            self.prune_events,
+            CronTrigger(hour=PRUNE_HOUR, timezone=self.tz),
+            id="prune_events",
+            misfire_grace_time=3600,
+            **common,
+        )
         scheduler.start()
         self._scheduler = scheduler
 
@@ -118,6 +130,21 @@ class Scheduler:
         except Exception:
             log.exception("follow-through run failed")
         self._wake()
+
+    async def prune_events(self) -> int:
+        """Forget Slack deliveries older than EVENT_RETENTION, once per local day (of all
+        replicas). Returns how many were forgotten."""
+        now = self.clock.now()
+        day = now.astimezone(self.tz).date().isoformat()
+        store = self.follow.store
+        try:
+            if not await store.claim_job(f"prune_events:{day}", owner=SYSTEM_ACTOR, now=now):
+                return 0
+            # Should this fail after the claim, tomorrow's cutoff covers today's rows too.
+            return await store.forget_events_before(now - EVENT_RETENTION)
+        except Exception:
+            log.exception("pruning processed events failed")
+            return 0
 
     async def summary_due(self) -> bool:
         """Post the summary of the week before the latest scheduled time, once."""

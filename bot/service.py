@@ -1,32 +1,67 @@
-"""Application services: the domain and the store together, and what to tell Slack afterwards.
+"""Application services: the domain and the store together, and what to tell whom afterwards.
 
-Every state change commits together with the Slack calls it causes (the outbox), so a crash
-between the two never loses a message nor sends one twice. Nothing here talks to Slack directly.
+Every state change commits together with the notifications it causes (the outbox), so a crash
+between the two never loses a message nor sends one twice. Nothing here knows Slack: the
+notifications say what must be told to whom (bot/notifications.py), and the Slack edge words
+them when it sends them (bot/slack/render.py). Store failures leave here as `Unavailable`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.domain.answers import Answers, AnswersError, parse_answers
-from bot.domain.approvals import ApprovalCheck, check_approval, may_reject
+from bot.domain.approvals import ApprovalCheck, Refusal, check_approval, may_reject
 from bot.domain.engine import Assessment, assess
-from bot.domain.explain import format_moment, option_label
-from bot.domain.i18n import t
 from bot.domain.partners import normalize_partner
 from bot.domain.playbook import Playbook
-from bot.domain.vocabulary import OPTION_KEYS, OptionKey
-from bot.slack.blocks.common import escape
-from bot.slack.blocks.lifecycle import incident_controls
-from bot.slack.blocks.recommendation import IncidentView, decided_message, recommendation_message
-from bot.store import ApprovalOutcome, IncidentRecord, NewIncident, OutboxMessage, Store
+from bot.domain.vocabulary import OptionKey
+from bot.notifications import Notification
+from bot.store import (
+    ApprovalOutcome,
+    AuditRecord,
+    IncidentRecord,
+    NewIncident,
+    OutboxMessage,
+    Store,
+)
 
 RECOMMENDATION = "recommendation"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Unavailable(Exception):
+    """The database did not answer or failed: nothing was changed, try again later.
+
+    The one store error the edges see (they answer "not available right now"); the cause is
+    chained for the logs."""
+
+
+# What a failing database raises through SQLAlchemy's async drivers (a refused connection is an
+# OSError, a pool or statement timeout a TimeoutError).
+STORE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
+def store_errors_unavailable(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """An application method whose store failures reach the caller as `Unavailable`."""
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except STORE_ERRORS as exc:
+            raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -43,7 +78,14 @@ def assessment_snapshot(
     return {
         "recommendation": assessment.recommendation,
         "distribution": dict(assessment.distribution),
-        "deadlines": [{"id": d.id, "due": d.due.isoformat()} for d in assessment.deadlines],
+        "deadlines": [
+            {
+                "id": d.id,
+                "due": d.due.isoformat(),
+                "overdue_after": d.overdue_after.isoformat() if d.overdue_after else None,
+            }
+            for d in assessment.deadlines
+        ],
         "playbook": {"id": playbook.id, "version": playbook.version},
         "assessed_at": now.isoformat(),
     }
@@ -94,21 +136,32 @@ class IncidentService:
         assessed_at = datetime.fromisoformat(record.assessment["assessed_at"])
         return assess(self.answers_of(record), self.playbook, tz=self.config.tz, now=assessed_at)
 
-    def view_of(self, record: IncidentRecord) -> IncidentView:
-        return IncidentView(
-            incident_id=record.id,
-            partner=record.partner,
-            reporter_id=record.reporter_id,
-            answers=self.answers_of(record),
-            assessment=self.assessment_of(record),
-            round=record.round,
-        )
-
     async def prior_incidents(self, partner: str) -> int:
         return await self.store.count_incidents_for_partner(normalize_partner(partner))
 
+    @store_errors_unavailable
+    async def incident(self, incident_id: str) -> IncidentRecord | None:
+        return await self.store.get_incident(incident_id)
+
+    @store_errors_unavailable
+    async def open_incidents(self, *, reporter_id: str | None, limit: int) -> list[IncidentRecord]:
+        """Pending and decided incidents, newest first; only this reporter's, if given."""
+        return await self.store.list_incidents(
+            statuses=("pending", "decided"), limit=limit, reporter_id=reporter_id
+        )
+
+    @store_errors_unavailable
+    async def audit_trail(self, incident_id: str) -> list[AuditRecord]:
+        return await self.store.audit_trail(incident_id)
+
+    @store_errors_unavailable
+    async def first_delivery(self, key: str) -> bool:
+        """Whether this is the first time the delivery `key` is seen (Slack retries events)."""
+        return await self.store.remember_event(key, now=self.clock.now())
+
     # -- intake ------------------------------------------------------------------------------
 
+    @store_errors_unavailable
     async def submit(
         self,
         raw: dict[str, Any],
@@ -125,8 +178,6 @@ class IncidentService:
         prior = await self.prior_incidents(partner)
         answers = answers.with_values(prior_incidents=prior)
         assessment = assess(answers, self.playbook, tz=self.config.tz, now=now)
-        # The incident id is allocated inside the transaction, so the messages use a
-        # placeholder that the outbox sender fills in (see bot/slack/outbox.py).
         new = NewIncident(
             partner=partner,
             reporter_id=reporter_id,
@@ -143,81 +194,15 @@ class IncidentService:
         )
 
     def _new_incident_messages(self, reporter_id: str, locale: str) -> list[OutboxMessage]:
+        # No incident id yet: the store puts the new incident's id on these rows.
         return [
-            OutboxMessage(
-                kind=RECOMMENDATION,
-                method="chat.postMessage",
-                payload={"channel": self.config.escalation_channel, "_render": RECOMMENDATION},
-            ),
-            OutboxMessage(
-                kind="reporter_receipt",
-                method="chat.postMessage",
-                payload={"channel": reporter_id, "_render": "reporter_receipt", "_lang": locale},
-            ),
+            Notification(
+                kind="recommendation", channel=self.config.escalation_channel, round=1
+            ).to_outbox(),
+            Notification(
+                kind="reporter_receipt", channel=reporter_id, lang=locale, round=1
+            ).to_outbox(),
         ]
-
-    # -- rendering (called by the outbox sender just before a call) --------------------------
-
-    def render(self, record: IncidentRecord, what: str, lang: str | None) -> dict[str, Any]:
-        """The message body for an outbox item, rendered from the incident's current state."""
-        channel_lang = self.config.channel_lang
-        view = self.view_of(record)
-        if what == RECOMMENDATION:
-            return recommendation_message(self.playbook, view, channel_lang)
-        if what == "decided":
-            return decided_message(
-                self.playbook,
-                view,
-                channel_lang,
-                status_line=self.status_line(record, channel_lang),
-                controls=incident_controls(record.id, record.status, channel_lang),
-            )
-        lang = lang or channel_lang
-        top = option_label(self.playbook, view.assessment.recommendation, lang)
-        if what == "reporter_receipt":
-            # Typed text is escaped in mrkdwn: "<!channel>" must not mention anyone.
-            text = t(
-                lang,
-                "dm.receipt",
-                incident_id=record.id,
-                partner=escape(record.partner),
-                option=top,
-            )
-        elif what == "reporter_decided":
-            text = t(
-                lang, "dm.decided", incident_id=record.id, status=self.status_line(record, lang)
-            )
-        elif what == "reporter_rejected":
-            text = t(
-                lang,
-                "dm.rejected",
-                incident_id=record.id,
-                user=f"<@{record.decided_by[0]}>" if record.decided_by else "?",
-                reason=escape(record.decision_reason or ""),
-            )
-        else:
-            raise ValueError(f"unknown message {what!r}")
-        return {"text": text}
-
-    def status_line(self, record: IncidentRecord, lang: str) -> str:
-        who = ", ".join(f"<@{user}>" for user in record.decided_by)
-        when = (
-            format_moment(record.decided_at.astimezone(self.config.tz), lang)
-            if record.decided_at
-            else ""
-        )
-        if record.status == "decided" and record.decided_action in OPTION_KEYS:
-            action = option_label(self.playbook, record.decided_action, lang)
-            return t(lang, "status.decided", action=action, who=who, when=when)
-        if record.status == "rejected":
-            return t(
-                lang,
-                "status.rejected",
-                who=who,
-                when=when,
-                reason=escape(record.decision_reason or ""),
-            )
-        return t(lang, f"status.{record.status}")
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -232,32 +217,42 @@ class IncidentService:
             policy=self.playbook.approval,
         )
 
+    @store_errors_unavailable
+    async def refused(
+        self, incident_id: str, *, actor_id: str, action: str, refusal: Refusal | None
+    ) -> None:
+        """An approval or a rejection that was refused goes into the audit trail too."""
+        await self.store.append_audit(
+            actor_id,
+            "approval.refused",
+            incident_id=incident_id,
+            after={"action": action, "reason": refusal.value if refusal else None},
+            now=self.clock.now(),
+        )
+
     @staticmethod
-    def _closing_messages(record: IncidentRecord, reporter_message: str) -> list[OutboxMessage]:
+    def _closing_messages(
+        record: IncidentRecord, reporter_message: Literal["reporter_decided", "reporter_rejected"]
+    ) -> list[OutboxMessage]:
         """After a decision or a rejection: the original message loses its buttons and shows
         the outcome, and the reporter hears of it."""
         return [
-            OutboxMessage(
-                kind="decided",
-                method="chat.update",
-                payload={"_ref": RECOMMENDATION, "_render": "decided"},
-                incident_id=record.id,
-            ),
-            OutboxMessage(
+            Notification(
+                kind="decided", incident_id=record.id, ref=RECOMMENDATION, round=record.round
+            ).to_outbox(),
+            Notification(
                 kind=reporter_message,
-                method="chat.postMessage",
-                payload={
-                    "channel": record.reporter_id,
-                    "_render": reporter_message,
-                    "_lang": record.locale,
-                },
                 incident_id=record.id,
-            ),
+                channel=record.reporter_id,
+                lang=record.locale,
+                round=record.round,
+            ).to_outbox(),
         ]
 
     def _decision_messages(self, record: IncidentRecord) -> Sequence[OutboxMessage]:
         return self._closing_messages(record, "reporter_decided")
 
+    @store_errors_unavailable
     async def approve(
         self,
         incident_id: str,
@@ -281,6 +276,7 @@ class IncidentService:
     def may_reject(self, record: IncidentRecord, actor_id: str, approvers: Collection[str]) -> bool:
         return may_reject(actor_id=actor_id, reporter_id=record.reporter_id, approvers=approvers)
 
+    @store_errors_unavailable
     async def reject(self, incident_id: str, *, actor_id: str, reason: str) -> ApprovalOutcome:
         return await self.store.reject(
             incident_id,

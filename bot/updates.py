@@ -13,9 +13,9 @@ from bot.domain.changes import FactChanges, changed_answers, changed_deadlines
 from bot.domain.engine import Assessment, assess
 from bot.domain.followups import plan_tasks
 from bot.lifecycle import CLOCK_START, OBSERVED, Lifecycle, observed_answers
-from bot.service import RECOMMENDATION, assessment_snapshot
-from bot.slack.blocks.updates import what_changed_text
-from bot.store import IncidentRecord, NewTask, OutboxMessage
+from bot.notifications import Notification
+from bot.service import RECOMMENDATION, assessment_snapshot, store_errors_unavailable
+from bot.store import IncidentRecord, NewTask
 
 UpdateKind = Literal["unchanged", "kept", "reapproval", "pending"]
 
@@ -25,7 +25,6 @@ class UpdateOutcome:
     kind: UpdateKind
     record: IncidentRecord
     changes: FactChanges
-    note: str = ""
 
 
 class FactUpdates:
@@ -68,6 +67,7 @@ class FactUpdates:
             effective = effective.with_values(aware_at=self._first_awareness(record))
         return effective
 
+    @store_errors_unavailable
     async def update(
         self, record: IncidentRecord, raw: Mapping[str, Any], *, actor_id: str
     ) -> UpdateOutcome:
@@ -113,21 +113,14 @@ class FactUpdates:
             kind = "reapproval" if reapproval else "pending"
         else:
             kind = "kept" if record.status in ("decided", "rejected") else "pending"
-        note = what_changed_text(
-            self.playbook,
-            changes,
-            self.config.channel_lang,
-            tz,
-            incident_id=record.id,
-            partner=record.partner,
-            who=f"<@{actor_id}>",
-            outcome=kind,
-        )
-        note_message = OutboxMessage(
+        # The thread note says what changed; the Slack edge words it (bot/slack/render.py).
+        note_message = Notification(
             kind="facts_note",
-            method="chat.postMessage",
-            payload={"_thread": RECOMMENDATION, "text": note},
-        )
+            thread=RECOMMENDATION,
+            lang=self.config.channel_lang,
+            round=record.round,
+            facts={"changes": changes.to_json(), "who": actor_id, "outcome": kind},
+        ).to_outbox()
         if changes.recommendation_changed:
             updated = await self.store.reopen_for_new_round(
                 record.id,
@@ -139,26 +132,21 @@ class FactUpdates:
                 answers=new_json,
                 details={"changes": changes.to_json()},
                 outbox=[
-                    OutboxMessage(
-                        kind="superseded",
-                        method="chat.update",
-                        payload={"_ref": RECOMMENDATION, "_render": "decided"},
-                    ),
+                    Notification(
+                        kind="superseded", ref=RECOMMENDATION, round=record.round
+                    ).to_outbox(),
                     note_message,
-                    OutboxMessage(
-                        kind=RECOMMENDATION,
-                        method="chat.postMessage",
-                        payload={
-                            "channel": self.config.escalation_channel,
-                            "_render": RECOMMENDATION,
-                        },
-                    ),
+                    Notification(
+                        kind="recommendation",
+                        channel=self.config.escalation_channel,
+                        round=record.round + 1,
+                    ).to_outbox(),
                 ],
             )
             # Deadlines that no longer apply stop reminding; the new decision plans the rest.
             gone = {c.deadline_id for c in changes.deadlines if c.after is None}
             await self._cancel(updated, gone, actor_id, now)
-            return UpdateOutcome(kind, updated, changes, note)
+            return UpdateOutcome(kind, updated, changes)
         updated = await self.store.replace_facts(
             record.id,
             answers=new_json,
@@ -166,21 +154,17 @@ class FactUpdates:
             actor_id=actor_id,
             changes=changes.to_json(),
             now=now,
+            # The incident's message again, as its status shows it (buttons while pending).
             outbox=[
-                OutboxMessage(
-                    kind="facts_update",
-                    method="chat.update",
-                    payload={
-                        "_ref": RECOMMENDATION,
-                        "_render": "decided" if record.status != "pending" else RECOMMENDATION,
-                    },
-                ),
+                Notification(
+                    kind="facts_update", ref=RECOMMENDATION, round=record.round
+                ).to_outbox(),
                 note_message,
             ],
         )
         if updated.status == "decided":
             await self._follow_ups(updated, after, changes, actor_id, now)
-        return UpdateOutcome(kind, updated, changes, note)
+        return UpdateOutcome(kind, updated, changes)
 
     async def _cancel(
         self, record: IncidentRecord, refs: set[str], actor_id: str, now: datetime
@@ -256,13 +240,9 @@ class FactUpdates:
             )
         await self.store.enqueue(
             [
-                OutboxMessage(
-                    kind="tasks_update",
-                    method="chat.update",
-                    payload={"_ref": "tasks", "_render": "tasks"},
-                    incident_id=record.id,
-                    dedupe_key=f"tasks_update:{record.id}:facts:{now.timestamp():.6f}",
-                )
+                Notification(
+                    kind="tasks_update", incident_id=record.id, ref="tasks", round=record.round
+                ).to_outbox(dedupe_key=f"tasks_update:{record.id}:facts:{now.timestamp():.6f}")
             ],
             now=now,
         )

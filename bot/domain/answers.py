@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from bot.domain.playbook import Playbook, Question
@@ -45,13 +46,68 @@ def _choices(question: Question) -> str:
     return ", ".join(choice.value for choice in question.choices)
 
 
+# Values that cannot be answered together: (answer id, value, value).
+CONTRADICTIONS: Final[tuple[tuple[str, str, str], ...]] = (
+    # Minor internal information and management-critical information describe the same data.
+    ("data_kinds", "internal_minor", "management_critical"),
+    # "No contract terms" next to a named term (or "unknown").
+    ("contract", "none", "confidentiality_remedies"),
+    ("contract", "none", "prevention_plan_required"),
+    ("contract", "none", "unknown"),
+)
+
+
+def contradictions(raw: Mapping[str, Any]) -> list[AnswerProblem]:
+    """Answers that cannot both be true (e.g. `contract: [none, confidentiality_remedies]`).
+
+    Kept apart from parse_answers so that random cases in property tests stay parseable; the
+    CLI reports these with the other problems (a wrong type here is parse_answers' to report).
+    """
+    found: list[AnswerProblem] = []
+    for answer_id, first, second in CONTRADICTIONS:
+        values = raw.get(answer_id)
+        if isinstance(values, list | tuple) and first in values and second in values:
+            if any(p.answer_id == answer_id for p in found):
+                continue  # one line per answer
+            found.append(
+                AnswerProblem(answer_id, "answer.contradiction", {"first": first, "second": second})
+            )
+    return found
+
+
+_PYTHON_WORDS: Final = frozenset({"True", "False", "None"})
+_BRACKETS: Final = frozenset({("[", "]"), ("(", ")"), ("{", "}")})
+
+
+def looks_like_python(text: str) -> bool:
+    """A value written the way Python prints it (`True`, `None`, `['x']`), not as JSON."""
+    stripped = text.strip()
+    if stripped in _PYTHON_WORDS:
+        return True
+    return len(stripped) >= 2 and (stripped[0], stripped[-1]) in {
+        ("[", "]"),
+        ("(", ")"),
+        ("{", "}"),
+    }
+
+
+def shown(raw: Any) -> str:
+    """A wrong value as the person wrote it in JSON (`true`, `["x"]`), never Python's repr."""
+    if isinstance(raw, str):
+        return raw
+    try:
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    except ValueError:  # an integer too long to print (Python's digit limit)
+        return "…"
+
+
 def _parse_one(
     question: Question, raw: Any, playbook: Playbook, tz: ZoneInfo, now: datetime
 ) -> tuple[AnswerValue, AnswerProblem | None]:
     qid = question.id
 
     def problem(key: str, **params: object) -> tuple[None, AnswerProblem]:
-        return None, AnswerProblem(qid, key, {k: str(v) for k, v in params.items()})
+        return None, AnswerProblem(qid, key, {k: shown(v) for k, v in params.items()})
 
     if raw is None:
         if question.required:
@@ -84,6 +140,8 @@ def _parse_one(
         if isinstance(raw, bool) or not isinstance(raw, int):
             if not isinstance(raw, str):
                 return problem("answer.not_integer")
+            if looks_like_python(raw):
+                return problem("answer.python_integer", value=raw)
             try:
                 raw = int(raw.strip())
             except ValueError:  # "abc", "1.5", "²"
@@ -95,17 +153,23 @@ def _parse_one(
         return raw, None
     allowed = {choice.value for choice in question.choices}
     if question.kind == "one_of":
-        if not isinstance(raw, str) or raw not in allowed:
-            return problem("answer.not_a_choice", value=raw, allowed=_choices(question))
+        if not isinstance(raw, str):
+            return problem("answer.not_one_string", value=raw, allowed=_choices(question))
+        if raw not in allowed:
+            key = "answer.python_choice" if looks_like_python(raw) else "answer.not_a_choice"
+            return problem(key, value=raw, allowed=_choices(question))
         return raw, None
     # several_of
     if isinstance(raw, str):
+        if looks_like_python(raw) and raw not in allowed:
+            return problem("answer.python_list", value=raw, allowed=_choices(question))
         raw = [raw]
     if not isinstance(raw, list | tuple) or not all(isinstance(item, str) for item in raw):
         return problem("answer.not_a_list", allowed=_choices(question))
     wrong = [item for item in raw if item not in allowed]
     if wrong:
         return problem("answer.not_a_choice", value=", ".join(wrong), allowed=_choices(question))
+
     # Keep the playbook's order so that equal answers compare equal.
     ordered = tuple(c.value for c in question.choices if c.value in set(raw))
     return ordered, None

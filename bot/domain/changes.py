@@ -60,6 +60,27 @@ class FactChanges:
             },
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FactChanges:
+        """Read back `to_json` (a notification's facts)."""
+
+        def moment(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+        recommendation = data.get("recommendation") or {}
+        return cls(
+            answers=tuple(
+                AnswerChange(str(c["id"]), c.get("before"), c.get("after"))
+                for c in data.get("answers") or ()
+            ),
+            deadlines=tuple(
+                DeadlineChange(str(c["id"]), moment(c.get("before")), moment(c.get("after")))
+                for c in data.get("deadlines") or ()
+            ),
+            recommendation_before=str(recommendation.get("before", "")),
+            recommendation_after=str(recommendation.get("after", "")),
+        )
+
 
 def _comparable(value: Any) -> Any:
     return sorted(value) if isinstance(value, list) else value

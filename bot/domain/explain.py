@@ -161,7 +161,7 @@ def report_text(playbook: Playbook, assessment: Assessment, lang: str) -> str:
 
 
 def assessment_json(playbook: Playbook, assessment: Assessment, lang: str) -> dict[str, object]:
-    """The exact object of `leakbot assess --json` (PRODUCT.md's contract)."""
+    """The exact object of `leakbot assess --json` (docs/contracts.md)."""
     return {
         "recommendation": assessment.recommendation,
         "distribution": dict(assessment.distribution),

@@ -6,13 +6,14 @@ happens once however many replicas run and however often they restart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import add_working_hours
-from bot.domain.deadlines import Deadline
+from bot.domain.deadlines import NO_REPORT_ACTION, Deadline
 from bot.domain.playbook import ApprovalPolicy, DeadlineRule, Playbook
 from bot.domain.vocabulary import OptionKey
 
@@ -42,6 +43,9 @@ def plan_tasks(
 ) -> list[TaskPlan]:
     """Tasks for a decided incident: its deadlines, then the chosen action's checklist.
 
+    The partner's report is left out when the decided action is to continue unchanged (the
+    deadlines were computed for the recommendation, which may have been another action).
+
     From the second round on (the incident was re-assessed, e.g. because the partner's report
     did not come), the partner gets a fresh period for its report, counted from the new
     decision; the legal clocks keep running from awareness.
@@ -61,6 +65,8 @@ def plan_tasks(
             regulator=deadline.rule.regulator,
         )
         for deadline in deadlines
+        # The partner's report is asked for unless the decided action continues unchanged.
+        if not (deadline.id == PARTNER_REPORT and action == NO_REPORT_ACTION)
     ]
     checklist_due = decided_at + timedelta(hours=playbook.schedules.checklist_due_hours)
     plans += [
@@ -120,6 +126,23 @@ def overdue_grace(rule: DeadlineRule | None) -> timedelta:
     if rule is None or rule.overdue_after_days is None or rule.days is None:
         return timedelta(0)
     return timedelta(days=max(rule.overdue_after_days - rule.days, 0))
+
+
+def overdue_moment(
+    ref: str, due_at: datetime, rule: DeadlineRule | None, assessment: Mapping[str, Any]
+) -> datetime:
+    """When a deadline task counts as overdue: the overdue-after moment kept with the incident's
+    assessment (the 速報's is counted from awareness and skips closed days), else its due time
+    plus the rule's grace (assessments stored before that moment was kept)."""
+    for recorded in assessment.get("deadlines") or ():
+        if isinstance(recorded, Mapping) and recorded.get("id") == ref:
+            text = recorded.get("overdue_after")
+            if isinstance(text, str):
+                try:
+                    return datetime.fromisoformat(text)
+                except ValueError:
+                    break
+    return due_at + overdue_grace(rule)
 
 
 def restarted_due(deadline: Deadline, start: datetime) -> datetime:

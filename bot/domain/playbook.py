@@ -25,12 +25,15 @@ from bot.domain.vocabulary import (
 )
 
 DeadlineId = Literal[
+    "partner_initial",
     "partner_report",
     "appi_preliminary",
     "appi_final",
     "appi_notify_persons",
     "gdpr_authority",
     "us_ca_notice",
+    "us_ca_ag",
+    "gdpr_record",
 ]
 
 
@@ -147,6 +150,13 @@ class DeadlineRule(_Strict):
     # holiday or Dec 29–Jan 3 moves to the next day that is none of these.
     day_one_is_awareness: bool = False
     skip_non_business_days: bool = False
+    # Counted from another deadline's due day instead of from awareness (e.g. the California
+    # Attorney General: 15 days after the notice to residents).
+    counted_from: DeadlineId | None = None
+    # Never later than `days_before` days before another deadline's due day, where that one
+    # applies (e.g. the partner's report in time to feed the final PPC report).
+    not_after: DeadlineId | None = None
+    days_before: int = Field(default=0, ge=0, le=366)
     label: Localized
     source: Localized
     owner: Literal["reporter", "approver"] = "reporter"
@@ -156,6 +166,8 @@ class DeadlineRule(_Strict):
     def _has_period(self) -> DeadlineRule:
         if (self.days is None) == (self.hours is None):
             raise ValueError("a deadline has exactly one of `days` or `hours`")
+        if self.counted_from is not None and self.days is None:
+            raise ValueError("`counted_from` needs `days`")
         return self
 
 
@@ -340,6 +352,31 @@ class Playbook(_Strict):
                         f"representative_answers.{key}: answer {number} does not exist or did "
                         f"not choose {key}"
                     )
+
+    @model_validator(mode="after")
+    def _deadline_references(self) -> Playbook:
+        # One level only: a deadline counted from (or capped by) another is itself counted
+        # from awareness, so the order of computation is plain.
+        for deadline_id, rule in self.deadlines.items():
+            for field, ref in (("counted_from", rule.counted_from), ("not_after", rule.not_after)):
+                if ref is None:
+                    continue
+                other = self.deadlines.get(ref)
+                if ref == deadline_id or (
+                    other is not None and (other.counted_from or other.not_after)
+                ):
+                    raise ValueError(
+                        f"deadlines.{deadline_id}.{field}: {ref} must be a deadline counted "
+                        "from awareness"
+                    )
+        counted = [i for i, rule in self.deadlines.items() if rule.counted_from]
+        for deadline_id in counted:
+            if self.deadlines[deadline_id].counted_from not in self.deadlines:
+                raise ValueError(
+                    f"deadlines.{deadline_id}.counted_from: "
+                    f"{self.deadlines[deadline_id].counted_from} is not in the playbook"
+                )
+        return self
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:

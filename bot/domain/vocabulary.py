@@ -1,4 +1,4 @@
-"""The stable answer vocabulary of PRODUCT.md: ids, values and option keys.
+"""The stable answer vocabulary (docs/contracts.md): ids, values and option keys.
 
 Playbooks may add questions and values but may not rename these; tests, the CLI and the modal's
 block ids all share them.

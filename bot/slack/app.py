@@ -10,23 +10,17 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.middleware.request_verification.async_request_verification import (
-    AsyncRequestVerification,
-)
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
-from slack_sdk.signature import Clock as SignatureClock
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.playbook import Playbook
-from bot.followthrough import TASKS, FollowThrough, FollowThroughConfig
-from bot.lifecycle import CLOSED
+from bot.followthrough import FollowThrough, FollowThroughConfig
 from bot.metrics import CONTENT_TYPE
 from bot.scheduler import Scheduler
 from bot.service import IncidentService, ServiceConfig
@@ -34,8 +28,9 @@ from bot.slack.approvers import ApproverDirectory
 from bot.slack.deps import Deps
 from bot.slack.listeners import register_all
 from bot.slack.outbox import OutboxSender
-from bot.slack.payload_shape import PayloadShapeCheck
+from bot.slack.render import NotificationRenderer
 from bot.slack.replay import ReplayGuard
+from bot.slack.verification import SignedRequestCheck
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -150,44 +145,6 @@ class LeakbotApp:
             return None
 
 
-class _VerifierClock(SignatureClock):
-    """Bolt's 5-minute freshness check on the app's clock (injected in tests)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-
-    def now(self) -> float:
-        return self.clock.now().timestamp()
-
-
-class _Verifier(SignatureVerifier):
-    """slack_sdk's verifier, except that headers it cannot read are a refusal (401), not an
-    exception (Bolt answers 500): a timestamp that is not a number (`int()` fails), a
-    signature with non-ASCII characters (`hmac.compare_digest` raises TypeError)."""
-
-    def is_valid(self, body: str | bytes, timestamp: str | None, signature: str | None) -> bool:
-        try:
-            return super().is_valid(body, timestamp, signature)
-        except (TypeError, ValueError):
-            return False
-
-
-def _verify_on_clock(bolt: AsyncApp, signing_secret: str, clock: Clock) -> None:
-    for middleware in bolt._async_middleware_list:
-        if isinstance(middleware, AsyncRequestVerification):
-            middleware._verifier = _Verifier(signing_secret, clock=_VerifierClock(clock))
-
-
-def _check_shapes(bolt: AsyncApp) -> None:
-    """Malformed payloads are refused (400) right after the signature check, before Bolt's
-    other middleware reads them (see bot/slack/payload_shape.py)."""
-    middleware = bolt._async_middleware_list
-    after = next(
-        (i + 1 for i, m in enumerate(middleware) if isinstance(m, AsyncRequestVerification)), 0
-    )
-    middleware.insert(after, PayloadShapeCheck())
-
-
 def follow_config(settings: Settings) -> FollowThroughConfig:
     return FollowThroughConfig(
         tz=settings.tz,
@@ -212,6 +169,8 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         ),
         clock,
     )
+    follow = FollowThrough(store, service, follow_config(settings), clock)
+    renderer = NotificationRenderer(service, follow)
     deps = Deps(
         settings=settings,
         playbook=playbook,
@@ -219,17 +178,15 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         clock=clock,
         client=client,
         service=service,
-        outbox=OutboxSender(store, service, outbox_client(settings), clock),
+        outbox=OutboxSender(store, renderer, outbox_client(settings), clock),
         approvers=ApproverDirectory(client, settings.approvers, clock),
-        follow=FollowThrough(store, service, follow_config(settings), clock),
+        follow=follow,
         escalation=(
             ApproverDirectory(client, settings.escalation_approvers, clock)
             if settings.escalation_approvers
             else None
         ),
     )
-    deps.outbox.renderers[TASKS] = deps.follow.render_tasks
-    deps.outbox.renderers[CLOSED] = deps.follow.lifecycle.render_closed
     deps.outbox.metrics = deps.metrics
     return deps
 
@@ -255,17 +212,18 @@ def build_app(
     run_outbox: bool = True,
 ) -> LeakbotApp:
     deps = build_deps(settings, store, playbook, clock)
+    # Bolt's own signature check is replaced by ours (on the app's clock, and refusing
+    # unreadable headers with a 401), run where Bolt runs `before_authorize`.
     bolt = AsyncApp(
         client=deps.client,
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=False,
+        before_authorize=SignedRequestCheck(
+            None if socket_mode else settings.SLACK_SIGNING_SECRET or "", clock
+        ),
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
-
-    if not socket_mode:
-        _verify_on_clock(bolt, settings.SLACK_SIGNING_SECRET or "", clock)
-    _check_shapes(bolt)
 
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ async def escalated_to_second_level(deps: Deps, record: IncidentRecord) -> bool:
         entry.action == SECOND_LEVEL_AUDIT
         and isinstance(entry.after, dict)
         and entry.after.get("round") == record.round
-        for entry in await deps.store.audit_trail(record.id)
+        for entry in await deps.service.audit_trail(record.id)
     )
 
 

@@ -1,6 +1,6 @@
 """Every Slack action id, block id and callback id in one place.
 
-The values of the first group are public contracts (PRODUCT.md): outside tests rely on them.
+The values are public contracts (docs/contracts.md, "Slack"): outside tests rely on them.
 """
 
 from __future__ import annotations

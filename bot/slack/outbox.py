@@ -1,9 +1,10 @@
 """Delivers the durable outbox to Slack: retried until it succeeds, in order per incident.
 
-A state change and the Slack calls it causes commit together (bot/service.py); this sender then
-makes the calls. 429 waits for Retry-After, 5xx and connection errors back off exponentially,
-permanent errors (e.g. channel_not_found) are marked dead and logged — all timed by the injected
-clock, never by sleeping in tests.
+A state change and the notifications it causes commit together (bot/service.py); this sender
+words each one for Slack at the moment it sends it (bot/slack/render.py) and makes the call.
+429 waits for Retry-After, 5xx and connection errors back off exponentially, permanent errors
+(e.g. channel_not_found) are marked dead and logged — all timed by the injected clock, never by
+sleeping in tests.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -27,8 +27,9 @@ from bot import failpoints
 from bot.clock import Clock
 from bot.logs import bind_incident
 from bot.metrics import Metrics
-from bot.service import IncidentService
-from bot.store import IncidentRecord, OutboxItem, Store
+from bot.notifications import PAYLOAD_KEY, Notification, is_notification
+from bot.slack.render import NotificationRenderer
+from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,6 @@ class OutboxStats:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
-Renderer = Callable[[IncidentRecord, str | None], Awaitable[dict[str, Any]]]
-
-
 class Unresolved(Exception):
     """A message refers to another (e.g. the recommendation) that is not sent yet."""
 
@@ -61,7 +59,7 @@ class OutboxSender:
     def __init__(
         self,
         store: Store,
-        service: IncidentService,
+        renderer: NotificationRenderer,
         client: AsyncWebClient,
         clock: Clock,
         *,
@@ -74,7 +72,7 @@ class OutboxSender:
         poll_seconds: float = 1.0,
     ) -> None:
         self.store = store
-        self.service = service
+        self.renderer = renderer
         self.client = client
         self.clock = clock
         self.worker_id = worker_id or worker_name()
@@ -86,8 +84,6 @@ class OutboxSender:
         self.poll_seconds = poll_seconds
         self.stats = OutboxStats()
         self.metrics: Metrics | None = None
-        # Messages rendered from more than the incident (e.g. its tasks), by `_render` name.
-        self.renderers: dict[str, Renderer] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -190,22 +186,34 @@ class OutboxSender:
     # -- one item ----------------------------------------------------------------------------
 
     async def _payload(self, item: OutboxItem) -> dict[str, Any]:
-        payload = dict(item.payload)
-        render = payload.pop("_render", None)
-        lang = payload.pop("_lang", None)
-        ref = payload.pop("_ref", None)
-        thread = payload.pop("_thread", None)
-        if render is not None:
+        """The call's body: a notification worded now, or a body stored as it is sent.
+
+        Rows written before notifications were data name the message to render (`_render`,
+        `_lang`) and where it goes (`_ref`, `_thread`) in the body; a database may still hold
+        some, and they still send."""
+        notification: Notification | None = None
+        if is_notification(item.payload):
+            notification = Notification.from_payload(item.payload, item.incident_id)
+            payload: dict[str, Any] = {}
+            if notification.channel is not None:
+                payload["channel"] = notification.channel
+            ref, thread = notification.ref, notification.thread
+        else:
+            payload = dict(item.payload)
+            render, lang = payload.pop("_render", None), payload.pop("_lang", None)
+            ref, thread = payload.pop("_ref", None), payload.pop("_thread", None)
+            if render is not None:
+                legacy = {"kind": str(render), "lang": lang}
+                notification = Notification.from_payload({PAYLOAD_KEY: legacy}, item.incident_id)
+        if notification is not None:
             if item.incident_id is None:
-                raise ValueError("a rendered message needs an incident")
+                raise ValueError("a notification needs an incident")
             record = await self.store.get_incident(item.incident_id)
             if record is None:
                 raise ValueError(f"incident {item.incident_id} is gone")
-            renderer = self.renderers.get(str(render))
-            if renderer is not None:
-                payload.update(await renderer(record, lang))
-            else:
-                payload.update(self.service.render(record, str(render), lang))
+            payload.update(await self.renderer.render(notification, record))
+            if notification.broadcast:
+                payload["reply_broadcast"] = True
         for key, as_thread in ((ref, False), (thread, True)):
             if key is None:
                 continue
@@ -215,6 +223,10 @@ class OutboxSender:
                 raise Unresolved(str(key))
             payload["channel"] = sent["channel"]
             payload["thread_ts" if as_thread else "ts"] = sent["ts"]
+        return self._with_metadata(item, payload)
+
+    @staticmethod
+    def _with_metadata(item: OutboxItem, payload: dict[str, Any]) -> dict[str, Any]:
         if item.method == "chat.postMessage":
             # Lets a later check find this exact message (e.g. after an ambiguous failure).
             payload.setdefault(

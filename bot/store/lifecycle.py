@@ -1,6 +1,6 @@
 """Closing and reopening incidents, and the filtered incident list (issue 12).
 
-Connection-level functions; `Store` calls them inside its read/write transactions."""
+Connection-level functions; the `Store` facade runs them via `Database.read()` / `write()`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.partners import normalize_partner
-from bot.store.tables import incident_closures, incidents, tasks
+
+from .audit import AuditEntry, append_audit
+from .common import aware
+from .incidents import incident_record, lock_incident, update_incident
+from .outbox import OutboxSpec, enqueue, render
+from .records import IncidentNotFound, IncidentRecord
+from .tables import incident_closures, incidents, tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +172,112 @@ async def list_page(
         .all()
     )
     return list(rows), int(total)
+
+
+async def close_with_outcome(
+    conn: AsyncConnection,
+    incident_id: str,
+    *,
+    actor_id: str,
+    outcome: str,
+    note: str | None,
+    regulator: Sequence[Mapping[str, Any]],
+    done_task_ids: Sequence[int],
+    now: datetime,
+    outbox: OutboxSpec,
+) -> IncidentRecord | None:
+    """Close with an outcome, marking the tasks confirmed done; None when it was closed
+    already (nothing changes). Raises IncidentNotFound."""
+    aware("now", now)
+    current = await lock_incident(conn, incident_id)
+    if current is None:
+        raise IncidentNotFound(incident_id)
+    if current.status == "closed":
+        return None
+    updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    await insert_closure(
+        conn,
+        incident_id=incident_id,
+        round_=current.round,
+        outcome=outcome,
+        note=note,
+        regulator=regulator,
+        actor_id=actor_id,
+        now=now,
+    )
+    done = await complete_tasks(conn, done_task_ids, actor_id=actor_id, now=now)
+    await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
+    after = {
+        "status": "closed",
+        "outcome": outcome,
+        "note": note,
+        "regulator": [dict(item) for item in regulator],
+        "tasks_done": done,
+    }
+    await append_audit(
+        conn,
+        AuditEntry(
+            incident_id, actor_id, "incident.closed", now, {"status": current.status}, after
+        ),
+    )
+    return updated
+
+
+async def reopen_closed(
+    conn: AsyncConnection,
+    incident_id: str,
+    *,
+    actor_id: str,
+    now: datetime,
+    outbox: OutboxSpec,
+) -> IncidentRecord | None:
+    """A closed incident back to where it was (decided, sent back or pending); None when it
+    was not closed. Raises IncidentNotFound."""
+    aware("now", now)
+    current = await lock_incident(conn, incident_id)
+    if current is None:
+        raise IncidentNotFound(incident_id)
+    if current.status != "closed":
+        return None
+    if current.decided_action is not None:
+        status = "decided"
+    elif current.decided_by:
+        status = "rejected"
+    else:
+        status = "pending"
+    updated = await update_incident(conn, incident_id, status=status, updated_at=now)
+    await mark_reopened(conn, incident_id, actor_id=actor_id, now=now)
+    await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
+    await append_audit(
+        conn,
+        AuditEntry(
+            incident_id,
+            actor_id,
+            "incident.reopened_after_close",
+            now,
+            {"status": "closed"},
+            {"status": status},
+        ),
+    )
+    return updated
+
+
+async def list_incidents_page(
+    conn: AsyncConnection,
+    *,
+    statuses: Sequence[str] | None,
+    partner_text: str | None,
+    reporter_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[IncidentRecord], int]:
+    """One page of incidents, newest first, and how many match in all."""
+    rows, total = await list_page(
+        conn,
+        statuses=statuses,
+        partner_text=partner_text,
+        reporter_id=reporter_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [incident_record(row) for row in rows], total

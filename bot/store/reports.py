@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
-from bot.store.repository import Store
+from bot.store.engine import Database
 from bot.store.tables import incidents, tasks
 
 OPEN_STATUSES = ("pending", "decided")
@@ -41,7 +41,7 @@ _LINE_COLUMNS = (
 
 
 async def week_data(
-    store: Store,
+    store: Database,
     week: Week,
     *,
     now: datetime,
@@ -52,7 +52,7 @@ async def week_data(
     counts as overdue (the APPI preliminary report's target is 3 days, overdue after 5)."""
     start, end = week.start, week.end
     graces = {ref: grace for ref, grace in (overdue_grace or {}).items() if grace}
-    async with store._read() as conn:
+    async with store.read() as conn:
 
         async def counted_incidents(condition: Any, order: Any) -> Counted[IncidentLine]:
             total = (

@@ -15,6 +15,7 @@ from conftest import (
     STRANGER,
     Leakbot,
 )
+from db_reads import approvals_of
 from e2e_support import (
     actions_blocks,
     dm_posts,
@@ -44,7 +45,7 @@ async def test_stranger_cannot_approve(leakbot: Leakbot) -> None:
     assert ephemeral["text"] == answer
     stored = await incident(leakbot.store, record.id)
     assert stored.status == "pending" and stored.decided_by == ()
-    assert await leakbot.store.approvals_for(record.id) == []
+    assert await approvals_of(leakbot.store, record.id) == []
     trail = [
         e
         for e in await leakbot.store.audit_trail(record.id)
@@ -272,14 +273,14 @@ async def test_double_click_by_one_approver_decides_once(leakbot: Leakbot) -> No
     await leakbot.deliver()
     assert len(emu.calls_to("chat.update")) == 1
     assert len(dm_posts(emu, REPORTER)) == 2
-    assert len(await leakbot.store.approvals_for(record.id)) == 1
+    assert len(await approvals_of(leakbot.store, record.id)) == 1
 
     # On a two-approver case, a double click records one approval (the other is a duplicate).
     severe = await leakbot.report(REPORTER)
     answers = await _concurrent_clicks_more(leakbot, severe, APPROVER_1, already=2)
     assert sorted("記録済み" in a for a in answers) == [False, True], answers
     assert (await incident(leakbot.store, severe.id)).status == "pending"
-    assert len(await leakbot.store.approvals_for(severe.id)) == 1
+    assert len(await approvals_of(leakbot.store, severe.id)) == 1
 
 
 async def _concurrent_clicks_more(

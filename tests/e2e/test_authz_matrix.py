@@ -23,6 +23,7 @@ from conftest import (
     STRANGER,
     Leakbot,
 )
+from db_reads import approvals_of
 from e2e_support import assert_no_traceback, footprint, text_of
 
 from bot.domain.explain import option_label
@@ -115,7 +116,7 @@ class State:
 async def state_of(bot: Leakbot, incident_id: str) -> State:
     record = await bot.store.get_incident(incident_id)
     assert record is not None
-    approvals = await bot.store.approvals_for(incident_id)
+    approvals = await approvals_of(bot.store, incident_id)
     trail = await bot.store.audit_trail(incident_id)
     tasks = await bot.store.tasks_for(incident_id)
     return State(

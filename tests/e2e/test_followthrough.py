@@ -334,19 +334,22 @@ async def test_reminders_24h_before_and_at_due_once_each(leakbot: Leakbot) -> No
     assert f"<@{APPROVER_1}>" in overdue[0] and f"<!subteam^{GROUP}>" in overdue[0]
     assert "EU監督機関への通知（GDPR）" in overdue[0]
 
-    # Ticked tasks are not reminded: the APPI notice (due at the end of the 29th) is done now.
-    leakbot.clock.set(jst(29, 23, 0))
+    # Ticked tasks are not reminded: the APPI notice (due "promptly": 3 days, Sun the 29th, moves
+    # to the end of Mon the 30th) is done now.
+    leakbot.clock.set(jst(30, 23, 0))
     await run_follow_through(leakbot)
     notice = tasks["appi_notify_persons"]
     parent = leakbot.recommendation_ts(incident)
     assert "完了にしました" in await tick(
         leakbot, tasks_message(leakbot, parent), notice, APPROVER_2
     )
-    leakbot.clock.set(jst(30, 0, 1))
+    assert notice.due_at == jst(30, 23, 59) + timedelta(seconds=59)
+    leakbot.clock.set(jst(1, 0, 1, month=12))
     await run_follow_through(leakbot)
     due_now = dms_where(leakbot, APPROVER_2, lambda text: "期限を迎えました" in text)
     assert all("本人への通知" not in text for text in due_now)
-    # The APPI preliminary report (target: 3 days) is shown overdue only after 5 days.
+    # The APPI preliminary report (target: 3 days → Mon the 30th) is shown overdue only after
+    # 5 days (the end of Tue Dec 1).
     overdue = posts_where(leakbot, CHANNEL, lambda text: "規制当局への期限を過ぎました" in text)
     assert not [text for text in overdue if "速報" in text]
     leakbot.clock.set(jst(2, 0, 1, month=12))

@@ -21,6 +21,7 @@ from conftest import (
     start_leakbot,
     stop_leakbot,
 )
+from db_reads import approvals_of
 from e2e_support import actions_blocks, dm_posts, incident, recommendation
 from slackemu import FakeClock, SlackEmulator
 
@@ -98,7 +99,7 @@ async def test_a_round_one_click_after_the_reassessment_is_refused(leakbot: Leak
     assert len(emu.calls_to("views.open")) == 1  # no reason modal (the first was the intake)
 
     # Nothing recorded: no vote, no audit row, still waiting for round 2's decision.
-    assert await leakbot.store.approvals_for(record.id, 2) == []
+    assert await approvals_of(leakbot.store, record.id, 2) == []
     assert len(await leakbot.store.audit_trail(record.id)) == audit_before
     after = await incident(leakbot.store, record.id)
     assert (after.status, after.round, after.decided_by) == ("pending", 2, ())
@@ -156,7 +157,7 @@ async def test_second_level_decides_once_escalated_to_it(escalating: Leakbot) ->
     # Before the escalation the second level is no approver.
     answer = await click(bot, message, "leak_approve", SECOND_LEVEL)
     assert "承認者" in answer and "何も変更していません" in answer, answer
-    assert await bot.store.approvals_for(record.id) == []
+    assert await approvals_of(bot.store, record.id) == []
 
     # First step: the approvers are reminded (the second level still may not decide).
     timeout = bot.playbook.approval.timeout_for(record.recommendation)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ one PostgreSQL (or one SQLite file) never send anything twice, and a restart nev
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from conftest import CHANNEL, SUMMARY_CHANNEL, Leakbot, start_leakbot, stop_leakbot
@@ -106,9 +106,39 @@ async def test_a_monday_missed_while_down_is_posted_once_on_start(
     emulator.assert_no_rejections()
 
 
+async def test_processed_events_are_pruned_daily_by_one_replica(
+    leakbot: Leakbot, emulator: SlackEmulator, clock: FakeClock, database_url: str
+) -> None:
+    store = leakbot.store
+    clock.set(MONDAY_0900)
+    assert await store.remember_event("event:Ev-old", now=clock.now())
+    clock.set(MONDAY_0900 + timedelta(days=7, hours=-1))
+    assert await store.remember_event("event:Ev-recent", now=clock.now())
+    other = await start_leakbot(emulator, clock, database_url)
+    try:
+        # Eight days later both replicas run the daily job: one prunes, the other finds it
+        # claimed for the day.
+        clock.set(MONDAY_0900 + timedelta(days=8))
+        pruned = await asyncio.gather(
+            leakbot.app.scheduler.prune_events(), other.app.scheduler.prune_events()
+        )
+        assert sorted(pruned) == [0, 1]
+        assert await store.remember_event("event:Ev-old", now=clock.now())  # forgotten
+        assert not await store.remember_event("event:Ev-recent", now=clock.now())  # kept
+        # Later the same day: already done. The next day: the week-old id goes too.
+        clock.set(MONDAY_0900 + timedelta(days=8, hours=10))
+        assert await other.app.scheduler.prune_events() == 0
+        clock.set(MONDAY_0900 + timedelta(days=15, hours=1))
+        assert await other.app.scheduler.prune_events() == 2
+    finally:
+        await stop_leakbot(other)
+    assert await store.remember_event("event:Ev-recent", now=clock.now())
+
+
 async def test_apscheduler_runs_the_jobs(leakbot: Leakbot) -> None:
-    """The real AsyncIOScheduler: on start both jobs run at once (the catch-up), the outbox
-    delivers what they queued, and the summary job keeps the playbook's Monday 09:00 cron."""
+    """The real AsyncIOScheduler: on start every job runs at once (the catch-up), the outbox
+    delivers what they queued, the summary job keeps the playbook's Monday 09:00 cron and the
+    pruning of processed events runs daily at 04:00."""
     emulator, clock = leakbot.emulator, leakbot.clock
     incident = await leakbot.report()
     parent = leakbot.recommendation_ts(incident)
@@ -130,8 +160,10 @@ async def test_apscheduler_runs_the_jobs(leakbot: Leakbot) -> None:
         await leakbot.app.deps.outbox.stop()
     assert summary.ok and "2026-W48" in blockkit.blocks_text(summary.args["blocks"])
     assert escalation.ok and "判断されていません" in escalation.args["text"]
-    assert set(jobs) == {"follow_through", "weekly_summary"}
+    assert set(jobs) == {"follow_through", "weekly_summary", "prune_events"}
     next_summary = jobs["weekly_summary"].next_run_time.astimezone(JST)
     assert (next_summary.weekday(), next_summary.hour, next_summary.minute) == (0, 9, 0)
+    next_prune = jobs["prune_events"].next_run_time.astimezone(JST)
+    assert (next_prune.hour, next_prune.minute) == (4, 0)
     assert scheduler._scheduler is None
     emulator.assert_no_rejections()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from db_reads import approvals_of
 
 from bot.store import ApprovalOutcome, IncidentRecord, NewIncident, OutboxMessage, Store
 
@@ -54,7 +55,7 @@ async def test_single_approver_decides(store: Store, make_new: Factory) -> None:
     assert message.payload["text"] == f"{incident.id}: request_report by S1"
     actions = [a.action for a in await store.audit_trail(incident.id)]
     assert actions == ["incident.created", "approval.recorded", "incident.decided"]
-    [approval] = await store.approvals_for(incident.id)
+    [approval] = await approvals_of(store, incident.id)
     assert (approval.approver_id, approval.action, approval.round) == ("S1", "request_report", 1)
 
 
@@ -113,7 +114,7 @@ async def test_changing_action_replaces_the_earlier_approval(
     )
     assert changed.kind == "recorded"
     assert changed.replaced_action == "request_report"
-    approvals = await store.approvals_for(incident.id)
+    approvals = await approvals_of(store, incident.id)
     assert [(a.approver_id, a.action) for a in approvals] == [("S1", "consider_suspension")]
     # S1's earlier vote no longer counts for request_report
     other = await store.record_approval(
@@ -135,7 +136,7 @@ async def test_unknown_incident(store: Store) -> None:
     assert (await store.reject("LEAK-2026-0404", actor_id="S1", reason=None, now=T1)).kind == (
         "not_found"
     )
-    assert await store.approvals_for("LEAK-2026-0404") == []
+    assert await approvals_of(store, "LEAK-2026-0404") == []
 
 
 async def test_failing_callback_rolls_the_approval_back(store: Store, make_new: Factory) -> None:
@@ -154,7 +155,7 @@ async def test_failing_callback_rolls_the_approval_back(store: Store, make_new: 
             on_decided=boom,
         )
     assert await store.get_incident(incident.id) == incident
-    assert await store.approvals_for(incident.id) == []
+    assert await approvals_of(store, incident.id) == []
     assert [a.action for a in await store.audit_trail(incident.id)] == ["incident.created"]
 
 
@@ -212,8 +213,8 @@ async def test_reopen_starts_a_new_round(store: Store, make_new: Factory) -> Non
     assert reopened.recommendation == "consider_suspension"
     assert reopened.answers["partner_response"] == "slow"
     assert (reopened.decided_action, reopened.decided_by, reopened.decided_at) == (None, (), None)
-    assert await store.approvals_for(incident.id) == []
-    assert len(await store.approvals_for(incident.id, round=1)) == 1
+    assert await approvals_of(store, incident.id) == []
+    assert len(await approvals_of(store, incident.id, round=1)) == 1
     [message] = await store.outbox_items(incident.id)
     assert message.incident_id == incident.id
 
@@ -282,7 +283,7 @@ async def test_twenty_concurrent_approvals_decide_once(
     [decided] = [o for o in outcomes if o.kind == "decided"]
     assert decided.incident is not None and len(decided.incident.decided_by) == required
     assert len(await store.outbox_items(incident.id)) == 1
-    assert len(await store.approvals_for(incident.id)) == required
+    assert len(await approvals_of(store, incident.id)) == required
     assert await store.verify_audit_chain() == []
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from db_reads import job_claimed_by
 
 from bot.store import IncidentNotFound, NewIncident, NewTask, OutboxMessage, Store
 
@@ -66,10 +67,10 @@ async def test_tasks(store: Store, make_new: Factory) -> None:
 
     due = await store.open_tasks_due_before(T0 + timedelta(days=4))
     assert [t.ref for t in due] == ["appi_preliminary"]
-    assert [t.ref for t in await store.all_open_tasks()] == [
-        "appi_preliminary",
-        "partner_report",
-        "0",
+    assert [(t.ref, t.status) for t in await store.tasks_for(incident.id)] == [
+        ("partner_report", "open"),
+        ("appi_preliminary", "open"),
+        ("0", "open"),
     ]
 
     done = await store.complete_task(created[1].id, actor_id="U_LEGAL", now=T0 + timedelta(days=2))
@@ -114,13 +115,12 @@ async def test_tasks_created_with_the_incident_and_per_round(
 
 async def test_job_claims(store: Store) -> None:
     key = "weekly-summary:2026-W18"
-    assert await store.job_claimed(key) is False
+    assert await job_claimed_by(store, key) is None
     assert await store.claim_job(key, owner="replica-a", now=T0) is True
     assert await store.claim_job(key, owner="replica-b", now=T0) is False
-    assert await store.job_claimed(key) is True
-    assert await store.finish_job(key, now=T0 + timedelta(seconds=5)) is True
-    assert await store.finish_job("never-claimed", now=T0) is False
+    assert await job_claimed_by(store, key) == "replica-a"
     assert await store.claim_job(key, owner="replica-a", now=T0 + timedelta(days=1)) is False
+    assert await job_claimed_by(store, "never-claimed") is None
 
 
 async def test_concurrent_job_claimers(store: Store, open_store: StoreFactory) -> None:

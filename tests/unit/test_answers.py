@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.answers import AnswerProblem, Answers, AnswersError, parse_answers, parse_datetime
+from bot.domain.answers import (
+    AnswerProblem,
+    Answers,
+    AnswersError,
+    contradictions,
+    parse_answers,
+    parse_datetime,
+)
 from bot.domain.i18n import t
 from bot.domain.playbook import load_playbook
 
@@ -158,7 +165,6 @@ def test_unknown_id() -> None:
         ({"cause": "sabotage"}, "cause"),
         ({"cause": "Intentional"}, "cause"),
         ({"cause": ""}, "cause"),
-        ({"encrypted": True}, "encrypted"),
         ({"data_kinds": ["customer_personal", "passwords"]}, "data_kinds"),
         ({"regions": ["jp", "mars"]}, "regions"),
     ],
@@ -178,8 +184,9 @@ def test_unknown_value_names_only_the_wrong_items() -> None:
 @pytest.mark.parametrize(
     ("raw", "answer_id", "key"),
     [
-        ({"cause": ["intentional"]}, "cause", "answer.not_a_choice"),
-        ({"cause": 3}, "cause", "answer.not_a_choice"),
+        ({"cause": ["intentional"]}, "cause", "answer.not_one_string"),
+        ({"cause": 3}, "cause", "answer.not_one_string"),
+        ({"encrypted": True}, "encrypted", "answer.not_one_string"),
         ({"data_kinds": 5}, "data_kinds", "answer.not_a_list"),
         ({"data_kinds": {"a": 1}}, "data_kinds", "answer.not_a_list"),
         ({"data_kinds": [1, 2]}, "data_kinds", "answer.not_a_list"),
@@ -304,3 +311,91 @@ def test_never_crashes(raw: dict[str, Any]) -> None:
     except AnswersError as exc:
         assert exc.problems
         assert {p.answer_id for p in exc.problems} <= set(raw)
+
+
+# --- issue 10: values written the Python way, and answers that contradict each other -----------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "shown"),
+    [
+        # A JSON value of the wrong type is shown as JSON (true, ["no"]), never as Python prints it.
+        ({"encrypted": True}, "answer.not_one_string", "true"),
+        ({"encrypted": ["no"]}, "answer.not_one_string", '["no"]'),
+        ({"encrypted": None}, None, None),  # null = unknown
+        # Strings that look like Python values.
+        ({"encrypted": "True"}, "answer.python_choice", "True"),
+        ({"encrypted": "None"}, "answer.python_choice", "None"),
+        ({"cause": "('negligence',)"}, "answer.python_choice", "('negligence',)"),
+        ({"data_kinds": "['customer_personal']"}, "answer.python_list", "['customer_personal']"),
+        ({"regions": "['jp', 'eu']"}, "answer.python_list", "['jp', 'eu']"),
+        ({"affected_persons": "None"}, "answer.python_integer", "None"),
+        ({"affected_persons": "True"}, "answer.python_integer", "True"),
+    ],
+)
+def test_python_looking_values(raw: dict[str, Any], key: str | None, shown: str | None) -> None:
+    if key is None:
+        assert parse(raw).get(next(iter(raw))) is None
+        return
+    problem = one_problem(raw)
+    assert (problem.answer_id, problem.key) == (next(iter(raw)), key)
+    assert problem.params["value"] == shown
+    answer_id = next(iter(raw))
+    if answer_id != "affected_persons":
+        allowed = [c.value for c in PLAYBOOK.question(answer_id).choices]
+        assert problem.params["allowed"] == ", ".join(allowed)
+    for lang in ("ja", "en"):
+        text = t(lang, problem.key, **problem.params)
+        assert shown in text
+        assert ("Python" in text) is key.startswith("answer.python_")
+
+
+def test_python_looking_text_is_fine_as_text() -> None:
+    assert parse({"description": "True"}).text("description") == "True"
+
+
+@pytest.mark.parametrize(
+    ("answer_id", "values", "first", "second"),
+    [
+        (
+            "data_kinds",
+            ["internal_minor", "management_critical"],
+            "internal_minor",
+            "management_critical",
+        ),
+        (
+            "data_kinds",
+            ["customer_personal", "management_critical", "internal_minor"],
+            "internal_minor",
+            "management_critical",
+        ),
+        ("contract", ["none", "confidentiality_remedies"], "none", "confidentiality_remedies"),
+        ("contract", ["prevention_plan_required", "none"], "none", "prevention_plan_required"),
+        ("contract", ["none", "unknown"], "none", "unknown"),
+    ],
+)
+def test_contradictory_answers(answer_id: str, values: list[str], first: str, second: str) -> None:
+    (problem,) = contradictions({answer_id: values})
+    assert (problem.answer_id, problem.key) == (answer_id, "answer.contradiction")
+    assert problem.params == {"first": first, "second": second}
+    assert "contradict" in t("en", problem.key, **problem.params)
+    assert "矛盾" in t("ja", problem.key, **problem.params)
+    assert parse({answer_id: values}).several(answer_id)  # parseable: the CLI reports it
+
+
+def test_one_contradiction_line_per_answer() -> None:
+    found = contradictions({"contract": ["none", "unknown", "confidentiality_remedies"]})
+    assert [p.answer_id for p in found] == ["contract"]
+    assert contradictions({"contract": "none", "data_kinds": 5}) == []
+
+
+def test_compatible_answers_are_accepted() -> None:
+    answers = parse(
+        {
+            "data_kinds": ["internal_minor", "customer_personal"],
+            "contract": ["confidentiality_remedies", "prevention_plan_required"],
+        }
+    )
+    assert answers.several("contract") == ("confidentiality_remedies", "prevention_plan_required")
+    assert contradictions(answers.to_json()) == []
+    assert parse({"contract": ["none"]}).several("contract") == ("none",)

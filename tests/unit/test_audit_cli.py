@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-import bot.store.repository as repository
 from bot.cli import main
 from bot.store import NewIncident, Store
 
@@ -28,6 +27,7 @@ RawSQL = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
 # The trigger names, as created by bot/store/migrations/versions/0001_initial.py.
 SQLITE_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete")
 PG_TRIGGER = "audit_log_append_only"
+STORE_DIR = Path(__file__).resolve().parents[2] / "bot" / "store"
 SETTINGS_ENV = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -252,7 +252,8 @@ def test_store_offers_no_way_to_change_or_remove_audit_rows() -> None:
     assert audit_methods == {"append_audit", "audit_head", "audit_trail", "verify_audit_chain"}
     assert [name for name in audit_methods if changing.search(name)] == []
     # And no code in the store writes to audit_log other than by inserting.
-    source = inspect.getsource(repository)
+    source = "\n".join(path.read_text("utf-8") for path in STORE_DIR.glob("*.py"))
+    assert "audit_log.insert(" in source  # the scan reads the store's code
     for pattern in (
         r"audit_log\.update\(",
         r"audit_log\.delete\(",

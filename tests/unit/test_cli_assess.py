@@ -1,4 +1,5 @@
-"""`leakbot assess` (PRODUCT.md, "Public contracts"): in-process and through the console script."""
+"""`leakbot assess` (docs/contracts.md, "Command line"): in-process and through the console
+script."""
 
 from __future__ import annotations
 
@@ -170,12 +171,16 @@ def test_json_deadlines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     _, out, _ = _run(capsys, "--answers", str(path), "--json", "--now", NOW, "--lang", "en")
     data = json.loads(out)
     due = {d["id"]: d["due"] for d in data["deadlines"]}
+    # Aware Thu Nov 26: the 速報 target Sun Nov 29 moves to Mon Nov 30; an unknown count may
+    # mean more than 500 Californians (Attorney General: notice + 15 days).
     assert due == {
+        "partner_initial": "2026-11-28T23:59:59+09:00",
         "gdpr_authority": "2026-11-29T09:00:00+09:00",
-        "appi_notify_persons": "2026-11-29T23:59:59+09:00",
-        "appi_preliminary": "2026-11-29T23:59:59+09:00",
-        "partner_report": "2026-12-03T23:59:59+09:00",
+        "appi_notify_persons": "2026-11-30T23:59:59+09:00",
+        "appi_preliminary": "2026-11-30T23:59:59+09:00",
+        "partner_report": "2026-12-10T23:59:59+09:00",
         "us_ca_notice": "2026-12-26T23:59:59+09:00",
+        "us_ca_ag": "2027-01-10T23:59:59+09:00",
         "appi_final": "2027-01-25T23:59:59+09:00",
     }
     assert [d["due"] for d in data["deadlines"]] == sorted(d["due"] for d in data["deadlines"])
@@ -187,7 +192,12 @@ def test_json_deadlines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 
 
 def test_json_appi_final_over_year_end(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    raw = {"aware_at": "2026-12-02T10:00", "data_kinds": ["customer_personal"], "encrypted": "no"}
+    raw = {
+        "aware_at": "2026-12-02T10:00",
+        "data_kinds": ["customer_personal"],
+        "encrypted": "no",
+        "cause": "negligence",  # an unknown cause would mean 60 days
+    }
     path = _write(tmp_path, raw)
     _, out, _ = _run(capsys, "--answers", str(path), "--json", "--now", "2026-12-02T12:00")
     due = {d["id"]: d["due"] for d in json.loads(out)["deadlines"]}

@@ -1,4 +1,4 @@
-"""Legal and contractual deadlines (PRODUCT.md, "Deadlines and duties"), shipped playbook."""
+"""Legal and contractual deadlines (docs/contracts.md, "Deadlines"), shipped playbook."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from hypothesis import strategies as st
 
 from bot.domain.answers import Answers, parse_answers
 from bot.domain.deadlines import Deadline, appi_reportable, compute_deadlines
-from bot.domain.playbook import load_playbook
+from bot.domain.playbook import Playbook, load_playbook
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 PLAYBOOK = load_playbook()
 APPI = {"appi_preliminary", "appi_final", "appi_notify_persons"}
-# A personal-data case that APPI makes reportable (unknown count = possibly over 1,000).
-REPORTABLE = {"data_kinds": ["customer_personal"], "encrypted": "no"}
+# A personal-data case that APPI makes reportable (unknown count = possibly over 1,000); the cause
+# is stated, because an unknown cause is a possibly wrongful purpose (60-day final report).
+REPORTABLE = {"data_kinds": ["customer_personal"], "encrypted": "no", "cause": "negligence"}
 
 
 def _answers(raw: dict[str, Any], *, tz: ZoneInfo = TOKYO, now: datetime | None = None) -> Answers:
@@ -42,7 +43,7 @@ def _end_of(day: date, tz: ZoneInfo = TOKYO) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
 
 
-# --- PRODUCT.md examples ------------------------------------------------------------------------
+# --- examples (docs/contracts.md, "Deadlines") ---------------------------------------------------
 
 
 def test_final_report_skips_year_end() -> None:
@@ -79,7 +80,8 @@ def test_small_negligent_leak_is_not_reportable() -> None:
     found = _deadlines(raw)
     assert not APPI & set(found)
     assert "partner_report" in found
-    assert found["partner_report"].due == _end_of(date(2026, 12, 3))
+    # 14 days from Thu Nov 26 (no final report caps it).
+    assert found["partner_report"].due == _end_of(date(2026, 12, 10))
     assert not appi_reportable(_answers(raw))
 
 
@@ -93,7 +95,8 @@ def test_small_negligent_leak_is_not_reportable() -> None:
         ({"affected_persons": 5, "data_kinds": ["financial"]}, True),
         ({"affected_persons": 5, "cause": "intentional"}, True),
         ({"affected_persons": 5, "cause": "external_attack"}, True),
-        ({"affected_persons": 5, "cause": "unknown"}, False),
+        ({"affected_persons": 5, "cause": "unknown"}, True),  # possibly wrongful (Rule 7(iii))
+        ({"affected_persons": 5, "cause": None}, True),  # not answered = unknown
         ({"affected_persons": 5000, "encrypted": "yes"}, False),
         ({"affected_persons": 5000, "encrypted": "unknown"}, True),
         ({"data_kinds": ["financial"], "encrypted": "yes"}, False),
@@ -104,6 +107,7 @@ def test_small_negligent_leak_is_not_reportable() -> None:
 )
 def test_when_appi_applies(change: dict[str, Any], reportable: bool) -> None:
     raw = {**REPORTABLE, "aware_at": "2026-11-26T10:00", **change}
+    raw = {key: value for key, value in raw.items() if value is not None}
     found = _deadlines(raw)
     assert (set(found) >= APPI) is reportable
     assert not (APPI & set(found)) or reportable
@@ -111,11 +115,13 @@ def test_when_appi_applies(change: dict[str, Any], reportable: bool) -> None:
     assert "partner_report" in found
 
 
-def test_nothing_known_only_partner_report() -> None:
+def test_nothing_known_only_partner_deadlines() -> None:
     now = datetime(2026, 11, 26, 10, 0, tzinfo=TOKYO)
     found = _deadlines({}, now=now)
-    assert set(found) == {"partner_report"}
-    assert found["partner_report"].due == _end_of(date(2026, 12, 3))  # awareness defaults to now
+    assert set(found) == {"partner_initial", "partner_report"}
+    # Awareness defaults to now: Thu Nov 26 + 2 and + 14 days.
+    assert found["partner_initial"].due == _end_of(date(2026, 11, 28))
+    assert found["partner_report"].due == _end_of(date(2026, 12, 10))
 
 
 def test_gdpr_exactly_72_hours() -> None:
@@ -129,7 +135,9 @@ def test_gdpr_applies_even_when_appi_does_not() -> None:
     found = _deadlines(
         {
             "data_kinds": ["customer_personal"],
-            "encrypted": "yes",
+            "encrypted": "no",
+            "cause": "negligence",
+            "affected_persons": 20,
             "regions": ["eu", "jp"],
             "aware_at": "2026-11-26T09:30",
         }
@@ -142,7 +150,7 @@ def test_regions_need_personal_data() -> None:
     found = _deadlines(
         {"data_kinds": ["trade_secret"], "regions": ["eu", "us_ca"], "aware_at": "2026-11-26"}
     )
-    assert set(found) == {"partner_report"}
+    assert set(found) == {"partner_initial", "partner_report"}
 
 
 def test_california_thirty_days() -> None:
@@ -167,11 +175,12 @@ def test_encrypted_yes_no_appi() -> None:
 def test_preliminary_three_days_overdue_after_five() -> None:
     found = _deadlines({**REPORTABLE, "aware_at": "2026-11-26T10:00"})
     preliminary = found["appi_preliminary"]
-    assert preliminary.due == _end_of(date(2026, 11, 29))
-    assert preliminary.overdue_at == _end_of(date(2026, 12, 1))
+    # Thu Nov 26 + 3 = Sun Nov 29 → Mon Nov 30; + 5 = Tue Dec 1 (a business day).
+    assert preliminary.due == _end_of(date(2026, 11, 30))
+    assert preliminary.overdue_after == _end_of(date(2026, 12, 1))
     notify = found["appi_notify_persons"]
     assert notify.due == preliminary.due  # the same "promptly" target
-    assert found["appi_final"].overdue_at is None
+    assert found["appi_final"].overdue_after is None
 
 
 def test_sorted_by_due_date() -> None:
@@ -200,7 +209,7 @@ def test_time_without_offset_is_in_the_configured_zone() -> None:
 def test_time_with_offset_is_converted_to_the_configured_zone() -> None:
     # 16:00 UTC on Nov 26 is 01:00 on Nov 27 in Tokyo: the Tokyo date counts.
     found = _deadlines({**REPORTABLE, "regions": ["eu"], "aware_at": "2026-11-26T16:00:00Z"})
-    assert found["partner_report"].due == _end_of(date(2026, 12, 4))
+    assert found["partner_report"].due == _end_of(date(2026, 12, 11))  # Nov 27 + 14
     assert found["gdpr_authority"].due.isoformat() == "2026-11-30T01:00:00+09:00"
 
 
@@ -233,6 +242,244 @@ def test_gdpr_72_elapsed_hours_across_daylight_saving() -> None:
     assert due.isoformat() == "2026-03-09T13:00:00-07:00"
 
 
+# --- issue 10: new rules (hand-checked against a calendar) -------------------------------------
+
+
+def _variant(**rules: dict[str, Any]) -> Playbook:
+    """The shipped playbook with some deadline rules changed (a company's own tuning)."""
+    deadlines = dict(PLAYBOOK.deadlines)
+    for deadline_id, change in rules.items():
+        deadlines[deadline_id] = deadlines[deadline_id].model_copy(update=change)  # type: ignore[index]
+    return PLAYBOOK.model_copy(update={"deadlines": deadlines})
+
+
+def test_partner_initial_two_days_from_awareness() -> None:
+    found = _deadlines({**REPORTABLE, "aware_at": "2026-12-30T18:00"})
+    # Wed Dec 30 + 2 = Fri Jan 1: the partner's facts are not moved past the year end.
+    assert found["partner_initial"].due == _end_of(date(2027, 1, 1))
+    # 速報: Dec 30 + 3 = Sat Jan 2 (closure to Jan 3) → Mon Jan 4.
+    assert found["appi_preliminary"].due == _end_of(date(2027, 1, 4))
+    assert found["partner_initial"].basis.en.startswith("Every incident")
+    assert "速報" in found["partner_initial"].basis.ja  # never after the preliminary report
+
+
+def test_partner_initial_never_after_the_preliminary_report() -> None:
+    tight = _variant(appi_preliminary={"days": 1, "skip_non_business_days": False})
+    answers = _answers({**REPORTABLE, "aware_at": "2026-11-26T10:00"})
+    found = {
+        d.id: d
+        for d in compute_deadlines(answers, tight, tz=TOKYO, now=datetime(2030, 1, 1, tzinfo=TOKYO))
+    }
+    assert found["appi_preliminary"].due == _end_of(date(2026, 11, 27))
+    assert found["partner_initial"].due == _end_of(date(2026, 11, 27))  # not Nov 28
+
+
+def test_partner_report_fourteen_days_and_ten_before_the_final_report() -> None:
+    found = _deadlines({**REPORTABLE, "aware_at": "2026-12-02T15:00"})
+    # Dec 2 + 14 = Dec 16; the final report is due Mon Jan 4, 2027 (10 days before: Dec 25).
+    assert found["partner_report"].due == _end_of(date(2026, 12, 16))
+    assert "10 days before" in found["partner_report"].basis.en
+    assert "10日前" in found["partner_report"].basis.ja
+    # A company giving its partners 30 days: capped at Dec 25, 10 days before Jan 4.
+    generous = _variant(partner_report={"days": 30})
+    answers = _answers({**REPORTABLE, "aware_at": "2026-12-02T15:00"})
+    capped = {
+        d.id: d
+        for d in compute_deadlines(
+            answers, generous, tz=TOKYO, now=datetime(2030, 1, 1, tzinfo=TOKYO)
+        )
+    }
+    assert capped["partner_report"].due == _end_of(date(2026, 12, 25))
+    # Without a final report (not reportable), the 30 days run in full: Jan 1, 2027.
+    small = _answers({**REPORTABLE, "affected_persons": 10, "aware_at": "2026-12-02T15:00"})
+    uncapped = {
+        d.id: d
+        for d in compute_deadlines(
+            small, generous, tz=TOKYO, now=datetime(2030, 1, 1, tzinfo=TOKYO)
+        )
+    }
+    assert "appi_final" not in uncapped
+    assert uncapped["partner_report"].due == _end_of(date(2027, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("action", "asked"),
+    [
+        ("continue_unchanged", False),
+        ("continue_with_concern", True),
+        ("request_report", True),
+        ("consider_suspension", True),
+        ("suspend_and_legal", True),
+    ],
+)
+def test_partner_report_unless_trading_continues_unchanged(action: str, asked: bool) -> None:
+    now = datetime(2030, 1, 1, tzinfo=TOKYO)
+    answers = _answers({**REPORTABLE, "aware_at": "2026-11-26T10:00"})
+    found = {
+        d.id: d
+        for d in compute_deadlines(answers, PLAYBOOK, tz=TOKYO, now=now, action=action)  # type: ignore[arg-type]
+    }
+    assert ("partner_report" in found) is asked
+    assert "partner_initial" in found  # always
+    if asked:
+        label = PLAYBOOK.option_labels[action]  # type: ignore[index]
+        assert label.ja in found["partner_report"].basis.ja
+        assert label.en in found["partner_report"].basis.en
+
+
+def test_cause_unknown_is_a_possibly_wrongful_purpose() -> None:
+    raw = {**REPORTABLE, "cause": "unknown", "affected_persons": 5, "aware_at": "2026-11-26T10:00"}
+    found = _deadlines(raw)
+    assert set(found) >= APPI
+    # Day 60 is Sun Jan 24, 2027 → Mon Jan 25 (as for an attack).
+    assert found["appi_final"].due == _end_of(date(2027, 1, 25))
+    basis = found["appi_final"].basis
+    assert "規則7条3号" in basis.ja and "原因不明" in basis.ja and "60日" in basis.ja
+    assert "cause unknown" in basis.en and "possibly a wrongful purpose" in basis.en
+    assert "60 days" in basis.en
+    assert "60日" not in found["appi_preliminary"].basis.ja
+
+
+@pytest.mark.parametrize(
+    ("change", "ja", "en"),
+    [
+        ({"data_kinds": ["sensitive_personal"]}, "規則7条1号 要配慮個人情報", "Art. 7(i)"),
+        ({"data_kinds": ["financial"]}, "規則7条2号", "Art. 7(ii)"),
+        ({"cause": "intentional"}, "規則7条3号 不正の目的によるおそれ（故意）", "(intentional)"),
+        ({"cause": "external_attack"}, "（外部からの攻撃）", "(external attack)"),
+        (
+            {"affected_persons": 1001},
+            "本人の数が1,000人超（1,001人）",
+            "more than 1,000 persons (1,001)",
+        ),
+        ({"affected_persons": None}, "人数不明", "number of persons unknown"),
+    ],
+)
+def test_appi_basis_names_the_rule(change: dict[str, Any], ja: str, en: str) -> None:
+    raw = {**REPORTABLE, "affected_persons": 5, "aware_at": "2026-11-26T10:00", **change}
+    found = _deadlines({key: value for key, value in raw.items() if value is not None})
+    for deadline_id in APPI:
+        assert ja in found[deadline_id].basis.ja, deadline_id
+        assert en in found[deadline_id].basis.en, deadline_id
+    assert "規則7条3号" not in found["appi_preliminary"].basis.ja or "cause" in change
+
+
+def test_shared_data_asks_counsel_who_reports() -> None:
+    found = _deadlines({**REPORTABLE, "relationship": "shared", "aware_at": "2026-11-26T10:00"})
+    assert "弁護士に確認" in found["appi_preliminary"].basis.ja
+    assert "ask counsel" in found["appi_final"].basis.en
+    entrusted = _deadlines({**REPORTABLE, "relationship": "entrusted", "aware_at": "2026-11-26"})
+    assert "counsel" not in entrusted["appi_final"].basis.en
+
+
+@pytest.mark.parametrize(
+    ("aware_at", "due", "overdue_after"),
+    [
+        # Fri Dec 25, 2026: + 3 = Mon Dec 28 (open); + 5 = Wed Dec 30 (closed to Jan 3) → Mon Jan 4.
+        ("2026-12-25T10:00", date(2026, 12, 28), date(2027, 1, 4)),
+        # Sat Dec 26: + 3 = Tue Dec 29 → Mon Jan 4; + 5 = Thu Dec 31 → Mon Jan 4.
+        ("2026-12-26T10:00", date(2027, 1, 4), date(2027, 1, 4)),
+        # Golden Week 2026: Thu Apr 30 + 3 = Sun May 3; May 4, 5 and the substitute holiday
+        # May 6 follow → Thu May 7; + 5 = Tue May 5 → Thu May 7.
+        ("2026-04-30T10:00", date(2026, 5, 7), date(2026, 5, 7)),
+        # Golden Week 2027: Tue Apr 27 + 3 = Fri Apr 30 (open); + 5 = Sun May 2, then May 3–5
+        # → Thu May 6.
+        ("2027-04-27T10:00", date(2027, 4, 30), date(2027, 5, 6)),
+        # Mon Apr 26, 2027 + 3 = Thu Apr 29 (Showa Day) → Fri Apr 30; + 5 = Sat May 1 → Thu May 6.
+        ("2027-04-26T10:00", date(2027, 4, 30), date(2027, 5, 6)),
+        # An ordinary week: Mon Nov 16, 2026 + 3 = Thu Nov 19; + 5 = Sat Nov 21 → Mon Nov 23
+        # is Labour Thanksgiving Day → Tue Nov 24.
+        ("2026-11-16T10:00", date(2026, 11, 19), date(2026, 11, 24)),
+    ],
+)
+def test_preliminary_report_skips_closed_days(
+    aware_at: str, due: date, overdue_after: date
+) -> None:
+    found = _deadlines({**REPORTABLE, "aware_at": aware_at})
+    assert found["appi_preliminary"].due == _end_of(due)
+    assert found["appi_preliminary"].overdue_after == _end_of(overdue_after)
+    assert found["appi_notify_persons"].due == _end_of(due)
+
+
+def test_california_attorney_general_over_500_residents() -> None:
+    raw = {**REPORTABLE, "regions": ["us_ca"], "aware_at": "2026-11-26T10:00"}
+    found = _deadlines({**raw, "affected_persons": 600})
+    # Notice: Nov 26 + 30 = Sat Dec 26 (calendar days); Attorney General: + 15 = Sun Jan 10, 2027.
+    assert found["us_ca_notice"].due == _end_of(date(2026, 12, 26))
+    assert found["us_ca_ag"].due == _end_of(date(2027, 1, 10))
+    assert "600" in found["us_ca_ag"].basis.en and "500" in found["us_ca_ag"].basis.ja
+    assert "us_ca_ag" not in _deadlines({**raw, "affected_persons": 500})
+    unknown = _deadlines(raw)
+    assert unknown["us_ca_ag"].due == _end_of(date(2027, 1, 10))
+    assert "possibly more than 500" in unknown["us_ca_ag"].basis.en
+    assert "人数不明" in unknown["us_ca_ag"].basis.ja
+
+
+def test_strong_encryption_lifts_california_and_gdpr_is_record_only() -> None:
+    found = _deadlines(
+        {
+            "data_kinds": ["customer_personal"],
+            "encrypted": "yes",
+            "affected_persons": 5000,
+            "regions": ["eu", "us_ca"],
+            "aware_at": "2026-11-26T09:30",
+        }
+    )
+    assert set(found) == {"partner_initial", "partner_report", "gdpr_record"}
+    record = found["gdpr_record"]
+    assert record.due.isoformat() == "2026-11-29T09:30:00+09:00"
+    assert not record.rule.regulator
+    assert "33条5項" in record.basis.ja and "Art. 33(5)" in record.basis.en
+    assert "33(5)" in record.source("en") and "33条5項" in record.source("ja")
+    for encrypted in ("no", "unknown"):
+        plain = _deadlines(
+            {
+                "data_kinds": ["customer_personal"],
+                "encrypted": encrypted,
+                "affected_persons": 5000,
+                "regions": ["eu", "us_ca"],
+                "aware_at": "2026-11-26T09:30",
+            }
+        )
+        assert {"gdpr_authority", "us_ca_notice", "us_ca_ag"} <= set(plain)
+        assert "gdpr_record" not in plain
+
+
+def test_overdue_against_now() -> None:
+    raw = {**REPORTABLE, "regions": ["eu"], "aware_at": "2026-11-26T10:00"}
+    # 速報: due Mon Nov 30, overdue after Tue Dec 1 (end of day).
+    on_due_day_evening = datetime(2026, 12, 1, 12, 0, tzinfo=TOKYO)
+    found = _deadlines(raw, now=on_due_day_evening)
+    assert found["appi_preliminary"].due < on_due_day_evening
+    assert found["appi_preliminary"].overdue is False  # past the target, not yet overdue
+    assert found["gdpr_authority"].overdue is True  # Nov 29 10:00 has passed
+    assert found["partner_initial"].overdue is True  # Sat Nov 28
+    assert found["appi_final"].overdue is False
+    later = _deadlines(raw, now=datetime(2026, 12, 2, 0, 0, tzinfo=TOKYO))
+    assert later["appi_preliminary"].overdue is True
+    earlier = _deadlines(raw, now=datetime(2026, 11, 26, 10, 0, tzinfo=TOKYO))
+    assert not any(d.overdue for d in earlier.values())
+    for deadline in earlier.values():
+        if deadline.id != "appi_preliminary":
+            assert deadline.overdue_after is None, deadline.id
+
+
+def test_every_deadline_has_a_basis_in_both_languages() -> None:
+    raw = {**REPORTABLE, "regions": ["eu", "us_ca", "jp"], "aware_at": "2026-11-26T10:00"}
+    found = _deadlines(raw)
+    assert set(found) == {
+        "partner_initial",
+        "partner_report",
+        *APPI,
+        "gdpr_authority",
+        "us_ca_notice",
+        "us_ca_ag",
+    }
+    for deadline in found.values():
+        assert deadline.basis.ja and deadline.basis.en, deadline.id
+        assert deadline.basis.ja != deadline.basis.en, deadline.id
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -258,7 +505,7 @@ aware_moments = st.datetimes(
 def test_final_report_due_day_is_the_first_business_day(aware: datetime, cause: str) -> None:
     raw = {**REPORTABLE, "cause": cause, "aware_at": aware.isoformat()}
     found = _deadlines(raw, now=datetime(2031, 1, 1, tzinfo=TOKYO))
-    wrongful = cause in ("intentional", "external_attack")
+    wrongful = cause in ("intentional", "external_attack", "unknown")
     nominal = aware.date() + timedelta(days=59 if wrongful else 29)
     due = found["appi_final"].due
     assert due.tzinfo is not None and due.utcoffset() == timedelta(hours=9)
@@ -270,10 +517,24 @@ def test_final_report_due_day_is_the_first_business_day(aware: datetime, cause: 
         assert not _oracle_business_day(day), day
         day += timedelta(days=1)
     # The partner's report comes early enough to feed the final report.
-    assert found["partner_report"].due <= due - timedelta(days=7)
-    assert found["partner_report"].due <= _end_of(aware.date() + timedelta(days=7))
-    assert found["appi_preliminary"].due == _end_of(aware.date() + timedelta(days=3))
-    assert found["appi_preliminary"].overdue_at == _end_of(aware.date() + timedelta(days=5))
+    assert found["partner_report"].due <= due - timedelta(days=10)
+    assert found["partner_report"].due <= _end_of(aware.date() + timedelta(days=14))
+    # 速報: the first business day on or after day +3 (target) and day +5 (overdue after).
+    for deadline_id, days, moment in (
+        ("appi_preliminary", 3, found["appi_preliminary"].due),
+        ("appi_preliminary", 5, found["appi_preliminary"].overdue_after),
+        ("appi_notify_persons", 3, found["appi_notify_persons"].due),
+    ):
+        assert moment is not None and moment.time() == time(23, 59, 59), deadline_id
+        nominal_day = aware.date() + timedelta(days=days)
+        assert moment.date() >= nominal_day, deadline_id
+        assert _oracle_business_day(moment.date()), deadline_id
+        day = nominal_day
+        while day < moment.date():
+            assert not _oracle_business_day(day), (deadline_id, day)
+            day += timedelta(days=1)
+    # The partner's first facts come no later than the preliminary report's target.
+    assert found["partner_initial"].due <= found["appi_preliminary"].due
 
 
 @SETTINGS
@@ -288,3 +549,36 @@ def test_every_deadline_after_awareness(aware: datetime, regions: list[str]) -> 
     assert ("us_ca_notice" in found) is ("us_ca" in regions)
     if "gdpr_authority" in found:
         assert found["gdpr_authority"].due - aware_at == timedelta(hours=72)
+
+
+# --- the playbook's deadline references ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"partner_report": {"not_after": "partner_initial"}}, "partner_report.not_after"),
+        ({"us_ca_ag": {"counted_from": "us_ca_ag"}}, "us_ca_ag.counted_from"),
+        # partner_report is capped by appi_final, which then is no longer counted from awareness.
+        ({"appi_final": {"counted_from": "us_ca_notice"}}, "appi_final must be a deadline"),
+        ({"us_ca_notice": None}, "us_ca_notice is not in the playbook"),
+        ({"us_ca_ag": {"counted_from": "gdpr_authority", "days": None, "hours": 1}}, "needs"),
+    ],
+)
+def test_playbook_refuses_deadline_references_it_cannot_count(
+    change: dict[str, Any], message: str
+) -> None:
+    data = PLAYBOOK.model_dump(mode="json")
+    for deadline_id, update in change.items():
+        if update is None:
+            del data["deadlines"][deadline_id]
+        else:
+            data["deadlines"][deadline_id].update(update)
+    with pytest.raises(ValueError, match=message):
+        Playbook.model_validate(data, context={"survey": PLAYBOOK.loaded_survey})
+
+
+def test_the_shipped_playbook_validates_again() -> None:
+    data = PLAYBOOK.model_dump(mode="json")
+    again = Playbook.model_validate(data, context={"survey": PLAYBOOK.loaded_survey})
+    assert again.deadlines == PLAYBOOK.deadlines

@@ -1,4 +1,5 @@
-"""The recommendation engine against PRODUCT.md: scenarios, invariants and declared directions.
+"""The recommendation engine against docs/contracts.md: scenarios, invariants and declared
+directions.
 
 Real data: the shipped playbook and survey from playbooks/. No mocks.
 """
@@ -52,7 +53,7 @@ def _suspend(raw: dict[str, Any]) -> float:
     return distribution_for(_answers(raw), PLAYBOOK)["suspend_and_legal"]
 
 
-# --- the four scenarios of PRODUCT.md ------------------------------------------------------------
+# --- the scenarios of docs/contracts.md ----------------------------------------------------------
 
 SCENARIOS: dict[str, tuple[dict[str, Any], set[OptionKey]]] = {
     "nothing": ({}, {"request_report"}),
@@ -174,7 +175,7 @@ SETTINGS = settings(
 
 
 def _independent_distribution(raw: dict[str, Any]) -> dict[str, float]:
-    """The model of PRODUCT.md computed plainly: survey shares times every effect, normalised."""
+    """The engine's model computed plainly: survey shares times every effect, normalised."""
     weights = dict(SURVEY_SHARES)
     pairs: list[tuple[str, str]] = []
     for answer_id, value in raw.items():

@@ -57,6 +57,7 @@ def test_plan_tasks_owners_and_dues() -> None:
     # Deadlines first, in due order, each with the due the deadline computed.
     assert [p.ref for p in plans if p.kind == "deadline"] == [d.id for d in deadlines]
     assert {
+        "partner_initial",
         "partner_report",
         "appi_preliminary",
         "appi_final",
@@ -91,15 +92,33 @@ def test_plan_tasks_without_personal_data_is_the_partner_report_and_checklist() 
         approver_id="UA",
         decided_at=DECIDED,
     )
-    assert [p.ref for p in plans if p.kind == "deadline"] == ["partner_report"]
+    assert [p.ref for p in plans if p.kind == "deadline"] == ["partner_initial", "partner_report"]
     assert len([p for p in plans if p.kind == "checklist"]) == len(
         PLAYBOOK.checklists["request_report"]
     )
 
 
+@pytest.mark.parametrize(
+    ("action", "asked"),
+    [("continue_unchanged", False), ("continue_with_concern", True), ("request_report", True)],
+)
+def test_partner_report_only_when_the_decided_action_asks_for_it(action: str, asked: bool) -> None:
+    plans = plan_tasks(
+        deadlines=deadlines_for(PERSONAL_LEAK),
+        action=action,  # type: ignore[arg-type]
+        playbook=PLAYBOOK,
+        reporter_id="UR",
+        approver_id="UA",
+        decided_at=DECIDED,
+    )
+    refs = [p.ref for p in plans if p.kind == "deadline"]
+    assert ("partner_report" in refs) is asked
+    assert "partner_initial" in refs and "appi_final" in refs
+
+
 def test_a_later_round_gives_the_partner_a_new_period_but_not_the_regulators() -> None:
     deadlines = deadlines_for(PERSONAL_LEAK)
-    later = AWARE + timedelta(days=9)
+    later = AWARE + timedelta(days=16)  # Sat Dec 12, after the first report's due (Dec 10)
     common = {
         "deadlines": deadlines,
         "action": "consider_suspension",
@@ -110,7 +129,7 @@ def test_a_later_round_gives_the_partner_a_new_period_but_not_the_regulators() -
     }
     first = {p.ref: p.due_at for p in plan_tasks(**common)}  # type: ignore[arg-type]
     second = {p.ref: p.due_at for p in plan_tasks(**common, round_=2)}  # type: ignore[arg-type]
-    assert second["partner_report"] == datetime(2026, 12, 12, 23, 59, 59, tzinfo=JST)
+    assert second["partner_report"] == datetime(2026, 12, 26, 23, 59, 59, tzinfo=JST)
     assert first["partner_report"] < later < second["partner_report"]  # type: ignore[operator]
     for ref in ("appi_preliminary", "appi_final", "appi_notify_persons", "gdpr_authority"):
         assert second[ref] == first[ref], ref
@@ -120,7 +139,7 @@ def test_restarted_due() -> None:
     deadlines = {d.id: d for d in deadlines_for(PERSONAL_LEAK)}
     start = datetime(2026, 12, 1, 15, 30, tzinfo=JST)
     assert restarted_due(deadlines["partner_report"], start) == datetime(
-        2026, 12, 8, 23, 59, 59, tzinfo=JST
+        2026, 12, 15, 23, 59, 59, tzinfo=JST
     )
     assert restarted_due(deadlines["gdpr_authority"], start) == start + timedelta(hours=72)
 
@@ -132,8 +151,19 @@ def test_overdue_grace() -> None:
     assert overdue_grace(rules["appi_final"]) == timedelta(0)
     assert overdue_grace(rules["gdpr_authority"]) == timedelta(0)
     assert overdue_grace(None) == timedelta(0)
-    deadline = next(d for d in deadlines_for(PERSONAL_LEAK) if d.id == "appi_preliminary")
-    assert deadline.due + overdue_grace(deadline.rule) == deadline.overdue_at
+    # Aware Mon Nov 16, 2026: target Thu Nov 19 and overdue after Sat Nov 21 → (Mon Nov 23 is a
+    # holiday) Tue Nov 24. The grace after the target (2 days) is a lower bound: both days
+    # skip closed days, counted from awareness (bot.domain.deadlines).
+    monday = parse_answers(
+        {**PERSONAL_LEAK, "aware_at": "2026-11-16T10:00"}, PLAYBOOK, tz=JST, now=AWARE
+    )
+    deadline = next(
+        d
+        for d in compute_deadlines(monday, PLAYBOOK, tz=JST, now=AWARE)
+        if d.id == "appi_preliminary"
+    )
+    assert deadline.overdue_after is not None
+    assert deadline.due + overdue_grace(deadline.rule) <= deadline.overdue_after
 
 
 # -- reminders ------------------------------------------------------------------------------------

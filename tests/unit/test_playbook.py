@@ -102,7 +102,10 @@ def test_every_option_has_label_and_checklist(playbook: Playbook) -> None:
 
 def test_every_deadline_of_the_product_brief(playbook: Playbook) -> None:
     assert set(playbook.deadlines) == {
+        "partner_initial",
         "partner_report",
+        "us_ca_ag",
+        "gdpr_record",
         "appi_preliminary",
         "appi_final",
         "appi_notify_persons",
@@ -116,7 +119,14 @@ def test_every_deadline_of_the_product_brief(playbook: Playbook) -> None:
     assert playbook.deadlines["appi_preliminary"].overdue_after_days == 5
     assert playbook.deadlines["gdpr_authority"].hours == 72
     assert playbook.deadlines["us_ca_notice"].days == 30
-    assert playbook.deadlines["partner_report"].days == 7
+    assert playbook.deadlines["partner_report"].days == 14
+    assert playbook.deadlines["partner_report"].not_after == "appi_final"
+    assert playbook.deadlines["partner_report"].days_before == 10
+    assert playbook.deadlines["partner_initial"].days == 2
+    assert playbook.deadlines["partner_initial"].not_after == "appi_preliminary"
+    assert playbook.deadlines["us_ca_ag"].counted_from == "us_ca_notice"
+    assert playbook.deadlines["us_ca_ag"].days == 15
+    assert playbook.deadlines["appi_preliminary"].skip_non_business_days
 
 
 def _localized(node: Any, path: str) -> Iterator[tuple[str, Localized]]:

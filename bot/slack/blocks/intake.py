@@ -1,8 +1,8 @@
 """The guided intake modal: one view per playbook step, then a summary to confirm.
 
 Input blocks use the answer id as `block_id` and select values are the answer values
-(PRODUCT.md). Steps replace each other with `response_action: update`, so there is no push-stack
-limit, and the answers so far travel in `private_metadata`.
+(docs/contracts.md). Steps replace each other with `response_action: update`, so there is no
+push-stack limit, and the answers so far travel in `private_metadata`.
 """
 
 from __future__ import annotations

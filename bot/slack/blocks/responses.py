@@ -19,6 +19,8 @@ from bot.slack.blocks.common import (
     section,
 )
 from bot.slack.blocks.recommendation import fact_pairs
+from bot.slack.blocks.status import status_line
+from bot.slack.render import incident_view
 from bot.store import AuditRecord, IncidentRecord, TaskRecord
 
 Message = dict[str, Any]
@@ -47,29 +49,6 @@ def unknown_command(lang: str, text: str) -> Message:
     return message
 
 
-def list_message(service: IncidentService, records: Sequence[IncidentRecord], lang: str) -> Message:
-    if not records:
-        return text_message(t(lang, "list.empty"))
-    lines = []
-    for record in records:
-        lines.append(
-            t(
-                lang,
-                "list.line",
-                incident_id=record.id,
-                partner=escape(record.partner),
-                status=service.status_line(record, lang),
-                created=format_moment(record.created_at.astimezone(service.config.tz), lang),
-            )
-        )
-    blocks = bullet_sections(t(lang, "list.title", count=len(records)), lines, formatted=True)
-    return {
-        "text": t(lang, "list.title", count=len(records)),
-        "blocks": blocks[:MESSAGE_BLOCKS_MAX],
-        "response_type": "ephemeral",
-    }
-
-
 def status_message(
     service: IncidentService,
     record: IncidentRecord | None,
@@ -81,12 +60,17 @@ def status_message(
     if record is None:
         return text_message(t(lang, "status.not_found", incident_id=incident_id))
     tz = service.config.tz
-    view = service.view_of(record)
+    view = incident_view(service, record)
     top = option_label(service.playbook, view.assessment.recommendation, lang)
     blocks: list[Block] = [
         header(t(lang, "message.header", incident_id=record.id, partner=record.partner)),
         section(
-            t(lang, "status.summary", option=escape(top), status=service.status_line(record, lang))
+            t(
+                lang,
+                "status.summary",
+                option=escape(top),
+                status=status_line(service.playbook, record, lang, tz),
+            )
         ),
     ]
     blocks += fields_section(fact_pairs(service.playbook, view.answers, lang))

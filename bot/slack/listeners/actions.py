@@ -25,6 +25,7 @@ from bot.slack.blocks.recommendation import (
     parse_decision_block_id,
 )
 from bot.slack.blocks.rejection import reject_view
+from bot.slack.blocks.status import status_line
 from bot.slack.deciders import deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
@@ -97,7 +98,7 @@ def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: s
             lang,
             "approve.not_pending",
             incident_id=record.id,
-            status=deps.service.status_line(record, lang),
+            status=status_line(deps.playbook, record, lang, deps.service.config.tz),
         )
     action = (
         option_label(deps.playbook, outcome.action, lang) if outcome.action in OPTION_KEYS else "?"
@@ -145,7 +146,7 @@ async def decide(
     incident_id = shown.incident_id
     bind_incident(incident_id)
     lang = await deps.user_lang(user_id)
-    record = await deps.store.get_incident(incident_id)
+    record = await deps.service.incident(incident_id)
     if record is None:
         await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
         return
@@ -163,12 +164,8 @@ async def decide(
             if check.refusal is Refusal.OWN_INCIDENT
             else "approve.not_approver"
         )
-        await deps.store.append_audit(
-            user_id,
-            "approval.refused",
-            incident_id=incident_id,
-            after={"action": action, "reason": check.refusal.value if check.refusal else None},
-            now=deps.clock.now(),
+        await deps.service.refused(
+            incident_id, actor_id=user_id, action=action, refusal=check.refusal
         )
         await _ephemeral(
             respond,
@@ -219,7 +216,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident_id = str(first.get("value") or "")
         user_id = _user_id(body)
         lang = await deps.user_lang(user_id)
-        record = await deps.store.get_incident(incident_id)
+        record = await deps.service.incident(incident_id)
         if record is None:
             await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
@@ -235,15 +232,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             own = user_id == record.reporter_id and user_id in approvers
             key = "approve.own_incident" if own else "approve.not_approver"
             # Refused like an approval (decide()): the attempt is in the audit trail too.
-            await deps.store.append_audit(
-                user_id,
-                "approval.refused",
-                incident_id=incident_id,
-                after={
-                    "action": "reject",
-                    "reason": (Refusal.OWN_INCIDENT if own else Refusal.NOT_APPROVER).value,
-                },
-                now=deps.clock.now(),
+            await deps.service.refused(
+                incident_id,
+                actor_id=user_id,
+                action="reject",
+                refusal=Refusal.OWN_INCIDENT if own else Refusal.NOT_APPROVER,
             )
             await _ephemeral(
                 respond,
@@ -257,7 +250,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                     lang,
                     "approve.not_pending",
                     incident_id=record.id,
-                    status=deps.service.status_line(record, lang),
+                    status=status_line(deps.playbook, record, lang, deps.service.config.tz),
                 ),
             )
             return

@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import failpoints
 from bot.domain.i18n import t
+from bot.service import Unavailable
 from bot.slack.blocks.intake import IntakeState, step_view
 from bot.slack.blocks.responses import (
     help_message,
@@ -46,7 +46,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         lang = await deps.user_lang(user_id)
         try:
             await _answer(ack, deps, sub, rest, text, lang, user_id)
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        except (Unavailable, OSError, TimeoutError) as exc:
             # The database is down: say so rather than let Bolt answer a bare error.
             deps.metrics.failures.labels("command").inc()
             log.error("command failed: %s", type(exc).__name__)
@@ -67,13 +67,13 @@ async def _answer(
         if not INCIDENT_ID.match(incident_id):
             await ack(**unknown_command(lang, text))
             return
-        record = await deps.store.get_incident(incident_id)
-        tasks = await deps.store.tasks_for(incident_id) if record else []
+        record = await deps.service.incident(incident_id)
+        tasks = await deps.follow.tasks(incident_id) if record else []
         if record is not None and not await may_see(deps, record, tasks, user_id):
             # Same answer as for an unknown id: an outsider learns nothing, not even that it exists.
             await ack(**status_message(deps.service, None, [], [], lang, incident_id))
             return
-        trail = await deps.store.audit_trail(incident_id) if record else []
+        trail = await deps.service.audit_trail(incident_id) if record else []
         await ack(**status_message(deps.service, record, trail, tasks, lang, incident_id))
     else:
         await ack(**unknown_command(lang, text))

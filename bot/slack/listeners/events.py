@@ -16,9 +16,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def mention(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         event_id = str(body.get("event_id") or "")
         # Slack retries a delivery it thinks failed, and Bolt dispatches it again (#731).
-        if not event_id or not await deps.store.remember_event(
-            f"event:{event_id}", now=deps.clock.now()
-        ):
+        if not event_id or not await deps.service.first_delivery(f"event:{event_id}"):
             return
         lang = deps.settings.LEAKBOT_LANGUAGE
         await client.chat_postMessage(

@@ -4,6 +4,7 @@ closing an incident with an outcome (`leak_close` and its modal) and reopening i
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -14,6 +15,7 @@ from bot.domain.explain import format_moment
 from bot.domain.i18n import t
 from bot.lifecycle import PARTNER_REPORT_REFS
 from bot.logs import bind_incident
+from bot.service import Unavailable
 from bot.slack.blocks.intake import IntakeState, state_values_of, step_view
 from bot.slack.blocks.lifecycle import (
     NOTE_MAX,
@@ -28,6 +30,8 @@ from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import after_ack
 from bot.store import IncidentRecord
+
+log = logging.getLogger(__name__)
 
 
 def _user_id(body: dict[str, Any]) -> str:
@@ -47,23 +51,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id = _user_id(body)
         lang = await deps.user_lang(user_id)
         parsed = parse_report_value(_value(body))
-        task = await deps.store.get_task(parsed[0]) if parsed else None
-        record = await deps.store.get_incident(task.incident_id) if task else None
-        if parsed is None or task is None or record is None or task.ref not in PARTNER_REPORT_REFS:
+        found = await deps.follow.task(parsed[0]) if parsed else None
+        if parsed is None or found is None or found[0].ref not in PARTNER_REPORT_REFS:
             await respond(
                 text=t(lang, "task.not_found"), response_type="ephemeral", replace_original=False
             )
             return
+        task, record = found
         # The same people as for the Done button: the reporter, the task's owner, approvers.
         allowed = {record.reporter_id, task.owner_id} | set(await deps.approvers.members())
         if user_id not in allowed:
-            await deps.store.append_audit(
-                user_id,
-                "task.refused",
-                incident_id=record.id,
-                after={"task": task.id, "report_quality": parsed[1]},
-                now=deps.clock.now(),
-            )
+            await deps.follow.lifecycle.refused_report(record, task, user_id, parsed[1])
             await respond(
                 text=t(lang, "task.not_allowed"), response_type="ephemeral", replace_original=False
             )
@@ -100,7 +98,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident_id = _value(body)
         bind_incident(incident_id)
         lang = await deps.user_lang(user_id)
-        record = await deps.store.get_incident(incident_id)
+        record = await deps.service.incident(incident_id)
         if record is None:
             await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
@@ -144,70 +142,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except (ValueError, KeyError, TypeError):
             await ack(response_action="errors", errors={BlockId.OUTCOME: "?"})
             return
-        values = state_values_of(view)
-        outcome = _selected(values, BlockId.OUTCOME)
-        note = _typed(values, BlockId.NOTE)
-        errors: dict[str, str] = {}
-        if outcome not in CLOSE_OUTCOMES:
-            errors[BlockId.OUTCOME] = t(lang, "answer.required")
-        if note is not None and len(note) > NOTE_MAX:
-            errors[BlockId.NOTE] = t(lang, "answer.too_long", max=NOTE_MAX, length=len(note))
-        confirmations: dict[str, tuple[str, str | None]] = {}
-        for ref in refs:
-            state = _selected(values, f"{BlockId.REGULATOR}:{ref}")
-            reason = _typed(values, f"{BlockId.REGULATOR_REASON}:{ref}")
-            if state not in ("done", "not_required"):
-                errors[f"{BlockId.REGULATOR}:{ref}"] = t(lang, "answer.required")
-            elif state == "not_required" and not reason:
-                errors[f"{BlockId.REGULATOR_REASON}:{ref}"] = t(lang, "close.reason_required")
-            elif reason is not None and len(reason) > REASON_MAX:
-                errors[f"{BlockId.REGULATOR_REASON}:{ref}"] = t(
-                    lang, "answer.too_long", max=REASON_MAX, length=len(reason)
-                )
-            else:
-                confirmations[ref] = (str(state), reason if state == "not_required" else None)
-        record = await deps.store.get_incident(incident_id)
-        if record is None:
-            errors[BlockId.OUTCOME] = t(lang, "status.not_found", incident_id=incident_id)
-        elif not errors:
-            deciders = await deciders_for(deps, record)
-            if not may_close(
-                actor_id=user_id,
-                reporter_id=record.reporter_id,
-                approvers=deciders,
-                outcome=outcome,
-            ):
-                key = (
-                    "close.outcome_not_allowed"
-                    if user_id == record.reporter_id
-                    else "close.not_allowed"
-                )
-                errors[BlockId.OUTCOME] = t(lang, key, incident_id=record.id)
-        if errors or record is None:
-            await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
-            return
-        # A regulator deadline that opened after the modal did (a new round) is asked next time.
-        missing = {
-            task.ref for task in await deps.follow.lifecycle.open_regulator_tasks(record)
-        } - set(confirmations)
-        if missing:
+        try:
+            await _close(deps, ack, view, user_id, incident_id, lang, refs)
+        except Unavailable as exc:
+            # The database did not answer: nothing was closed; the modal stays with a notice.
+            deps.metrics.failures.labels("close").inc()
+            log.error("could not close the incident: %s", type(exc).__name__, exc_info=exc)
             await ack(
                 response_action="errors",
-                errors={BlockId.OUTCOME: t(lang, "close.regulator_intro")[:150]},
+                errors={BlockId.OUTCOME: t(lang, "command.unavailable")[:150]},
             )
-            return
-        bind_incident(record.id)
-        # Committed before the modal closes (as the intake does): the ack says it is done.
-        closed = await deps.follow.lifecycle.close(
-            record,
-            actor_id=user_id,
-            outcome=str(outcome),
-            note=note,
-            confirmations=confirmations,
-        )
-        await ack(response_action="clear")
-        if closed is not None:
-            deps.outbox.notify()
 
     @app.action(ActionId.REOPEN)
     @after_ack(deps)
@@ -217,7 +161,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident_id = _value(body)
         bind_incident(incident_id)
         lang = await deps.user_lang(user_id)
-        record = await deps.store.get_incident(incident_id)
+        record = await deps.service.incident(incident_id)
         if record is None:
             await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
@@ -246,12 +190,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident_id = _value(body)
         bind_incident(incident_id)
         lang = await deps.user_lang(user_id)
-        record = await deps.store.get_incident(incident_id)
+        record = await deps.service.incident(incident_id)
         if record is None:
             await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
         # The reporter, the approvers (the second level once escalated) and task owners.
-        owners = {task.owner_id for task in await deps.store.tasks_for(record.id)}
+        owners = {task.owner_id for task in await deps.follow.tasks(record.id)}
         allowed = {record.reporter_id, *owners} | set(await deciders_for(deps, record))
         if user_id not in allowed:
             await _refused(deps, record, user_id, "update")
@@ -272,18 +216,88 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
 
+async def _close(
+    deps: Deps,
+    ack: AsyncAck,
+    view: dict[str, Any],
+    user_id: str,
+    incident_id: str,
+    lang: str,
+    refs: list[str],
+) -> None:
+    """The close modal submitted: check it, then close (raises Unavailable)."""
+    values = state_values_of(view)
+    outcome = _selected(values, BlockId.OUTCOME)
+    note = _typed(values, BlockId.NOTE)
+    errors: dict[str, str] = {}
+    if outcome not in CLOSE_OUTCOMES:
+        errors[BlockId.OUTCOME] = t(lang, "answer.required")
+    if note is not None and len(note) > NOTE_MAX:
+        errors[BlockId.NOTE] = t(lang, "answer.too_long", max=NOTE_MAX, length=len(note))
+    confirmations: dict[str, tuple[str, str | None]] = {}
+    for ref in refs:
+        state = _selected(values, f"{BlockId.REGULATOR}:{ref}")
+        reason = _typed(values, f"{BlockId.REGULATOR_REASON}:{ref}")
+        if state not in ("done", "not_required"):
+            errors[f"{BlockId.REGULATOR}:{ref}"] = t(lang, "answer.required")
+        elif state == "not_required" and not reason:
+            errors[f"{BlockId.REGULATOR_REASON}:{ref}"] = t(lang, "close.reason_required")
+        elif reason is not None and len(reason) > REASON_MAX:
+            errors[f"{BlockId.REGULATOR_REASON}:{ref}"] = t(
+                lang, "answer.too_long", max=REASON_MAX, length=len(reason)
+            )
+        else:
+            confirmations[ref] = (str(state), reason if state == "not_required" else None)
+    record = await deps.service.incident(incident_id)
+    if record is None:
+        errors[BlockId.OUTCOME] = t(lang, "status.not_found", incident_id=incident_id)
+    elif not errors:
+        deciders = await deciders_for(deps, record)
+        if not may_close(
+            actor_id=user_id,
+            reporter_id=record.reporter_id,
+            approvers=deciders,
+            outcome=outcome,
+        ):
+            key = (
+                "close.outcome_not_allowed"
+                if user_id == record.reporter_id
+                else "close.not_allowed"
+            )
+            errors[BlockId.OUTCOME] = t(lang, key, incident_id=record.id)
+    if errors or record is None:
+        await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
+        return
+    # A regulator deadline that opened after the modal did (a new round) is asked next time.
+    missing = {task.ref for task in await deps.follow.lifecycle.open_regulator_tasks(record)} - set(
+        confirmations
+    )
+    if missing:
+        await ack(
+            response_action="errors",
+            errors={BlockId.OUTCOME: t(lang, "close.regulator_intro")[:150]},
+        )
+        return
+    bind_incident(record.id)
+    # Committed before the modal closes (as the intake does): the ack says it is done.
+    closed = await deps.follow.lifecycle.close(
+        record,
+        actor_id=user_id,
+        outcome=str(outcome),
+        note=note,
+        confirmations=confirmations,
+    )
+    await ack(response_action="clear")
+    if closed is not None:
+        deps.outbox.notify()
+
+
 async def _say(respond: AsyncRespond, text: str) -> None:
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
 async def _refused(deps: Deps, record: IncidentRecord, user_id: str, what: str) -> None:
-    await deps.store.append_audit(
-        user_id,
-        f"{what}.refused",
-        incident_id=record.id,
-        after={"reason": "not_allowed"},
-        now=deps.clock.now(),
-    )
+    await deps.follow.lifecycle.refused(record, user_id, what)
 
 
 def _element(values: dict[str, Any], block_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from bot.domain.explain import format_moment
 from bot.domain.i18n import t
 from bot.slack.blocks.common import escape
 from bot.slack.blocks.lifecycle import list_page_message
+from bot.slack.blocks.status import status_line
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
 
@@ -53,7 +54,7 @@ async def list_incidents(
     deps: Deps, args: ListArgs, lang: str, *, reporter_id: str | None
 ) -> dict[str, Any]:
     offset = (args.page - 1) * PAGE_SIZE
-    records, total = await deps.store.list_incidents_page(
+    records, total = await deps.follow.lifecycle.incidents_page(
         statuses=SCOPES[args.scope],
         partner_text=args.partner,
         reporter_id=reporter_id,
@@ -66,7 +67,7 @@ async def list_incidents(
             "list.line",
             incident_id=record.id,
             partner=escape(record.partner),
-            status=deps.service.status_line(record, lang),
+            status=status_line(deps.playbook, record, lang, deps.settings.tz),
             created=format_moment(record.created_at.astimezone(deps.settings.tz), lang),
         )
         for record in records

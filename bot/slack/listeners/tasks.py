@@ -27,30 +27,23 @@ def register(app: AsyncApp, deps: Deps) -> None:
             (actions[0] if actions and isinstance(actions[0], dict) else {}).get("value") or ""
         )
         task_id = int(raw) if raw.isdecimal() else -1
-        task = await deps.store.get_task(task_id) if task_id > 0 else None
-        record = await deps.store.get_incident(task.incident_id) if task else None
-        if task is None or record is None:
+        found = await deps.follow.task(task_id)
+        if found is None:
             await respond(
                 text=t(lang, "task.not_found"), response_type="ephemeral", replace_original=False
             )
             return
+        task, record = found
         allowed = {record.reporter_id, task.owner_id} | set(await deps.approvers.members())
         if user_id not in allowed:
-            await deps.store.append_audit(
-                user_id,
-                "task.refused",
-                incident_id=record.id,
-                after={"task": task.id},
-                now=deps.clock.now(),
-            )
+            await deps.follow.refused_task(record, task, user_id)
             await respond(
                 text=t(lang, "task.not_allowed"), response_type="ephemeral", replace_original=False
             )
             return
-        outcome = await deps.store.complete_task(task.id, actor_id=user_id, now=deps.clock.now())
+        outcome = await deps.follow.complete_task(record, task, user_id)
         title = task.title.get(lang) or task.ref
         if outcome.kind == "done":
-            await deps.follow.task_changed(record, task)
             deps.outbox.notify()
             done_text = t(lang, "task.done_ok", title=title)
             if task.ref in PARTNER_REPORT_REFS:

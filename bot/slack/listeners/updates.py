@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck
 from bot.domain.answers import AnswersError
 from bot.domain.i18n import t
 from bot.logs import bind_incident
+from bot.service import Unavailable
 from bot.slack.blocks.intake import IntakeState, step_view
 from bot.slack.blocks.updates import update_done_view
 from bot.slack.deps import Deps
@@ -32,8 +33,30 @@ async def update_facts(
     (the channel gets the "what changed" note through the outbox)."""
     assert state.incident_id is not None
     bind_incident(state.incident_id)
+    try:
+        await _update(deps, ack, state, raw, user_id=user_id, now=now)
+    except Unavailable as exc:
+        # The database did not answer: nothing changed; say so in the modal.
+        deps.metrics.failures.labels("update").inc()
+        log.error("could not update the incident: %s", type(exc).__name__, exc_info=exc)
+        await ack(
+            response_action="update",
+            view=update_done_view(state.lang, t(state.lang, "command.unavailable")),
+        )
+
+
+async def _update(
+    deps: Deps,
+    ack: AsyncAck,
+    state: IntakeState,
+    raw: dict[str, Any],
+    *,
+    user_id: str,
+    now: datetime,
+) -> None:
+    assert state.incident_id is not None
     lang = state.lang
-    record = await deps.store.get_incident(state.incident_id)
+    record = await deps.service.incident(state.incident_id)
     if record is None or record.status == "closed":
         key = "status.not_found" if record is None else "update.closed"
         await ack(

@@ -9,12 +9,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import failpoints
 from bot.domain.answers import AnswersError, parse_answers
 from bot.domain.i18n import t
 from bot.logs import bind_incident
+from bot.service import Unavailable
 from bot.slack.blocks.common import MODAL_TITLE_MAX, plain, section
 from bot.slack.blocks.intake import (
     IntakeState,
@@ -157,7 +157,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             await ack(response_action="update", view=step_view(deps.playbook, state, now))
             return
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        except Unavailable as exc:
             # The database did not answer. Keep the summary (and its Report button) with a
             # notice instead of letting Bolt answer a bare 500: pressing Report again later
             # reports it, once even if this attempt did commit (the submission key is the view).
@@ -203,7 +203,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 },
             )
             return
-        record = await deps.store.get_incident(incident_id)
+        record = await deps.service.incident(incident_id)
         shown_round = meta.get("r") if isinstance(meta, dict) else None
         if record is not None and isinstance(shown_round, int) and shown_round != record.round:
             # Re-assessed while the reason was typed: this send-back was for the old round.

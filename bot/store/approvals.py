@@ -1,0 +1,181 @@
+"""Approvals: votes per incident and round, the decision when enough approvers agree, and
+rejection. The incident row is locked for the whole change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .audit import AuditEntry, append_audit
+from .common import aware
+from .incidents import decision_state, lock_incident, update_incident
+from .outbox import enqueue
+from .records import ApprovalOutcome, IncidentRecord, OutboxMessage
+from .tables import approvals
+
+OnChange = Callable[[IncidentRecord], Sequence[OutboxMessage]]
+
+
+async def _approvers(
+    conn: AsyncConnection, incident_id: str, round_: int, action: str
+) -> tuple[str, ...]:
+    rows = await conn.execute(
+        select(approvals.c.approver_id)
+        .where(approvals.c.incident_id == incident_id)
+        .where(approvals.c.round == round_)
+        .where(approvals.c.action == action)
+        .order_by(approvals.c.created_at, approvals.c.id)
+    )
+    return tuple(rows.scalars().all())
+
+
+async def record_approval(
+    conn: AsyncConnection,
+    incident_id: str,
+    *,
+    approver_id: str,
+    action: str,
+    required: int,
+    now: datetime,
+    on_decided: OnChange | None,
+    expected_round: int | None = None,
+) -> ApprovalOutcome:
+    """One approver's vote for `action` in the current round; decides the incident when
+    `required` distinct approvers chose the same action, then enqueues `on_decided(decided)`.
+    With `expected_round`, a vote cast on another round's message is refused ("stale") under
+    the same lock."""
+    aware("now", now)
+    if required < 1:
+        raise ValueError("required must be at least 1")
+    incident = await lock_incident(conn, incident_id)
+    if incident is None:
+        return ApprovalOutcome("not_found", None, action=action, needed=required)
+    if expected_round is not None and incident.round != expected_round:
+        return ApprovalOutcome("stale", incident, action=action, needed=required)
+    if incident.status != "pending":
+        return ApprovalOutcome(
+            "not_pending",
+            incident,
+            action=incident.decided_action,
+            needed=required,
+            approvers=incident.decided_by,
+        )
+    round_ = incident.round
+    mine = and_(
+        approvals.c.incident_id == incident_id,
+        approvals.c.round == round_,
+        approvals.c.approver_id == approver_id,
+    )
+    previous = (await conn.execute(select(approvals.c.action).where(mine))).scalar_one_or_none()
+    if previous == action:
+        approvers = await _approvers(conn, incident_id, round_, action)
+        return ApprovalOutcome("duplicate", incident, action, len(approvers), required, approvers)
+    entries: list[AuditEntry] = []
+    vote = {"round": round_, "action": action}
+    if previous is None:
+        await conn.execute(
+            approvals.insert().values(
+                incident_id=incident_id,
+                round=round_,
+                approver_id=approver_id,
+                action=action,
+                created_at=now,
+            )
+        )
+        entries.append(AuditEntry(incident_id, approver_id, "approval.recorded", now, None, vote))
+    else:
+        await conn.execute(approvals.update().where(mine).values(action=action, created_at=now))
+        entries.append(
+            AuditEntry(
+                incident_id,
+                approver_id,
+                "approval.changed",
+                now,
+                {"round": round_, "action": previous},
+                vote,
+            )
+        )
+    approvers = await _approvers(conn, incident_id, round_, action)
+    if len(approvers) < required:
+        updated = await update_incident(conn, incident_id, updated_at=now)
+        await append_audit(conn, *entries)
+        return ApprovalOutcome(
+            "recorded", updated, action, len(approvers), required, approvers, previous
+        )
+    decided = await update_incident(
+        conn,
+        incident_id,
+        status="decided",
+        decided_action=action,
+        decided_by=list(approvers),
+        decided_at=now,
+        decision_reason=None,
+        updated_at=now,
+    )
+    messages = on_decided(decided) if on_decided is not None else ()
+    await enqueue(conn, messages, now=now, incident_id=incident_id)
+    entries.append(
+        AuditEntry(
+            incident_id,
+            approver_id,
+            "incident.decided",
+            now,
+            decision_state(incident),
+            decision_state(decided) | {"required": required},
+        )
+    )
+    await append_audit(conn, *entries)
+    return ApprovalOutcome(
+        "decided", decided, action, len(approvers), required, approvers, previous
+    )
+
+
+async def reject(
+    conn: AsyncConnection,
+    incident_id: str,
+    *,
+    actor_id: str,
+    reason: str | None,
+    now: datetime,
+    on_rejected: OnChange | None,
+) -> ApprovalOutcome:
+    """Send the pending incident back: status 'rejected' (kinds: rejected / not_pending /
+    not_found)."""
+    aware("now", now)
+    incident = await lock_incident(conn, incident_id)
+    if incident is None:
+        return ApprovalOutcome("not_found", None)
+    if incident.status != "pending":
+        return ApprovalOutcome(
+            "not_pending",
+            incident,
+            action=incident.decided_action,
+            approvers=incident.decided_by,
+        )
+    rejected = await update_incident(
+        conn,
+        incident_id,
+        status="rejected",
+        decided_action=None,
+        decided_by=[actor_id],
+        decided_at=now,
+        decision_reason=reason,
+        updated_at=now,
+    )
+    messages = on_rejected(rejected) if on_rejected is not None else ()
+    await enqueue(conn, messages, now=now, incident_id=incident_id)
+    await append_audit(
+        conn,
+        AuditEntry(
+            incident_id,
+            actor_id,
+            "incident.rejected",
+            now,
+            decision_state(incident),
+            decision_state(rejected),
+        ),
+    )
+    return ApprovalOutcome("rejected", rejected, approvers=(actor_id,))

@@ -1,0 +1,66 @@
+"""Small helpers shared by the store modules: JSON as stored, time checks, rows to records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.schema import Table
+
+RecordT = TypeVar("RecordT")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON (sorted keys, no spaces, UTF-8 text): the audit hash input."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def dumps(value: Any) -> str:
+    """JSON for the JSON columns (the engines' serialiser)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def plain(value: Any) -> Any:
+    """The value as it will come back from a JSON column (tuples → lists, keys → str)."""
+    return None if value is None else json.loads(canonical_json(value))
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def aware(name: str, value: datetime) -> datetime:
+    """`value`, or ValueError when it is not an aware datetime."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime (UTC), got {value!r}")
+    return value
+
+
+def to_record(cls: type[RecordT], row: RowMapping, **converted: Any) -> RecordT:
+    """A record dataclass from a row with the same column names (some values converted)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: converted[name] if name in converted else row[name] for name in names})
+
+
+def chunks(values: Iterable[str], size: int = 500) -> list[list[str]]:
+    """Distinct values in lists of `size` (bounded IN lists, for both databases)."""
+    distinct = list(dict.fromkeys(values))
+    return [distinct[i : i + size] for i in range(0, len(distinct), size)]
+
+
+def is_postgres(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def insert(conn: AsyncConnection, table: Table) -> pg.Insert | sqlite.Insert:
+    """The dialect's INSERT (for ON CONFLICT upserts)."""
+    return pg.insert(table) if is_postgres(conn) else sqlite.insert(table)

@@ -1,0 +1,356 @@
+"""Incidents: creation (gapless LEAK-<year>-<seq> ids, with tasks, outbox and audit in the same
+transaction), reads, and the changes that are not approvals (message ref, new round, close).
+
+Changes lock the incident row with `FOR NO KEY UPDATE` on PostgreSQL, which does not block the
+foreign-key checks of rows that refer to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.partners import normalize_partner
+
+from .audit import AuditEntry, append_audit
+from .common import aware, chunks, insert, iso, to_record
+from .outbox import OutboxSpec, enqueue, render
+from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
+from .tables import incident_counters, incidents
+from .tasks import insert_tasks
+
+
+class ExistingSubmission(Exception):
+    """Aborts a create_incident transaction: the submission already exists (`record`)."""
+
+    def __init__(self, record: IncidentRecord) -> None:
+        super().__init__(record.id)
+        self.record = record
+
+
+def incident_record(row: RowMapping) -> IncidentRecord:
+    return to_record(IncidentRecord, row, decided_by=tuple(row["decided_by"] or ()))
+
+
+def decision_state(record: IncidentRecord) -> dict[str, Any]:
+    """The decision fields, as the audit trail shows them before and after a change."""
+    return {
+        "status": record.status,
+        "round": record.round,
+        "decided_action": record.decided_action,
+        "decided_by": list(record.decided_by),
+        "decided_at": iso(record.decided_at) if record.decided_at else None,
+        "decision_reason": record.decision_reason,
+    }
+
+
+# -- creation ------------------------------------------------------------------------------
+
+
+async def create_incident(
+    conn: AsyncConnection,
+    new: NewIncident,
+    *,
+    now: datetime,
+    outbox: OutboxSpec,
+    tasks: Sequence[NewTask],
+    actor_id: str | None,
+) -> IncidentRecord:
+    """The new incident with its first audit row, outbox messages and tasks. Raises
+    ExistingSubmission (roll back!) when `new.submission_key` was seen before."""
+    aware("now", now)
+    if not 1 <= new.year <= 9999:
+        raise ValueError(f"year out of range: {new.year}")
+    partner_key = normalize_partner(new.partner)
+    key = new.submission_key
+    by_key = incidents.c.submission_key == key
+    if key is not None and (existing := await incident_where(conn, by_key)):
+        raise ExistingSubmission(existing)
+    seq = await _next_seq(conn, new.year)
+    # A double submit may have committed while we waited for the counter row's lock.
+    if key is not None and (existing := await incident_where(conn, by_key)):
+        raise ExistingSubmission(existing)
+    incident_id = format_incident_id(new.year, seq)
+    row = (
+        (
+            await conn.execute(
+                incidents.insert()
+                .values(
+                    id=incident_id,
+                    year=new.year,
+                    seq=seq,
+                    status="pending",
+                    partner=new.partner,
+                    partner_key=partner_key,
+                    reporter_id=new.reporter_id,
+                    team_id=new.team_id,
+                    locale=new.locale,
+                    answers=dict(new.answers),
+                    assessment=dict(new.assessment),
+                    recommendation=new.recommendation,
+                    round=1,
+                    created_at=now,
+                    updated_at=now,
+                    submission_key=key,
+                )
+                .returning(*incidents.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    record = incident_record(row)
+    await enqueue(conn, render(outbox, record), now=now, incident_id=incident_id)
+    await insert_tasks(conn, incident_id, 1, tasks, now=now)
+    after: dict[str, Any] = {
+        "partner": new.partner,
+        "answers": record.answers,
+        "recommendation": new.recommendation,
+    }
+    if tasks:
+        after["tasks"] = [{"kind": t.kind, "ref": t.ref} for t in tasks]
+    await append_audit(
+        conn,
+        AuditEntry(incident_id, actor_id or new.reporter_id, "incident.created", now, None, after),
+    )
+    return record
+
+
+async def _next_seq(conn: AsyncConnection, year: int) -> int:
+    # Atomic upsert: the counter row stays locked until commit, so numbers are clash-free,
+    # and a rollback gives the number back (gapless).
+    stmt = (
+        insert(conn, incident_counters)
+        .values(year=year, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=[incident_counters.c.year],
+            set_={"last_seq": incident_counters.c.last_seq + 1},
+        )
+        .returning(incident_counters.c.last_seq)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+# -- row access for changes ----------------------------------------------------------------
+
+
+async def incident_where(
+    conn: AsyncConnection, condition: ColumnElement[bool], *, lock: bool = False
+) -> IncidentRecord | None:
+    query = select(incidents).where(condition)
+    if lock:
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE on PostgreSQL
+    row = (await conn.execute(query)).mappings().one_or_none()
+    return None if row is None else incident_record(row)
+
+
+async def lock_incident(conn: AsyncConnection, incident_id: str) -> IncidentRecord | None:
+    return await incident_where(conn, incidents.c.id == incident_id, lock=True)
+
+
+async def update_incident(conn: AsyncConnection, incident_id: str, **values: Any) -> IncidentRecord:
+    row = (
+        (
+            await conn.execute(
+                incidents.update()
+                .where(incidents.c.id == incident_id)
+                .values(**values)
+                .returning(*incidents.c)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return incident_record(row)
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+async def _incidents(conn: AsyncConnection, query: Any) -> list[IncidentRecord]:
+    return [incident_record(row) for row in (await conn.execute(query)).mappings().all()]
+
+
+async def get_incident(conn: AsyncConnection, incident_id: str) -> IncidentRecord | None:
+    return await incident_where(conn, incidents.c.id == incident_id)
+
+
+async def get_incidents(
+    conn: AsyncConnection, incident_ids: Iterable[str]
+) -> dict[str, IncidentRecord]:
+    """Several incidents by id in a few queries (missing ids are left out)."""
+    found: dict[str, IncidentRecord] = {}
+    for chunk in chunks(incident_ids):
+        query = select(incidents).where(incidents.c.id.in_(chunk))
+        for record in await _incidents(conn, query):
+            found[record.id] = record
+    return found
+
+
+async def get_incident_by_submission_key(
+    conn: AsyncConnection, submission_key: str
+) -> IncidentRecord | None:
+    return await incident_where(conn, incidents.c.submission_key == submission_key)
+
+
+async def list_incidents(
+    conn: AsyncConnection,
+    *,
+    statuses: Iterable[str] | None,
+    limit: int,
+    reporter_id: str | None,
+    created_before: datetime | None,
+) -> list[IncidentRecord]:
+    """Newest first; `created_before`: created at or before that time."""
+    query = select(incidents)
+    if statuses is not None:
+        wanted = [statuses] if isinstance(statuses, str) else list(statuses)
+        query = query.where(incidents.c.status.in_(wanted))
+    if reporter_id is not None:
+        query = query.where(incidents.c.reporter_id == reporter_id)
+    if created_before is not None:
+        query = query.where(incidents.c.created_at <= aware("created_before", created_before))
+    query = query.order_by(incidents.c.created_at.desc(), incidents.c.id.desc()).limit(limit)
+    return await _incidents(conn, query)
+
+
+async def incidents_decided_between(
+    conn: AsyncConnection, start: datetime, end: datetime
+) -> list[IncidentRecord]:
+    """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
+    query = (
+        select(incidents)
+        .where(incidents.c.decided_at >= aware("start", start))
+        .where(incidents.c.decided_at < aware("end", end))
+        .order_by(incidents.c.decided_at, incidents.c.id)
+    )
+    return await _incidents(conn, query)
+
+
+async def count_incidents_for_partner(
+    conn: AsyncConnection,
+    partner: str,
+    *,
+    exclude_id: str | None,
+    created_before: datetime | None,
+) -> int:
+    """Incidents with this partner (a name as typed or a key: it is normalised again)."""
+    query = select(func.count()).select_from(incidents)
+    query = query.where(incidents.c.partner_key == normalize_partner(partner))
+    if exclude_id is not None:
+        query = query.where(incidents.c.id != exclude_id)
+    if created_before is not None:
+        query = query.where(incidents.c.created_at < aware("created_before", created_before))
+    return int((await conn.execute(query)).scalar_one())
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+async def set_message_ref(
+    conn: AsyncConnection, incident_id: str, channel_id: str, message_ts: str, *, now: datetime
+) -> bool:
+    """Remember where the recommendation was posted (idempotent). False: no such incident."""
+    aware("now", now)
+    changed = await conn.execute(
+        incidents.update()
+        .where(incidents.c.id == incident_id)
+        .where(
+            or_(
+                incidents.c.channel_id.is_(None),
+                incidents.c.channel_id != channel_id,
+                incidents.c.message_ts.is_(None),
+                incidents.c.message_ts != message_ts,
+            )
+        )
+        .values(channel_id=channel_id, message_ts=message_ts, updated_at=now)
+        .returning(incidents.c.id)
+    )
+    if changed.first() is not None:
+        return True
+    exists = await conn.execute(select(incidents.c.id).where(incidents.c.id == incident_id))
+    return exists.first() is not None
+
+
+async def reopen_for_new_round(
+    conn: AsyncConnection,
+    incident_id: str,
+    *,
+    assessment: Mapping[str, Any],
+    recommendation: str,
+    actor_id: str,
+    reason: str,
+    now: datetime,
+    outbox: OutboxSpec,
+    answers: Mapping[str, Any] | None,
+    details: Mapping[str, Any] | None = None,
+) -> IncidentRecord:
+    """Round + 1, status 'pending', decision cleared (it stays in the audit trail), new
+    assessment / recommendation (and answers, when given). `details` go into the audit row's
+    `after` (what caused it). Raises IncidentNotFound."""
+    aware("now", now)
+    current = await lock_incident(conn, incident_id)
+    if current is None:
+        raise IncidentNotFound(incident_id)
+    values: dict[str, Any] = {
+        "status": "pending",
+        "round": current.round + 1,
+        "assessment": dict(assessment),
+        "recommendation": recommendation,
+        "decided_action": None,
+        "decided_by": None,
+        "decided_at": None,
+        "decision_reason": None,
+        "updated_at": now,
+    }
+    if answers is not None:
+        values["answers"] = dict(answers)
+    updated = await update_incident(conn, incident_id, **values)
+    await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
+    before = decision_state(current) | {"recommendation": current.recommendation}
+    after = decision_state(updated) | {"recommendation": updated.recommendation, "reason": reason}
+    if answers is not None:
+        before["answers"] = current.answers
+        after["answers"] = updated.answers
+    after |= dict(details or {})
+    await append_audit(
+        conn, AuditEntry(incident_id, actor_id, "incident.reopened", now, before, after)
+    )
+    return updated
+
+
+async def close_incident(
+    conn: AsyncConnection,
+    incident_id: str,
+    *,
+    actor_id: str,
+    reason: str | None,
+    now: datetime,
+    outbox: OutboxSpec,
+) -> IncidentRecord:
+    """Status 'closed'. Idempotent; raises IncidentNotFound."""
+    aware("now", now)
+    current = await lock_incident(conn, incident_id)
+    if current is None:
+        raise IncidentNotFound(incident_id)
+    if current.status == "closed":
+        return current
+    updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
+    await append_audit(
+        conn,
+        AuditEntry(
+            incident_id,
+            actor_id,
+            "incident.closed",
+            now,
+            {"status": current.status},
+            {"status": "closed", "reason": reason},
+        ),
+    )
+    return updated

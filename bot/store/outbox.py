@@ -1,0 +1,207 @@
+"""The transactional outbox: Slack calls queued in the same transaction as the change they tell
+about, leased to a worker (`FOR UPDATE SKIP LOCKED` on PostgreSQL), in order per incident."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, literal, or_, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .common import aware, chunks, insert, is_postgres, to_record
+from .records import IncidentRecord, OutboxItem, OutboxMessage
+from .tables import outbox
+
+OutboxSpec = Sequence[OutboxMessage] | Callable[[IncidentRecord], Sequence[OutboxMessage]]
+"""Messages to enqueue with a change: a list, or a function of the resulting incident record
+(called inside the transaction — the way to put the new incident id into a payload)."""
+
+
+def render(spec: OutboxSpec, record: IncidentRecord) -> Sequence[OutboxMessage]:
+    return spec(record) if callable(spec) else spec
+
+
+def _item(row: RowMapping) -> OutboxItem:
+    return to_record(OutboxItem, row)
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    messages: Sequence[OutboxMessage],
+    *,
+    now: datetime,
+    incident_id: str | None = None,
+) -> list[int]:
+    """Queue the messages (`incident_id`: for those without one); returns the new item ids (a
+    duplicate dedupe_key is skipped)."""
+    aware("now", now)
+    ids: list[int] = []
+    for message in messages:
+        due = now
+        if message.not_before is not None:
+            due = max(now, aware("not_before", message.not_before))
+        stmt = insert(conn, outbox).values(
+            incident_id=message.incident_id or incident_id,
+            kind=message.kind,
+            method=message.method,
+            payload=dict(message.payload),
+            dedupe_key=message.dedupe_key,
+            status="pending",
+            attempts=0,
+            next_attempt_at=due,
+            created_at=now,
+        )
+        if message.dedupe_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        new_id = (await conn.execute(stmt.returning(outbox.c.id))).scalar_one_or_none()
+        if new_id is not None:
+            ids.append(int(new_id))
+    return ids
+
+
+async def claim_outbox(
+    conn: AsyncConnection, *, now: datetime, worker_id: str, limit: int, lease_seconds: float
+) -> list[OutboxItem]:
+    """Lease due items to this worker (attempts + 1), oldest first.
+
+    Per incident, items go out in order: an item is never returned while an older pending
+    item of the same incident exists (leased, backing off or due), so at most one item per
+    incident is in flight. Items without an incident are independent.
+    """
+    aware("now", now)
+    older = outbox.alias("older")
+    blocked = (
+        select(literal(1))
+        .select_from(older)
+        .where(older.c.incident_id == outbox.c.incident_id)
+        .where(older.c.status == "pending")
+        .where(older.c.id < outbox.c.id)
+        .exists()
+    )
+    query = (
+        select(outbox.c.id)
+        .where(outbox.c.status == "pending")
+        .where(outbox.c.next_attempt_at <= now)
+        .where(or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now))
+        .where(or_(outbox.c.incident_id.is_(None), ~blocked))
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    if is_postgres(conn):
+        query = query.with_for_update(skip_locked=True, of=outbox)
+    ids = list((await conn.execute(query)).scalars().all())
+    if not ids:
+        return []
+    rows = (
+        (
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_(ids))
+                .values(
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                    leased_by=worker_id,
+                    attempts=outbox.c.attempts + 1,
+                )
+                .returning(*outbox.c)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return sorted((_item(row) for row in rows), key=lambda item: item.id)
+
+
+async def finish_item(conn: AsyncConnection, item_id: int, worker_id: str, **values: Any) -> bool:
+    """End this worker's lease with these column values. False: the lease was lost."""
+    result = await conn.execute(
+        outbox.update()
+        .where(outbox.c.id == item_id)
+        .where(outbox.c.status == "pending")
+        .where(outbox.c.leased_by == worker_id)
+        .values(lease_until=None, leased_by=None, **values)
+        .returning(outbox.c.id)
+    )
+    return result.first() is not None
+
+
+async def mark_sent(
+    conn: AsyncConnection,
+    item_id: int,
+    *,
+    result: Mapping[str, Any] | None,
+    now: datetime,
+    worker_id: str,
+) -> bool:
+    aware("now", now)
+    return await finish_item(
+        conn,
+        item_id,
+        worker_id,
+        status="sent",
+        sent_at=now,
+        result=None if result is None else dict(result),
+        last_error=None,
+    )
+
+
+async def mark_retry(
+    conn: AsyncConnection, item_id: int, *, error: str, next_attempt_at: datetime, worker_id: str
+) -> bool:
+    aware("next_attempt_at", next_attempt_at)
+    return await finish_item(
+        conn, item_id, worker_id, next_attempt_at=next_attempt_at, last_error=error
+    )
+
+
+async def mark_dead(
+    conn: AsyncConnection, item_id: int, *, error: str, now: datetime, worker_id: str
+) -> bool:
+    aware("now", now)
+    return await finish_item(conn, item_id, worker_id, status="dead", last_error=error)
+
+
+async def outbox_depth(conn: AsyncConnection) -> int:
+    """Pending items (due or not)."""
+    query = select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def outbox_items(
+    conn: AsyncConnection, incident_id: str | None = None, *, status: str | None = None
+) -> list[OutboxItem]:
+    """All items (of one incident / with one status), oldest first."""
+    query = select(outbox).order_by(outbox.c.id)
+    if incident_id is not None:
+        query = query.where(outbox.c.incident_id == incident_id)
+    if status is not None:
+        query = query.where(outbox.c.status == status)
+    rows = (await conn.execute(query)).mappings().all()
+    return [_item(row) for row in rows]
+
+
+async def queued_dedupe_keys(conn: AsyncConnection, keys: Iterable[str]) -> set[str]:
+    """Which of these dedupe keys an outbox item already has (any status)."""
+    found: set[str] = set()
+    for chunk in chunks(keys):
+        rows = await conn.execute(select(outbox.c.dedupe_key).where(outbox.c.dedupe_key.in_(chunk)))
+        found.update(str(key) for (key,) in rows)
+    return found
+
+
+async def last_sent_result(
+    conn: AsyncConnection, incident_id: str, kind: str
+) -> dict[str, Any] | None:
+    """The `result` of the latest sent item of this kind for this incident, or None."""
+    query = (
+        select(outbox.c.result)
+        .where(outbox.c.incident_id == incident_id)
+        .where(outbox.c.kind == kind)
+        .where(outbox.c.status == "sent")
+        .order_by(outbox.c.sent_at.desc(), outbox.c.id.desc())
+        .limit(1)
+    )
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else dict(value)

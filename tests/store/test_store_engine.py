@@ -1,0 +1,96 @@
+"""The facade's public transactions: `Store.write(work)` runs store functions of several
+modules in one transaction, `Store.read()` gives a read connection, and a transient failure
+(a serialisation failure / deadlock on PostgreSQL) is retried while other errors are not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from db_reads import job_claimed_by
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store import NewIncident, OutboxMessage, Store, events_jobs, incidents, outbox
+from bot.store.tables import incidents as incidents_table
+
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+Factory = Callable[..., NewIncident]
+MESSAGE = OutboxMessage("note", "chat.postMessage", {"channel": "C1", "text": "hi"})
+
+
+class Abort(Exception):
+    pass
+
+
+async def _incident_with_claim(conn: AsyncConnection, new: NewIncident) -> str:
+    record = await incidents.create_incident(conn, new, now=T0, outbox=(), tasks=(), actor_id=None)
+    await outbox.enqueue(conn, [MESSAGE], now=T0, incident_id=record.id)
+    assert await events_jobs.claim_job(conn, f"job:{record.id}", owner="test", now=T0)
+    return record.id
+
+
+async def test_one_write_spans_several_modules(store: Store, make_new: Factory) -> None:
+    async def work(conn: AsyncConnection) -> str:
+        return await _incident_with_claim(conn, make_new())
+
+    incident_id = await store.write(work)
+    assert [i.id for i in await store.list_incidents()] == [incident_id]
+    assert [item.kind for item in await store.outbox_items(incident_id)] == ["note"]
+    assert not await store.claim_job(f"job:{incident_id}", owner="other", now=T0)
+    assert [a.action for a in await store.audit_trail(incident_id)] == ["incident.created"]
+    async with store.read() as conn:
+        ids = (await conn.execute(select(incidents_table.c.id))).scalars().all()
+    assert ids == [incident_id]
+
+
+async def test_a_failing_write_leaves_nothing_of_any_module(
+    store: Store, make_new: Factory
+) -> None:
+    async def work(conn: AsyncConnection) -> str:
+        await _incident_with_claim(conn, make_new())
+        raise Abort
+
+    with pytest.raises(Abort):
+        await store.write(work)
+    assert await store.list_incidents() == []
+    assert await store.outbox_items() == []
+    assert await store.audit_head() == (0, "0" * 64)
+    assert await job_claimed_by(store, "job:LEAK-2026-0001") is None
+    # the incident number was given back
+    again = await store.write(lambda conn: _incident_with_claim(conn, make_new()))
+    assert again == "LEAK-2026-0001"
+
+
+async def test_a_serialisation_failure_is_retried(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite reports a held write lock only after its 5 s busy timeout")
+    attempts: list[int] = []
+
+    async def flaky(conn: AsyncConnection) -> str:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            await conn.execute(
+                text(
+                    "DO $$ BEGIN RAISE EXCEPTION 'conflict' "
+                    "USING ERRCODE = 'serialization_failure'; END $$"
+                )
+            )
+        return "done"
+
+    assert await store.write(flaky) == "done"
+    assert attempts == [1, 2]
+
+
+async def test_other_errors_are_not_retried(store: Store) -> None:
+    attempts: list[int] = []
+
+    async def failing(conn: AsyncConnection) -> None:
+        attempts.append(1)
+        await conn.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(DBAPIError):
+        await store.write(failing)
+    assert attempts == [1]

@@ -36,7 +36,7 @@ async def update_facts(
     try:
         await _update(deps, ack, state, raw, user_id=user_id, now=now)
     except Unavailable as exc:
-        # The database did not answer: nothing changed; say so in the modal.
+        # The database did not answer: say so in the modal rather than let Bolt answer 500.
         deps.metrics.failures.labels("update").inc()
         log.error("could not update the incident: %s", type(exc).__name__, exc_info=exc)
         await ack(

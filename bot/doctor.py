@@ -9,6 +9,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
+from bot.domain.approvals import reporter_approver_shortfall
+from bot.domain.loading import DataFileError
+from bot.domain.playbook import ApprovalPolicy, load_playbook
 from bot.store import Store
 
 # The scopes manifest.yml asks for; the code needs each of them (tests/unit/test_deploy.py
@@ -207,7 +210,25 @@ async def check_approvers(settings: Settings, client: AsyncWebClient) -> list[Ch
             detail += ": suspend_and_legal needs two different approvers"
             fix = "name at least two approvers (the reporter can never approve their own incident)"
         return [Check("approvers", False, detail, fix, warning=not problems and bool(users))]
+    shortfall = reporter_approver_shortfall(len(users), _approval_policy(settings))
+    if shortfall is not None:
+        return [
+            Check(
+                "approvers",
+                False,
+                f"{len(users)} people can approve, but " + shortfall.describe(),
+                "name more approvers in LEAKBOT_APPROVERS (or a larger user group)",
+                warning=True,
+            )
+        ]
     return [Check("approvers", True, f"{len(users)} people can approve")]
+
+
+def _approval_policy(settings: Settings) -> ApprovalPolicy:
+    try:
+        return load_playbook(settings.LEAKBOT_PLAYBOOK).approval
+    except DataFileError:
+        return ApprovalPolicy()  # the playbook check reports the file itself
 
 
 def exit_code(checks: list[Check]) -> int:

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from bot import failpoints
 from bot.clock import Clock
-from bot.domain.engine import assess
 from bot.domain.followups import (
     PARTNER_REPORT,
     due_reminders,
@@ -28,15 +27,12 @@ from bot.domain.followups import (
 )
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
+from bot.lifecycle import Lifecycle, LifecycleConfig
 from bot.notifications import Notification
-from bot.service import (
-    RECOMMENDATION,
-    IncidentService,
-    assessment_snapshot,
-    store_errors_unavailable,
-)
+from bot.service import RECOMMENDATION, IncidentService, store_errors_unavailable
 from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskOutcome, TaskRecord
 from bot.store.reports import week_data
+from bot.updates import FactUpdates
 
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "leakbot"
@@ -74,6 +70,17 @@ class FollowThrough:
         self.playbook: Playbook = service.playbook
         self.config = config
         self.clock = clock
+        self.lifecycle = Lifecycle(
+            store,
+            service,
+            LifecycleConfig(
+                tz=config.tz,
+                channel_lang=config.channel_lang,
+                escalation_channel=config.escalation_channel,
+            ),
+            clock,
+        )
+        self.updates = FactUpdates(self.lifecycle)
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -315,53 +322,10 @@ class FollowThrough:
     async def _partner_report_missed(
         self, record: IncidentRecord, task: TaskRecord, now: datetime
     ) -> None:
-        """The survey's "no report by the deadline → stop" respondents: re-assess with a slow
-        partner and ask for a new decision."""
-        if not await self.store.claim_job(
-            f"reassess:{record.id}:{record.round}", owner=SYSTEM_ACTOR, now=now
-        ):
-            return
-        response = self.playbook.schedules.partner_report_reassess_response
-        answers = self.service.answers_of(record)
-        # Awareness defaults to the first assessment's time: keep it, so that the legal clocks
-        # do not restart with the new assessment.
-        aware_at = answers.moment("aware_at") or datetime.fromisoformat(
-            record.assessment["assessed_at"]
-        )
-        # The report did not come: respondents who stop trading then (#23 期限…できなきゃ停止)
-        # decide on exactly this.
-        answers = answers.with_values(
-            partner_response=response, report_quality="missing", aware_at=aware_at
-        )
-        assessment = assess(answers, self.playbook, tz=self.config.tz, now=now)
-        assert task.due_at is not None
-        # incident_id None: the store puts this incident's id on them; the old message shows
-        # the decision it made (superseded), its thread says why, and the new round is posted.
-        messages = [
-            Notification(kind="superseded", ref=RECOMMENDATION, round=record.round).to_outbox(),
-            Notification(
-                kind="reassess_note",
-                thread=RECOMMENDATION,
-                lang=self.config.channel_lang,
-                round=record.round,
-                facts={"due": task.due_at.isoformat()},
-            ).to_outbox(),
-            Notification(
-                kind="recommendation",
-                channel=self.config.escalation_channel,
-                round=record.round + 1,
-            ).to_outbox(),
-        ]
-        # The snapshot keeps the original awareness time: the legal clocks do not restart.
-        await self.store.reopen_for_new_round(
-            record.id,
-            assessment=assessment_snapshot(assessment, self.playbook, now),
-            recommendation=assessment.recommendation,
-            actor_id=SYSTEM_ACTOR,
-            reason="partner_report_missed",
-            now=now,
-            outbox=messages,
-            answers=answers.to_json(),
+        """The survey's "no report by the deadline → stop" respondents: re-assess with a
+        partner no better than slow and ask for a new decision (bot/lifecycle.py)."""
+        await self.lifecycle.reassess_after_partner_report(
+            record, task, quality="missing", actor_id=SYSTEM_ACTOR, now=now
         )
         # Pending again: the approvers' tabs ask for a decision.
         await self.service.refresh_homes([record.reporter_id], approvers=True)

@@ -33,7 +33,8 @@ NotificationKind = Literal[
     "reminder",
     # A regulator deadline passed, in the escalation channel. facts: title, due, audience.
     "overdue",
-    # The thread note that a missed partner report re-opened the decision. facts: due.
+    # The thread note that the partner's report (missed or insufficient) re-opened the decision.
+    # facts: quality, response, title, ref, due, actor (None: the follow-through at the due time).
     "reassess_note",
     # A pending decision waited too long: a broadcast thread reply, and DMs at the second level.
     # facts: audience, hours, option, step.
@@ -42,10 +43,19 @@ NotificationKind = Literal[
     # A person's App Home tab (channel: the user id), published again from the database when
     # the outbox sends it. No incident.
     "home",
+    # The incident's message updated when it is closed (the outcome, Reopen) or reopened.
+    "closed",
+    "reopened",
+    # New facts: the "what changed" thread note (facts: changes, who, outcome) and the incident's
+    # message updated in place when the recommendation stayed the same.
+    "facts_note",
+    "facts_update",
 ]
 NOTIFICATION_KINDS: Final[frozenset[str]] = frozenset(get_args(NotificationKind))
 # The kinds the Slack edge posts as updates of an earlier message (the one named by `ref`).
-UPDATES: Final = frozenset({"decided", "superseded", "tasks_update"})
+UPDATES: Final = frozenset(
+    {"decided", "superseded", "tasks_update", "closed", "reopened", "facts_update"}
+)
 # The Slack call of each kind that is neither a post nor an update.
 METHODS: Final = {"home": "views.publish"}
 PAYLOAD_KEY: Final = "notification"

@@ -28,6 +28,7 @@ from bot.config import ConfigError, Settings
 from bot.database import DatabaseUnavailable, open_store
 from bot.domain.playbook import Playbook
 from bot.slack.app import LeakbotApp, build_app
+from bot.slack.deciders import approver_set_warning
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,9 @@ async def _serve(
         await _unless_stopped(stop, check_bot_token(settings, app.deps.client))
         if socket_mode:
             await _unless_stopped(stop, check_app_token(settings, app.deps.client))
+        warning = await _unless_stopped(stop, approver_set_warning(app.deps))
+        if warning:
+            log.warning(warning)
         # In Socket Mode the HTTP server still answers /healthz (and /slack/events is unused).
         runners = await _bind(app, settings)
         app.deps.outbox.start()

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
-from bot.domain.answers import Answers, parse_answers
+from bot.domain.answers import Answers, AnswersError, parse_answers
 from bot.domain.approvals import ApprovalCheck, Refusal, check_approval, may_reject
 from bot.domain.engine import Assessment, assess
 from bot.domain.explain import assessment_json
@@ -109,10 +109,31 @@ class IncidentService:
     # -- reading -----------------------------------------------------------------------------
 
     def answers_of(self, record: IncidentRecord) -> Answers:
-        assessed_at = datetime.fromisoformat(record.assessment["assessed_at"])
-        return parse_answers(
-            record.answers, self.playbook, tz=self.config.tz, now=assessed_at, partial=True
-        )
+        """The reporter's answers with what follow-ups observed (the snapshot's `observed`,
+        see bot/lifecycle.py) on top; an observation the playbook cannot assess yet (an id it
+        does not know) stays in the snapshot only."""
+        snapshot = record.assessment
+        assessed_at = datetime.fromisoformat(snapshot["assessed_at"])
+        observed = snapshot.get("observed")
+        overlay = dict(observed) if isinstance(observed, dict) else {}
+        raw = {**record.answers, **overlay}
+        try:
+            answers = parse_answers(
+                raw, self.playbook, tz=self.config.tz, now=assessed_at, partial=True
+            )
+        except AnswersError as exc:
+            unknown = {problem.answer_id for problem in exc.problems}
+            if not overlay or not unknown <= overlay.keys() - record.answers.keys():
+                raise
+            raw = {k: v for k, v in raw.items() if k not in unknown}
+            answers = parse_answers(
+                raw, self.playbook, tz=self.config.tz, now=assessed_at, partial=True
+            )
+        clock_start = snapshot.get("aware_at")
+        if answers.moment("aware_at") is None and isinstance(clock_start, str):
+            # A re-assessment keeps the legal clocks of the first awareness.
+            answers = answers.with_values(aware_at=datetime.fromisoformat(clock_start))
+        return answers
 
     def assessment_of(self, record: IncidentRecord) -> Assessment:
         assessed_at = datetime.fromisoformat(record.assessment["assessed_at"])
@@ -260,8 +281,15 @@ class IncidentService:
 
     @store_errors_unavailable
     async def approve(
-        self, incident_id: str, *, actor_id: str, action: OptionKey, needed: int
+        self,
+        incident_id: str,
+        *,
+        actor_id: str,
+        action: OptionKey,
+        needed: int,
+        round_: int | None = None,
     ) -> ApprovalOutcome:
+        """`round_`: the round the approver saw; a vote for another round is refused."""
         outcome = await self.store.record_approval(
             incident_id,
             approver_id=actor_id,
@@ -269,6 +297,7 @@ class IncidentService:
             required=needed,
             now=self.now(),
             on_decided=self._decision_messages,
+            expected_round=round_,
         )
         if outcome.kind == "decided" and outcome.incident is not None:
             await self.refresh_homes([outcome.incident.reporter_id], approvers=True)

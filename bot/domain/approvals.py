@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.domain.playbook import ApprovalPolicy
-from bot.domain.vocabulary import OptionKey
+from bot.domain.vocabulary import OPTION_KEYS, OptionKey
 
 
 class Refusal(Enum):
@@ -42,3 +42,32 @@ def check_approval(
 def may_reject(*, actor_id: str, reporter_id: str, approvers: Collection[str]) -> bool:
     """Sending an incident back is an approver's act; the reporter cannot reject their own."""
     return actor_id in approvers and actor_id != reporter_id
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """An approver set too small for an action when one approver is the reporter."""
+
+    action: OptionKey
+    needed: int
+    others: int
+
+    def describe(self) -> str:
+        """For operators (doctor, the start-up log), in English like the other checks."""
+        return (
+            f"when one of them reports a case only {self.others} other(s) remain, "
+            f"and {self.action} needs {self.needed} different approvers: "
+            "such a case could never be decided"
+        )
+
+
+def reporter_approver_shortfall(approver_count: int, policy: ApprovalPolicy) -> Shortfall | None:
+    """When an approver reports a case, the other approvers must still be able to reach the
+    most demanding action's number of approvals (e.g. two approvers, one of whom reports a
+    `suspend_and_legal` case, can never decide it)."""
+    others = approver_count if policy.reporter_may_approve else approver_count - 1
+    action = max(OPTION_KEYS, key=policy.approvals_needed)
+    needed = policy.approvals_needed(action)
+    if approver_count < 1 or others >= needed:
+        return None
+    return Shortfall(action, needed, max(others, 0))

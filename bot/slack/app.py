@@ -192,6 +192,11 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         approvers=approvers,
         follow=follow,
         home=renderer.home,
+        escalation=(
+            ApproverDirectory(client, settings.escalation_approvers, clock)
+            if settings.escalation_approvers
+            else None
+        ),
     )
     deps.outbox.metrics = deps.metrics
     return deps

@@ -33,6 +33,8 @@ class Deps:
     follow: FollowThrough
     home: HomeTab
     metrics: Metrics = field(default_factory=Metrics)
+    # LEAKBOT_ESCALATION_APPROVERS: they decide an incident once it has escalated to them.
+    escalation: ApproverDirectory | None = None
     _locales: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     async def user_lang(self, user_id: str) -> str:

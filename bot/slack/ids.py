@@ -17,6 +17,16 @@ class ActionId(StrEnum):
     TASK_DONE = "leak_task_done"
     # App Home (issue 14): opens the intake modal, as `/leak` does.
     HOME_REPORT = "leak_home_report"
+    # Issue 12: how the partner's report was, asked when its task is marked done
+    # (value = "<task id>:<quality>").
+    REPORT_SUFFICIENT = "leak_report_sufficient"
+    REPORT_INSUFFICIENT = "leak_report_insufficient"
+    REPORT_MISSING = "leak_report_missing"
+    # Issue 12: close and reopen an incident (value = incident id).
+    CLOSE = "leak_close"
+    REOPEN = "leak_reopen"
+    # Issue 12: new facts (value = incident id): the intake modal, filled in.
+    UPDATE = "leak_update"
     # Inside the intake modal.
     BACK = "leak_back"
     INPUT = "value"  # the action id of every answer's input element
@@ -26,12 +36,19 @@ class BlockId(StrEnum):
     DECISION = "leak_decision"
     NAVIGATION = "leak_navigation"
     REJECT_REASON = "reason"
+    # Issue 12: the close modal (public contract: `outcome`, `note`), the incident's controls.
+    OUTCOME = "outcome"
+    NOTE = "note"
+    REGULATOR = "regulator"  # + ":<deadline id>", done / not required
+    REGULATOR_REASON = "regulator_reason"  # + ":<deadline id>"
+    INCIDENT = "leak_incident"
 
 
 class CallbackId(StrEnum):
     INTAKE = "leak_intake"
     REJECT = "leak_reject_reason"
     DONE = "leak_done"
+    CLOSE = "leak_close_outcome"
 
 
 SLASH_COMMAND = "/leak"

@@ -8,9 +8,11 @@ name must not mention anyone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.domain.changes import FactChanges
 from bot.domain.explain import format_moment, option_label
 from bot.domain.i18n import t
 from bot.domain.vocabulary import OPTION_KEYS
@@ -18,9 +20,11 @@ from bot.followthrough import FollowThrough
 from bot.notifications import Notification
 from bot.service import IncidentService
 from bot.slack.blocks.common import escape
+from bot.slack.blocks.lifecycle import closed_status_line, incident_controls
 from bot.slack.blocks.recommendation import IncidentView, decided_message, recommendation_message
 from bot.slack.blocks.status import mentions, status_line
 from bot.slack.blocks.tasks import tasks_message
+from bot.slack.blocks.updates import what_changed_text
 from bot.slack.home import HomeTab
 from bot.store import IncidentRecord
 
@@ -69,13 +73,31 @@ class NotificationRenderer:
             return recommendation_message(
                 self.playbook, incident_view(self.service, record), self.channel_lang
             )
-        if kind in ("decided", "superseded"):
-            return decided_message(
+        if kind in ("decided", "superseded", "reopened"):
+            return self._decided(record)
+        if kind == "closed":
+            return await self._closed(record)
+        if kind == "facts_update":
+            # The incident's message as its status shows it: the buttons while it waits.
+            if record.status == "pending":
+                return recommendation_message(
+                    self.playbook, incident_view(self.service, record), self.channel_lang
+                )
+            if record.status == "closed":
+                return await self._closed(record)
+            return self._decided(record)
+        if kind == "facts_note":
+            text = what_changed_text(
                 self.playbook,
-                incident_view(self.service, record),
-                self.channel_lang,
-                status_line=status_line(self.playbook, record, self.channel_lang, self.tz),
+                FactChanges.from_json(facts["changes"]),
+                lang,
+                self.tz,
+                incident_id=record.id,
+                partner=record.partner,
+                who=f"<@{facts['who']}>",
+                outcome=str(facts["outcome"]),
             )
+            return {"text": text}
         if kind in ("tasks", "tasks_update"):
             tasks = await self.follow.round_tasks(record)
             return tasks_message(tasks, self.channel_lang, self.tz, incident_id=record.id)
@@ -125,14 +147,7 @@ class NotificationRenderer:
             )
             return {"text": text}
         if kind == "reassess_note":
-            text = t(
-                lang,
-                "reassess.partner_report_missed",
-                incident_id=record.id,
-                partner=partner,
-                due=self._moment(facts["due"], lang),
-            )
-            return {"text": text}
+            return {"text": self._reassess_note(record, facts, lang)}
         if kind in ("escalation", "escalation_dm"):
             option = str(facts["option"])
             text = t(
@@ -146,5 +161,69 @@ class NotificationRenderer:
                 if option in OPTION_KEYS
                 else option,
             )
+            if int(facts["step"]) > 1:
+                # From this step on they may decide it too (bot/slack/deciders.py).
+                text += "\n" + t(lang, "escalation.second_level_may_decide")
             return {"text": text}
         raise ValueError(f"unknown notification {kind!r}")
+
+    def _decided(self, record: IncidentRecord) -> Body:
+        """The incident's message without the decision buttons, with its own controls."""
+        lang = self.channel_lang
+        return decided_message(
+            self.playbook,
+            incident_view(self.service, record),
+            lang,
+            status_line=status_line(self.playbook, record, lang, self.tz),
+            controls=incident_controls(record.id, record.status, lang),
+        )
+
+    async def _closed(self, record: IncidentRecord) -> Body:
+        """A closed incident's message: its outcome, who closed it and why, and Reopen."""
+        lang = self.channel_lang
+        closure = await self.follow.lifecycle.latest_closure(record)
+        if record.status != "closed" or closure is None:
+            return self._decided(record)
+        line = closed_status_line(
+            lang,
+            outcome=closure.outcome,
+            who=f"<@{closure.closed_by}>",
+            when=self._moment(closure.closed_at.isoformat(), lang),
+            note=closure.note,
+        )
+        return decided_message(
+            self.playbook,
+            incident_view(self.service, record),
+            lang,
+            status_line=line,
+            controls=incident_controls(record.id, record.status, lang),
+        )
+
+    def _reassess_note(self, record: IncidentRecord, facts: Mapping[str, Any], lang: str) -> str:
+        """Why the partner's report re-opened the decision. Rows queued before the report
+        became an event carry only `due`: the follow-through's missed report, as `slow`."""
+        quality = str(facts.get("quality") or "missing")
+        response = str(
+            facts.get("response") or self.playbook.schedules.partner_report_reassess_response
+        )
+        title_facts = facts.get("title")
+        ref = str(facts.get("ref") or "partner_report")
+        rule = self.playbook.deadlines.get(ref)  # type: ignore[call-overload]
+        if isinstance(title_facts, Mapping) and title_facts.get(lang):
+            title = str(title_facts[lang])
+        elif rule is not None:
+            title = rule.label.get(lang)
+        else:
+            title = ref
+        common = {
+            "incident_id": record.id,
+            "partner": escape(record.partner),
+            "title": escape(title),
+            "response": self.playbook.question("partner_response").choice(response).label.get(lang),
+        }
+        actor = facts.get("actor")
+        if not actor:
+            due = facts.get("due")
+            when = self._moment(due, lang) if due else "-"
+            return t(lang, "reassess.partner_report_missed_as", due=when, **common)
+        return t(lang, f"reassess.partner_report_{quality}", user=f"<@{actor}>", **common)

@@ -41,15 +41,20 @@ async def record_approval(
     required: int,
     now: datetime,
     on_decided: OnChange | None,
+    expected_round: int | None = None,
 ) -> ApprovalOutcome:
     """One approver's vote for `action` in the current round; decides the incident when
-    `required` distinct approvers chose the same action, then enqueues `on_decided(decided)`."""
+    `required` distinct approvers chose the same action, then enqueues `on_decided(decided)`.
+    With `expected_round`, a vote cast on another round's message is refused ("stale") under
+    the same lock."""
     aware("now", now)
     if required < 1:
         raise ValueError("required must be at least 1")
     incident = await lock_incident(conn, incident_id)
     if incident is None:
         return ApprovalOutcome("not_found", None, action=action, needed=required)
+    if expected_round is not None and incident.round != expected_round:
+        return ApprovalOutcome("stale", incident, action=action, needed=required)
     if incident.status != "pending":
         return ApprovalOutcome(
             "not_pending",

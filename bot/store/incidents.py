@@ -288,9 +288,11 @@ async def reopen_for_new_round(
     now: datetime,
     outbox: OutboxSpec,
     answers: Mapping[str, Any] | None,
+    details: Mapping[str, Any] | None = None,
 ) -> IncidentRecord:
     """Round + 1, status 'pending', decision cleared (it stays in the audit trail), new
-    assessment / recommendation (and answers, when given). Raises IncidentNotFound."""
+    assessment / recommendation (and answers, when given). `details` go into the audit row's
+    `after` (what caused it). Raises IncidentNotFound."""
     aware("now", now)
     current = await lock_incident(conn, incident_id)
     if current is None:
@@ -315,6 +317,7 @@ async def reopen_for_new_round(
     if answers is not None:
         before["answers"] = current.answers
         after["answers"] = updated.answers
+    after |= dict(details or {})
     await append_audit(
         conn, AuditEntry(incident_id, actor_id, "incident.reopened", now, before, after)
     )

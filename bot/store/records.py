@@ -38,7 +38,7 @@ OutboxStatus = Literal["pending", "sent", "dead"]
 TaskKind = Literal["deadline", "checklist"]
 TaskStatus = Literal["open", "done"]
 ApprovalOutcomeKind = Literal[
-    "not_found", "not_pending", "duplicate", "recorded", "decided", "rejected"
+    "not_found", "not_pending", "duplicate", "recorded", "decided", "rejected", "stale"
 ]
 
 GENESIS_HASH: Final[str] = "0" * 64
@@ -125,6 +125,7 @@ class ApprovalOutcome:
       `action` (`replaced_action` is set when the approver switched from another action).
     - decided: this approval completed the quorum; the incident is 'decided'.
     - rejected: the incident is 'rejected'.
+    - stale: the vote was for another round than the incident's current one (nothing changed).
     """
 
     kind: ApprovalOutcomeKind

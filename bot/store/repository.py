@@ -25,11 +25,14 @@ from typing import Any, Final
 from sqlalchemy.exc import IntegrityError
 
 from . import approvals, audit, events_jobs, home, incidents, outbox, tasks
+from . import lifecycle as lifecycle_queries
+from . import updates as update_queries
 from .approvals import OnChange
 from .audit import AuditEntry, audit_hash
 from .common import aware, canonical_json
 from .engine import Database
 from .home import HomeSnapshot
+from .lifecycle import ClosureRecord
 from .outbox import OutboxSpec
 from .records import (
     ApprovalOutcome,
@@ -157,10 +160,11 @@ class Store(Database):
         now: datetime,
         outbox: OutboxSpec = (),
         answers: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> IncidentRecord:
         """Re-assessment: round + 1, status 'pending', decision cleared (it stays in the audit
-        trail), new assessment / recommendation (and answers, when given). Raises
-        IncidentNotFound."""
+        trail), new assessment / recommendation (and answers, when given). `details` go into
+        the audit row's `after` (what caused it). Raises IncidentNotFound."""
         return await self.write(
             lambda conn: incidents.reopen_for_new_round(
                 conn,
@@ -172,6 +176,7 @@ class Store(Database):
                 now=now,
                 outbox=outbox,
                 answers=answers,
+                details=details,
             )
         )
 
@@ -192,6 +197,116 @@ class Store(Database):
             )
         )
 
+    # -- closing with an outcome (issue 12; bot/store/lifecycle.py) ---------------------------
+
+    async def close_with_outcome(
+        self,
+        incident_id: str,
+        *,
+        actor_id: str,
+        outcome: str,
+        note: str | None,
+        regulator: Sequence[Mapping[str, Any]],
+        done_task_ids: Sequence[int],
+        now: datetime,
+        outbox: OutboxSpec = (),
+    ) -> IncidentRecord | None:
+        """Close with an outcome, marking the tasks confirmed done; None when it was closed
+        already (nothing changes). Raises IncidentNotFound."""
+        return await self.write(
+            lambda conn: lifecycle_queries.close_with_outcome(
+                conn,
+                incident_id,
+                actor_id=actor_id,
+                outcome=outcome,
+                note=note,
+                regulator=regulator,
+                done_task_ids=done_task_ids,
+                now=now,
+                outbox=outbox,
+            )
+        )
+
+    async def reopen_closed(
+        self, incident_id: str, *, actor_id: str, now: datetime, outbox: OutboxSpec = ()
+    ) -> IncidentRecord | None:
+        """A closed incident back to where it was (decided, sent back or pending); None when it
+        was not closed. Raises IncidentNotFound."""
+        return await self.write(
+            lambda conn: lifecycle_queries.reopen_closed(
+                conn, incident_id, actor_id=actor_id, now=now, outbox=outbox
+            )
+        )
+
+    async def latest_closure(self, incident_id: str) -> ClosureRecord | None:
+        async with self.read() as conn:
+            return await lifecycle_queries.latest_closure(conn, incident_id)
+
+    async def list_incidents_page(
+        self,
+        *,
+        statuses: Sequence[str] | None,
+        partner_text: str | None = None,
+        reporter_id: str | None = None,
+        limit: int = 30,
+        offset: int = 0,
+    ) -> tuple[list[IncidentRecord], int]:
+        """One page of incidents, newest first, and how many match in all."""
+        async with self.read() as conn:
+            return await lifecycle_queries.list_incidents_page(
+                conn,
+                statuses=statuses,
+                partner_text=partner_text,
+                reporter_id=reporter_id,
+                limit=limit,
+                offset=offset,
+            )
+
+    # -- new facts (issue 12; bot/store/updates.py) ---------------------------------------------
+
+    async def replace_facts(
+        self,
+        incident_id: str,
+        *,
+        answers: Mapping[str, Any],
+        assessment: Mapping[str, Any],
+        actor_id: str,
+        changes: Mapping[str, Any],
+        now: datetime,
+        outbox: OutboxSpec = (),
+    ) -> IncidentRecord:
+        """New answers and assessment in the same round (the recommendation did not change):
+        the decision stands. Raises IncidentNotFound."""
+        return await self.write(
+            lambda conn: update_queries.replace_facts(
+                conn,
+                incident_id,
+                answers=answers,
+                assessment=assessment,
+                actor_id=actor_id,
+                changes=changes,
+                now=now,
+                outbox=outbox,
+            )
+        )
+
+    async def adjust_tasks(
+        self,
+        incident_id: str,
+        *,
+        cancel: Sequence[int],
+        move: Mapping[int, datetime],
+        actor_id: str,
+        now: datetime,
+    ) -> None:
+        """Open follow-ups whose deadline no longer applies are cancelled (removed), those whose
+        deadline moved get the new due time; one audit row says which."""
+        await self.write(
+            lambda conn: update_queries.adjust_tasks(
+                conn, incident_id, cancel=cancel, move=move, actor_id=actor_id, now=now
+            )
+        )
+
     # -- approvals ------------------------------------------------------------------------------
 
     async def record_approval(
@@ -203,13 +318,15 @@ class Store(Database):
         required: int,
         now: datetime,
         on_decided: OnChange | None = None,
+        expected_round: int | None = None,
     ) -> ApprovalOutcome:
         """One approver's vote for `action` in the current round, with the incident row locked.
 
         Decides the incident when `required` distinct approvers chose the same action; then the
         messages from `on_decided(decided_record)` are enqueued in the same transaction (so the
         callback must be pure: it may run again when the transaction is retried). An approver
-        who switches action replaces their earlier vote.
+        who switches action replaces their earlier vote. With `expected_round`, a vote cast on
+        another round's message is refused ("stale") under the same lock.
         """
         return await self.write(
             lambda conn: approvals.record_approval(
@@ -220,6 +337,7 @@ class Store(Database):
                 required=required,
                 now=now,
                 on_decided=on_decided,
+                expected_round=expected_round,
             )
         )
 

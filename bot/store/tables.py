@@ -37,6 +37,7 @@ __all__ = [
     "approvals",
     "audit_log",
     "home_viewers",
+    "incident_closures",
     "incident_counters",
     "incidents",
     "job_runs",
@@ -262,4 +263,21 @@ home_viewers = Table(
     Column("opened_at", UTCDateTime(), nullable=False),
     Column("approver", Boolean, nullable=False),
     Index("ix_home_viewers_approver_opened_at", "approver", "opened_at"),
+)
+
+# Issue 12: how an incident was closed (migration 0005); a reopen fills reopened_*.
+incident_closures = Table(
+    "incident_closures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", String(32), ForeignKey("incidents.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("regulator", _json(), nullable=False),
+    Column("closed_by", String(64), nullable=False),
+    Column("closed_at", UTCDateTime(), nullable=False),
+    Column("reopened_by", String(64), nullable=True),
+    Column("reopened_at", UTCDateTime(), nullable=True),
+    Index("ix_incident_closures_incident_id", "incident_id", "id"),
 )

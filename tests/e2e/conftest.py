@@ -59,16 +59,19 @@ MILD_STEPS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 
 
 @functools.cache
 def manifest_scopes() -> tuple[str, ...]:
-    """The bot scopes manifest.yml asks for: what an installed leakbot's token has."""
-    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+    """The bot scopes manifest.yml asks for: the emulator refuses calls that need others."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
     return tuple(manifest["oauth_config"]["scopes"]["bot"])
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture

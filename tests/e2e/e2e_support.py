@@ -44,6 +44,14 @@ def actions_blocks(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [b for b in message.get("blocks") or [] if b.get("type") == "actions"]
 
 
+def decision_blocks(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The recommendation's decision controls (Approve, Choose, Send back), not the incident's
+    own Update facts / Close / Reopen."""
+    return [
+        b for b in actions_blocks(message) if str(b.get("block_id", "")).startswith("leak_decision")
+    ]
+
+
 def channel_posts(emu: SlackEmulator, channel: str = CHANNEL) -> list[RecordedCall]:
     """Successful chat.postMessage calls to `channel` (top level, not thread replies)."""
     return [

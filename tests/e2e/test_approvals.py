@@ -143,7 +143,11 @@ async def test_suspension_needs_two_different_approvers(leakbot: Leakbot) -> Non
     assert update.args["channel"] == CHANNEL
     assert update.args["ts"] == leakbot.recommendation_ts(record)
     message = recommendation(emu, record.id)
-    assert actions_blocks(message) == []
+    # No decision controls left; only the incident's own Update facts and Close (issue 12).
+    assert [e["action_id"] for b in actions_blocks(message) for e in b["elements"]] == [
+        "leak_update",
+        "leak_close",
+    ]
     text = text_of(message)
     assert f"<@{APPROVER_1}>, <@{APPROVER_2}>" in text  # who
     assert "*即時停止・法的措置を検討* に決定" in text  # what
@@ -194,7 +198,11 @@ async def test_choosing_another_action_needs_one_approver(leakbot: Leakbot) -> N
     )
     await leakbot.deliver()
     message = recommendation(emu, record.id)
-    assert actions_blocks(message) == []
+    # No decision controls left; only the incident's own Update facts and Close (issue 12).
+    assert [e["action_id"] for b in actions_blocks(message) for e in b["elements"]] == [
+        "leak_update",
+        "leak_close",
+    ]
     assert "*報告書・改善書の提出を求める* に決定" in text_of(message)
     emu.assert_no_rejections()
 
@@ -344,7 +352,11 @@ async def test_reject_asks_for_a_reason_and_tells_the_reporter(leakbot: Leakbot)
     assert stored.decision_reason == reason and stored.decided_by == (APPROVER_1,)
     await leakbot.deliver()
     message = recommendation(emu, record.id)
-    assert actions_blocks(message) == []
+    # No decision controls left; only the incident's own Update facts and Close (issue 12).
+    assert [e["action_id"] for b in actions_blocks(message) for e in b["elements"]] == [
+        "leak_update",
+        "leak_close",
+    ]
     assert "差し戻し" in text_of(message) and f"<@{APPROVER_1}>" in text_of(message)
     dms = dm_posts(emu, REPORTER)
     assert len(dms) == 2

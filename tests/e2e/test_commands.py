@@ -36,21 +36,27 @@ async def test_help_in_the_users_language(leakbot: Leakbot) -> None:
 
 async def test_list_shows_open_incidents(leakbot: Leakbot) -> None:
     _, empty = await _command(leakbot, "list")
-    assert "対応中のインシデントはありません。" in empty
+    assert "該当するインシデント（対応中）はありません。" in empty
     first = await leakbot.report(REPORTER)
     second = await leakbot.report(REPORTER_EN, MILD_STEPS)
     await leakbot.click(second, "leak_approve", APPROVER_1)
     await leakbot.emulator.wait_for_call("response_url")
     # An approver sees every open incident.
     _, listing = await _command(leakbot, "list", APPROVER_1)
-    assert "対応中のインシデント（2件）" in listing
+    assert "インシデント（対応中）2件中 1〜2件目（新しい順）" in listing
     assert first.id in listing and "株式会社アクメ" in listing and "承認待ち" in listing
     assert second.id in listing and "Globex Inc." in listing and "に決定" in listing
     # Anyone else sees the incidents they reported, in their language.
     _, own = await _command(leakbot, "list", REPORTER)
-    assert "対応中のインシデント（1件）" in own and first.id in own and second.id not in own
+    assert (
+        "インシデント（対応中）1件中 1〜1件目" in own and first.id in own and second.id not in own
+    )
     _, english = await _command(leakbot, "list", REPORTER_EN)
-    assert "Open incidents (1)" in english and second.id in english and first.id not in english
+    assert (
+        "Incidents (open): 1–1 of 1, newest first" in english
+        and second.id in english
+        and first.id not in english
+    )
 
 
 async def test_status_shows_facts_decision_deadlines_and_audit(leakbot: Leakbot) -> None:

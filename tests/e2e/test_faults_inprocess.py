@@ -36,8 +36,8 @@ from conftest import (
     stop_leakbot,
 )
 from e2e_support import (
-    actions_blocks,
     assert_no_traceback,
+    decision_blocks,
     recommendation,
     text_of,
     walk_to_confirm,
@@ -194,8 +194,8 @@ async def test_a_flaky_slack_for_a_minute_still_delivers_everything_once_in_orde
         assert stored.status == ("decided" if record.id in decisions else "pending")
         message = recommendation(emu, record.id)
         assert stored.message_ts == message["ts"]
-        # Decided: the buttons are gone; pending: still there.
-        assert bool(actions_blocks(message)) == (record.id not in decisions), text_of(message)
+        # Decided: the decision buttons are gone; pending: still there.
+        assert bool(decision_blocks(message)) == (record.id not in decisions), text_of(message)
     emu.assert_no_rejections()
 
 

@@ -318,9 +318,12 @@ async def test_sigkill_at_many_points_loses_and_doubles_nothing(database_url: st
             task_lists = [c for c in posts if c.args.get("thread_ts") == ts]
             assert len(task_lists) == 1, f"{incident_id}: task list posted {len(task_lists)} times"
             final = emu.message(CHANNEL, ts)
-            assert not [b for b in final.get("blocks", []) if b.get("type") == "actions"], (
-                incident_id
-            )
+            # No decision controls left (the incident's own Close may be there: issue 12).
+            assert not [
+                b
+                for b in final.get("blocks", [])
+                if b.get("type") == "actions" and str(b.get("block_id")).startswith("leak_decision")
+            ], incident_id
         store = await Store.open(database_url)
         try:
             for incident_id in ids:

@@ -71,7 +71,8 @@ def check_recommendation(
     elements = {e["action_id"]: e for e in controls["elements"]}
     assert list(elements) == ["leak_approve", "leak_choose", "leak_reject"]
     approve = elements["leak_approve"]
-    assert approve["type"] == "button" and approve["value"] == incident_id
+    # The incident, the round and the action shown (a stale button cannot vote for another).
+    assert approve["type"] == "button" and approve["value"] == f"{incident_id}:1:{recommended}"
     assert {"title", "text", "confirm", "deny"} <= set(approve["confirm"])
     assert incident_id in approve["confirm"]["text"]["text"]
     choose = elements["leak_choose"]

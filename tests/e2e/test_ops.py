@@ -341,6 +341,20 @@ async def test_doctor_names_an_approver_who_does_not_exist(doctor: Doctor, store
     assert "LEAKBOT_APPROVERS" in approvers
 
 
+async def test_doctor_warns_when_two_approvers_cannot_decide_one_of_their_own_cases(
+    doctor: Doctor, store: Store
+) -> None:
+    # Two approvers: when one reports a suspend_and_legal case, only one other may approve it.
+    async with doctor_emulator() as emu:
+        code, out = await doctor.run(emu, LEAKBOT_APPROVERS=f"{APPROVER_1},{APPROVER_2}")
+    assert code == 0, out  # a warning, not a failure
+    approvers = line(out, "approvers")
+    assert approvers.startswith("[WARN]"), out
+    assert "2 people can approve" in approvers and "only 1 other(s) remain" in approvers
+    assert "suspend_and_legal needs 2 different approvers" in approvers
+    assert "LEAKBOT_APPROVERS" in approvers
+
+
 async def test_doctor_reports_a_bad_token_with_its_fix(doctor: Doctor, store: Store) -> None:
     async with doctor_emulator(valid_tokens=["xoxb-the-real-token"]) as emu:
         code, out = await doctor.run(emu)

@@ -98,3 +98,29 @@ def test_a_notification_reads_back_as_it_was_written() -> None:
     assert update.method == "chat.update"
     with pytest.raises(ValueError, match="not a notification"):
         Notification.from_payload({"notification": {"kind": "nonsense"}}, None)
+
+
+async def test_a_reassess_note_stored_with_its_due_time_only_still_sends(leakbot: Leakbot) -> None:
+    """Before the partner's report became an event (issue 12) the note's facts held only the
+    due time: it reads as the follow-through's missed report, re-assessed as `slow`."""
+    record = await leakbot.report(REPORTER)
+    await leakbot.deliver()
+    due = leakbot.clock.now()
+    note = Notification(
+        kind="reassess_note",
+        incident_id=record.id,
+        thread="recommendation",
+        lang="en",
+        facts={"due": due.isoformat()},
+    )
+    await leakbot.store.enqueue([note.to_outbox()], now=due)
+    assert await leakbot.deliver() == 1
+    call = leakbot.emulator.calls[-1]
+    assert call.ok, call.response
+    assert call.args["thread_ts"] == leakbot.recommendation_ts(record)
+    playbook = leakbot.app.deps.playbook
+    slow = playbook.question("partner_response").choice("slow").label.get("en")
+    title = playbook.deadlines["partner_report"].label.get("en")
+    text = str(call.args["text"])
+    assert record.id in text and f'"{title}" did not arrive' in text, text
+    assert f'"partner\'s response: {slow}"' in text, text

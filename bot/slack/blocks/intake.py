@@ -51,9 +51,14 @@ class IntakeState:
     lang: str
     answers: RawAnswers = field(default_factory=dict)
     channel_id: str | None = None
+    # Set when the modal updates an existing incident's facts (issue 12, `leak_update`).
+    incident_id: str | None = None
 
     def to_metadata(self) -> str:
-        data = {"s": self.step, "l": self.lang, "a": self.answers, "c": self.channel_id}
+        data: dict[str, Any] = {"s": self.step, "l": self.lang, "a": self.answers}
+        data["c"] = self.channel_id
+        if self.incident_id:
+            data["i"] = self.incident_id
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         if len(text) > PRIVATE_METADATA_MAX:
             raise MetadataTooLong(len(text) - PRIVATE_METADATA_MAX)
@@ -70,7 +75,14 @@ class IntakeState:
         if not isinstance(step, int) or lang not in ("ja", "en"):
             raise ValueError("not leakbot intake metadata")
         channel = data.get("c")
-        return cls(step, lang, dict(data["a"]), channel if isinstance(channel, str) else None)
+        incident = data.get("i")
+        return cls(
+            step,
+            lang,
+            dict(data["a"]),
+            channel if isinstance(channel, str) else None,
+            incident if isinstance(incident, str) else None,
+        )
 
 
 def _option(value: str, label: str) -> dict[str, Any]:

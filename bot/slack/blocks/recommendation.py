@@ -158,8 +158,44 @@ def _head_blocks(playbook: Playbook, view: IncidentView, lang: str) -> list[Bloc
     return blocks
 
 
+def approve_value(incident_id: str, round_: int, action: str) -> str:
+    """`leak_approve`'s value: the incident, the round and the action the button shows, so a
+    click on an old message cannot vote for an action its clicker never saw."""
+    return f"{incident_id}:{round_}:{action}"
+
+
+@dataclass(frozen=True)
+class ShownDecision:
+    """What a clicked control says it was about (read back from its value or block id).
+    `round` and `action` are None on a message posted before they were carried."""
+
+    incident_id: str
+    round: int | None = None
+    action: str | None = None
+
+
+def parse_approve_value(value: str) -> ShownDecision:
+    incident_id, _, rest = value.partition(":")
+    round_text, _, action = rest.partition(":")
+    round_ = int(round_text) if round_text.isdecimal() else None
+    return ShownDecision(incident_id, round_, action or None)
+
+
+def decision_block_id(incident_id: str, round_: int) -> str:
+    return f"{BlockId.DECISION}:{incident_id}:{round_}"
+
+
+def parse_decision_block_id(block_id: str) -> ShownDecision:
+    """`leak_decision:<incident>:<round>` (the select and Send back share it)."""
+    prefix, _, rest = block_id.partition(":")
+    if prefix != BlockId.DECISION:
+        return ShownDecision("")
+    incident_id, _, round_text = rest.partition(":")
+    return ShownDecision(incident_id, int(round_text) if round_text.isdecimal() else None)
+
+
 def decision_controls(
-    playbook: Playbook, incident_id: str, recommended: OptionKey, lang: str
+    playbook: Playbook, incident_id: str, recommended: OptionKey, lang: str, round_: int = 1
 ) -> Block:
     top = option_label(playbook, recommended, lang)
     options = [
@@ -167,14 +203,14 @@ def decision_controls(
     ]
     return {
         "type": "actions",
-        "block_id": f"{BlockId.DECISION}:{incident_id}",
+        "block_id": decision_block_id(incident_id, round_),
         "elements": [
             {
                 "type": "button",
                 "action_id": ActionId.APPROVE,
                 "style": "primary",
                 "text": plain(clip(t(lang, "message.approve"), 75), 75),
-                "value": incident_id,
+                "value": approve_value(incident_id, round_, recommended),
                 "confirm": {
                     "title": plain(t(lang, "message.confirm_title"), 100),
                     "text": plain(
@@ -207,7 +243,9 @@ def recommendation_message(playbook: Playbook, view: IncidentView, lang: str) ->
     blocks.append(divider())
     blocks += _analysis_blocks(playbook, view, lang)
     blocks.append(
-        decision_controls(playbook, view.incident_id, view.assessment.recommendation, lang)
+        decision_controls(
+            playbook, view.incident_id, view.assessment.recommendation, lang, view.round
+        )
     )
     return {"text": _summary_text(playbook, view, lang), "blocks": blocks}
 
@@ -218,10 +256,14 @@ def decided_message(
     lang: str,
     *,
     status_line: str,
+    controls: Block | None = None,
 ) -> dict[str, Any]:
-    """The same message after a decision or rejection: who, what, when — and no live buttons."""
+    """The same message after a decision or rejection: who, what, when — no decision buttons
+    (`controls`: the incident's own, e.g. Close or Reopen)."""
     blocks = _head_blocks(playbook, view, lang)
     blocks.append(section(status_line))
+    if controls is not None:
+        blocks.append(controls)
     blocks.append(divider())
     blocks += _analysis_blocks(playbook, view, lang)
     return {"text": _summary_text(playbook, view, lang) + " — " + status_line, "blocks": blocks}

@@ -35,7 +35,11 @@ def help_message(lang: str) -> Message:
     return {
         "text": t(lang, "help.title"),
         "response_type": "ephemeral",
-        "blocks": [header(t(lang, "help.title")), section(t(lang, "help.body"))],
+        "blocks": [
+            header(t(lang, "help.title")),
+            section(t(lang, "help.body")),
+            section(t(lang, "help.list_filters")),  # issue 12
+        ],
     }
 
 
@@ -43,29 +47,6 @@ def unknown_command(lang: str, text: str) -> Message:
     message = help_message(lang)
     message["blocks"].insert(0, section(t(lang, "help.unknown", text=escape(text[:100]))))
     return message
-
-
-def list_message(service: IncidentService, records: Sequence[IncidentRecord], lang: str) -> Message:
-    if not records:
-        return text_message(t(lang, "list.empty"))
-    lines = []
-    for record in records:
-        lines.append(
-            t(
-                lang,
-                "list.line",
-                incident_id=record.id,
-                partner=escape(record.partner),
-                status=status_line(service.playbook, record, lang, service.config.tz),
-                created=format_moment(record.created_at.astimezone(service.config.tz), lang),
-            )
-        )
-    blocks = bullet_sections(t(lang, "list.title", count=len(records)), lines, formatted=True)
-    return {
-        "text": t(lang, "list.title", count=len(records)),
-        "blocks": blocks[:MESSAGE_BLOCKS_MAX],
-        "response_type": "ephemeral",
-    }
 
 
 def status_message(

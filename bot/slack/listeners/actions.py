@@ -19,11 +19,17 @@ from bot.domain.i18n import t
 from bot.domain.vocabulary import OPTION_KEYS, OptionKey
 from bot.logs import bind_incident
 from bot.slack.blocks.intake import IntakeState, state_values_of, step_view, values_from_state
+from bot.slack.blocks.recommendation import (
+    ShownDecision,
+    parse_approve_value,
+    parse_decision_block_id,
+)
 from bot.slack.blocks.rejection import reject_view
 from bot.slack.blocks.status import status_line
+from bot.slack.deciders import deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
-from bot.store import ApprovalOutcome
+from bot.store import ApprovalOutcome, IncidentRecord
 
 log = logging.getLogger(__name__)
 Listener = TypeVar("Listener", bound=Callable[..., Awaitable[None]])
@@ -93,6 +99,8 @@ def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: s
     record = outcome.incident
     if outcome.kind == "not_found" or record is None:
         return t(lang, "status.not_found", incident_id=incident_id)
+    if outcome.kind == "stale":
+        return t(lang, "approve.stale_round", incident_id=record.id, current=record.round)
     if outcome.kind == "not_pending":
         return t(
             lang,
@@ -117,21 +125,46 @@ def outcome_text(deps: Deps, outcome: ApprovalOutcome, lang: str, incident_id: s
     return t(lang, "approve.decided", action=action, incident_id=record.id)
 
 
+def stale_text(deps: Deps, record: IncidentRecord, shown: ShownDecision, lang: str) -> str | None:
+    """Why a click on this message must not count, or None when it shows the current round.
+
+    A message posted before buttons carried their round is taken as round 1's."""
+    shown_round = shown.round if shown.round is not None else 1
+    if shown_round != record.round:
+        return t(
+            lang, "approve.stale", incident_id=record.id, shown=shown_round, current=record.round
+        )
+    if shown.action is not None and shown.action != record.recommendation:
+        current = (
+            option_label(deps.playbook, record.recommendation, lang)
+            if record.recommendation in OPTION_KEYS
+            else record.recommendation
+        )
+        return t(lang, "approve.stale_action", incident_id=record.id, current=current)
+    return None
+
+
 async def decide(
     deps: Deps,
     respond: AsyncRespond | None,
-    incident_id: str,
+    shown: ShownDecision,
     user_id: str,
     chosen: OptionKey | None,
 ) -> None:
+    incident_id = shown.incident_id
     bind_incident(incident_id)
     lang = await deps.user_lang(user_id)
     record = await deps.service.incident(incident_id)
     if record is None:
         await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
         return
+    stale = stale_text(deps, record, shown, lang)
+    if stale is not None:
+        # The clicker saw another round's (or action's) message: nothing is recorded.
+        await _ephemeral(respond, stale)
+        return
     action: OptionKey = chosen or record.recommendation  # type: ignore[assignment]
-    approvers = await deps.approvers.members()
+    approvers = await deciders_for(deps, record)
     check = deps.service.check(record, user_id, action, approvers)
     if not check.allowed:
         key = (
@@ -148,7 +181,7 @@ async def decide(
         )
         return
     outcome = await deps.service.approve(
-        incident_id, actor_id=user_id, action=action, needed=check.needed
+        incident_id, actor_id=user_id, action=action, needed=check.needed, round_=record.round
     )
     failpoints.hit("approval.committed")
     if outcome.kind == "decided" and outcome.incident is not None:
@@ -166,8 +199,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @after_ack(deps)
     async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        incident_id = str(_first_action(body).get("value") or "")
-        await decide(deps, respond, incident_id, _user_id(body), None)
+        shown = parse_approve_value(str(_first_action(body).get("value") or ""))
+        await decide(deps, respond, shown, _user_id(body), None)
 
     @app.action(ActionId.CHOOSE)
     @after_ack(deps)
@@ -176,12 +209,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         action = _first_action(body)
         option = action.get("selected_option")
         value = option.get("value") if isinstance(option, dict) else None
-        incident_id = str(action.get("block_id") or "").partition(":")[2]
+        shown = parse_decision_block_id(str(action.get("block_id") or ""))
         lang = await deps.user_lang(_user_id(body))
-        if value not in OPTION_KEYS or not incident_id:
+        if value not in OPTION_KEYS or not shown.incident_id:
             await _ephemeral(respond, t(lang, "approve.bad_choice"))
             return
-        await decide(deps, respond, incident_id, _user_id(body), value)
+        await decide(deps, respond, shown, _user_id(body), value)
 
     @app.action(ActionId.REJECT)
     @after_ack(deps)
@@ -189,14 +222,21 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        incident_id = str(_first_action(body).get("value") or "")
+        first = _first_action(body)
+        incident_id = str(first.get("value") or "")
         user_id = _user_id(body)
         lang = await deps.user_lang(user_id)
         record = await deps.service.incident(incident_id)
         if record is None:
             await _ephemeral(respond, t(lang, "status.not_found", incident_id=incident_id))
             return
-        approvers = await deps.approvers.members()
+        # The round is in the controls' block id (the value is the incident id, as before).
+        shown = parse_decision_block_id(str(first.get("block_id") or ""))
+        stale = stale_text(deps, record, ShownDecision(record.id, shown.round), lang)
+        if stale is not None:
+            await _ephemeral(respond, stale)
+            return
+        approvers = await deciders_for(deps, record)
         if not deps.service.may_reject(record, user_id, approvers):
             # As for approvals: "not an approver" first, then "your own incident".
             own = user_id == record.reporter_id and user_id in approvers
@@ -225,7 +265,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-        metadata = json.dumps({"i": incident_id, "c": (channel or {}).get("id")})
+        metadata = json.dumps({"i": incident_id, "c": (channel or {}).get("id"), "r": record.round})
         await client.views_open(
             trigger_id=str(body.get("trigger_id") or ""),
             view=reject_view(lang, incident_id, metadata),

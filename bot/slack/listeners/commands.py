@@ -16,7 +16,6 @@ from bot.service import Unavailable
 from bot.slack.blocks.intake import IntakeState, step_view
 from bot.slack.blocks.responses import (
     help_message,
-    list_message,
     status_message,
     text_message,
     unknown_command,
@@ -24,6 +23,7 @@ from bot.slack.blocks.responses import (
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.listeners.actions import after_ack
+from bot.slack.listeners.listing import list_incidents, parse_list_args
 from bot.store import IncidentRecord, TaskRecord
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,9 @@ async def _answer(
     if sub == "help":
         await ack(**help_message(lang))
     elif sub == "list":
-        # Approvers see every open incident; anyone else sees the ones they reported.
+        # Approvers see every incident; anyone else sees the ones they reported.
         mine = None if user_id in await deps.approvers.members() else user_id
-        records = await deps.service.open_incidents(reporter_id=mine, limit=30)
-        await ack(**list_message(deps.service, records, lang))
+        await ack(**await list_incidents(deps, parse_list_args(rest), lang, reporter_id=mine))
     elif sub == "status":
         incident_id = rest.strip().upper()
         if not INCIDENT_ID.match(incident_id):

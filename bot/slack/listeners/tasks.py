@@ -7,6 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.domain.i18n import t
+from bot.lifecycle import PARTNER_REPORT_REFS
+from bot.slack.blocks.lifecycle import partner_report_question
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 from bot.slack.listeners.actions import after_ack, in_app_home
@@ -45,7 +47,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         title = task.title.get(lang) or task.ref
         if outcome.kind == "done":
             deps.outbox.notify()
-            await _tell(respond, t(lang, "task.done_ok", title=title))
+            done_text = t(lang, "task.done_ok", title=title)
+            if task.ref in PARTNER_REPORT_REFS and respond is not None and not in_app_home(respond):
+                # The partner's report is an event: ask how it was (listeners/lifecycle.py).
+                await respond(
+                    **partner_report_question(task.id, title, lang, done_text),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+                return
+            await _tell(respond, done_text)
         else:
             await _tell(respond, t(lang, "task.already_done", title=title))
         if in_app_home(respond):  # the tab shows it at once

@@ -27,9 +27,11 @@ from bot.slack.blocks.intake import (
     values_from_state,
 )
 from bot.slack.blocks.rejection import REASON_MAX
+from bot.slack.deciders import deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import outcome_text
+from bot.slack.listeners.updates import update_facts
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         # The summary was confirmed: store the incident, then tell Slack through the outbox.
         user = body.get("user") if isinstance(body.get("user"), dict) else {}
+        if state.incident_id is not None:
+            await update_facts(
+                deps,
+                ack,
+                state,
+                to_parseable(deps, state.answers),
+                user_id=str((user or {}).get("id") or ""),
+                now=now,
+            )
+            return
         team = body.get("team") if isinstance(body.get("team"), dict) else {}
         try:
             record, created = await deps.service.submit(
@@ -192,8 +204,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         record = await deps.service.incident(incident_id)
+        shown_round = meta.get("r") if isinstance(meta, dict) else None
+        if record is not None and isinstance(shown_round, int) and shown_round != record.round:
+            # Re-assessed while the reason was typed: this send-back was for the old round.
+            await ack(
+                response_action="errors",
+                errors={
+                    BlockId.REJECT_REASON: t(
+                        lang, "approve.stale_round", incident_id=record.id, current=record.round
+                    )[:150]
+                },
+            )
+            return
         if record is None or not deps.service.may_reject(
-            record, user_id, await deps.approvers.members()
+            record, user_id, await deciders_for(deps, record)
         ):
             await ack(
                 response_action="errors",

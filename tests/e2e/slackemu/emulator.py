@@ -48,6 +48,7 @@ __all__ = [
 #: Fault kinds for ``set_failure_rate`` (any other name: HTTP 200 ``ok: false`` with that error).
 FAULT_KINDS: Final = ("ratelimited", "internal_error", "service_unavailable", "disconnect")
 TRIGGER_TTL_SECONDS: Final = 3.0
+
 RESPONSE_URL: Final = "response_url"
 _JSON_ARGS: Final = frozenset(
     {"blocks", "attachments", "view", "metadata", "user_auth_blocks", "unfurls", "chunks"}
@@ -287,6 +288,8 @@ class SlackEmulator:
             "views.push": self._views_push,
             "views.publish": self._views_publish,
         }
+        # Every served method says which scopes it needs (a new one must be added there).
+        assert self._methods.keys() <= METHOD_SCOPES.keys(), self._methods.keys() - METHOD_SCOPES
         self._custom: dict[str, MethodHandler] = {}
         self._scripted: list[_ScriptedFault] = []
         self._failure_rate = 0.0

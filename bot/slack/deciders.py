@@ -1,0 +1,38 @@
+"""Who may decide one incident: the approvers, and the second level once it escalated to them."""
+
+from __future__ import annotations
+
+from bot.domain.approvals import reporter_approver_shortfall
+from bot.slack.deps import Deps
+from bot.store import IncidentRecord
+
+SECOND_LEVEL_AUDIT = "escalation.second_level"
+
+
+async def escalated_to_second_level(deps: Deps, record: IncidentRecord) -> bool:
+    """The follow-through wrote `escalation.second_level` for the incident's current round."""
+    return any(
+        entry.action == SECOND_LEVEL_AUDIT
+        and isinstance(entry.after, dict)
+        and entry.after.get("round") == record.round
+        for entry in await deps.service.audit_trail(record.id)
+    )
+
+
+async def deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str]:
+    members = await deps.approvers.members()
+    if deps.escalation is None:
+        return members
+    second = await deps.escalation.members()
+    if not second - members or not await escalated_to_second_level(deps, record):
+        return members
+    return members | second
+
+
+async def approver_set_warning(deps: Deps) -> str | None:
+    """Said at start-up when the approvers cannot decide every case (see `leakbot doctor`)."""
+    members = await deps.approvers.members()
+    shortfall = reporter_approver_shortfall(len(members), deps.playbook.approval)
+    if shortfall is None:
+        return None
+    return f"LEAKBOT_APPROVERS: {len(members)} people can approve, but " + shortfall.describe()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.domain.answers import Answers
 from bot.domain.engine import Assessment, assess
-from bot.domain.vocabulary import OPTION_KEYS
+from bot.domain.vocabulary import OPTION_KEYS, worse_value
 from bot.notifications import Notification
 from bot.service import (
     RECOMMENDATION,
@@ -67,16 +67,14 @@ class Lifecycle:
 
     def worse_partner_response(self, answers: Answers, now: datetime) -> tuple[str, Assessment]:
         """The partner's response to assess with after a missed or insufficient report: the
-        playbook's value (`slow`) or the one already known, whichever the engine ranks worse
-        (e.g. `concealing` stays): never a milder case than before. A tie keeps what is known."""
-        fallback = self.playbook.schedules.partner_report_reassess_response
-        known = answers.choice("partner_response")
-        candidates = [known, fallback] if known and known != fallback else [fallback]
-        ranked = [
-            (value, assess(answers.with_values(partner_response=value), **self._at(now)))
-            for value in candidates
-        ]
-        return max(ranked, key=lambda pair: severity(pair[1]))  # max keeps the first of a tie
+        playbook's value (`slow`) or the one already known, whichever is more severe (e.g.
+        `concealing` stays): never a milder case than before."""
+        response = worse_value(
+            "partner_response",
+            answers.choice("partner_response"),
+            self.playbook.schedules.partner_report_reassess_response,
+        )
+        return response, assess(answers.with_values(partner_response=response), **self._at(now))
 
     def _at(self, now: datetime) -> dict[str, Any]:
         return {"playbook": self.playbook, "tz": self.config.tz, "now": now}

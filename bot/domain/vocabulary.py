@@ -79,6 +79,18 @@ SEVERITY_CHAINS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
 SEVERITY_BY_NUMBER: Final[frozenset[str]] = frozenset({"affected_persons", "prior_incidents"})
 SEVERITY_BY_ADDING: Final[frozenset[str]] = frozenset({"data_kinds"})
 
+
+def worse_value(answer_id: str, known: str | None, observed: str) -> str:
+    """The more severe of a recorded and an observed value of an ordered answer (its chains
+    above); `observed` when they are not ordered against each other or nothing is recorded."""
+    if known is None:
+        return observed
+    for chain in SEVERITY_CHAINS.get(answer_id, ()):
+        if known in chain and observed in chain:
+            return known if chain.index(known) > chain.index(observed) else observed
+    return observed
+
+
 PERSONAL_DATA_KINDS: Final[frozenset[str]] = frozenset(
     {"customer_personal", "employee_personal", "sensitive_personal", "financial"}
 )

@@ -106,9 +106,13 @@ async def test_home_shows_my_approval_and_task_and_approving_elsewhere_removes_i
 
     view = await open_home(leakbot, APPROVER_1)
     # The pending approval with the recommendation message's own controls and values.
-    assert _buttons(view, "leak_approve") == [pending.id]
+    shown = f"{pending.id}:{pending.round}:{pending.recommendation}"  # round and action shown
+    assert _buttons(view, "leak_approve") == [shown]
     assert _buttons(view, "leak_reject") == [pending.id]
-    assert find_element(view["blocks"], "leak_choose", f"leak_decision:{pending.id}") is not None
+    assert (
+        find_element(view["blocks"], "leak_choose", f"leak_decision:{pending.id}:{pending.round}")
+        is not None
+    )
     # A link to the message itself, from the stored message ref.
     stored = await incident(leakbot.store, pending.id)
     assert stored.message_ts is not None
@@ -123,7 +127,7 @@ async def test_home_shows_my_approval_and_task_and_approving_elsewhere_removes_i
     # coalescing window ends), without the approval.
     before = len(_publishes(leakbot, APPROVER_1))
     answered = len(emu.calls_to("response_url"))
-    await leakbot.click(pending, "leak_approve", APPROVER_2, value=pending.id)
+    await leakbot.click(pending, "leak_approve", APPROVER_2, value=shown)
     await emu.wait_for_call("response_url", count=answered + 1)
     assert (await incident(leakbot.store, pending.id)).status == "decided"
     await leakbot.deliver()
@@ -156,7 +160,10 @@ async def test_approving_in_the_home_tab(leakbot: Leakbot) -> None:
     view = await open_home(leakbot, APPROVER_1)
     before = len(_publishes(leakbot, APPROVER_1))
     reply = await leakbot.slack.block_actions(
-        "leak_approve", user_id=APPROVER_1, view=view, value=pending.id
+        "leak_approve",
+        user_id=APPROVER_1,
+        view=view,
+        value=f"{pending.id}:{pending.round}:{pending.recommendation}",
     )
     assert reply.status == 200
     # A click in the tab has no response_url: the tab itself shows the outcome at once.

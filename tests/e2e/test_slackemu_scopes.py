@@ -52,9 +52,9 @@ async def test_a_missing_scope_is_refused_with_what_is_needed() -> None:
         assert await _error(client, "conversations.history", channel="GPRIVATE") is None
         # Not in the manifest: refused, naming the scope.
         assert await _error(client, "conversations.open", users="U1") == "missing_scope"
-        assert await _error(client, "conversations.info", channel="CPUBLIC") == "missing_scope"
+        assert await _error(client, "conversations.info", channel="DIRECT0001") == "missing_scope"
         refused = emu.calls_to("conversations.info")[-1].response
-        assert refused is not None and refused["needed"] == "channels:read"
+        assert refused is not None and refused["needed"] == "im:read"
         assert "chat:write" in refused["provided"].split(",")
 
     async with SlackEmulator(scopes=["chat:write"]) as emu:

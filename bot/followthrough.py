@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot import failpoints
 from bot.clock import Clock
 from bot.domain.engine import assess
@@ -34,7 +36,19 @@ from bot.service import (
     assessment_snapshot,
     store_errors_unavailable,
 )
-from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskOutcome, TaskRecord
+from bot.store import (
+    IncidentRecord,
+    NewTask,
+    OutboxMessage,
+    Store,
+    TaskOutcome,
+    TaskRecord,
+    events_jobs,
+    incidents,
+)
+from bot.store import audit as audit_rows
+from bot.store import outbox as outbox_rows
+from bot.store.audit import AuditEntry
 from bot.store.reports import week_data
 
 log = logging.getLogger(__name__)
@@ -62,6 +76,15 @@ def _live(task: TaskRecord, record: IncidentRecord, tasks: list[TaskRecord]) -> 
         other.kind == task.kind and other.ref == task.ref and other.round > task.round
         for other in tasks
     )
+
+
+async def _enqueue_and_audit(
+    conn: AsyncConnection, messages: list[OutboxMessage], entry: AuditEntry, now: datetime
+) -> None:
+    """Queue the messages and, when they are new (not deduplicated), their audit row, in the
+    caller's transaction: a crash cannot leave one without the other."""
+    if await outbox_rows.enqueue(conn, messages, now=now):
+        await audit_rows.append_audit(conn, entry)
 
 
 class FollowThrough:
@@ -261,27 +284,22 @@ class FollowThrough:
                 "due": due_at.isoformat(),
             },
         )
-        inserted = await self.store.enqueue(
-            [
-                notification.to_outbox(
-                    dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}"
-                )
-            ],
-            now=now,
+        message = notification.to_outbox(
+            dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}"
         )
-        if inserted:
-            await self.store.append_audit(
-                SYSTEM_ACTOR,
-                "reminder.sent",
-                incident_id=record.id,
-                after={
-                    "tasks": [task.id for task in group],
-                    "refs": [task.ref for task in group],
-                    "stage": stage,
-                    "owner": owner,
-                },
-                now=now,
-            )
+        entry = AuditEntry(
+            record.id,
+            SYSTEM_ACTOR,
+            "reminder.sent",
+            now,
+            after={
+                "tasks": [task.id for task in group],
+                "refs": [task.ref for task in group],
+                "stage": stage,
+                "owner": owner,
+            },
+        )
+        await self.store.write(lambda conn: _enqueue_and_audit(conn, [message], entry, now))
 
     async def _overdue(self, record: IncidentRecord, task: TaskRecord, now: datetime) -> None:
         """Past its due time (plus the playbook's grace, if any)."""
@@ -313,10 +331,6 @@ class FollowThrough:
     ) -> None:
         """The survey's "no report by the deadline → stop" respondents: re-assess with a slow
         partner and ask for a new decision."""
-        if not await self.store.claim_job(
-            f"reassess:{record.id}:{record.round}", owner=SYSTEM_ACTOR, now=now
-        ):
-            return
         response = self.playbook.schedules.partner_report_reassess_response
         answers = self.service.answers_of(record)
         # Awareness defaults to the first assessment's time: keep it, so that the legal clocks
@@ -344,17 +358,29 @@ class FollowThrough:
                 round=record.round + 1,
             ).to_outbox(),
         ]
-        # The snapshot keeps the original awareness time: the legal clocks do not restart.
-        await self.store.reopen_for_new_round(
-            record.id,
-            assessment=assessment_snapshot(assessment, self.playbook, now),
-            recommendation=assessment.recommendation,
-            actor_id=SYSTEM_ACTOR,
-            reason="partner_report_missed",
-            now=now,
-            outbox=messages,
-            answers=answers.to_json(),
-        )
+        snapshot = assessment_snapshot(assessment, self.playbook, now)
+        job = f"reassess:{record.id}:{record.round}"
+
+        async def claim_and_reopen(conn: AsyncConnection) -> None:
+            # One transaction: a crash after the claim cannot leave the job claimed but the
+            # incident not re-opened (nobody would ever re-open it).
+            if not await events_jobs.claim_job(conn, job, owner=SYSTEM_ACTOR, now=now):
+                return
+            failpoints.hit("reassess.claimed")
+            # The snapshot keeps the original awareness time: the legal clocks do not restart.
+            await incidents.reopen_for_new_round(
+                conn,
+                record.id,
+                assessment=snapshot,
+                recommendation=assessment.recommendation,
+                actor_id=SYSTEM_ACTOR,
+                reason="partner_report_missed",
+                now=now,
+                outbox=messages,
+                answers=answers.to_json(),
+            )
+
+        await self.store.write(claim_and_reopen)
 
     async def _escalations(self, now: datetime) -> None:
         policy = self.playbook.approval
@@ -415,14 +441,10 @@ class FollowThrough:
                 for user in audience
                 if not user.startswith("S")
             ]
-        if await self.store.enqueue(messages, now=now):
-            await self.store.append_audit(
-                SYSTEM_ACTOR,
-                action,
-                incident_id=record.id,
-                after={"step": step, "round": record.round},
-                now=now,
-            )
+        entry = AuditEntry(
+            record.id, SYSTEM_ACTOR, action, now, after={"step": step, "round": record.round}
+        )
+        await self.store.write(lambda conn: _enqueue_and_audit(conn, messages, entry, now))
 
     # -- weekly summary ----------------------------------------------------------------------
 

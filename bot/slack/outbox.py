@@ -2,9 +2,10 @@
 
 A state change and the notifications it causes commit together (bot/service.py); this sender
 words each one for Slack at the moment it sends it (bot/slack/render.py) and makes the call.
-429 waits for Retry-After, 5xx and connection errors back off exponentially, permanent errors
-(e.g. channel_not_found) are marked dead and logged — all timed by the injected clock, never by
-sleeping in tests.
+429 waits for Retry-After, 5xx and connection errors back off exponentially, and so does a
+database failure while a message is built (a dropped connection); only Slack's permanent errors
+(e.g. channel_not_found) and messages that can never be built are marked dead and logged — all
+timed by the injected clock, never by sleeping in tests.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import failpoints
 from bot.clock import Clock
 from bot.logs import bind_incident
 from bot.metrics import Metrics
 from bot.notifications import PAYLOAD_KEY, Notification, is_notification
+from bot.service import Unavailable
 from bot.slack.render import NotificationRenderer
 from bot.store import OutboxItem, Store
 
@@ -37,6 +46,16 @@ log = logging.getLogger(__name__)
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failure while building a message may pass by itself (the database or the
+    network, not the message): such a message is retried with back-off, never marked dead."""
+    if isinstance(exc, Unavailable | OSError | TimeoutError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def worker_name() -> str:
@@ -284,8 +303,14 @@ class OutboxSender:
             else:
                 await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
             return
-        except Exception as exc:  # a message that can never be built
-            await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if transient(exc):
+                # The database hiccuped while the message was built (a dropped connection, a
+                # timeout): the message is fine, try again later; what follows it waits.
+                error = f"building the message failed: {type(exc).__name__}: {exc}"
+                await self._retry(item, error, self._backoff(item.attempts))
+            else:  # a message that can never be built
+                await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
             return
         failpoints.hit("outbox.claimed")
         earlier = await self._earlier_post(item, payload)

@@ -312,6 +312,15 @@ class OutboxSender:
             else:  # a message that can never be built
                 await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
             return
+        # A batch's last items may wait longer than the lease (each call can take 10 s): renew it
+        # before each call, and leave an item whose lease another worker took after it ran out.
+        renewed_until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=renewed_until):
+            log.info(
+                "outbox lease lost before sending; another worker has the item",
+                extra={"incident_id": item.incident_id, "method": item.method},
+            )
+            return
         failpoints.hit("outbox.claimed")
         earlier = await self._earlier_post(item, payload)
         if earlier is not None:

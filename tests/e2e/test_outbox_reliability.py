@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from conftest import CHANNEL, MILD_STEPS, REPORTER, Leakbot
+from conftest import APPROVER_1, APPROVER_2, CHANNEL, MILD_STEPS, REPORTER, STRANGER, Leakbot
 from e2e_support import walk_to_confirm
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from bot.store import Store
+from bot.slack.outbox import OutboxSender
+from bot.store import OutboxMessage, Store
 
 
 @contextmanager
@@ -80,3 +82,75 @@ async def test_a_query_failure_while_building_is_retried_then_sent_once(
     assert len([c for c in posts if c.args.get("channel") == REPORTER]) == 1
     assert sender.stats.dead == 0
     emu.assert_no_rejections()
+
+
+# -- two senders, one outbox ----------------------------------------------------------------
+
+LEASE = 60
+SLOW_CALL = 40  # seconds each of the first sender's calls takes, on the FakeClock
+
+
+class SlowClient(AsyncWebClient):
+    """The first replica's Slack client: each call takes SLOW_CALL seconds of the clock, and
+    while it is in flight the other replica runs its outbox round."""
+
+    def __init__(self, bot: Leakbot, other: list[OutboxSender]) -> None:
+        super().__init__(token="xoxb-e2e-token", base_url=bot.emulator.api_url, timeout=10)
+        self.bot = bot
+        self.other = other
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.bot.clock.advance(seconds=SLOW_CALL)
+        for sender in self.other:
+            await sender.run_once()
+        return await super().api_call(api_method, **kwargs)
+
+
+async def test_a_slow_batch_outliving_its_lease_never_sends_a_dm_twice(leakbot: Leakbot) -> None:
+    emu = leakbot.emulator
+    users = [APPROVER_1, APPROVER_2, STRANGER]
+    await leakbot.store.enqueue(
+        [
+            OutboxMessage(
+                kind="dm",
+                method="chat.postMessage",
+                payload={"channel": user, "text": f"hello {user}"},
+                dedupe_key=f"lease-test:{user}",
+            )
+            for user in users
+        ],
+        now=leakbot.clock.now(),
+    )
+    renderer = leakbot.app.deps.outbox.renderer
+    other: list[OutboxSender] = []
+    first = OutboxSender(
+        leakbot.store,
+        renderer,
+        SlowClient(leakbot, other),
+        leakbot.clock,
+        worker_id="replica-a",
+        lease_seconds=LEASE,
+    )
+    second = OutboxSender(
+        leakbot.store,
+        renderer,
+        AsyncWebClient(token="xoxb-e2e-token", base_url=emu.api_url, timeout=10),
+        leakbot.clock,
+        worker_id="replica-b",
+        lease_seconds=LEASE,
+    )
+    other.append(second)
+
+    # The first replica leases all three; its calls take 40 s each, so the third item's lease
+    # (60 s from the claim) runs out while it is still busy with the second.
+    assert await first.run_once() == 3
+    for user in users:
+        dms = [
+            c for c in emu.successful_calls_to("chat.postMessage") if c.args.get("channel") == user
+        ]
+        assert len(dms) == 1, (user, len(dms))
+    items = await leakbot.store.outbox_items()
+    assert [i.status for i in items] == ["sent"] * 3
+    # The second replica took over what the first could no longer hold, and nothing else.
+    assert first.stats.sent + second.stats.sent == 3
+    assert second.stats.sent >= 1

@@ -48,6 +48,12 @@ RETRYABLE_ERRORS = frozenset(
 )
 
 
+# The look-up of an earlier post (after an unknown outcome): pages of 200 messages (Slack's
+# recommendation), at most 10 (2,000 messages since the item was queued).
+LOOKUP_PAGE = 200
+LOOKUP_MAX_PAGES = 10
+
+
 def transient(exc: BaseException) -> bool:
     """Whether a failure while building a message may pass by itself (the database or the
     network, not the message): such a message is retried with back-off, never marked dead."""
@@ -371,27 +377,37 @@ class OutboxSender:
             return None
         try:
             if payload.get("thread_ts"):
-                found = await self.client.conversations_replies(
+                first = await self.client.conversations_replies(
                     channel=channel,
                     ts=str(payload["thread_ts"]),
                     include_all_metadata=True,
-                    limit=200,
+                    limit=LOOKUP_PAGE,
                 )
             else:
                 oldest = f"{item.created_at.timestamp() - 5:.6f}"
-                found = await self.client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+                first = await self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=LOOKUP_PAGE
                 )
+            # A busy channel has more than a page since the item was queued: follow the
+            # cursor (slack-sdk's pagination), within a bounded window.
+            pages = 0
+            async for page in first:
+                for message in page.get("messages") or []:
+                    metadata = message.get("metadata") or {}
+                    if (
+                        metadata.get("event_type") == "leakbot_outbox"
+                        and (metadata.get("event_payload") or {}).get("outbox_id") == item.id
+                    ):
+                        return str(message.get("ts"))
+                pages += 1
+                if pages >= LOOKUP_MAX_PAGES:
+                    log.warning(
+                        "earlier post not found within the look-up window",
+                        extra={"incident_id": item.incident_id, "pages": pages},
+                    )
+                    break
         except Exception as exc:
             log.warning("could not check for an earlier post", extra={"error": type(exc).__name__})
-            return None
-        for message in found.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if (
-                metadata.get("event_type") == "leakbot_outbox"
-                and (metadata.get("event_payload") or {}).get("outbox_id") == item.id
-            ):
-                return str(message.get("ts"))
         return None
 
     async def _sent(self, item: OutboxItem, result: dict[str, Any]) -> None:

@@ -18,8 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from bot.slack.outbox import OutboxSender
+from bot.slack.outbox import LOOKUP_PAGE, OutboxSender
 from bot.store import OutboxMessage, Store
+from bot.store.tables import outbox
 
 
 @contextmanager
@@ -154,3 +155,42 @@ async def test_a_slow_batch_outliving_its_lease_never_sends_a_dm_twice(leakbot: 
     # The second replica took over what the first could no longer hold, and nothing else.
     assert first.stats.sent + second.stats.sent == 3
     assert second.stats.sent >= 1
+
+
+# -- the look-up of an earlier post -----------------------------------------------------------
+
+
+async def test_an_earlier_post_is_found_behind_more_than_a_page_of_messages(
+    leakbot: Leakbot,
+) -> None:
+    """The recommendation was posted, but the process stopped before recording it; meanwhile
+    people wrote 250 messages in the channel. The look-up pages through them (cursor) and
+    records the earlier post instead of posting again."""
+    emu = leakbot.emulator
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    [item, _receipt] = await leakbot.store.outbox_items(record.id)
+    [post] = [
+        c for c in emu.successful_calls_to("chat.postMessage") if c.args["channel"] == CHANNEL
+    ]
+    assert post.response is not None
+    ts = post.response["ts"]
+    for n in range(LOOKUP_PAGE + 50):
+        emu.add_message(CHANNEL, f"chatter {n}", user=STRANGER)
+    # As if the process had stopped between Slack's answer and recording it.
+    await leakbot.store.write(
+        lambda conn: conn.execute(
+            outbox.update()
+            .where(outbox.c.id == item.id)
+            .values(status="pending", sent_at=None, result=None, lease_until=None, leased_by=None)
+        )
+    )
+    posts_before = len(emu.calls_to("chat.postMessage"))
+    assert await leakbot.deliver() == 1
+
+    lookups = emu.calls_to("conversations.history")
+    assert len(lookups) == 2 and all(c.ok for c in lookups)
+    assert not lookups[0].args.get("cursor") and lookups[1].args.get("cursor")
+    assert len(emu.calls_to("chat.postMessage")) == posts_before  # not posted again
+    [again, _] = await leakbot.store.outbox_items(record.id)
+    assert (again.status, again.attempts) == ("sent", 2)
+    assert again.result == {"channel": CHANNEL, "ts": ts}

@@ -211,7 +211,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-        metadata = json.dumps({"i": incident_id, "c": (channel or {}).get("id")})
+        # The modal carries its language: its submission answers before any Slack look-up.
+        metadata = json.dumps(
+            {"i": incident_id, "c": (channel or {}).get("id"), "l": lang, "u": user_id}
+        )
         await client.views_open(
             trigger_id=str(body.get("trigger_id") or ""),
             view=reject_view(lang, incident_id, metadata),

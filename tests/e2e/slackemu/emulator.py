@@ -17,10 +17,11 @@ import asyncio
 import base64
 import contextlib
 import copy
+import inspect
 import json
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -189,7 +190,7 @@ class _Channel:
     members: list[str]
 
 
-MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any]]
+MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
 
 class SlackEmulator:
@@ -374,7 +375,8 @@ class SlackEmulator:
         )
 
     def register_method(self, method: str, handler: MethodHandler) -> None:
-        """Serve ``method`` with ``handler(args) -> answer`` (``ok: true`` is added).
+        """Serve ``method`` with ``handler(args) -> answer`` (``ok: true`` is added); an async
+        handler may hold its answer back (e.g. until the test saw the app's ack).
 
         Raise ``SlackApiFailure("some_error")`` from the handler for an ``ok: false`` answer.
         Replaces a built-in method of the same name.
@@ -750,7 +752,10 @@ class SlackEmulator:
                 )
         try:
             if method in self._custom:
-                body: dict[str, Any] = {"ok": True, **self._custom[method](dict(call.args))}
+                answer = self._custom[method](dict(call.args))
+                if inspect.isawaitable(answer):  # a handler may hold its answer back
+                    answer = await answer
+                body: dict[str, Any] = {"ok": True, **answer}
             else:
                 body = {"ok": True, **self._methods[method](call)}
         except SlackApiFailure as failure:

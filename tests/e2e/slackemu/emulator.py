@@ -190,6 +190,32 @@ class _Channel:
     members: list[str]
 
 
+# The bot scopes each method needs (any one of them; Slack's method pages). Checked only when
+# the emulator is given its granted `scopes`: then a call without one answers `missing_scope`
+# with `needed` and `provided`, as Slack does.
+METHOD_SCOPES: Final[dict[str, tuple[str, ...]]] = {
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.getPermalink": (),
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.members": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.history": (
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    ),
+    "conversations.replies": (
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    ),
+    "users.info": ("users:read",),
+    "usergroups.users.list": ("usergroups:read",),
+}
+
 MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
 
@@ -742,6 +768,17 @@ class SlackEmulator:
             return self._answer(call, {"ok": False, "error": "not_authed"})
         if not self._token_ok(call.token):
             return self._answer(call, {"ok": False, "error": "invalid_auth"})
+        needed = METHOD_SCOPES.get(method)
+        if self.scopes is not None and needed and not set(needed) & set(self.scopes):
+            return self._answer(
+                call,
+                {
+                    "ok": False,
+                    "error": "missing_scope",
+                    "needed": ",".join(needed),
+                    "provided": ",".join(self.scopes),
+                },
+            )
         limit = self._rate_limits.get(method)
         if limit is not None:
             wait = limit.retry_after(str(call.args.get("channel", "")))
@@ -946,6 +983,10 @@ class SlackEmulator:
         channel = self._resolve_channel(str(call.args.get("channel") or ""))
         if channel not in self._messages and channel not in self._channels:
             raise SlackApiFailure("channel_not_found")
+        known = self._channels.get(channel)
+        if known is not None and not known.is_member:
+            # Slack: a private channel the bot is not in does not exist for it.
+            raise SlackApiFailure("channel_not_found" if known.is_private else "not_in_channel")
         oldest = float(call.args.get("oldest") or 0)
         found = [
             self._listed(msg, call.args)

@@ -84,6 +84,7 @@ async def _enqueue_and_audit(
     """Queue the messages and, when they are new (not deduplicated), their audit row, in the
     caller's transaction: a crash cannot leave one without the other."""
     if await outbox_rows.enqueue(conn, messages, now=now):
+        failpoints.hit("followthrough.enqueued")
         await audit_rows.append_audit(conn, entry)
 
 

@@ -150,22 +150,27 @@ async def check_slack(settings: Settings, client: AsyncWebClient) -> list[Check]
                 )
             )
             continue
+        # conversations.history, with the *:history scopes the manifest grants (for the outbox's
+        # look-up of earlier posts): it answers only where the bot is a member, so it checks
+        # membership without asking for channels:read / groups:read.
         try:
-            info = await client.conversations_info(channel=channel)
+            await client.conversations_history(channel=channel, limit=1)
+            member = True
         except Exception as exc:
             error = _error(exc)
-            fix = (
-                "the channel ID is wrong or the bot cannot see it: "
-                "copy the ID from the channel's About tab"
-                if error in ("channel_not_found", "not_found")
-                else "add the channels:read scope to let doctor check membership, "
-                "or check it by hand"
-            )
-            checks.append(
-                Check(name, False, f"{channel}: {error}", fix, warning=error == "missing_scope")
-            )
-            continue
-        member = bool((info.get("channel") or {}).get("is_member"))
+            if error != "not_in_channel":
+                fix = (
+                    "the channel ID is wrong, or it is a private channel the bot is not in: "
+                    "copy the ID from the channel's About tab and /invite @leakbot there"
+                    if error in ("channel_not_found", "not_found")
+                    else "grant the scopes in manifest.yml (groups:history for a private "
+                    "channel) and reinstall the app"
+                    if error == "missing_scope"
+                    else "check the channel by hand"
+                )
+                checks.append(Check(name, False, f"{channel}: {error}", fix))
+                continue
+            member = False
         checks.append(
             Check(
                 name,

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot import failpoints
 from bot.clock import Clock
 from bot.domain.followups import (
@@ -29,8 +31,22 @@ from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
 from bot.lifecycle import Lifecycle, LifecycleConfig
 from bot.notifications import Notification
-from bot.service import RECOMMENDATION, IncidentService, store_errors_unavailable
-from bot.store import IncidentRecord, NewTask, OutboxMessage, Store, TaskOutcome, TaskRecord
+from bot.service import (
+    RECOMMENDATION,
+    IncidentService,
+    store_errors_unavailable,
+)
+from bot.store import (
+    IncidentRecord,
+    NewTask,
+    OutboxMessage,
+    Store,
+    TaskOutcome,
+    TaskRecord,
+)
+from bot.store import audit as audit_rows
+from bot.store import outbox as outbox_rows
+from bot.store.audit import AuditEntry
 from bot.store.reports import week_data
 from bot.updates import FactUpdates
 
@@ -59,6 +75,16 @@ def _live(task: TaskRecord, record: IncidentRecord, tasks: list[TaskRecord]) -> 
         other.kind == task.kind and other.ref == task.ref and other.round > task.round
         for other in tasks
     )
+
+
+async def _enqueue_and_audit(
+    conn: AsyncConnection, messages: list[OutboxMessage], entry: AuditEntry, now: datetime
+) -> None:
+    """Queue the messages and, when they are new (not deduplicated), their audit row, in the
+    caller's transaction: a crash cannot leave one without the other."""
+    if await outbox_rows.enqueue(conn, messages, now=now):
+        failpoints.hit("followthrough.enqueued")
+        await audit_rows.append_audit(conn, entry)
 
 
 class FollowThrough:
@@ -272,27 +298,22 @@ class FollowThrough:
                 "due": due_at.isoformat(),
             },
         )
-        inserted = await self.store.enqueue(
-            [
-                notification.to_outbox(
-                    dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}"
-                )
-            ],
-            now=now,
+        message = notification.to_outbox(
+            dedupe_key=f"reminder:{record.id}:{owner}:{due_at.timestamp():.0f}:{stage}"
         )
-        if inserted:
-            await self.store.append_audit(
-                SYSTEM_ACTOR,
-                "reminder.sent",
-                incident_id=record.id,
-                after={
-                    "tasks": [task.id for task in group],
-                    "refs": [task.ref for task in group],
-                    "stage": stage,
-                    "owner": owner,
-                },
-                now=now,
-            )
+        entry = AuditEntry(
+            record.id,
+            SYSTEM_ACTOR,
+            "reminder.sent",
+            now,
+            after={
+                "tasks": [task.id for task in group],
+                "refs": [task.ref for task in group],
+                "stage": stage,
+                "owner": owner,
+            },
+        )
+        await self.store.write(lambda conn: _enqueue_and_audit(conn, [message], entry, now))
 
     async def _overdue(self, record: IncidentRecord, task: TaskRecord, now: datetime) -> None:
         """Past its due time (plus the playbook's grace, if any)."""
@@ -389,14 +410,10 @@ class FollowThrough:
                 for user in audience
                 if not user.startswith("S")
             ]
-        if await self.store.enqueue(messages, now=now):
-            await self.store.append_audit(
-                SYSTEM_ACTOR,
-                action,
-                incident_id=record.id,
-                after={"step": step, "round": record.round},
-                now=now,
-            )
+        entry = AuditEntry(
+            record.id, SYSTEM_ACTOR, action, now, after={"step": step, "round": record.round}
+        )
+        await self.store.write(lambda conn: _enqueue_and_audit(conn, messages, entry, now))
 
     # -- weekly summary ----------------------------------------------------------------------
 

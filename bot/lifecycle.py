@@ -15,6 +15,9 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import failpoints
 from bot.clock import Clock
 from bot.domain.answers import Answers
 from bot.domain.engine import Assessment, assess
@@ -26,7 +29,7 @@ from bot.service import (
     assessment_snapshot,
     store_errors_unavailable,
 )
-from bot.store import IncidentRecord, Store, TaskRecord
+from bot.store import IncidentRecord, Store, TaskRecord, events_jobs, incidents
 from bot.store.lifecycle import ClosureRecord
 
 SYSTEM_ACTOR: Final = "leakbot"
@@ -92,10 +95,6 @@ class Lifecycle:
         first: the follow-through at the due time or a person marking it)."""
         if record.status not in ("pending", "decided"):
             return None
-        if not await self.store.claim_job(
-            f"reassess:{record.id}:{record.round}", owner=actor_id, now=now
-        ):
-            return None
         answers = self.service.answers_of(record)
         # The legal clocks keep running from the first awareness, not from this assessment.
         aware_at = answers.moment("aware_at") or datetime.fromisoformat(
@@ -135,22 +134,34 @@ class Lifecycle:
             ).to_outbox(),
         ]
         reason = "partner_report_missed" if quality == "missing" else "partner_report_insufficient"
-        return await self.store.reopen_for_new_round(
-            record.id,
-            assessment=snapshot,
-            recommendation=assessment.recommendation,
-            actor_id=actor_id,
-            reason=reason,
-            now=now,
-            outbox=messages,
-            # The reporter's answers stay as they were; what was observed is beside them.
-            details={
-                "task": task.id,
-                "ref": task.ref,
-                OBSERVED: observed,
-                "reported": {"partner_response": record.answers.get("partner_response")},
-            },
-        )
+        job = f"reassess:{record.id}:{record.round}"
+
+        async def claim_and_reopen(conn: AsyncConnection) -> IncidentRecord | None:
+            # One transaction: a crash after the claim cannot leave the job claimed and the
+            # incident not re-opened (nobody would ever re-open it then).
+            if not await events_jobs.claim_job(conn, job, owner=actor_id, now=now):
+                return None
+            failpoints.hit("reassess.claimed")
+            return await incidents.reopen_for_new_round(
+                conn,
+                record.id,
+                assessment=snapshot,
+                recommendation=assessment.recommendation,
+                actor_id=actor_id,
+                reason=reason,
+                now=now,
+                outbox=messages,
+                answers=None,
+                # The reporter's answers stay as they were; what was observed is beside them.
+                details={
+                    "task": task.id,
+                    "ref": task.ref,
+                    OBSERVED: observed,
+                    "reported": {"partner_response": record.answers.get("partner_response")},
+                },
+            )
+
+        return await self.store.write(claim_and_reopen)
 
     @store_errors_unavailable
     async def partner_report_received(

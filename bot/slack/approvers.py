@@ -50,6 +50,17 @@ class ApproverDirectory:
             everyone |= await self._group(group_id)
         return frozenset(everyone)
 
+    def known_members(self) -> frozenset[str] | None:
+        """The approvers as last resolved, however old, without asking Slack (for answers due
+        before an ack); None while a group was never resolved."""
+        everyone = set(self.users)
+        for group_id in self.groups:
+            cached = self._cache.get(group_id)
+            if cached is None:
+                return None
+            everyone |= cached[1]
+        return frozenset(everyone)
+
     async def mentions(self) -> str:
         """How to mention the approvers in a message (groups as groups)."""
         parts = [f"<@{user}>" for user in sorted(self.users)]

@@ -21,9 +21,23 @@ async def escalated_to_second_level(deps: Deps, record: IncidentRecord) -> bool:
 
 async def deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str]:
     members = await deps.approvers.members()
-    if deps.escalation is None:
-        return members
-    second = await deps.escalation.members()
+    second = await deps.escalation.members() if deps.escalation is not None else frozenset()
+    return await _with_second_level(deps, record, members, second)
+
+
+async def known_deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str] | None:
+    """As `deciders_for`, from the approvers as last looked up (no Slack call: for answers due in
+    an ack); None while a group was never looked up here."""
+    members = deps.approvers.known_members()
+    second = deps.escalation.known_members() if deps.escalation is not None else frozenset()
+    if members is None or second is None:
+        return None
+    return await _with_second_level(deps, record, members, second)
+
+
+async def _with_second_level(
+    deps: Deps, record: IncidentRecord, members: frozenset[str], second: frozenset[str]
+) -> frozenset[str]:
     if not second - members or not await escalated_to_second_level(deps, record):
         return members
     return members | second

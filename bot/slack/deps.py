@@ -37,6 +37,12 @@ class Deps:
     escalation: ApproverDirectory | None = None
     _locales: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
+    def known_lang(self, user_id: str) -> str:
+        """The user's language as last looked up, however old, else the default; never asks
+        Slack (for answers due before an ack)."""
+        cached = self._locales.get(user_id)
+        return cached[1] if cached else self.settings.LEAKBOT_LANGUAGE
+
     async def user_lang(self, user_id: str) -> str:
         """The user's Slack locale (ja/en), cached for an hour; the default if unknown."""
         now = self.clock.now()

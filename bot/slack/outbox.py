@@ -2,9 +2,10 @@
 
 A state change and the notifications it causes commit together (bot/service.py); this sender
 words each one for Slack at the moment it sends it (bot/slack/render.py) and makes the call.
-429 waits for Retry-After, 5xx and connection errors back off exponentially, permanent errors
-(e.g. channel_not_found) are marked dead and logged — all timed by the injected clock, never by
-sleeping in tests.
+429 waits for Retry-After, 5xx and connection errors back off exponentially, and so does a
+database failure while a message is built (a dropped connection); only Slack's permanent errors
+(e.g. channel_not_found) and messages that can never be built are marked dead and logged — all
+timed by the injected clock, never by sleeping in tests.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import failpoints
 from bot.clock import Clock
 from bot.logs import bind_incident
 from bot.metrics import Metrics
 from bot.notifications import PAYLOAD_KEY, Notification, is_notification
+from bot.service import Unavailable
 from bot.slack.render import NotificationRenderer
 from bot.store import OutboxItem, Store
 
@@ -37,6 +46,22 @@ log = logging.getLogger(__name__)
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+
+
+# The look-up of an earlier post (after an unknown outcome): pages of 200 messages (Slack's
+# recommendation), at most 10 (2,000 messages since the item was queued).
+LOOKUP_PAGE = 200
+LOOKUP_MAX_PAGES = 10
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failure while building a message may pass by itself (the database or the
+    network, not the message): such a message is retried with back-off, never marked dead."""
+    if isinstance(exc, Unavailable | OSError | TimeoutError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def worker_name() -> str:
@@ -286,8 +311,23 @@ class OutboxSender:
             else:
                 await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
             return
-        except Exception as exc:  # a message that can never be built
-            await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if transient(exc):
+                # The database hiccuped while the message was built (a dropped connection, a
+                # timeout): the message is fine, try again later; what follows it waits.
+                error = f"building the message failed: {type(exc).__name__}: {exc}"
+                await self._retry(item, error, self._backoff(item.attempts))
+            else:  # a message that can never be built
+                await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
+            return
+        # A batch's last items may wait longer than the lease (each call can take 10 s): renew it
+        # before each call, and leave an item whose lease another worker took after it ran out.
+        renewed_until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=renewed_until):
+            log.info(
+                "outbox lease lost before sending; another worker has the item",
+                extra={"incident_id": item.incident_id, "method": item.method},
+            )
             return
         failpoints.hit("outbox.claimed")
         earlier = await self._earlier_post(item, payload)
@@ -339,27 +379,37 @@ class OutboxSender:
             return None
         try:
             if payload.get("thread_ts"):
-                found = await self.client.conversations_replies(
+                first = await self.client.conversations_replies(
                     channel=channel,
                     ts=str(payload["thread_ts"]),
                     include_all_metadata=True,
-                    limit=200,
+                    limit=LOOKUP_PAGE,
                 )
             else:
                 oldest = f"{item.created_at.timestamp() - 5:.6f}"
-                found = await self.client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+                first = await self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=LOOKUP_PAGE
                 )
+            # A busy channel has more than a page since the item was queued: follow the
+            # cursor (slack-sdk's pagination), within a bounded window.
+            pages = 0
+            async for page in first:
+                for message in page.get("messages") or []:
+                    metadata = message.get("metadata") or {}
+                    if (
+                        metadata.get("event_type") == "leakbot_outbox"
+                        and (metadata.get("event_payload") or {}).get("outbox_id") == item.id
+                    ):
+                        return str(message.get("ts"))
+                pages += 1
+                if pages >= LOOKUP_MAX_PAGES:
+                    log.warning(
+                        "earlier post not found within the look-up window",
+                        extra={"incident_id": item.incident_id, "pages": pages},
+                    )
+                    break
         except Exception as exc:
             log.warning("could not check for an earlier post", extra={"error": type(exc).__name__})
-            return None
-        for message in found.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if (
-                metadata.get("event_type") == "leakbot_outbox"
-                and (metadata.get("event_payload") or {}).get("outbox_id") == item.id
-            ):
-                return str(message.get("ts"))
         return None
 
     async def _sent(self, item: OutboxItem, result: dict[str, Any]) -> None:

@@ -2,8 +2,10 @@
 
 Bolt refuses requests older than 5 minutes; inside that window a captured request could be sent
 again. Slack signs each delivery (and each of its retries) afresh, so a signature seen twice is
-a replay. The memory is per process and bounded; a replica that did not see the first copy
-still has Bolt's 5-minute limit and the database's idempotency keys.
+a replay. A signature is remembered before the request is handled, so simultaneous copies are
+refused too, all but the first. The memory is per process and bounded; a replica that did not see
+the first copy still has Bolt's 5-minute limit and the database's idempotency keys (submission
+keys, processed Slack deliveries, approvals per approver).
 """
 
 from __future__ import annotations
@@ -44,9 +46,15 @@ class ReplayGuard:
             self._forget_old(now)
             if signature in self._seen:
                 return web.json_response({"error": "invalid request"}, status=401)
+            # Remembered BEFORE the handler awaits anything: checking and remembering with an
+            # await between them let simultaneous copies all pass (no await, so no other
+            # request runs in between on this event loop).
+            self._seen[signature] = now + WINDOW_SECONDS
             response = await handler(request)
-            if response.status != 401:  # only a genuine request is remembered
-                self._seen[signature] = now + WINDOW_SECONDS
+            if response.status == 401:
+                # Refused by the signature check: not a genuine request, so it must not make
+                # the genuine one (same signature) look like a replay.
+                self._seen.pop(signature, None)
             return response
 
         return guard

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
 
-from . import approvals, audit, events_jobs, home, incidents, outbox, tasks
+from . import approvals, audit, events_jobs, home, incidents, leases, outbox, tasks
 from . import lifecycle as lifecycle_queries
 from . import updates as update_queries
 from .approvals import OnChange
@@ -439,6 +439,12 @@ class Store(Database):
         """Give up (no longer blocks later items of its incident). False: the lease was lost."""
         return await self.write(
             lambda conn: outbox.mark_dead(conn, item_id, error=error, now=now, worker_id=worker_id)
+        )
+
+    async def renew_lease(self, item_id: int, *, worker_id: str, until: datetime) -> bool:
+        """Extend this worker's lease on a pending item. False: the lease was lost."""
+        return await self.write(
+            lambda conn: leases.renew_lease(conn, item_id, worker_id=worker_id, until=until)
         )
 
     async def outbox_depth(self) -> int:

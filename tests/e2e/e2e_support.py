@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conftest import CHANNEL, Leakbot
-from slackemu import RecordedCall, SlackEmulator, blockkit
+from slackemu import RecordedCall, SlackEmulator, SlackReply, blockkit
 
 from bot.store import IncidentRecord, Store
 
@@ -149,3 +149,17 @@ def mrkdwn_texts(message: Mapping[str, Any]) -> list[str]:
 
     walk(message.get("blocks") or [])
     return found
+
+
+async def command_answer(
+    bot: Leakbot, text: str, user_id: str
+) -> tuple[SlackReply, dict[str, Any]]:
+    """`/leak <text>`: acked at once with an empty body, answered through the response_url
+    (the app looks up the user's locale and the approvers only after its ack)."""
+    before = len(bot.emulator.calls_to("response_url"))
+    reply = await bot.slack.slash_command("/leak", text, user_id=user_id)
+    assert reply.status == 200, reply.text
+    assert reply.text == "", reply.text  # the ack itself carries nothing
+    await bot.emulator.wait_for_call("response_url", count=before + 1)
+    [body] = bot.emulator.responses(reply.response_url or "")
+    return reply, body

@@ -1,24 +1,19 @@
-"""`/leak help`, `/leak list`, `/leak status …` and unknown sub-commands (ephemeral acks)."""
+"""`/leak help`, `/leak list`, `/leak status …` and unknown sub-commands (an empty ack, then an
+ephemeral answer through the response_url)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from conftest import APPROVER_1, MILD_STEPS, REPORTER, REPORTER_EN, Leakbot
-from e2e_support import assert_no_traceback, mrkdwn_texts, text_of
+from e2e_support import assert_no_traceback, command_answer, mrkdwn_texts, text_of
 from slackemu import SlackReply, validate_message
 
 pytestmark = pytest.mark.usefixtures("no_rejections")
 
 
 async def _command(bot: Leakbot, text: str, user_id: str = REPORTER) -> tuple[SlackReply, str]:
-    reply = await bot.slack.slash_command("/leak", text, user_id=user_id)
-    assert reply.status == 200, reply.text
-    body: dict[str, Any] = reply.json
-    assert isinstance(body, dict), reply.text
+    reply, body = await command_answer(bot, text, user_id)
     assert body.get("response_type") == "ephemeral"
-    # What Slack would refuse in an ack is lost silently: check it here.
     assert validate_message(body.get("text"), body.get("blocks")) == []
     assert_no_traceback(reply.text)
     return reply, text_of(body)
@@ -39,8 +34,9 @@ async def test_list_shows_open_incidents(leakbot: Leakbot) -> None:
     assert "該当するインシデント（対応中）はありません。" in empty
     first = await leakbot.report(REPORTER)
     second = await leakbot.report(REPORTER_EN, MILD_STEPS)
+    answered = len(leakbot.emulator.calls_to("response_url"))  # the commands' answers too
     await leakbot.click(second, "leak_approve", APPROVER_1)
-    await leakbot.emulator.wait_for_call("response_url")
+    await leakbot.emulator.wait_for_call("response_url", count=answered + 1)
     # An approver sees every open incident.
     _, listing = await _command(leakbot, "list", APPROVER_1)
     assert "インシデント（対応中）2件中 1〜2件目（新しい順）" in listing
@@ -63,8 +59,9 @@ async def test_status_shows_facts_decision_deadlines_and_audit(leakbot: Leakbot)
     record = await leakbot.report(REPORTER)
     _, pending = await _command(leakbot, f"status {record.id}")
     assert "状態: 承認待ち" in pending
+    answered = len(leakbot.emulator.calls_to("response_url"))  # the commands' answers too
     await leakbot.click(record, "leak_choose", APPROVER_1, selected_option="consider_suspension")
-    await leakbot.emulator.wait_for_call("response_url")
+    await leakbot.emulator.wait_for_call("response_url", count=answered + 1)
     await leakbot.deliver()
 
     _, status = await _command(leakbot, "status leak-2026-0001")  # case does not matter
@@ -116,7 +113,7 @@ async def test_status_and_list_escape_typed_text(leakbot: Leakbot) -> None:
     steps = [{**MILD_STEPS[0], "partner": partner}, *MILD_STEPS[1:]]
     record = await leakbot.report(REPORTER, steps)
     for text in (f"status {record.id}", "list"):
-        reply, _ = await _command(leakbot, text)
-        for mrkdwn in mrkdwn_texts(reply.json):
+        _, body = await command_answer(leakbot, text, REPORTER)
+        for mrkdwn in mrkdwn_texts(body):
             assert "<!channel>" not in mrkdwn, (text, mrkdwn)
-        assert "&lt;!channel&gt; &amp; Co" in " ".join(mrkdwn_texts(reply.json))
+        assert "&lt;!channel&gt; &amp; Co" in " ".join(mrkdwn_texts(body))

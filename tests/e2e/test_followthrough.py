@@ -31,7 +31,7 @@ from conftest import (
     start_leakbot,
     stop_leakbot,
 )
-from e2e_support import actions_blocks, text_of
+from e2e_support import actions_blocks, command_answer, text_of
 from slackemu import FakeClock, RecordedCall, SlackEmulator
 
 from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR
@@ -228,9 +228,8 @@ async def test_tasks_thread_owner_ticks_stranger_refused_approver_may(leakbot: L
     assert f"<@{APPROVER_3}> が完了" in emu.message_text(CHANNEL, message["ts"])
 
     # /leak status lists the tasks, done and open, and the trail shows who ticked.
-    reply = await leakbot.slack.slash_command("/leak", f"status {incident.id}", user_id=REPORTER)
-    assert reply.status == 200
-    status = text_of(reply.json or {})
+    _, answer = await command_answer(leakbot, f"status {incident.id}", REPORTER)
+    status = text_of(answer)
     assert "*フォローアップ*" in status
     assert "✅ 取引先の事故報告書・再発防止策" in status
     assert "⬜ 個人情報保護委員会への速報" in status
@@ -531,8 +530,8 @@ async def test_escalation_reminds_then_second_level(escalating: Leakbot) -> None
     await run_follow_through(bot)
     assert len(escalations()) == 2 and len(dm_posts(bot.emulator, SECOND_LEVEL)) == 1
     # The escalation steps show in /leak status.
-    reply = await bot.slack.slash_command("/leak", f"status {incident.id}", user_id=APPROVER_1)
-    status = text_of(reply.json or {})
+    _, answer = await command_answer(bot, f"status {incident.id}", APPROVER_1)
+    status = text_of(answer)
     assert "承認者に再通知" in status and "二次承認者に通知" in status
     bot.emulator.assert_no_rejections()
 

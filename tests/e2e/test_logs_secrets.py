@@ -28,6 +28,7 @@ from conftest import (
     STEPS,
     Leakbot,
 )
+from e2e_support import command_answer
 
 from bot.logs import setup_logging
 
@@ -134,8 +135,8 @@ async def _run_flow(bot: Leakbot) -> tuple[str, str]:
     )
     assert garbage.status == 400
     # /leak status shows the description and partner to the person — but not to the logs.
-    status = await bot.slack.slash_command("/leak", f"status {severe.id}", user_id=REPORTER)
-    assert status.status == 200 and PARTNER in json.dumps(status.json, ensure_ascii=False)
+    _, status = await command_answer(bot, f"status {severe.id}", REPORTER)
+    assert PARTNER in json.dumps(status, ensure_ascii=False)
     return severe.id, mild.id
 
 

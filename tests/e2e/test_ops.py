@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from conftest import (
     APPROVER_1,
     APPROVER_2,
@@ -31,6 +32,8 @@ from conftest import (
 from e2e_support import channel_posts, dm_posts, walk_to_confirm
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import SlackEmulator
 
 from bot.cli import main as leakbot_cli
@@ -444,3 +447,42 @@ async def test_a_post_whose_answer_was_lost_is_found_not_repeated(
     [update] = emu.successful_calls_to("chat.update")
     assert update.args["ts"] == ts
     emu.assert_no_rejections()
+
+
+def manifest_bot_scopes() -> list[str]:
+    """The bot scopes manifest.yml asks for (what an installed app is granted)."""
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text("utf-8"))
+    return list(manifest["oauth_config"]["scopes"]["bot"])
+
+
+async def test_doctor_checks_the_channels_with_the_manifests_scopes(
+    doctor: Doctor, store: Store
+) -> None:
+    """Installed with exactly manifest.yml's scopes (the emulator refuses any method outside
+    them with missing_scope, as Slack does), doctor still checks both channels."""
+    scopes = manifest_bot_scopes()
+    assert set(REQUIRED_SCOPES) <= set(scopes)
+    async with doctor_emulator(scopes=scopes) as emu:
+        code, out = await doctor.run(emu)
+        refused = [c.method for c in emu.calls if c.error == "missing_scope"]
+    assert refused == [], refused
+    assert code == 0, out
+    assert "[WARN]" not in out
+    for name in ("escalation channel", "summary channel"):
+        assert line(out, name).startswith("[OK  ]") and "the bot is a member" in line(out, name)
+    async with doctor_emulator(scopes=scopes, in_escalation_channel=False) as emu:
+        code, out = await doctor.run(emu)
+    assert code == 1
+    assert "NOT a member" in line(out, "escalation channel")
+
+
+async def test_the_emulator_refuses_a_method_outside_the_granted_scopes() -> None:
+    # What made doctor's old conversations.info check a warning at best, as Slack answers it.
+    async with doctor_emulator(scopes=manifest_bot_scopes()) as emu:
+        client = AsyncWebClient(token=TOKEN, base_url=emu.api_url)
+        with pytest.raises(SlackApiError) as refused:
+            await client.conversations_info(channel=CHANNEL)
+        history = await client.conversations_history(channel=CHANNEL, limit=1)
+    assert refused.value.response["error"] == "missing_scope"
+    assert "channels:read" in refused.value.response["needed"]
+    assert history["ok"] is True

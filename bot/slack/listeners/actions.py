@@ -265,7 +265,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         channel = body.get("channel") if isinstance(body.get("channel"), dict) else {}
-        metadata = json.dumps({"i": incident_id, "c": (channel or {}).get("id"), "r": record.round})
+        # The modal carries its language and round: its submission answers before any Slack
+        # look-up, and a send-back typed while the incident was re-assessed is refused.
+        metadata = json.dumps(
+            {
+                "i": incident_id,
+                "c": (channel or {}).get("id"),
+                "r": record.round,
+                "l": lang,
+                "u": user_id,
+            }
+        )
         await client.views_open(
             trigger_id=str(body.get("trigger_id") or ""),
             view=reject_view(lang, incident_id, metadata),

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import failpoints
@@ -33,50 +33,54 @@ INCIDENT_ID = re.compile(r"^LEAK-\d{4}-\d{4,}$", re.IGNORECASE)
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command(SLASH_COMMAND)
     @after_ack(deps)
-    async def leak(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def leak(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         text = str(command.get("text") or "").strip()
         sub, _, rest = text.partition(" ")
         sub = sub.lower()
         user_id = str(command.get("user_id") or "")
+        # Acknowledged before any Slack call (the user's locale, the approver groups): those
+        # may retry for longer than Slack's 3 s. The answer follows through the response_url.
+        await ack()
+        failpoints.hit("command.acked")
         if sub == "":
-            await ack()
-            failpoints.hit("command.acked")
             await open_intake(deps, client, str(command.get("trigger_id") or ""), user_id, command)
             return
         lang = await deps.user_lang(user_id)
         try:
-            await _answer(ack, deps, sub, rest, text, lang, user_id)
+            await _answer(respond, deps, sub, rest, text, lang, user_id)
         except (Unavailable, OSError, TimeoutError) as exc:
-            # The database is down: say so rather than let Bolt answer a bare error.
+            # The database is down: say so rather than leave the person without an answer.
             deps.metrics.failures.labels("command").inc()
             log.error("command failed: %s", type(exc).__name__)
-            await ack(**text_message(t(lang, "command.unavailable")))
+            await respond(**text_message(t(lang, "command.unavailable")))
 
 
 async def _answer(
-    ack: AsyncAck, deps: Deps, sub: str, rest: str, text: str, lang: str, user_id: str
+    answer: AsyncRespond, deps: Deps, sub: str, rest: str, text: str, lang: str, user_id: str
 ) -> None:
     if sub == "help":
-        await ack(**help_message(lang))
+        await answer(**help_message(lang))
     elif sub == "list":
         # Approvers see every incident; anyone else sees the ones they reported.
         mine = None if user_id in await deps.approvers.members() else user_id
-        await ack(**await list_incidents(deps, parse_list_args(rest), lang, reporter_id=mine))
+        await answer(**await list_incidents(deps, parse_list_args(rest), lang, reporter_id=mine))
     elif sub == "status":
         incident_id = rest.strip().upper()
         if not INCIDENT_ID.match(incident_id):
-            await ack(**unknown_command(lang, text))
+            await answer(**unknown_command(lang, text))
             return
         record = await deps.service.incident(incident_id)
         tasks = await deps.follow.tasks(incident_id) if record else []
         if record is not None and not await may_see(deps, record, tasks, user_id):
             # Same answer as for an unknown id: an outsider learns nothing, not even that it exists.
-            await ack(**status_message(deps.service, None, [], [], lang, incident_id))
+            await answer(**status_message(deps.service, None, [], [], lang, incident_id))
             return
         trail = await deps.service.audit_trail(incident_id) if record else []
-        await ack(**status_message(deps.service, record, trail, tasks, lang, incident_id))
+        await answer(**status_message(deps.service, record, trail, tasks, lang, incident_id))
     else:
-        await ack(**unknown_command(lang, text))
+        await answer(**unknown_command(lang, text))
 
 
 async def may_see(

@@ -27,7 +27,7 @@ from bot.slack.blocks.intake import (
     values_from_state,
 )
 from bot.slack.blocks.rejection import REASON_MAX
-from bot.slack.deciders import deciders_for
+from bot.slack.deciders import deciders_for, known_deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import outcome_text
@@ -177,13 +177,19 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         user = body.get("user") if isinstance(body.get("user"), dict) else {}
         user_id = str((user or {}).get("id") or "")
-        lang = await deps.user_lang(user_id)
+        # No Slack call before the ack (it must come within 3 s): the language is the one the
+        # modal was opened in, the approvers are what the directory last knew.
         try:
             meta = json.loads(str(view.get("private_metadata") or "{}"))
             incident_id = str(meta["i"])
-        except (ValueError, KeyError, TypeError):
-            await ack(response_action="update", view=error_view(lang))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            await ack(response_action="update", view=error_view(deps.known_lang(user_id)))
             return
+        carried = meta.get("l")
+        opener = meta.get("u")
+        # Only the person who opened the modal can submit it (anyone else replays a payload).
+        mine = carried in ("ja", "en") and opener in (None, user_id)
+        lang = str(carried) if mine else deps.known_lang(user_id)
         block = state_values_of(view).get(BlockId.REJECT_REASON)
         element = block.get(ActionId.INPUT) if isinstance(block, dict) else None
         typed = element.get("value") if isinstance(element, dict) else None
@@ -216,22 +222,29 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 },
             )
             return
-        if record is None or not deps.service.may_reject(
-            record, user_id, await deciders_for(deps, record)
-        ):
-            await ack(
-                response_action="errors",
-                errors={BlockId.REJECT_REASON: t(lang, "approve.not_approver_short")},
-            )
+        approvers = await known_deciders_for(deps, record) if record is not None else frozenset()
+        acked = False
+        if approvers is None:
+            # Nothing known about the approver groups here yet (a restart, or another replica
+            # opened the modal): close the modal first, then look them up; any refusal then
+            # comes as an ephemeral message in the channel the button was in.
+            await ack(response_action="clear")
+            acked = True
+            approvers = await deciders_for(deps, record) if record is not None else frozenset()
+
+        async def refuse(text: str) -> None:
+            if not acked:
+                await ack(response_action="errors", errors={BlockId.REJECT_REASON: text[:150]})
+            elif meta.get("c"):
+                await client.chat_postEphemeral(channel=str(meta["c"]), user=user_id, text=text)
+
+        if record is None or not deps.service.may_reject(record, user_id, approvers):
+            await refuse(t(lang, "approve.not_approver_short"))
             return
         outcome = await deps.service.reject(incident_id, actor_id=user_id, reason=reason)
         if outcome.kind != "rejected":
-            await ack(
-                response_action="errors",
-                errors={
-                    BlockId.REJECT_REASON: outcome_text(deps, outcome, lang, incident_id)[:150]
-                },
-            )
+            await refuse(outcome_text(deps, outcome, lang, incident_id))
             return
-        await ack(response_action="clear")
+        if not acked:
+            await ack(response_action="clear")
         deps.outbox.notify()

@@ -17,10 +17,11 @@ import asyncio
 import base64
 import contextlib
 import copy
+import inspect
 import json
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -215,7 +216,7 @@ class _Channel:
     members: list[str]
 
 
-MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any]]
+MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
 
 class SlackEmulator:
@@ -409,7 +410,8 @@ class SlackEmulator:
         return frozenset(self._methods) | frozenset(self._custom)
 
     def register_method(self, method: str, handler: MethodHandler) -> None:
-        """Serve ``method`` with ``handler(args) -> answer`` (``ok: true`` is added).
+        """Serve ``method`` with ``handler(args) -> answer`` (``ok: true`` is added); an async
+        handler may hold its answer back (e.g. until the test saw the app's ack).
 
         Raise ``SlackApiFailure("some_error")`` from the handler for an ``ok: false`` answer.
         Replaces a built-in method of the same name.
@@ -797,7 +799,10 @@ class SlackEmulator:
                 )
         try:
             if method in self._custom:
-                body: dict[str, Any] = {"ok": True, **self._custom[method](dict(call.args))}
+                answer = self._custom[method](dict(call.args))
+                if inspect.isawaitable(answer):  # a handler may hold its answer back
+                    answer = await answer
+                body: dict[str, Any] = {"ok": True, **answer}
             else:
                 body = {"ok": True, **self._methods[method](call)}
         except SlackApiFailure as failure:
@@ -977,23 +982,47 @@ class SlackEmulator:
             out.pop("metadata", None)
         return out
 
+    @staticmethod
+    def _page(found: list[dict[str, Any]], args: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of `found` by `limit` (Slack's default 100) and `cursor`, with
+        `has_more` and `response_metadata.next_cursor` as Slack gives them."""
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        cursor = str(args.get("cursor") or "")
+        try:
+            start = int(base64.b64decode(cursor).decode().split(":")[1]) if cursor else 0
+        except (ValueError, IndexError) as exc:
+            raise SlackApiFailure("invalid_cursor") from exc
+        page = found[start : start + limit]
+        end = start + len(page)
+        more = end < len(found)
+        next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if more else ""
+        return {
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
     def _conversations_history(self, call: RecordedCall) -> dict[str, Any]:
-        """Top-level messages of a channel, newest first, from `oldest` on (no pagination)."""
+        """Top-level messages of a channel, newest first, from `oldest` on, by pages
+        (`limit`, `cursor`)."""
         channel = self._resolve_channel(str(call.args.get("channel") or ""))
         if channel not in self._messages and channel not in self._channels:
             raise SlackApiFailure("channel_not_found")
+        known = self._channels.get(channel)
+        if known is not None and not known.is_member:
+            # Slack: a private channel the bot is not in does not exist for it.
+            raise SlackApiFailure("channel_not_found" if known.is_private else "not_in_channel")
         oldest = float(call.args.get("oldest") or 0)
-        limit = int(call.args.get("limit") or 100)
         found = [
             self._listed(msg, call.args)
             for ts, msg in self._messages.get(channel, {}).items()
             if float(ts) >= oldest and msg.get("thread_ts") in (None, ts)
         ]
         found.sort(key=lambda m: float(m["ts"]), reverse=True)
-        return {"messages": found[:limit], "has_more": len(found) > limit}
+        return self._page(found, call.args)
 
     def _conversations_replies(self, call: RecordedCall) -> dict[str, Any]:
-        """A thread: its parent, then the replies, oldest first."""
+        """A thread: its parent, then the replies, oldest first, by pages."""
         channel = self._resolve_channel(str(call.args.get("channel") or ""))
         parent = str(call.args.get("ts") or "")
         messages = self._messages.get(channel, {})
@@ -1005,7 +1034,7 @@ class SlackEmulator:
             if ts == parent or msg.get("thread_ts") == parent
         ]
         found.sort(key=lambda m: float(m["ts"]))
-        return {"messages": found, "has_more": False}
+        return self._page(found, call.args)
 
     def _bot_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
         msg: dict[str, Any] = {

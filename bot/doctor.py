@@ -22,10 +22,8 @@ REQUIRED_SCOPES: Final[dict[str, str]] = {
     "users:read": "reading each person's language",
     "usergroups:read": "approvers named by user group",
     "app_mentions:read": "answering @leakbot",
-    "channels:history": "never posting twice after a crash (public channels)",
-    "groups:history": "never posting twice after a crash (private channels)",
-    "channels:read": "checking the bot is in its channels (public channels)",
-    "groups:read": "checking the bot is in its channels (private channels)",
+    "channels:history": "never posting twice after a crash; the bot is in its channels (public)",
+    "groups:history": "never posting twice after a crash; the bot is in its channels (private)",
 }
 
 

@@ -210,9 +210,9 @@ async def test_metrics_count_reminders_and_failures(
 # -- leakbot doctor ---------------------------------------------------------------------------
 
 
-# channels:read is optional (not in manifest.yml): with it the doctor checks channel membership,
-# without it it warns. The emulator refuses calls whose scope was not granted, as Slack does.
-DOCTOR_SCOPES = (*REQUIRED_SCOPES, "channels:read")
+# What the doctor requires (manifest.yml's scopes). The emulator refuses calls whose scope was not
+# granted, as Slack does.
+DOCTOR_SCOPES = tuple(REQUIRED_SCOPES)
 
 
 def doctor_emulator(

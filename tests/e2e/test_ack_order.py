@@ -88,8 +88,8 @@ async def ordered(
 @pytest.mark.parametrize(
     ("text", "user_id", "expected"),
     [
-        ("list", REPORTER_EN, "There are no open incidents"),
-        ("list", REPORTER, "対応中のインシデントはありません"),
+        ("list", REPORTER_EN, "No incidents (open)."),
+        ("list", REPORTER, "該当するインシデント（対応中）はありません。"),
         ("status LEAK-2026-0001", REPORTER_EN, "LEAK-2026-0001"),
         ("help", REPORTER_EN, "How to use leakbot"),
     ],

@@ -16,7 +16,14 @@ from conftest import (
     STRANGER,
     Leakbot,
 )
-from e2e_support import actions_blocks, incident, inputs, recommendation, text_of
+from e2e_support import (
+    actions_blocks,
+    command_answer,
+    incident,
+    inputs,
+    recommendation,
+    text_of,
+)
 
 from bot.store import IncidentRecord
 
@@ -201,9 +208,8 @@ async def test_the_reporter_closes_when_trading_continues(leakbot: Leakbot) -> N
 
 
 async def listing(bot: Leakbot, args: str, user: str) -> str:
-    reply = await bot.slack.slash_command("/leak", f"list {args}".strip(), user_id=user)
-    assert reply.status == 200
-    return text_of(reply.json or {})
+    _, body = await command_answer(bot, f"list {args}".strip(), user)
+    return text_of(body)
 
 
 async def test_list_filters_newest_first_and_pages(leakbot: Leakbot) -> None:
@@ -259,5 +265,5 @@ async def test_list_filters_newest_first_and_pages(leakbot: Leakbot) -> None:
     # Someone else sees only what they reported.
     assert "No incidents (all)." in await listing(leakbot, "all", STRANGER)  # en-US
     # /leak help documents it.
-    reply = await leakbot.slack.slash_command("/leak", "help", user_id=REPORTER)
-    assert "/leak list [open|closed|all] [取引先名] [page N]" in text_of(reply.json or {})
+    _, body = await command_answer(leakbot, "help", REPORTER)
+    assert "/leak list [open|closed|all] [取引先名] [page N]" in text_of(body)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.playbook import load_playbook
+from bot.domain.vocabulary import OPTION_KEYS
 from bot.slack.blocks.home import (
     AWAITING_SHOWN,
     HOME_BLOCKS_MAX,
@@ -123,7 +124,11 @@ def test_a_full_tab_stays_within_slacks_limits(lang: str, approver: bool) -> Non
     assert action_values(view, "leak_home_report") == ["intake"]
     if approver:
         ids = [f"LEAK-2026-{n:04d}" for n in range(AWAITING_SHOWN)]
-        assert action_values(view, "leak_approve") == ids
+        # Approve carries the round and the action shown, so a stale button cannot vote.
+        approve = [value.split(":") for value in action_values(view, "leak_approve")]
+        assert [parts[0] for parts in approve] == ids
+        assert all(len(parts) == 3 and parts[1].isdigit() for parts in approve)
+        assert all(parts[2] in OPTION_KEYS for parts in approve)
         assert action_values(view, "leak_reject") == ids
         assert f"{more} {20 + 7 - AWAITING_SHOWN}" in text
         assert "https://slack.com/archives/CESCALATE1/p1700000001000100" in text

@@ -21,9 +21,22 @@ APPLICATION = (
     "bot.home",
     "bot.lifecycle",
     "bot.updates",
+    "bot.documents",
 )
 # What reaches the outside world: Slack, the command line, the HTTP server and its timers.
-EDGES = ("bot.slack", "bot.cli", "bot.server", "bot.scheduler", "bot.doctor")
+EDGES = (
+    "bot.slack",
+    "bot.cli",
+    "bot.cli_draft",
+    "bot.cli_export",
+    "bot.cli_input",
+    "bot.cli_outbox",
+    "bot.database",
+    "bot.server",
+    "bot.scheduler",
+    "bot.doctor",
+    "bot.summary_chart",
+)
 # Third-party packages only the store or the edges may use.
 IO_LIBRARIES = ("slack_sdk", "slack_bolt", "sqlalchemy", "aiohttp", "alembic", "asyncpg")
 

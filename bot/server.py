@@ -190,11 +190,12 @@ async def _serve(
         await _unless_stopped(stop, check_bot_token(settings, app.deps.client))
         if socket_mode:
             await _unless_stopped(stop, check_app_token(settings, app.deps.client))
+        # In Socket Mode the HTTP server still answers /healthz (and /slack/events is unused).
+        runners = await _bind(app, settings)
+        # Once the port is ours (nothing but auth.test before that): it may ask Slack for groups.
         warning = await _unless_stopped(stop, approver_set_warning(app.deps))
         if warning:
             log.warning(warning)
-        # In Socket Mode the HTTP server still answers /healthz (and /slack/events is unused).
-        runners = await _bind(app, settings)
         app.deps.outbox.start()
         app.scheduler.start()
         if socket_mode:

@@ -23,6 +23,7 @@ REQUIRED_SCOPES: Final[dict[str, str]] = {
     "groups:history": "never posting twice after a crash (private channels)",
     "channels:read": "checking the bot is in its channels (public channels)",
     "groups:read": "checking the bot is in its channels (private channels)",
+    "files:write": "uploading drafted documents, exports and the summary chart",
 }
 
 

@@ -38,10 +38,17 @@ NotificationKind = Literal[
     # facts: audience, hours, option, step.
     "escalation",
     "escalation_dm",
+    # A file uploaded into the incident's thread (files upload v2). facts: document (a document
+    # KIND), lang, format (md or docx), requested_by (the user who asked).
+    "document",
 ]
 NOTIFICATION_KINDS: Final[frozenset[str]] = frozenset(get_args(NotificationKind))
 # The kinds the Slack edge posts as updates of an earlier message (the one named by `ref`).
 UPDATES: Final = frozenset({"decided", "superseded", "tasks_update"})
+# The kinds the Slack edge delivers as a file (upload, then share), not as a message.
+FILES: Final = frozenset({"document"})
+# The outbox `method` of a file: the call that shares it (the upload precedes it).
+FILE_METHOD: Final = "files.completeUploadExternal"
 PAYLOAD_KEY: Final = "notification"
 FORMAT_VERSION: Final = 1
 
@@ -82,11 +89,16 @@ class Notification:
             body["facts"] = dict(self.facts)
         return OutboxMessage(
             kind=self.kind,
-            method="chat.update" if self.kind in UPDATES else "chat.postMessage",
+            method=self._method(),
             payload={PAYLOAD_KEY: body},
             incident_id=self.incident_id,
             dedupe_key=dedupe_key,
         )
+
+    def _method(self) -> str:
+        if self.kind in FILES:
+            return FILE_METHOD
+        return "chat.update" if self.kind in UPDATES else "chat.postMessage"
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], incident_id: str | None) -> Notification:

@@ -170,7 +170,13 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         clock,
     )
     follow = FollowThrough(store, service, follow_config(settings), clock)
-    renderer = NotificationRenderer(service, follow)
+    renderer = NotificationRenderer(
+        service,
+        follow,
+        company_name=settings.LEAKBOT_COMPANY_NAME,
+        company_contact=settings.LEAKBOT_COMPANY_CONTACT,
+        playbook_path=settings.LEAKBOT_PLAYBOOK,
+    )
     deps = Deps(
         settings=settings,
         playbook=playbook,

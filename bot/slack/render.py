@@ -8,8 +8,10 @@ name must not mention anyone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.explain import format_moment, option_label
 from bot.domain.i18n import t
@@ -23,7 +25,19 @@ from bot.slack.blocks.status import mentions, status_line
 from bot.slack.blocks.tasks import tasks_message
 from bot.store import IncidentRecord
 
+if TYPE_CHECKING:
+    from bot.documents import DocumentFormat
+
 Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileBody:
+    """A file to upload: its name, the title shown in Slack, and its bytes."""
+
+    filename: str
+    title: str
+    content: bytes
 
 
 def incident_view(service: IncidentService, record: IncidentRecord) -> IncidentView:
@@ -39,9 +53,21 @@ def incident_view(service: IncidentService, record: IncidentRecord) -> IncidentV
 
 
 class NotificationRenderer:
-    def __init__(self, service: IncidentService, follow: FollowThrough) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        follow: FollowThrough,
+        *,
+        company_name: str | None = None,
+        company_contact: str | None = None,
+        playbook_path: Path | None = None,
+    ) -> None:
         self.service = service
         self.follow = follow
+        self.company_name = company_name
+        self.company_contact = company_contact
+        # The document templates sit beside the playbook (bot/documents.py documents_dir).
+        self.playbook_path = playbook_path
         self.playbook = service.playbook
         self.tz = service.config.tz
         self.channel_lang = service.config.channel_lang
@@ -138,3 +164,35 @@ class NotificationRenderer:
             )
             return {"text": text}
         raise ValueError(f"unknown notification {kind!r}")
+
+    def render_file(
+        self, notification: Notification, record: IncidentRecord, *, now: datetime
+    ) -> FileBody:
+        """The file a `document` notification uploads: the draft of facts["document"]."""
+        if notification.kind != "document":
+            raise ValueError(f"{notification.kind!r} is not a file")
+        # Lazily: python-docx and Jinja2 load only when a document is drafted.
+        from bot.documents import documents_dir, draft, facts_from_incident
+
+        facts = notification.facts
+        kind, lang = str(facts["document"]), str(facts.get("lang") or self.channel_lang)
+        fmt: DocumentFormat = "docx" if facts.get("format") == "docx" else "md"
+        incident_facts = facts_from_incident(
+            record,
+            self.playbook,
+            lang,
+            tz=self.tz,
+            now=now.astimezone(self.tz),
+            company_name=self.company_name,
+            company_contact=self.company_contact,
+        )
+        document = draft(
+            kind,
+            incident_facts,
+            lang,
+            fmt,
+            playbook=self.playbook,
+            templates=documents_dir(self.playbook_path),
+        )
+        title = t(lang, "docs.file_title", kind=t(lang, f"docs.kind.{kind}"), incident_id=record.id)
+        return FileBody(filename=document.filename, title=title, content=document.content)

@@ -14,7 +14,7 @@ import pytest
 BOT = Path(__file__).resolve().parents[2] / "bot"
 
 # The application: the domain and the store together, saying what to tell whom.
-APPLICATION = ("bot.service", "bot.followthrough", "bot.notifications")
+APPLICATION = ("bot.service", "bot.followthrough", "bot.notifications", "bot.drafting")
 # What reaches the outside world: Slack, the command line, the HTTP server and its timers.
 EDGES = ("bot.slack", "bot.cli", "bot.server", "bot.scheduler", "bot.doctor")
 # Third-party packages only the store or the edges may use.

@@ -1,0 +1,154 @@
+"""Files upload v2 through the outbox: a drafted document lands in the incident's thread once.
+
+files.getUploadURLExternal → POST the bytes to the emulator's upload URL (it checks the
+declared length) → files.completeUploadExternal into the recommendation's thread. The file id
+is kept in the outbox item before the completion, so a retry completes it, never re-uploads.
+"""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+import pytest
+from conftest import APPROVER_1, CHANNEL, REPORTER, Leakbot, start_leakbot, stop_leakbot
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slackemu import FakeClock, SlackEmulator
+
+from bot.documents import documents_dir, draft, facts_from_incident
+from bot.drafting import Drafting, check_request
+from bot.store import IncidentRecord, Store
+
+pytestmark = pytest.mark.usefixtures("no_rejections")
+
+
+def expected_draft(bot: Leakbot, record: IncidentRecord, kind: str, lang: str, fmt: str) -> bytes:
+    settings = bot.app.deps.settings
+    facts = facts_from_incident(
+        record,
+        bot.playbook,
+        lang,
+        tz=settings.tz,
+        now=bot.clock.now().astimezone(settings.tz),
+        company_name=settings.LEAKBOT_COMPANY_NAME,
+        company_contact=settings.LEAKBOT_COMPANY_CONTACT,
+    )
+    fmt_literal = "docx" if fmt == "docx" else "md"
+    return draft(
+        kind,
+        facts,
+        lang,
+        fmt_literal,
+        playbook=bot.playbook,
+        templates=documents_dir(settings.LEAKBOT_PLAYBOOK),
+    ).content
+
+
+def docx_text(content: bytes) -> str:
+    import docx  # python-docx, only here
+
+    document = docx.Document(io.BytesIO(content))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+async def queue_document(
+    bot: Leakbot, record: IncidentRecord, kind: str, lang: str = "ja", fmt: str = "md"
+) -> str:
+    request = check_request(kind, lang, fmt)
+    assert request is not None
+    drafting = Drafting(bot.store, bot.clock)
+    return await drafting.request(
+        record, request, actor_id=REPORTER, approvers=[APPROVER_1], request_key="test-1"
+    )
+
+
+async def test_a_queued_document_is_uploaded_into_the_thread_once(leakbot: Leakbot) -> None:
+    record = await leakbot.report()
+    thread_ts = leakbot.recommendation_ts(record)
+    assert await queue_document(leakbot, record, "ppc_preliminary") == "queued"
+    # The same request again (e.g. a retried interaction) queues nothing.
+    assert await queue_document(leakbot, record, "ppc_preliminary") == "duplicate"
+    await leakbot.deliver()
+
+    [shared] = leakbot.emulator.files_shared(CHANNEL, thread_ts)
+    assert shared["filename"] == f"ppc_preliminary-{record.id}-ja.md"
+    assert shared["content"] == expected_draft(leakbot, record, "ppc_preliminary", "ja", "md")
+    assert record.id in shared["title"]
+    [declared] = leakbot.emulator.successful_calls_to("files.getUploadURLExternal")
+    assert int(declared.args["length"]) == len(shared["content"])
+    [complete] = leakbot.emulator.successful_calls_to("files.completeUploadExternal")
+    assert complete.args["channel_id"] == CHANNEL and complete.args["thread_ts"] == thread_ts
+    [item] = [i for i in await leakbot.store.outbox_items(record.id) if i.kind == "document"]
+    assert item.status == "sent" and item.result is not None
+    assert item.result["file_id"] == shared["id"]
+
+
+async def test_a_word_draft_is_the_same_bytes_as_leakbot_draft(leakbot: Leakbot) -> None:
+    record = await leakbot.report()
+    await queue_document(leakbot, record, "partner_request", lang="en", fmt="docx")
+    await leakbot.deliver()
+    [shared] = leakbot.emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))
+    assert shared["filename"] == f"partner_request-{record.id}-en.docx"
+    assert shared["content"][:2] == b"PK"  # a zip container: the .docx
+    expected = expected_draft(leakbot, record, "partner_request", "en", "docx")
+    # A .docx is a zip whose entries carry the time they were written: compare the text.
+    assert docx_text(shared["content"]) == docx_text(expected)
+    assert "partner" in docx_text(shared["content"]).lower()
+
+
+async def test_stopped_between_upload_and_completion_completes_the_same_file(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str, store: Store
+) -> None:
+    first = await start_leakbot(emulator, clock, database_url)
+    try:
+        record = await first.report()
+        thread_ts = first.recommendation_ts(record)
+        await queue_document(first, record, "notice_persons")
+        # The completion's connection drops: uploaded, recorded, never shared. Then it stops.
+        emulator.fail_next("files.completeUploadExternal", disconnect=True)
+        await first.deliver()
+    finally:
+        await stop_leakbot(first)
+    assert emulator.files_shared() == []
+    [uploaded] = emulator.uploaded_files().values()
+    assert uploaded is not None
+    [item] = [i for i in await store.outbox_items(record.id) if i.kind == "document"]
+    assert item.status == "pending" and item.result is not None
+    recorded = item.result["file_id"]
+
+    second = await start_leakbot(emulator, clock, database_url)
+    try:
+        clock.advance(3600)
+        await second.deliver()
+    finally:
+        await stop_leakbot(second)
+    [shared] = emulator.files_shared(CHANNEL, thread_ts)
+    assert shared["id"] == recorded
+    # Completed on retry, never uploaded a second time.
+    assert len(emulator.calls_to("files.getUploadURLExternal")) == 1
+    assert len(emulator.successful_calls_to("files.completeUploadExternal")) == 1
+
+
+async def test_the_emulator_refuses_a_wrong_length_and_an_unknown_file(
+    emulator: SlackEmulator,
+) -> None:
+    client = AsyncWebClient(token="xoxb-test", base_url=emulator.api_url)
+    answer = await client.files_getUploadURLExternal(filename="a.md", length=5)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(str(answer["upload_url"]), data=b"too long") as response,
+    ):
+        assert response.status == 400
+    with pytest.raises(SlackApiError) as never_uploaded:
+        await client.files_completeUploadExternal(
+            files=[{"id": str(answer["file_id"]), "title": "a"}], channel_id=CHANNEL
+        )
+    assert never_uploaded.value.response["error"] == "file_not_found"
+    with pytest.raises(SlackApiError) as unknown:
+        await client.files_completeUploadExternal(
+            files=[{"id": "F000000999", "title": "a"}], channel_id=CHANNEL
+        )
+    assert unknown.value.response["error"] == "file_not_found"
+    assert emulator.files_shared() == []

@@ -11,7 +11,16 @@ import io
 
 import aiohttp
 import pytest
-from conftest import APPROVER_1, CHANNEL, REPORTER, Leakbot, start_leakbot, stop_leakbot
+from conftest import (
+    APPROVER_1,
+    CHANNEL,
+    MILD_STEPS,
+    REPORTER,
+    STRANGER,
+    Leakbot,
+    start_leakbot,
+    stop_leakbot,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import FakeClock, SlackEmulator
@@ -152,3 +161,91 @@ async def test_the_emulator_refuses_a_wrong_length_and_an_unknown_file(
         )
     assert unknown.value.response["error"] == "file_not_found"
     assert emulator.files_shared() == []
+
+
+# -- in Slack: leak_docs and the tasks' draft buttons ------------------------------------------
+
+
+async def open_docs_modal(bot: Leakbot, record: IncidentRecord, user_id: str) -> str:
+    before = len(bot.emulator.calls_to("views.open"))
+    await bot.click(record, "leak_docs", user_id, value=record.id)
+    call = await bot.emulator.wait_for_call("views.open", count=before + 1)
+    assert call.ok and call.response is not None, call.response
+    return str(call.response["view"]["id"])
+
+
+async def test_leak_docs_uploads_the_chosen_draft_into_the_thread(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    view_id = await open_docs_modal(leakbot, record, REPORTER)
+    view = leakbot.emulator.view(view_id)
+    assert view["callback_id"] == "leak_docs" and view["private_metadata"] == record.id
+    reply = await leakbot.slack.view_submission(
+        view_id,
+        user_id=REPORTER,
+        answers={"doc_kind": "partner_request", "doc_lang": "en", "doc_format": "md"},
+    )
+    assert reply.status == 200 and not (reply.json or {}).get("errors"), reply.text
+    await leakbot.deliver()
+
+    [shared] = leakbot.emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))
+    assert shared["filename"] == f"partner_request-{record.id}-en.md"
+    assert shared["content"] == expected_draft(leakbot, record, "partner_request", "en", "md")
+    trail = await leakbot.store.audit_trail(record.id)
+    assert [e.actor_id for e in trail if e.action == "document.requested"] == [REPORTER]
+
+
+async def test_leak_docs_refuses_someone_who_is_not_involved(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    view_id = await open_docs_modal(leakbot, record, STRANGER)
+    reply = await leakbot.slack.view_submission(
+        view_id,
+        user_id=STRANGER,
+        answers={"doc_kind": "ppc_preliminary", "doc_lang": "en", "doc_format": "md"},
+    )
+    errors = (reply.json or {}).get("errors") or {}
+    assert "reporter" in str(errors.get("doc_kind")), reply.text
+    await leakbot.deliver()
+    assert leakbot.emulator.files_shared() == []
+    assert leakbot.emulator.calls_to("files.getUploadURLExternal") == []
+    trail = await leakbot.store.audit_trail(record.id)
+    assert [e.actor_id for e in trail if e.action == "document.refused"] == [STRANGER]
+
+
+async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    await leakbot.click(record, "leak_approve", APPROVER_1, value=record.id)
+    await leakbot.emulator.wait_for_call("response_url")
+    await leakbot.deliver()
+    stored = await leakbot.store.get_incident(record.id)
+    assert stored is not None and stored.status == "decided"
+    parent = leakbot.recommendation_ts(record)
+    decided = leakbot.emulator.message(CHANNEL, parent)
+    assert "leak_docs" in str(decided["blocks"])  # the decided message keeps the docs button
+    [tasks] = [
+        m
+        for m in leakbot.emulator.messages(CHANNEL)
+        if m.get("thread_ts") == parent and "leak_task_draft" in str(m.get("blocks"))
+    ]
+    buttons = [
+        element
+        for block in tasks["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "leak_task_draft"
+    ]
+    assert buttons, tasks["blocks"]
+    value = str(buttons[0]["value"])
+    incident_id, _, kind = value.partition("|")
+    assert incident_id == record.id
+    reply = await leakbot.slack.block_actions(
+        "leak_task_draft",
+        user_id=APPROVER_1,
+        value=value,
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    assert reply.status == 200
+    await leakbot.deliver()
+    [shared] = leakbot.emulator.files_shared(CHANNEL, parent)
+    assert shared["filename"] == f"{kind}-{record.id}-ja.md"
+    assert shared["content"] == expected_draft(leakbot, stored, kind, "ja", "md")

@@ -31,6 +31,7 @@ from bot.slack.blocks.common import (
     plain,
     section,
 )
+from bot.slack.blocks.documents import docs_button
 from bot.slack.ids import ActionId, BlockId
 
 FACT_IDS = (
@@ -197,6 +198,7 @@ def decision_controls(
                 "text": plain(t(lang, "message.reject"), 75),
                 "value": incident_id,
             },
+            docs_button(incident_id, lang),
         ],
     }
 
@@ -221,7 +223,8 @@ def decided_message(
 ) -> dict[str, Any]:
     """The same message after a decision or rejection: who, what, when — and no live buttons."""
     blocks = _head_blocks(playbook, view, lang)
-    blocks.append(section(status_line))
+    # No decision controls any more; the document button stays (beside the outcome).
+    blocks.append({**section(status_line), "accessory": docs_button(view.incident_id, lang)})
     blocks.append(divider())
     blocks += _analysis_blocks(playbook, view, lang)
     return {"text": _summary_text(playbook, view, lang) + " — " + status_line, "blocks": blocks}

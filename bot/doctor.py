@@ -24,6 +24,7 @@ REQUIRED_SCOPES: Final[dict[str, str]] = {
     "channels:read": "checking the bot is in its channels (public channels)",
     "groups:read": "checking the bot is in its channels (private channels)",
     "files:write": "uploading drafted documents, exports and the summary chart",
+    "im:write": "opening the DM an export is uploaded to",
 }
 
 

@@ -113,3 +113,23 @@ class Drafting:
             now=now,
         )
         return "queued" if queued else "duplicate"
+
+    @store_errors_unavailable
+    async def request_export(
+        self, *, actor_id: str, approvers: Collection[str], lang: str, request_key: str
+    ) -> DraftOutcome:
+        """`/leak export`: every incident as CSV to the approver's DM; others are refused."""
+        now = self.clock.now()
+        if actor_id not in approvers:
+            await self.store.append_audit(actor_id, "export.refused", now=now)
+            return "refused"
+        message = Notification(
+            kind="export",
+            channel=actor_id,
+            lang=lang,
+            facts={"lang": lang, "requested_by": actor_id},
+        ).to_outbox(dedupe_key=f"export:{request_key}")
+        queued = await self.store.enqueue_requested(
+            message, actor_id=actor_id, action="export.requested", after={"format": "csv"}, now=now
+        )
+        return "queued" if queued else "duplicate"

@@ -41,12 +41,15 @@ NotificationKind = Literal[
     # A file uploaded into the incident's thread (files upload v2). facts: document (a document
     # KIND), lang, format (md or docx), requested_by (the user who asked).
     "document",
+    # `/leak export`: the incidents as CSV, uploaded to the asking approver's DM (no incident).
+    # facts: requested_by.
+    "export",
 ]
 NOTIFICATION_KINDS: Final[frozenset[str]] = frozenset(get_args(NotificationKind))
 # The kinds the Slack edge posts as updates of an earlier message (the one named by `ref`).
 UPDATES: Final = frozenset({"decided", "superseded", "tasks_update"})
 # The kinds the Slack edge delivers as a file (upload, then share), not as a message.
-FILES: Final = frozenset({"document"})
+FILES: Final = frozenset({"document", "export"})
 # The outbox `method` of a file: the call that shares it (the upload precedes it).
 FILE_METHOD: Final = "files.completeUploadExternal"
 PAYLOAD_KEY: Final = "notification"

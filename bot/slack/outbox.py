@@ -414,7 +414,9 @@ class OutboxSender:
                 file_id, title = recorded, str((item.result or {}).get("title") or "")
             else:
                 try:
-                    body = self.renderer.render_file(notification, record, now=self.clock.now())
+                    body = await self.renderer.render_file(
+                        notification, record, now=self.clock.now()
+                    )
                 except Exception as exc:
                     await self._dead(item, f"cannot build file: {type(exc).__name__}: {exc}")
                     return
@@ -426,6 +428,10 @@ class OutboxSender:
                 ):
                     return  # the lease was lost; whoever holds it now finishes the item
                 failpoints.hit("outbox.file_recorded")
+            if str(placement["channel"])[:1] in ("U", "W"):
+                # A person: their DM with the app (completeUploadExternal takes a channel id).
+                opened = await self.client.conversations_open(users=str(placement["channel"]))
+                placement["channel"] = str((opened.get("channel") or {}).get("id") or "")
             await self.client.files_completeUploadExternal(
                 files=[{"id": file_id, "title": title or file_id}],
                 channel_id=placement["channel"],
@@ -442,18 +448,19 @@ class OutboxSender:
 
     async def _file_placement(
         self, item: OutboxItem
-    ) -> tuple[Notification, dict[str, Any], IncidentRecord]:
-        """The notification, where its file goes (channel, thread_ts) and its incident."""
-        if item.incident_id is None:
-            raise ValueError("a file needs an incident")
+    ) -> tuple[Notification, dict[str, Any], IncidentRecord | None]:
+        """The notification, where its file goes (channel, thread_ts) and its incident (None
+        for a file about no incident, e.g. an export)."""
         notification = Notification.from_payload(item.payload, item.incident_id)
-        record = await self.store.get_incident(item.incident_id)
-        if record is None:
-            raise ValueError(f"incident {item.incident_id} is gone")
+        record = None
+        if item.incident_id is not None:
+            record = await self.store.get_incident(item.incident_id)
+            if record is None:
+                raise ValueError(f"incident {item.incident_id} is gone")
         placement: dict[str, Any] = {}
         if notification.channel is not None:
             placement["channel"] = notification.channel
-        if notification.thread is not None:
+        if notification.thread is not None and item.incident_id is not None:
             sent = await self.store.last_sent_result(item.incident_id, notification.thread)
             if not sent:
                 raise Unresolved(notification.thread)

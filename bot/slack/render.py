@@ -8,6 +8,8 @@ name must not mention anyone.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -165,17 +167,21 @@ class NotificationRenderer:
             return {"text": text}
         raise ValueError(f"unknown notification {kind!r}")
 
-    def render_file(
-        self, notification: Notification, record: IncidentRecord, *, now: datetime
+    async def render_file(
+        self, notification: Notification, record: IncidentRecord | None, *, now: datetime
     ) -> FileBody:
-        """The file a `document` notification uploads: the draft of facts["document"]."""
-        if notification.kind != "document":
+        """The file a file notification uploads: the draft of facts["document"] for
+        `document`, every stored incident as CSV for `export`."""
+        lang = str(notification.facts.get("lang") or notification.lang or self.channel_lang)
+        if notification.kind == "export":
+            return await self._export_csv(lang, now)
+        if notification.kind != "document" or record is None:
             raise ValueError(f"{notification.kind!r} is not a file")
         # Lazily: python-docx and Jinja2 load only when a document is drafted.
         from bot.documents import documents_dir, draft, facts_from_incident
 
         facts = notification.facts
-        kind, lang = str(facts["document"]), str(facts.get("lang") or self.channel_lang)
+        kind = str(facts["document"])
         fmt: DocumentFormat = "docx" if facts.get("format") == "docx" else "md"
         incident_facts = facts_from_incident(
             record,
@@ -196,3 +202,19 @@ class NotificationRenderer:
         )
         title = t(lang, "docs.file_title", kind=t(lang, f"docs.kind.{kind}"), incident_id=record.id)
         return FileBody(filename=document.filename, title=title, content=document.content)
+
+    async def _export_csv(self, lang: str, now: datetime) -> FileBody:
+        """Every incident as `leakbot export --format csv` writes it (UTF-8 with a BOM, CRLF)."""
+        from bot.domain.export import write_export
+        from bot.store.export import iter_export
+
+        out = io.StringIO(newline="")
+        out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
+        async with contextlib.aclosing(iter_export(self.service.store)) as pages:
+            await write_export(pages, out, fmt="csv", playbook=self.playbook)
+        day = now.astimezone(self.tz).strftime("%Y-%m-%d")
+        return FileBody(
+            filename=f"leakbot-export-{day}.csv",
+            title=t(lang, "docs.export_title", date=day),
+            content=out.getvalue().encode("utf-8"),
+        )

@@ -7,6 +7,8 @@ is kept in the outbox item before the completion, so a retry completes it, never
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import io
 
 import aiohttp
@@ -26,8 +28,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import FakeClock, SlackEmulator
 
 from bot.documents import documents_dir, draft, facts_from_incident
+from bot.domain.export import write_export
 from bot.drafting import Drafting, check_request
 from bot.store import IncidentRecord, Store
+from bot.store.export import iter_export
 
 pytestmark = pytest.mark.usefixtures("no_rejections")
 
@@ -249,3 +253,47 @@ async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> Non
     [shared] = leakbot.emulator.files_shared(CHANNEL, parent)
     assert shared["filename"] == f"{kind}-{record.id}-ja.md"
     assert shared["content"] == expected_draft(leakbot, stored, kind, "ja", "md")
+
+
+# -- /leak export -------------------------------------------------------------------------------
+
+
+async def stored_csv(store: Store, bot: Leakbot) -> str:
+    """What `leakbot export --format csv` writes for this database."""
+    out = io.StringIO(newline="")
+    out.write("\ufeff")
+    async with contextlib.aclosing(iter_export(store)) as pages:
+        await write_export(pages, out, fmt="csv", playbook=bot.playbook)
+    return out.getvalue()
+
+
+async def test_leak_export_uploads_the_incidents_as_csv_to_the_approvers_dm(
+    leakbot: Leakbot,
+) -> None:
+    first = await leakbot.report(REPORTER, MILD_STEPS)
+    second = await leakbot.report(REPORTER)
+    reply = await leakbot.slack.slash_command("/leak", "export", user_id=APPROVER_1)
+    assert reply.status == 200 and "CSV" in reply.text, reply.text
+    await leakbot.deliver()
+
+    [shared] = leakbot.emulator.files_shared(APPROVER_1)
+    assert shared["channel"] == leakbot.emulator.dm_channel(APPROVER_1)
+    assert shared["filename"].startswith("leakbot-export-") and shared["filename"].endswith(".csv")
+    text = shared["content"].decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    assert [row["id"] for row in rows] == [first.id, second.id]
+    assert [row["partner"] for row in rows] == [first.partner, second.partner]
+    assert text == await stored_csv(leakbot.store, leakbot)
+    # Nothing went to the escalation channel.
+    assert leakbot.emulator.files_shared(CHANNEL) == []
+
+
+async def test_leak_export_is_for_approvers_only(leakbot: Leakbot) -> None:
+    await leakbot.report(REPORTER, MILD_STEPS)
+    for user in (REPORTER, STRANGER):
+        reply = await leakbot.slack.slash_command("/leak", "export", user_id=user)
+        assert reply.status == 200 and "CSV" not in reply.text, reply.text
+    await leakbot.deliver()
+    assert leakbot.emulator.files_shared() == []
+    assert leakbot.emulator.calls_to("files.getUploadURLExternal") == []

@@ -24,6 +24,7 @@ from bot.slack.blocks.responses import (
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.listeners.actions import after_ack
+from bot.slack.listeners.documents import export_command
 from bot.store import IncidentRecord, TaskRecord
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         lang = await deps.user_lang(user_id)
         try:
-            await _answer(ack, deps, sub, rest, text, lang, user_id)
+            if sub == "export":
+                request_key = str(command.get("trigger_id") or "")
+                await export_command(ack, deps, lang, user_id, request_key)
+            else:
+                await _answer(ack, deps, sub, rest, text, lang, user_id)
         except (Unavailable, OSError, TimeoutError) as exc:
             # The database is down: say so rather than let Bolt answer a bare error.
             deps.metrics.failures.labels("command").inc()

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.i18n import t
 from bot.drafting import Drafting, check_request
 from bot.slack.blocks.documents import chosen, docs_modal
+from bot.slack.blocks.responses import text_message
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import after_ack
@@ -103,3 +104,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
             deps.outbox.notify()
             text = t(lang, "docs.queued", incident_id=record.id, kind=t(lang, f"docs.kind.{kind}"))
         await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+async def export_command(
+    ack: AsyncAck, deps: Deps, lang: str, user_id: str, request_key: str
+) -> None:
+    """`/leak export`: approvers get every incident as CSV in their DM."""
+    outcome = await Drafting(deps.store, deps.clock).request_export(
+        actor_id=user_id,
+        approvers=await deps.approvers.members(),
+        lang=lang,
+        request_key=request_key,
+    )
+    if outcome == "refused":
+        await ack(**text_message(t(lang, "docs.export_not_allowed")))
+        return
+    await ack(**text_message(t(lang, "docs.export_queued")))
+    deps.outbox.notify()

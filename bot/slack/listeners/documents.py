@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.i18n import t
 from bot.drafting import Drafting, check_request
+from bot.service import Unavailable
 from bot.slack.blocks.documents import chosen, docs_modal
 from bot.slack.blocks.responses import text_message
 from bot.slack.deps import Deps
@@ -54,19 +55,24 @@ def register(app: AsyncApp, deps: Deps) -> None:
             chosen(values, BlockId.DOC_FORMAT),
         )
         incident_id = str(view.get("private_metadata") or "")
-        record = await deps.service.incident(incident_id) if incident_id else None
-        if request is None or record is None:
-            await ack(
-                response_action="errors", errors={BlockId.DOC_KIND: t(lang, "docs.bad_choice")}
+        try:
+            record = await deps.service.incident(incident_id) if incident_id else None
+            if request is None or record is None:
+                text = t(lang, "docs.bad_choice")
+                await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
+                return
+            outcome = await drafting.request(
+                record,
+                request,
+                actor_id=user_id,
+                approvers=await deps.approvers.members(),
+                request_key=f"view:{view.get('id') or ''}",
             )
+        except Unavailable:
+            # The database is down: say so in the modal, which stays open to try again.
+            text = t(lang, "command.unavailable")
+            await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
             return
-        outcome = await drafting.request(
-            record,
-            request,
-            actor_id=user_id,
-            approvers=await deps.approvers.members(),
-            request_key=f"view:{view.get('id') or ''}",
-        )
         if outcome == "refused":
             text = t(lang, "docs.not_allowed", incident_id=record.id)
             await ack(response_action="errors", errors={BlockId.DOC_KIND: text})

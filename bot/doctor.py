@@ -24,6 +24,8 @@ REQUIRED_SCOPES: Final[dict[str, str]] = {
     "app_mentions:read": "answering @leakbot",
     "channels:history": "never posting twice after a crash; the bot is in its channels (public)",
     "groups:history": "never posting twice after a crash; the bot is in its channels (private)",
+    "files:write": "uploading drafted documents, exports and the summary chart",
+    "im:write": "opening the DM an export is uploaded to",
 }
 
 

@@ -50,6 +50,12 @@ NotificationKind = Literal[
     # message updated in place when the recommendation stayed the same.
     "facts_note",
     "facts_update",
+    # A file uploaded into the incident's thread (files upload v2). facts: document (a document
+    # KIND), lang, format (md or docx), requested_by (the user who asked).
+    "document",
+    # `/leak export`: the incidents as CSV, uploaded to the asking approver's DM (no incident).
+    # facts: requested_by.
+    "export",
 ]
 NOTIFICATION_KINDS: Final[frozenset[str]] = frozenset(get_args(NotificationKind))
 # The kinds the Slack edge posts as updates of an earlier message (the one named by `ref`).
@@ -58,6 +64,10 @@ UPDATES: Final = frozenset(
 )
 # The Slack call of each kind that is neither a post nor an update.
 METHODS: Final = {"home": "views.publish"}
+# The kinds the Slack edge delivers as a file (upload, then share), not as a message.
+FILES: Final = frozenset({"document", "export"})
+# The outbox `method` of a file: the call that shares it (the upload precedes it).
+FILE_METHOD: Final = "files.completeUploadExternal"
 PAYLOAD_KEY: Final = "notification"
 # App Home publishes are coalesced: at most one per person per window (see `home_refresh`).
 HOME_WINDOW_SECONDS: Final = 5
@@ -103,13 +113,18 @@ class Notification:
             body["facts"] = dict(self.facts)
         return OutboxMessage(
             kind=self.kind,
-            method=METHODS.get(
-                self.kind, "chat.update" if self.kind in UPDATES else "chat.postMessage"
-            ),
+            method=self._method(),
             payload={PAYLOAD_KEY: body},
             incident_id=self.incident_id,
             dedupe_key=dedupe_key,
         )
+
+    def _method(self) -> str:
+        if self.kind in FILES:
+            return FILE_METHOD
+        if self.kind in METHODS:
+            return METHODS[self.kind]
+        return "chat.update" if self.kind in UPDATES else "chat.postMessage"
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], incident_id: str | None) -> Notification:

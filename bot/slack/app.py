@@ -172,7 +172,13 @@ def build_deps(settings: Settings, store: Store, playbook: Playbook, clock: Cloc
         clock,
     )
     follow = FollowThrough(store, service, follow_config(settings), clock)
-    renderer = NotificationRenderer(service, follow)
+    renderer = NotificationRenderer(
+        service,
+        follow,
+        company_name=settings.LEAKBOT_COMPANY_NAME,
+        company_contact=settings.LEAKBOT_COMPANY_CONTACT,
+        playbook_path=settings.LEAKBOT_PLAYBOOK,
+    )
     approvers = ApproverDirectory(client, settings.approvers, clock)
 
     async def lang_of(user_id: str) -> str:

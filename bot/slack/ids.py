@@ -27,6 +27,10 @@ class ActionId(StrEnum):
     REOPEN = "leak_reopen"
     # Issue 12: new facts (value = incident id): the intake modal, filled in.
     UPDATE = "leak_update"
+    # Documents (issue 13): the incident message's button (value = incident id) and a task's
+    # draft button (value = "incident id|document kind").
+    DOCS = "leak_docs"
+    TASK_DRAFT = "leak_task_draft"
     # Inside the intake modal.
     BACK = "leak_back"
     INPUT = "value"  # the action id of every answer's input element
@@ -42,6 +46,10 @@ class BlockId(StrEnum):
     REGULATOR = "regulator"  # + ":<deadline id>", done / not required
     REGULATOR_REASON = "regulator_reason"  # + ":<deadline id>"
     INCIDENT = "leak_incident"
+    # The document modal's inputs.
+    DOC_KIND = "doc_kind"
+    DOC_LANG = "doc_lang"
+    DOC_FORMAT = "doc_format"
 
 
 class CallbackId(StrEnum):
@@ -49,6 +57,7 @@ class CallbackId(StrEnum):
     REJECT = "leak_reject_reason"
     DONE = "leak_done"
     CLOSE = "leak_close_outcome"
+    DOCS = "leak_docs"
 
 
 SLASH_COMMAND = "/leak"

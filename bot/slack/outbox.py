@@ -35,10 +35,10 @@ from bot import failpoints
 from bot.clock import Clock
 from bot.logs import bind_incident
 from bot.metrics import Metrics
-from bot.notifications import PAYLOAD_KEY, Notification, is_notification
+from bot.notifications import FILE_METHOD, PAYLOAD_KEY, Notification, is_notification
 from bot.service import Unavailable
-from bot.slack.render import NotificationRenderer
-from bot.store import OutboxItem, Store
+from bot.slack.render import FileBody, NotificationRenderer
+from bot.store import IncidentRecord, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +301,9 @@ class OutboxSender:
 
     async def _deliver(self, item: OutboxItem) -> None:
         bind_incident(item.incident_id)
+        if item.method == FILE_METHOD:
+            await self._deliver_file(item)
+            return
         try:
             payload = await self._payload(item)
         except Unresolved as exc:
@@ -434,3 +437,127 @@ class OutboxSender:
                 extra={"incident_id": item.incident_id, "method": item.method},
             )
             failpoints.hit("outbox.marked")
+
+    # -- files (upload v2) -------------------------------------------------------------------
+
+    async def _deliver_file(self, item: OutboxItem) -> None:
+        """Upload a file and share it in the incident's thread, at most once.
+
+        files.getUploadURLExternal → POST the bytes → record the file id in the item →
+        files.completeUploadExternal. After a stop between the upload and the completion the
+        retry completes the recorded file (never uploads again); a stop before the file id is
+        recorded leaves an unshared upload behind, which Slack keeps private to the app.
+        """
+        try:
+            notification, placement, record = await self._file_placement(item)
+        except Unresolved as exc:
+            if await self._gave_up_on(item.incident_id, str(exc)):
+                await self._dead(item, f"depends on a {exc} message that could not be posted")
+            else:
+                await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
+            return
+        except Exception as exc:
+            await self._dead(item, f"cannot build file: {type(exc).__name__}: {exc}")
+            return
+        failpoints.hit("outbox.claimed")
+        recorded = (item.result or {}).get("file_id")
+        try:
+            if isinstance(recorded, str) and recorded:
+                file_id, title = recorded, str((item.result or {}).get("title") or "")
+            else:
+                try:
+                    body = await self.renderer.render_file(
+                        notification, record, now=self.clock.now()
+                    )
+                except Exception as exc:
+                    await self._dead(item, f"cannot build file: {type(exc).__name__}: {exc}")
+                    return
+                file_id = await self._upload(body)
+                title = body.title
+                failpoints.hit("outbox.file_uploaded")
+                if not await self.store.record_uploaded_file(
+                    item.id, file_id=file_id, title=title, worker_id=self.worker_id
+                ):
+                    return  # the lease was lost; whoever holds it now finishes the item
+                failpoints.hit("outbox.file_recorded")
+            if str(placement["channel"])[:1] in ("U", "W"):
+                # A person: their DM with the app (completeUploadExternal takes a channel id).
+                opened = await self.client.conversations_open(users=str(placement["channel"]))
+                placement["channel"] = str((opened.get("channel") or {}).get("id") or "")
+            await self.client.files_completeUploadExternal(
+                files=[{"id": file_id, "title": title or file_id}],
+                channel_id=placement["channel"],
+                thread_ts=placement.get("thread_ts"),
+            )
+        except SlackApiError as exc:
+            await self._file_failed(item, exc)
+            return
+        except (aiohttp.ClientError, TimeoutError, OSError, _UploadRefused) as exc:
+            await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
+            return
+        failpoints.hit("outbox.sent")
+        await self._sent(item, {**placement, "file_id": file_id})
+
+    async def _file_placement(
+        self, item: OutboxItem
+    ) -> tuple[Notification, dict[str, Any], IncidentRecord | None]:
+        """The notification, where its file goes (channel, thread_ts) and its incident (None
+        for a file about no incident, e.g. an export)."""
+        notification = Notification.from_payload(item.payload, item.incident_id)
+        record = None
+        if item.incident_id is not None:
+            record = await self.store.get_incident(item.incident_id)
+            if record is None:
+                raise ValueError(f"incident {item.incident_id} is gone")
+        placement: dict[str, Any] = {}
+        if notification.channel is not None:
+            placement["channel"] = notification.channel
+        if notification.thread is not None and item.incident_id is not None:
+            sent = await self.store.last_sent_result(item.incident_id, notification.thread)
+            if not sent:
+                raise Unresolved(notification.thread)
+            placement = {"channel": sent["channel"], "thread_ts": sent["ts"]}
+        if not placement.get("channel"):
+            raise ValueError("a file needs a channel or a thread")
+        return notification, placement, record
+
+    async def _upload(self, body: FileBody) -> str:
+        """Steps 1 and 2 of upload v2; returns the new (not yet shared) file's id."""
+        answer = await self.client.files_getUploadURLExternal(
+            filename=body.filename, length=len(body.content)
+        )
+        upload_url, file_id = str(answer["upload_url"]), str(answer["file_id"])
+        session = self.client.session
+        owned = session is None
+        if session is None:
+            session = aiohttp.ClientSession()
+        try:
+            async with session.post(
+                upload_url,
+                data=body.content,
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+            ) as response:
+                if response.status != 200:
+                    raise _UploadRefused(f"upload answered HTTP {response.status}")
+        finally:
+            if owned:
+                await session.close()
+        return file_id
+
+    async def _file_failed(self, item: OutboxItem, exc: SlackApiError) -> None:
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429:
+            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 30.0
+            await self._retry(item, "ratelimited (429)", delay)
+        elif status >= 500 or error in RETRYABLE_ERRORS:
+            await self._retry(item, f"HTTP {status} {error}".strip(), self._backoff(item.attempts))
+        else:
+            await self._dead(item, error or f"HTTP {status}")
+
+
+class _UploadRefused(Exception):
+    """The upload URL did not take the bytes (worth another try)."""

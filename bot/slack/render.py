@@ -8,9 +8,13 @@ name must not mention anyone.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.changes import FactChanges
 from bot.domain.explain import format_moment, option_label
@@ -28,7 +32,19 @@ from bot.slack.blocks.updates import what_changed_text
 from bot.slack.home import HomeTab
 from bot.store import IncidentRecord
 
+if TYPE_CHECKING:
+    from bot.documents import DocumentFormat
+
 Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileBody:
+    """A file to upload: its name, the title shown in Slack, and its bytes."""
+
+    filename: str
+    title: str
+    content: bytes
 
 
 def incident_view(service: IncidentService, record: IncidentRecord) -> IncidentView:
@@ -44,9 +60,21 @@ def incident_view(service: IncidentService, record: IncidentRecord) -> IncidentV
 
 
 class NotificationRenderer:
-    def __init__(self, service: IncidentService, follow: FollowThrough) -> None:
+    def __init__(
+        self,
+        service: IncidentService,
+        follow: FollowThrough,
+        *,
+        company_name: str | None = None,
+        company_contact: str | None = None,
+        playbook_path: Path | None = None,
+    ) -> None:
         self.service = service
         self.follow = follow
+        self.company_name = company_name
+        self.company_contact = company_contact
+        # The document templates sit beside the playbook (bot/documents.py documents_dir).
+        self.playbook_path = playbook_path
         self.playbook = service.playbook
         self.tz = service.config.tz
         self.channel_lang = service.config.channel_lang
@@ -227,3 +255,55 @@ class NotificationRenderer:
             when = self._moment(due, lang) if due else "-"
             return t(lang, "reassess.partner_report_missed_as", due=when, **common)
         return t(lang, f"reassess.partner_report_{quality}", user=f"<@{actor}>", **common)
+
+    async def render_file(
+        self, notification: Notification, record: IncidentRecord | None, *, now: datetime
+    ) -> FileBody:
+        """The file a file notification uploads: the draft of facts["document"] for
+        `document`, every stored incident as CSV for `export`."""
+        lang = str(notification.facts.get("lang") or notification.lang or self.channel_lang)
+        if notification.kind == "export":
+            return await self._export_csv(lang, now)
+        if notification.kind != "document" or record is None:
+            raise ValueError(f"{notification.kind!r} is not a file")
+        # Lazily: python-docx and Jinja2 load only when a document is drafted.
+        from bot.documents import documents_dir, draft, facts_from_incident
+
+        facts = notification.facts
+        kind = str(facts["document"])
+        fmt: DocumentFormat = "docx" if facts.get("format") == "docx" else "md"
+        incident_facts = facts_from_incident(
+            record,
+            self.playbook,
+            lang,
+            tz=self.tz,
+            now=now.astimezone(self.tz),
+            company_name=self.company_name,
+            company_contact=self.company_contact,
+        )
+        document = draft(
+            kind,
+            incident_facts,
+            lang,
+            fmt,
+            playbook=self.playbook,
+            templates=documents_dir(self.playbook_path),
+        )
+        title = t(lang, "docs.file_title", kind=t(lang, f"docs.kind.{kind}"), incident_id=record.id)
+        return FileBody(filename=document.filename, title=title, content=document.content)
+
+    async def _export_csv(self, lang: str, now: datetime) -> FileBody:
+        """Every incident as `leakbot export --format csv` writes it (UTF-8 with a BOM, CRLF)."""
+        from bot.domain.export import write_export
+        from bot.store.export import iter_export
+
+        out = io.StringIO(newline="")
+        out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
+        async with contextlib.aclosing(iter_export(self.service.store)) as pages:
+            await write_export(pages, out, fmt="csv", playbook=self.playbook)
+        day = now.astimezone(self.tz).strftime("%Y-%m-%d")
+        return FileBody(
+            filename=f"leakbot-export-{day}.csv",
+            title=t(lang, "docs.export_title", date=day),
+            content=out.getvalue().encode("utf-8"),
+        )

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
 
-from . import approvals, audit, events_jobs, home, incidents, leases, outbox, tasks
+from . import approvals, audit, events_jobs, home, incidents, leases, outbox, tasks, uploads
 from . import lifecycle as lifecycle_queries
 from . import updates as update_queries
 from .approvals import OnChange
@@ -413,6 +413,32 @@ class Store(Database):
             lambda conn: outbox.claim_outbox(
                 conn, now=now, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds
             )
+        )
+
+    async def record_uploaded_file(
+        self, item_id: int, *, file_id: str, title: str, worker_id: str
+    ) -> bool:
+        """An uploaded, not yet shared file of this item (bot/store/uploads.py)."""
+        return await self.write(
+            lambda conn: uploads.record_uploaded_file(
+                conn, item_id, file_id=file_id, title=title, worker_id=worker_id
+            )
+        )
+
+    async def enqueue_requested(
+        self,
+        message: OutboxMessage,
+        *,
+        actor_id: str,
+        action: str,
+        after: Any,
+        now: datetime,
+    ) -> bool:
+        """Queue a file someone asked for and audit the request together; False: a duplicate."""
+        aware("now", now)
+        entry = AuditEntry(message.incident_id, actor_id, action, now, None, after)
+        return await self.write(
+            lambda conn: uploads.enqueue_requested(conn, message, entry, now=now)
         )
 
     async def mark_sent(

@@ -69,7 +69,7 @@ def check_recommendation(
     assert "期限" in text and "最初にやること" in text  # deadlines, checklist
     [controls] = actions_blocks(message)
     elements = {e["action_id"]: e for e in controls["elements"]}
-    assert list(elements) == ["leak_approve", "leak_choose", "leak_reject"]
+    assert list(elements) == ["leak_approve", "leak_choose", "leak_reject", "leak_docs"]
     approve = elements["leak_approve"]
     # The incident, the round and the action shown (a stale button cannot vote for another).
     assert approve["type"] == "button" and approve["value"] == f"{incident_id}:1:{recommended}"

@@ -22,6 +22,7 @@ APPLICATION = (
     "bot.lifecycle",
     "bot.updates",
     "bot.documents",
+    "bot.drafting",
 )
 # What reaches the outside world: Slack, the command line, the HTTP server and its timers.
 EDGES = (

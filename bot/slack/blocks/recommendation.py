@@ -31,6 +31,7 @@ from bot.slack.blocks.common import (
     plain,
     section,
 )
+from bot.slack.blocks.documents import docs_button
 from bot.slack.ids import ActionId, BlockId
 
 FACT_IDS = (
@@ -233,6 +234,7 @@ def decision_controls(
                 "text": plain(t(lang, "message.reject"), 75),
                 "value": incident_id,
             },
+            docs_button(incident_id, lang),
         ],
     }
 
@@ -261,7 +263,8 @@ def decided_message(
     """The same message after a decision or rejection: who, what, when — no decision buttons
     (`controls`: the incident's own, e.g. Close or Reopen)."""
     blocks = _head_blocks(playbook, view, lang)
-    blocks.append(section(status_line))
+    # No decision controls any more; the document button stays (beside the outcome).
+    blocks.append({**section(status_line), "accessory": docs_button(view.incident_id, lang)})
     if controls is not None:
         blocks.append(controls)
     blocks.append(divider())

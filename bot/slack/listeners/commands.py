@@ -23,6 +23,7 @@ from bot.slack.blocks.responses import (
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.listeners.actions import after_ack
+from bot.slack.listeners.documents import export_command
 from bot.slack.listeners.listing import list_incidents, parse_list_args
 from bot.store import IncidentRecord, TaskRecord
 
@@ -49,7 +50,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         lang = await deps.user_lang(user_id)
         try:
-            await _answer(respond, deps, sub, rest, text, lang, user_id)
+            if sub == "export":
+                request_key = str(command.get("trigger_id") or "")
+                await export_command(respond, deps, lang, user_id, request_key)
+            else:
+                await _answer(respond, deps, sub, rest, text, lang, user_id)
         except (Unavailable, OSError, TimeoutError) as exc:
             # The database is down: say so rather than leave the person without an answer.
             deps.metrics.failures.labels("command").inc()

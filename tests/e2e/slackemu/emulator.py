@@ -52,7 +52,7 @@ TRIGGER_TTL_SECONDS: Final = 3.0
 
 RESPONSE_URL: Final = "response_url"
 _JSON_ARGS: Final = frozenset(
-    {"blocks", "attachments", "view", "metadata", "user_auth_blocks", "unfurls", "chunks"}
+    {"blocks", "attachments", "view", "metadata", "user_auth_blocks", "unfurls", "chunks", "files"}
 )
 _STATUS_ERRORS: Final = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}
 _MAX_VIEW_STACK: Final = 3
@@ -79,6 +79,8 @@ METHOD_SCOPES: Final[dict[str, str | None]] = {
     "views.update": None,
     "views.push": None,
     "views.publish": None,
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
 }
 _SCHEDULE_MAX_AHEAD: Final = timedelta(days=120)
 
@@ -219,6 +221,18 @@ class _Channel:
 MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
 
+@dataclass
+class _File:
+    """A file of upload v2: declared by getUploadURLExternal, bytes POSTed, then shared."""
+
+    filename: str
+    length: int
+    content: bytes | None = None
+    title: str = ""
+    shares: list[tuple[str, str | None]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 class SlackEmulator:
     """A local Slack Web API on 127.0.0.1; ``emu.api_url`` goes to ``AsyncWebClient(base_url=)``.
 
@@ -288,6 +302,8 @@ class SlackEmulator:
             "views.update": self._views_update,
             "views.push": self._views_push,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         # Every served method says which scopes it needs (a new one must be added there).
         assert self._methods.keys() <= METHOD_SCOPES.keys(), self._methods.keys() - METHOD_SCOPES
@@ -312,6 +328,7 @@ class SlackEmulator:
         app.router.add_get("/api/{method}", self._handle_api, allow_head=False)
         app.router.add_post("/api/{method}", self._handle_api)
         app.router.add_post("/response/{token}", self._handle_response_url)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         server = LocalServer(app)
         await server.start()
         self._server = server
@@ -620,7 +637,36 @@ class SlackEmulator:
         self._stack_of: dict[str, str] = {}
         self._external: dict[str, str] = {}
         self._home: dict[str, str] = {}
+        self._files: dict[str, _File] = {}
         self.clear_faults()
+
+    def files_shared(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Files shared (files.completeUploadExternal), optionally in one channel / thread:
+        id, filename, title, content (bytes), channel, thread_ts."""
+        found: list[dict[str, Any]] = []
+        for file_id, file in self._files.items():
+            for share_channel, share_thread in file.shares:
+                if channel is not None and share_channel != self._resolve_channel(channel):
+                    continue
+                if thread_ts is not None and share_thread != thread_ts:
+                    continue
+                found.append(
+                    {
+                        "id": file_id,
+                        "filename": file.filename,
+                        "title": file.title,
+                        "content": file.content,
+                        "channel": share_channel,
+                        "thread_ts": share_thread,
+                    }
+                )
+        return found
+
+    def uploaded_files(self) -> dict[str, bytes | None]:
+        """Every file id handed out, with its uploaded bytes (None: never uploaded)."""
+        return {file_id: file.content for file_id, file in self._files.items()}
 
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         """The current stored message ``ts`` in ``channel`` (a user id means their DM)."""
@@ -828,6 +874,26 @@ class SlackEmulator:
         else:
             family = "channels"
         return family + scope[1:]
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL handed out by files.getUploadURLExternal: takes the bytes (raw body
+        or a multipart "file" part) once, and only as many as were declared."""
+        file = self._files.get(request.match_info["file_id"])
+        if file is None:
+            return web.Response(status=404, text="unknown upload")
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = form.get("file") or form.get("filename")
+            data = part.file.read() if isinstance(part, web.FileField) else b""
+        else:
+            data = await request.read()
+        if file.content is not None:
+            return web.Response(status=409, text="already uploaded")
+        if len(data) != file.length:
+            file.problems.append(f"declared length {file.length}, received {len(data)} bytes")
+            return web.Response(status=400, text="length mismatch")
+        file.content = data
+        return web.Response(status=200, text=f"OK - {len(data)}")
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
         if self.latency > 0:
@@ -1432,6 +1498,45 @@ class SlackEmulator:
             self._external[external_id] = view_id
         self._views[view_id] = stored
         return stored
+
+    def _files_get_upload_url_external(self, call: RecordedCall) -> dict[str, Any]:
+        filename = str(call.args.get("filename") or "")
+        length_text = str(call.args.get("length") or "")
+        if not filename:
+            raise SlackApiFailure("invalid_arguments", extra={"detail": "filename is required"})
+        if not length_text.isdecimal() or int(length_text) <= 0:
+            raise SlackApiFailure("invalid_arguments", extra={"detail": "length must be > 0"})
+        file_id = self._new_id("F")
+        self._files[file_id] = _File(filename=filename, length=int(length_text))
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, call: RecordedCall) -> dict[str, Any]:
+        files = call.args.get("files")
+        if not isinstance(files, list) or not files:
+            raise SlackApiFailure("invalid_arguments", extra={"detail": "files must be a list"})
+        channel = call.args.get("channel_id")
+        thread_ts = call.args.get("thread_ts") or None
+        if thread_ts is not None and not channel:
+            raise SlackApiFailure(
+                "invalid_arguments", extra={"detail": "thread_ts needs channel_id"}
+            )
+        target = self._resolve_channel(str(channel)) if channel else None
+        if target is not None and thread_ts is not None:
+            self._existing(target, thread_ts)  # the parent message must exist
+        done: list[dict[str, Any]] = []
+        for entry in files:
+            file_id = str(entry.get("id") or "") if isinstance(entry, dict) else ""
+            file = self._files.get(file_id)
+            if file is None or file.content is None:
+                # Unknown, or its bytes never reached the upload URL.
+                raise SlackApiFailure("file_not_found", extra={"file_id": file_id})
+            file.title = str(entry.get("title") or file.filename)
+            share = (target, str(thread_ts) if thread_ts else None)
+            # Completing the same file again (a retry whose answer was lost) shares it once.
+            if target is not None and share not in file.shares:
+                file.shares.append((target, share[1]))
+            done.append({"id": file_id, "title": file.title, "name": file.filename})
+        return {"files": done}
 
     def _views_open(self, call: RecordedCall) -> dict[str, Any]:
         view = self._parsed_view(call.args)

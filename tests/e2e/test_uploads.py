@@ -1,0 +1,299 @@
+"""Files upload v2 through the outbox: a drafted document lands in the incident's thread once.
+
+files.getUploadURLExternal → POST the bytes to the emulator's upload URL (it checks the
+declared length) → files.completeUploadExternal into the recommendation's thread. The file id
+is kept in the outbox item before the completion, so a retry completes it, never re-uploads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+
+import aiohttp
+import pytest
+from conftest import (
+    APPROVER_1,
+    CHANNEL,
+    MILD_STEPS,
+    REPORTER,
+    STRANGER,
+    Leakbot,
+    start_leakbot,
+    stop_leakbot,
+)
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slackemu import FakeClock, SlackEmulator
+
+from bot.documents import documents_dir, draft, facts_from_incident
+from bot.domain.export import write_export
+from bot.drafting import Drafting, check_request
+from bot.store import IncidentRecord, Store
+from bot.store.export import iter_export
+
+pytestmark = pytest.mark.usefixtures("no_rejections")
+
+
+def expected_draft(bot: Leakbot, record: IncidentRecord, kind: str, lang: str, fmt: str) -> bytes:
+    settings = bot.app.deps.settings
+    facts = facts_from_incident(
+        record,
+        bot.playbook,
+        lang,
+        tz=settings.tz,
+        now=bot.clock.now().astimezone(settings.tz),
+        company_name=settings.LEAKBOT_COMPANY_NAME,
+        company_contact=settings.LEAKBOT_COMPANY_CONTACT,
+    )
+    fmt_literal = "docx" if fmt == "docx" else "md"
+    return draft(
+        kind,
+        facts,
+        lang,
+        fmt_literal,
+        playbook=bot.playbook,
+        templates=documents_dir(settings.LEAKBOT_PLAYBOOK),
+    ).content
+
+
+def docx_text(content: bytes) -> str:
+    import docx  # python-docx, only here
+
+    document = docx.Document(io.BytesIO(content))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+async def queue_document(
+    bot: Leakbot, record: IncidentRecord, kind: str, lang: str = "ja", fmt: str = "md"
+) -> str:
+    request = check_request(kind, lang, fmt)
+    assert request is not None
+    drafting = Drafting(bot.store, bot.clock)
+    return await drafting.request(
+        record, request, actor_id=REPORTER, approvers=[APPROVER_1], request_key="test-1"
+    )
+
+
+async def test_a_queued_document_is_uploaded_into_the_thread_once(leakbot: Leakbot) -> None:
+    record = await leakbot.report()
+    thread_ts = leakbot.recommendation_ts(record)
+    assert await queue_document(leakbot, record, "ppc_preliminary") == "queued"
+    # The same request again (e.g. a retried interaction) queues nothing.
+    assert await queue_document(leakbot, record, "ppc_preliminary") == "duplicate"
+    await leakbot.deliver()
+
+    [shared] = leakbot.emulator.files_shared(CHANNEL, thread_ts)
+    assert shared["filename"] == f"ppc_preliminary-{record.id}-ja.md"
+    assert shared["content"] == expected_draft(leakbot, record, "ppc_preliminary", "ja", "md")
+    assert record.id in shared["title"]
+    [declared] = leakbot.emulator.successful_calls_to("files.getUploadURLExternal")
+    assert int(declared.args["length"]) == len(shared["content"])
+    [complete] = leakbot.emulator.successful_calls_to("files.completeUploadExternal")
+    assert complete.args["channel_id"] == CHANNEL and complete.args["thread_ts"] == thread_ts
+    [item] = [i for i in await leakbot.store.outbox_items(record.id) if i.kind == "document"]
+    assert item.status == "sent" and item.result is not None
+    assert item.result["file_id"] == shared["id"]
+
+
+async def test_a_word_draft_is_the_same_bytes_as_leakbot_draft(leakbot: Leakbot) -> None:
+    record = await leakbot.report()
+    await queue_document(leakbot, record, "partner_request", lang="en", fmt="docx")
+    await leakbot.deliver()
+    [shared] = leakbot.emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))
+    assert shared["filename"] == f"partner_request-{record.id}-en.docx"
+    assert shared["content"][:2] == b"PK"  # a zip container: the .docx
+    expected = expected_draft(leakbot, record, "partner_request", "en", "docx")
+    # A .docx is a zip whose entries carry the time they were written: compare the text.
+    assert docx_text(shared["content"]) == docx_text(expected)
+    assert "partner" in docx_text(shared["content"]).lower()
+
+
+async def test_stopped_between_upload_and_completion_completes_the_same_file(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str, store: Store
+) -> None:
+    first = await start_leakbot(emulator, clock, database_url)
+    try:
+        record = await first.report()
+        thread_ts = first.recommendation_ts(record)
+        await queue_document(first, record, "notice_persons")
+        # The completion's connection drops: uploaded, recorded, never shared. Then it stops.
+        emulator.fail_next("files.completeUploadExternal", disconnect=True)
+        await first.deliver()
+    finally:
+        await stop_leakbot(first)
+    assert emulator.files_shared() == []
+    [uploaded] = emulator.uploaded_files().values()
+    assert uploaded is not None
+    [item] = [i for i in await store.outbox_items(record.id) if i.kind == "document"]
+    assert item.status == "pending" and item.result is not None
+    recorded = item.result["file_id"]
+
+    second = await start_leakbot(emulator, clock, database_url)
+    try:
+        clock.advance(3600)
+        await second.deliver()
+    finally:
+        await stop_leakbot(second)
+    [shared] = emulator.files_shared(CHANNEL, thread_ts)
+    assert shared["id"] == recorded
+    # Completed on retry, never uploaded a second time.
+    assert len(emulator.calls_to("files.getUploadURLExternal")) == 1
+    assert len(emulator.successful_calls_to("files.completeUploadExternal")) == 1
+
+
+async def test_the_emulator_refuses_a_wrong_length_and_an_unknown_file(
+    emulator: SlackEmulator,
+) -> None:
+    client = AsyncWebClient(token="xoxb-test", base_url=emulator.api_url)
+    answer = await client.files_getUploadURLExternal(filename="a.md", length=5)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(str(answer["upload_url"]), data=b"too long") as response,
+    ):
+        assert response.status == 400
+    with pytest.raises(SlackApiError) as never_uploaded:
+        await client.files_completeUploadExternal(
+            files=[{"id": str(answer["file_id"]), "title": "a"}], channel_id=CHANNEL
+        )
+    assert never_uploaded.value.response["error"] == "file_not_found"
+    with pytest.raises(SlackApiError) as unknown:
+        await client.files_completeUploadExternal(
+            files=[{"id": "F000000999", "title": "a"}], channel_id=CHANNEL
+        )
+    assert unknown.value.response["error"] == "file_not_found"
+    assert emulator.files_shared() == []
+
+
+# -- in Slack: leak_docs and the tasks' draft buttons ------------------------------------------
+
+
+async def open_docs_modal(bot: Leakbot, record: IncidentRecord, user_id: str) -> str:
+    before = len(bot.emulator.calls_to("views.open"))
+    await bot.click(record, "leak_docs", user_id, value=record.id)
+    call = await bot.emulator.wait_for_call("views.open", count=before + 1)
+    assert call.ok and call.response is not None, call.response
+    return str(call.response["view"]["id"])
+
+
+async def test_leak_docs_uploads_the_chosen_draft_into_the_thread(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    view_id = await open_docs_modal(leakbot, record, REPORTER)
+    view = leakbot.emulator.view(view_id)
+    assert view["callback_id"] == "leak_docs" and view["private_metadata"] == record.id
+    reply = await leakbot.slack.view_submission(
+        view_id,
+        user_id=REPORTER,
+        answers={"doc_kind": "partner_request", "doc_lang": "en", "doc_format": "md"},
+    )
+    assert reply.status == 200 and not (reply.json or {}).get("errors"), reply.text
+    await leakbot.deliver()
+
+    [shared] = leakbot.emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))
+    assert shared["filename"] == f"partner_request-{record.id}-en.md"
+    assert shared["content"] == expected_draft(leakbot, record, "partner_request", "en", "md")
+    trail = await leakbot.store.audit_trail(record.id)
+    assert [e.actor_id for e in trail if e.action == "document.requested"] == [REPORTER]
+
+
+async def test_leak_docs_refuses_someone_who_is_not_involved(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    view_id = await open_docs_modal(leakbot, record, STRANGER)
+    reply = await leakbot.slack.view_submission(
+        view_id,
+        user_id=STRANGER,
+        answers={"doc_kind": "ppc_preliminary", "doc_lang": "en", "doc_format": "md"},
+    )
+    errors = (reply.json or {}).get("errors") or {}
+    assert "reporter" in str(errors.get("doc_kind")), reply.text
+    await leakbot.deliver()
+    assert leakbot.emulator.files_shared() == []
+    assert leakbot.emulator.calls_to("files.getUploadURLExternal") == []
+    trail = await leakbot.store.audit_trail(record.id)
+    assert [e.actor_id for e in trail if e.action == "document.refused"] == [STRANGER]
+
+
+async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    await leakbot.click(record, "leak_approve", APPROVER_1, value=record.id)
+    await leakbot.emulator.wait_for_call("response_url")
+    await leakbot.deliver()
+    stored = await leakbot.store.get_incident(record.id)
+    assert stored is not None and stored.status == "decided"
+    parent = leakbot.recommendation_ts(record)
+    decided = leakbot.emulator.message(CHANNEL, parent)
+    assert "leak_docs" in str(decided["blocks"])  # the decided message keeps the docs button
+    [tasks] = [
+        m
+        for m in leakbot.emulator.messages(CHANNEL)
+        if m.get("thread_ts") == parent and "leak_task_draft" in str(m.get("blocks"))
+    ]
+    buttons = [
+        element
+        for block in tasks["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "leak_task_draft"
+    ]
+    assert buttons, tasks["blocks"]
+    value = str(buttons[0]["value"])
+    incident_id, _, kind = value.partition("|")
+    assert incident_id == record.id
+    reply = await leakbot.slack.block_actions(
+        "leak_task_draft",
+        user_id=APPROVER_1,
+        value=value,
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    assert reply.status == 200
+    await leakbot.deliver()
+    [shared] = leakbot.emulator.files_shared(CHANNEL, parent)
+    assert shared["filename"] == f"{kind}-{record.id}-ja.md"
+    assert shared["content"] == expected_draft(leakbot, stored, kind, "ja", "md")
+
+
+# -- /leak export -------------------------------------------------------------------------------
+
+
+async def stored_csv(store: Store, bot: Leakbot) -> str:
+    """What `leakbot export --format csv` writes for this database."""
+    out = io.StringIO(newline="")
+    out.write("\ufeff")
+    async with contextlib.aclosing(iter_export(store)) as pages:
+        await write_export(pages, out, fmt="csv", playbook=bot.playbook)
+    return out.getvalue()
+
+
+async def test_leak_export_uploads_the_incidents_as_csv_to_the_approvers_dm(
+    leakbot: Leakbot,
+) -> None:
+    first = await leakbot.report(REPORTER, MILD_STEPS)
+    second = await leakbot.report(REPORTER)
+    reply = await leakbot.slack.slash_command("/leak", "export", user_id=APPROVER_1)
+    assert reply.status == 200 and "CSV" in reply.text, reply.text
+    await leakbot.deliver()
+
+    [shared] = leakbot.emulator.files_shared(APPROVER_1)
+    assert shared["channel"] == leakbot.emulator.dm_channel(APPROVER_1)
+    assert shared["filename"].startswith("leakbot-export-") and shared["filename"].endswith(".csv")
+    text = shared["content"].decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    assert [row["id"] for row in rows] == [first.id, second.id]
+    assert [row["partner"] for row in rows] == [first.partner, second.partner]
+    assert text == await stored_csv(leakbot.store, leakbot)
+    # Nothing went to the escalation channel.
+    assert leakbot.emulator.files_shared(CHANNEL) == []
+
+
+async def test_leak_export_is_for_approvers_only(leakbot: Leakbot) -> None:
+    await leakbot.report(REPORTER, MILD_STEPS)
+    for user in (REPORTER, STRANGER):
+        reply = await leakbot.slack.slash_command("/leak", "export", user_id=user)
+        assert reply.status == 200 and "CSV" not in reply.text, reply.text
+    await leakbot.deliver()
+    assert leakbot.emulator.files_shared() == []
+    assert leakbot.emulator.calls_to("files.getUploadURLExternal") == []

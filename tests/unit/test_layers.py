@@ -21,6 +21,7 @@ APPLICATION = (
     "bot.home",
     "bot.lifecycle",
     "bot.updates",
+    "bot.incident_channels",
 )
 # What reaches the outside world: Slack, the command line, the HTTP server and its timers.
 EDGES = ("bot.slack", "bot.cli", "bot.server", "bot.scheduler", "bot.doctor")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     LEAKBOT_HOST: str = "0.0.0.0"
     # Empty: /metrics is served on PORT with the rest; a number: on its own port only.
     LEAKBOT_METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
+    # "private": each decided incident gets its own private channel (needs groups:write and
+    # groups:read, see the README); "off": everything stays in the escalation channel.
+    LEAKBOT_INCIDENT_CHANNELS: Literal["off", "private"] = "off"
 
     @field_validator("LEAKBOT_METRICS_PORT", mode="before")
     @classmethod

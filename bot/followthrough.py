@@ -29,6 +29,7 @@ from bot.domain.followups import (
 )
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData
+from bot.incident_channels import incident_channel_messages
 from bot.lifecycle import Lifecycle, LifecycleConfig
 from bot.notifications import Notification
 from bot.service import (
@@ -63,6 +64,8 @@ class FollowThroughConfig:
     summary_channel: str | None
     approvers: tuple[str, ...]
     escalation_approvers: tuple[str, ...]
+    # LEAKBOT_INCIDENT_CHANNELS=private: a private channel per decided incident.
+    incident_channels: bool = False
 
 
 def _live(task: TaskRecord, record: IncidentRecord, tasks: list[TaskRecord]) -> bool:
@@ -151,14 +154,19 @@ class FollowThrough:
         )
         # The store writes the "tasks.created" audit row (with the tasks) itself.
         failpoints.hit("tasks.created")
-        await self.store.enqueue(
-            [
-                Notification(
-                    kind="tasks", incident_id=record.id, thread=RECOMMENDATION, round=record.round
-                ).to_outbox(dedupe_key=f"tasks:{record.id}:{record.round}")
-            ],
-            now=now,
+        tasks_note = Notification(
+            kind="tasks", incident_id=record.id, thread=RECOMMENDATION, round=record.round
         )
+        if self.config.incident_channels:
+            messages = incident_channel_messages(
+                record,
+                tasks_note,
+                approvers=self.config.approvers,
+                owners=[task.owner_id for task in await self.store.tasks_for(record.id)],
+            )
+        else:
+            messages = [tasks_note.to_outbox(dedupe_key=f"tasks:{record.id}:{record.round}")]
+        await self.store.enqueue(messages, now=now)
         failpoints.hit("tasks.enqueued")
         await self.service.refresh_homes(task.owner_id for task in created)
         return created

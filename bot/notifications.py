@@ -56,6 +56,12 @@ NotificationKind = Literal[
     # `/leak export`: the incidents as CSV, uploaded to the asking approver's DM (no incident).
     # facts: requested_by.
     "export",
+    # LEAKBOT_INCIDENT_CHANNELS=private (bot/incident_channels.py): the incident's private
+    # channel created and its people invited (facts: name, members); the incident's summary
+    # posted in it; the link to it in the escalation message's thread.
+    "incident_channel",
+    "channel_summary",
+    "channel_link",
 ]
 NOTIFICATION_KINDS: Final[frozenset[str]] = frozenset(get_args(NotificationKind))
 # The kinds the Slack edge posts as updates of an earlier message (the one named by `ref`).
@@ -63,7 +69,7 @@ UPDATES: Final = frozenset(
     {"decided", "superseded", "tasks_update", "closed", "reopened", "facts_update"}
 )
 # The Slack call of each kind that is neither a post nor an update.
-METHODS: Final = {"home": "views.publish"}
+METHODS: Final = {"home": "views.publish", "incident_channel": "conversations.create"}
 # The kinds the Slack edge delivers as a file (upload, then share), not as a message.
 FILES: Final = frozenset({"document", "export"})
 # The outbox `method` of a file: the call that shares it (the upload precedes it).
@@ -84,6 +90,8 @@ class Notification:
     `channel`: a channel id or a user id (a DM); None when `ref` or `thread` place it.
     `ref`: update the message this incident's outbox sent as that kind (e.g. "recommendation").
     `thread`: reply in the thread of the message sent as that kind.
+    `within`: post in the channel created as that kind (e.g. "incident_channel"); when that
+    could not be created, `thread` places it instead (if set).
     `lang`: the recipient's language; None means the channel language.
     `facts`: what the kind's words need beyond the incident's current state, fixed when it was
     decided that it must be said (a due time, the tasks' titles, who to mention) — JSON values.
@@ -99,11 +107,12 @@ class Notification:
     round: int | None = None
     broadcast: bool = False
     facts: Mapping[str, Any] = field(default_factory=dict)
+    within: str | None = None
 
     def to_outbox(self, *, dedupe_key: str | None = None) -> OutboxMessage:
         """The outbox row: the incident goes in its own column, the rest in the payload."""
         body: dict[str, Any] = {"v": FORMAT_VERSION, "kind": self.kind}
-        for name in ("channel", "ref", "thread", "lang", "round"):
+        for name in ("channel", "ref", "thread", "lang", "round", "within"):
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
@@ -146,6 +155,7 @@ class Notification:
             round=round_ if isinstance(round_, int) else None,
             broadcast=body.get("broadcast") is True,
             facts=dict(facts),
+            within=_text(body.get("within")),
         )
 
 

@@ -155,6 +155,7 @@ def follow_config(settings: Settings) -> FollowThroughConfig:
         summary_channel=settings.LEAKBOT_SUMMARY_CHANNEL,
         approvers=settings.approvers,
         escalation_approvers=settings.escalation_approvers,
+        incident_channels=settings.LEAKBOT_INCIDENT_CHANNELS == "private",
     )
 
 

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import failpoints
 from bot.clock import Clock
+from bot.incident_channels import INCIDENT_CHANNEL
 from bot.logs import bind_incident
 from bot.metrics import Metrics
 from bot.notifications import FILE_METHOD, PAYLOAD_KEY, Notification, is_notification
@@ -78,6 +79,10 @@ class OutboxStats:
 
 class Unresolved(Exception):
     """A message refers to another (e.g. the recommendation) that is not sent yet."""
+
+
+# Where the scope a private incident channel needs is explained (a dead item says it).
+CHANNEL_SCOPE_HINT = " for LEAKBOT_INCIDENT_CHANNELS=private (README, Slack set-up)"
 
 
 class OutboxSender:
@@ -225,6 +230,10 @@ class OutboxSender:
             if notification.channel is not None:
                 payload["channel"] = notification.channel
             ref, thread = notification.ref, notification.thread
+            if notification.within is not None or notification.kind == "channel_link":
+                notification, payload, thread = await self._in_incident_channel(
+                    item, notification, payload
+                )
         else:
             payload = dict(item.payload)
             render, lang = payload.pop("_render", None), payload.pop("_lang", None)
@@ -301,6 +310,9 @@ class OutboxSender:
 
     async def _deliver(self, item: OutboxItem) -> None:
         bind_incident(item.incident_id)
+        if item.kind == INCIDENT_CHANNEL:
+            await self._deliver_incident_channel(item)
+            return
         if item.method == FILE_METHOD:
             await self._deliver_file(item)
             return
@@ -490,7 +502,7 @@ class OutboxSender:
                 thread_ts=placement.get("thread_ts"),
             )
         except SlackApiError as exc:
-            await self._file_failed(item, exc)
+            await self._slack_failed(item, exc)
             return
         except (aiohttp.ClientError, TimeoutError, OSError, _UploadRefused) as exc:
             await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
@@ -544,19 +556,115 @@ class OutboxSender:
                 await session.close()
         return file_id
 
-    async def _file_failed(self, item: OutboxItem, exc: SlackApiError) -> None:
+    # -- the incident's private channel (LEAKBOT_INCIDENT_CHANNELS=private) -------------------
+
+    async def _in_incident_channel(
+        self, item: OutboxItem, notification: Notification, payload: dict[str, Any]
+    ) -> tuple[Notification, dict[str, Any], str | None]:
+        """Place a message in (or about) the incident's private channel.
+
+        `within`: posted in the channel; when it could never be created, in `thread` instead
+        (tasks then stay in the escalation thread) or dead. `channel_link`: the channel's id
+        goes into its facts (it is posted in the escalation thread)."""
+        assert item.incident_id is not None
+        thread = notification.thread
+        created = await self.store.last_sent_result(item.incident_id, INCIDENT_CHANNEL)
+        if created is None:
+            if not await self._gave_up_on(item.incident_id, INCIDENT_CHANNEL):
+                raise Unresolved(INCIDENT_CHANNEL)
+            if notification.within is None or thread is None:
+                raise Unresolved(INCIDENT_CHANNEL)  # marked dead by the caller
+            return notification, payload, thread
+        channel = str(created["channel"])
+        if notification.kind == "channel_link":
+            facts = {**notification.facts, "channel_id": channel}
+            return replace(notification, facts=facts), payload, thread
+        return notification, {**payload, "channel": channel}, None
+
+    async def _deliver_incident_channel(self, item: OutboxItem) -> None:
+        """Create the private channel (or find the one an earlier attempt created: its name is
+        deterministic, so `name_taken` means "already there") and invite its people."""
+        try:
+            notification = Notification.from_payload(item.payload, item.incident_id)
+            name = str(notification.facts["name"])
+            members = [str(person) for person in notification.facts["members"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
+            return
+        renewed_until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=renewed_until):
+            return  # another worker has it
+        try:
+            channel = await self._create_channel(name)
+            if channel is None:
+                await self._dead(item, f"name_taken: #{name} exists and leakbot is not in it")
+                return
+            users = await self._people(members)
+            if users:
+                try:
+                    await self.client.conversations_invite(channel=channel, users=",".join(users))
+                except SlackApiError as exc:
+                    if exc.response.get("error") != "already_in_channel":
+                        raise
+        except SlackApiError as exc:
+            await self._slack_failed(item, exc, scope_hint=CHANNEL_SCOPE_HINT)
+            return
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
+            return
+        await self._sent(item, {"channel": channel, "ts": None, "name": name})
+
+    async def _create_channel(self, name: str) -> str | None:
+        """The new (or earlier created) channel's id; None: the name is taken by a channel
+        leakbot is not in."""
+        try:
+            created = await self.client.conversations_create(name=name, is_private=True)
+            return str(created["channel"]["id"])
+        except SlackApiError as exc:
+            if exc.response.get("error") != "name_taken":
+                raise
+        # Created by an earlier attempt that stopped before recording it: find it.
+        async for page in await self.client.conversations_list(
+            types="private_channel", exclude_archived=True, limit=200
+        ):
+            for channel in page.get("channels") or []:
+                if channel.get("name") == name:
+                    return str(channel["id"])
+        return None
+
+    async def _people(self, members: list[str]) -> list[str]:
+        """User ids, user groups (S…) replaced by their members."""
+        users: list[str] = []
+        for member in members:
+            if member.startswith("S"):
+                found = await self.client.usergroups_users_list(usergroup=member)
+                users += [str(user) for user in found.get("users") or []]
+            else:
+                users.append(member)
+        return list(dict.fromkeys(users))
+
+    async def _slack_failed(
+        self, item: OutboxItem, exc: SlackApiError, *, scope_hint: str = ""
+    ) -> None:
+        """Retry what may pass (429, 5xx); anything else (missing_scope, name rules) is dead,
+        with what Slack said it needs (`scope_hint`: where that scope is explained)."""
         status = exc.response.status_code
-        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        error = str(data.get("error") or "")
         if status == 429:
-            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                "retry-after"
+            retry_after = str(exc.response.headers.get("Retry-After") or "")
+            await self._retry(
+                item, "ratelimited (429)", float(retry_after) if retry_after.isdigit() else 30.0
             )
-            delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 30.0
-            await self._retry(item, "ratelimited (429)", delay)
         elif status >= 500 or error in RETRYABLE_ERRORS:
             await self._retry(item, f"HTTP {status} {error}".strip(), self._backoff(item.attempts))
+        elif error == "missing_scope":
+            await self._dead(
+                item,
+                f"missing_scope: the app needs {data.get('needed')}{scope_hint}",
+            )
         else:
-            await self._dead(item, error or f"HTTP {status}")
+            await self._dead(item, error or f"HTTP {status}: {exc}")
 
 
 class _UploadRefused(Exception):

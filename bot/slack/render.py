@@ -126,6 +126,14 @@ class NotificationRenderer:
                 outcome=str(facts["outcome"]),
             )
             return {"text": text}
+        if kind == "channel_summary":
+            return self._decided(record)
+        if kind == "channel_link":
+            lang = self.channel_lang
+            channel = f"<#{facts['channel_id']}>"
+            return {
+                "text": t(lang, "incident_channel.link", incident_id=record.id, channel=channel)
+            }
         if kind in ("tasks", "tasks_update"):
             tasks = await self.follow.round_tasks(record)
             return tasks_message(tasks, self.channel_lang, self.tz, incident_id=record.id)

@@ -23,6 +23,7 @@ APPLICATION = (
     "bot.updates",
     "bot.documents",
     "bot.drafting",
+    "bot.incident_channels",
 )
 # What reaches the outside world: Slack, the command line, the HTTP server and its timers.
 EDGES = (

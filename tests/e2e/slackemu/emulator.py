@@ -21,6 +21,7 @@ import inspect
 import json
 import math
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -69,6 +70,11 @@ METHOD_SCOPES: Final[dict[str, str | None]] = {
     "chat.deleteScheduledMessage": "chat:write",
     "chat.scheduledMessages.list": "chat:write",
     "conversations.open": "im:write",
+    # Private channels only (public ones would need channels:manage).
+    "conversations.create": "groups:write",
+    "conversations.invite": "*:write",
+    # By `types`: "groups:read" for private_channel, else "channels:read".
+    "conversations.list": "*:read",
     "conversations.info": "*:read",
     "conversations.members": "*:read",
     "conversations.history": "*:history",
@@ -292,6 +298,9 @@ class SlackEmulator:
             "chat.deleteScheduledMessage": self._chat_delete_scheduled_message,
             "chat.scheduledMessages.list": self._chat_scheduled_messages_list,
             "conversations.open": self._conversations_open,
+            "conversations.create": self._conversations_create,
+            "conversations.invite": self._conversations_invite,
+            "conversations.list": self._conversations_list,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "conversations.history": self._conversations_history,
@@ -865,6 +874,9 @@ class SlackEmulator:
         scope = METHOD_SCOPES.get(method) if method not in self._custom else None
         if scope is None or not scope.startswith("*"):
             return scope
+        if method == "conversations.list":
+            types = str(args.get("types") or "public_channel").split(",")
+            return ("groups" if "private_channel" in types else "channels") + scope[1:]
         channel = str(args.get("channel") or "")
         known = self._channels.get(channel)
         if channel in self._user_by_dm or channel.startswith("D"):
@@ -1307,6 +1319,82 @@ class SlackEmulator:
         if _truthy(call.args.get("return_im")):
             return {"channel": self._channel_object(channel_id)}
         return {"channel": {"id": channel_id}}
+
+    def channel_named(self, name: str) -> dict[str, Any] | None:
+        """A channel by name (e.g. one the app created): id, name, is_private, members."""
+        for known in self._channels.values():
+            if known.name == name:
+                return {
+                    "id": known.id,
+                    "name": known.name,
+                    "is_private": known.is_private,
+                    "members": list(known.members),
+                }
+        return None
+
+    def _conversations_create(self, call: RecordedCall) -> dict[str, Any]:
+        """A channel created by the app (which is its first member), with Slack's name rules:
+        lowercase letters, digits, hyphens and underscores, at most 80 characters."""
+        name = str(call.args.get("name") or "")
+        if not name:
+            raise SlackApiFailure("invalid_name_required")
+        if len(name) > 80:
+            raise SlackApiFailure("invalid_name_maxlength")
+        if not re.fullmatch(r"[a-z0-9_\-]+", name):
+            raise SlackApiFailure("invalid_name_specials")
+        if any(known.name == name for known in self._channels.values()):
+            raise SlackApiFailure("name_taken")
+        channel_id = self._new_id("C")
+        self.add_channel(
+            channel_id,
+            name=name,
+            is_private=_truthy(call.args.get("is_private")),
+            members=[self.workspace.bot_user_id],
+        )
+        return {"channel": self._channel_object(channel_id)}
+
+    def _conversations_invite(self, call: RecordedCall) -> dict[str, Any]:
+        """Users (a comma list) join a channel the app is in; `already_in_channel` when every
+        one of them already was (Slack invites the others and says nothing about them)."""
+        channel = str(call.args.get("channel") or "")
+        known = self._channels.get(channel)
+        if known is None or (known.is_private and not known.is_member):
+            raise SlackApiFailure("channel_not_found")
+        if not known.is_member:
+            raise SlackApiFailure("not_in_channel")
+        users = [u.strip() for u in str(call.args.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackApiFailure("no_user")
+        if len(users) > 1000:
+            raise SlackApiFailure("too_many_users")
+        if all(user in known.members for user in users):
+            raise SlackApiFailure("already_in_channel")
+        known.members.extend(user for user in users if user not in known.members)
+        return {"channel": self._channel_object(channel)}
+
+    def _conversations_list(self, call: RecordedCall) -> dict[str, Any]:
+        """The channels of `types` the app can see (private ones only when it is a member), by
+        pages (`limit`, `cursor`)."""
+        types = str(call.args.get("types") or "public_channel").split(",")
+        found = [
+            self._channel_object(known.id)
+            for known in self._channels.values()
+            if ("private_channel" if known.is_private else "public_channel") in types
+            and (known.is_member or not known.is_private)
+            and not (known.is_archived and _truthy(call.args.get("exclude_archived")))
+        ]
+        limit = max(1, min(int(call.args.get("limit") or 100), 1000))
+        cursor = str(call.args.get("cursor") or "")
+        try:
+            start = int(base64.b64decode(cursor).decode().split(":")[1]) if cursor else 0
+        except (ValueError, IndexError) as exc:
+            raise SlackApiFailure("invalid_cursor") from exc
+        page = found[start : start + limit]
+        end = start + len(page)
+        next_cursor = (
+            base64.b64encode(f"offset:{end}".encode()).decode() if end < len(found) else ""
+        )
+        return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
     def _channel_object(self, channel_id: str) -> dict[str, Any]:
         if channel_id in self._user_by_dm:

@@ -353,22 +353,7 @@ class OutboxSender:
         try:
             response = await self.client.api_call(item.method, json=payload)
         except SlackApiError as exc:
-            status = exc.response.status_code
-            error = (
-                str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
-            )
-            if status == 429:
-                retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
-                    "retry-after"
-                )
-                delay = float(retry_after) if retry_after and str(retry_after).isdigit() else 30.0
-                await self._retry(item, "ratelimited (429)", delay)
-            elif status >= 500 or error in RETRYABLE_ERRORS:
-                await self._retry(
-                    item, f"HTTP {status} {error}".strip(), self._backoff(item.attempts)
-                )
-            else:
-                await self._dead(item, error or f"HTTP {status}")
+            await self._slack_failed(item, exc)
             return
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
@@ -652,7 +637,8 @@ class OutboxSender:
         data = exc.response.data if isinstance(exc.response.data, dict) else {}
         error = str(data.get("error") or "")
         if status == 429:
-            retry_after = str(exc.response.headers.get("Retry-After") or "")
+            headers = exc.response.headers
+            retry_after = str(headers.get("Retry-After") or headers.get("retry-after") or "")
             await self._retry(
                 item, "ratelimited (429)", float(retry_after) if retry_after.isdigit() else 30.0
             )
@@ -664,7 +650,7 @@ class OutboxSender:
                 f"missing_scope: the app needs {data.get('needed')}{scope_hint}",
             )
         else:
-            await self._dead(item, error or f"HTTP {status}: {exc}")
+            await self._dead(item, error or f"HTTP {status}")
 
 
 class _UploadRefused(Exception):

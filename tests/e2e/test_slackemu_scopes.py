@@ -51,7 +51,7 @@ async def test_a_missing_scope_is_refused_with_what_is_needed() -> None:
         assert await _error(client, "conversations.history", channel="CPUBLIC") is None
         assert await _error(client, "conversations.history", channel="GPRIVATE") is None
         # Not in the manifest: refused, naming the scope.
-        assert await _error(client, "conversations.open", users="U1") == "missing_scope"
+        assert await _error(client, "conversations.create", name="x") == "missing_scope"
         assert await _error(client, "conversations.info", channel="DIRECT0001") == "missing_scope"
         refused = emu.calls_to("conversations.info")[-1].response
         assert refused is not None and refused["needed"] == "im:read"

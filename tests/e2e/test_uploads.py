@@ -23,6 +23,7 @@ from conftest import (
     start_leakbot,
     stop_leakbot,
 )
+from e2e_support import command_answer, text_of
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import FakeClock, SlackEmulator
@@ -272,8 +273,8 @@ async def test_leak_export_uploads_the_incidents_as_csv_to_the_approvers_dm(
 ) -> None:
     first = await leakbot.report(REPORTER, MILD_STEPS)
     second = await leakbot.report(REPORTER)
-    reply = await leakbot.slack.slash_command("/leak", "export", user_id=APPROVER_1)
-    assert reply.status == 200 and "CSV" in reply.text, reply.text
+    _, answer = await command_answer(leakbot, "export", APPROVER_1)
+    assert "CSV" in text_of(answer), answer
     await leakbot.deliver()
 
     [shared] = leakbot.emulator.files_shared(APPROVER_1)
@@ -292,8 +293,10 @@ async def test_leak_export_uploads_the_incidents_as_csv_to_the_approvers_dm(
 async def test_leak_export_is_for_approvers_only(leakbot: Leakbot) -> None:
     await leakbot.report(REPORTER, MILD_STEPS)
     for user in (REPORTER, STRANGER):
-        reply = await leakbot.slack.slash_command("/leak", "export", user_id=user)
-        assert reply.status == 200 and "CSV" not in reply.text, reply.text
+        _, answer = await command_answer(leakbot, "export", user)
+        # Refused in the person's language (STRANGER's locale is en-US).
+        refusal = "Only approvers can export" if user == STRANGER else "承認者だけです"
+        assert refusal in text_of(answer) and "CSV" not in text_of(answer), answer
     await leakbot.deliver()
     assert leakbot.emulator.files_shared() == []
     assert leakbot.emulator.calls_to("files.getUploadURLExternal") == []

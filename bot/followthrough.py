@@ -140,16 +140,7 @@ class FollowThrough:
         now = self.clock.now()
         created = await self.store.create_tasks(
             record.id,
-            [
-                NewTask(
-                    kind=plan.kind,  # type: ignore[arg-type]
-                    ref=plan.ref,
-                    title={"ja": plan.title_ja, "en": plan.title_en},
-                    owner_id=plan.owner_id,
-                    due_at=plan.due_at,
-                )
-                for plan in plans
-            ],
+            [NewTask.planned(plan) for plan in plans],
             now=now,
         )
         # The store writes the "tasks.created" audit row (with the tasks) itself.

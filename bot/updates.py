@@ -224,17 +224,7 @@ class FactUpdates:
             )
             await self.store.create_tasks(
                 record.id,
-                [
-                    NewTask(
-                        kind=plan.kind,  # type: ignore[arg-type]
-                        ref=plan.ref,
-                        title={"ja": plan.title_ja, "en": plan.title_en},
-                        owner_id=plan.owner_id,
-                        due_at=plan.due_at,
-                    )
-                    for plan in plans
-                    if plan.kind == "deadline"
-                ],
+                [NewTask.planned(plan) for plan in plans if plan.kind == "deadline"],
                 now=now,
                 actor_id=actor_id,
             )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, NamedTuple
 
+from bot.domain.followups import TaskPlan
+
 __all__ = [
     "GENESIS_HASH",
     "ApprovalOutcome",
@@ -193,6 +195,17 @@ class NewTask:
     title: Mapping[str, str]
     owner_id: str | None = None
     due_at: datetime | None = None
+
+    @classmethod
+    def planned(cls, plan: TaskPlan) -> NewTask:
+        """A task the follow-through planned (bot/domain/followups.py), as the store takes it."""
+        return cls(
+            kind=plan.kind,  # type: ignore[arg-type]
+            ref=plan.ref,
+            title={"ja": plan.title_ja, "en": plan.title_en},
+            owner_id=plan.owner_id,
+            due_at=plan.due_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

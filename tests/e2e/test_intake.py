@@ -299,6 +299,17 @@ async def test_field_errors_in_japanese_write_nothing(leakbot: Leakbot) -> None:
         assert message in ack["errors"]["affected_persons"], (raw, ack)
     assert "ステップ 2/5" in first_context(emu.view(view_id))
 
+    # Two data kinds that cannot both be true: named by their labels, nothing moves on.
+    contradicting = {**STEPS[1], "data_kinds": ["internal_minor", "management_critical"]}
+    ack = await _submit_raw(
+        leakbot, view_id, REPORTER, _raw_values(leakbot, view_id, contradicting)
+    )
+    assert ack["response_action"] == "errors"
+    assert list(ack["errors"]) == ["data_kinds"]
+    assert "矛盾" in ack["errors"]["data_kinds"]
+    assert "internal_minor" not in ack["errors"]["data_kinds"]  # labels, not ids
+    assert "ステップ 2/5" in first_context(emu.view(view_id))
+
     await leakbot.submit_step(view_id, REPORTER, STEPS[1])
     await leakbot.submit_step(view_id, REPORTER, STEPS[2])
     # Step 4: a description over the limit.

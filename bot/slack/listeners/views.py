@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import failpoints
-from bot.domain.answers import AnswersError, parse_answers
+from bot.domain.answers import AnswersError, contradictions, parse_answers
 from bot.domain.i18n import t
 from bot.logs import bind_incident
 from bot.service import Unavailable
@@ -92,16 +92,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
             candidate = {**state.answers, **raw}
             step_ids = set(steps[state.step].questions)
             errors: dict[str, str] = {}
+            step_values = {k: v for k, v in to_parseable(deps, candidate).items() if k in step_ids}
             try:
                 parse_answers(
-                    {k: v for k, v in to_parseable(deps, candidate).items() if k in step_ids},
-                    deps.playbook,
-                    tz=deps.settings.tz,
-                    now=now,
-                    partial=True,
+                    step_values, deps.playbook, tz=deps.settings.tz, now=now, partial=True
                 )
             except AnswersError as exc:
                 errors = field_errors(exc, lang)
+            # Answers that cannot both be true (e.g. "minor internal" and "management-critical").
+            for problem in contradictions(step_values):
+                question = deps.playbook.question(problem.answer_id)
+                first, second = (
+                    question.choice(str(problem.params[key])).label.get(lang)
+                    for key in ("first", "second")
+                )
+                message = t(lang, problem.key, first=first, second=second)
+                errors.setdefault(problem.answer_id, message[:150])
             # Required answers of this step must be present (partial skips that check); shown
             # together with the other fields' errors, not one after the other.
             for qid in step_ids:

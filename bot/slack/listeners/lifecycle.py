@@ -94,14 +94,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        user_id = _user_id(body)
-        incident_id = _value(body)
-        bind_incident(incident_id)
-        lang = await deps.user_lang(user_id)
-        record = await deps.service.incident(incident_id)
-        if record is None:
-            await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
+        clicked = await _clicked_incident(deps, body, respond)
+        if clicked is None:
             return
+        user_id, lang, record = clicked
         deciders = await deciders_for(deps, record)
         if not may_close(
             actor_id=user_id, reporter_id=record.reporter_id, approvers=deciders, outcome=None
@@ -157,14 +153,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @after_ack(deps)
     async def reopen(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        user_id = _user_id(body)
-        incident_id = _value(body)
-        bind_incident(incident_id)
-        lang = await deps.user_lang(user_id)
-        record = await deps.service.incident(incident_id)
-        if record is None:
-            await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
+        clicked = await _clicked_incident(deps, body, respond)
+        if clicked is None:
             return
+        user_id, lang, record = clicked
         if not may_reopen(
             actor_id=user_id,
             reporter_id=record.reporter_id,
@@ -186,14 +178,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        user_id = _user_id(body)
-        incident_id = _value(body)
-        bind_incident(incident_id)
-        lang = await deps.user_lang(user_id)
-        record = await deps.service.incident(incident_id)
-        if record is None:
-            await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
+        clicked = await _clicked_incident(deps, body, respond)
+        if clicked is None:
             return
+        user_id, lang, record = clicked
         # The reporter, the approvers (the second level once escalated) and task owners.
         owners = {task.owner_id for task in await deps.follow.tasks(record.id)}
         allowed = {record.reporter_id, *owners} | set(await deciders_for(deps, record))
@@ -290,6 +278,22 @@ async def _close(
     await ack(response_action="clear")
     if closed is not None:
         deps.outbox.notify()
+
+
+async def _clicked_incident(
+    deps: Deps, body: dict[str, Any], respond: AsyncRespond
+) -> tuple[str, str, IncidentRecord] | None:
+    """Who clicked, their language, and the incident the button names; None (and said so)
+    when there is no such incident."""
+    user_id = _user_id(body)
+    incident_id = _value(body)
+    bind_incident(incident_id)
+    lang = await deps.user_lang(user_id)
+    record = await deps.service.incident(incident_id)
+    if record is None:
+        await _say(respond, t(lang, "status.not_found", incident_id=incident_id))
+        return None
+    return user_id, lang, record
 
 
 async def _say(respond: AsyncRespond, text: str) -> None:

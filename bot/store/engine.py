@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -74,6 +76,21 @@ def create_engine(url: str, *, echo: bool) -> AsyncEngine:
     return engine
 
 
+def _set_wal(cursor: Any) -> None:
+    """PRAGMA journal_mode = WAL, which needs the file to itself: while another process creates
+    or migrates a new database SQLite answers "database is locked" at once, without its busy
+    handler, so wait here (on the driver's thread) up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     """WAL + busy_timeout + foreign keys, and our own BEGIN (IMMEDIATE for writers).
 
@@ -87,7 +104,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cursor)
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -15,13 +15,14 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
@@ -74,39 +75,46 @@ def _network_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-async def check_bot_token(settings: Settings, client: AsyncWebClient) -> str:
-    """`auth.test` once: a refused SLACK_BOT_TOKEN or an unreachable Slack is one line."""
+async def _ask_slack(
+    settings: Settings, call: Awaitable[AsyncSlackResponse], refused: Callable[[object], str]
+) -> AsyncSlackResponse:
+    """One Web API call at start: a refusal (`refused(error)`) or an unreachable Slack is one
+    line, not a traceback."""
     try:
-        auth = await client.auth_test()
+        return await call
     except SlackApiError as exc:
         error = exc.response.get("error") or exc.response.status_code
-        raise StartupError(
-            f"SLACK_BOT_TOKEN was refused by Slack (auth.test: {error}): copy the Bot User "
-            "OAuth Token (xoxb-…) from OAuth & Permissions"
-        ) from exc
+        raise StartupError(refused(error)) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise StartupError(
             f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
             f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
         ) from exc
+
+
+async def check_bot_token(settings: Settings, client: AsyncWebClient) -> str:
+    """`auth.test` once: a refused SLACK_BOT_TOKEN or an unreachable Slack is one line."""
+    auth = await _ask_slack(
+        settings,
+        client.auth_test(),
+        lambda error: (
+            f"SLACK_BOT_TOKEN was refused by Slack (auth.test: {error}): copy the "
+            "Bot User OAuth Token (xoxb-…) from OAuth & Permissions"
+        ),
+    )
     return str(auth.get("user_id") or "")
 
 
 async def check_app_token(settings: Settings, client: AsyncWebClient) -> None:
     """Socket Mode's own client retries a refused app token forever; ask once ourselves."""
-    try:
-        await client.apps_connections_open(app_token=settings.SLACK_APP_TOKEN or "")
-    except SlackApiError as exc:
-        error = exc.response.get("error") or exc.response.status_code
-        raise StartupError(
-            f"SLACK_APP_TOKEN was refused by Slack (apps.connections.open: {error}): create an "
-            "app-level token with connections:write under Basic Information"
-        ) from exc
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
-            f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
-        ) from exc
+    await _ask_slack(
+        settings,
+        client.apps_connections_open(app_token=settings.SLACK_APP_TOKEN or ""),
+        lambda error: (
+            f"SLACK_APP_TOKEN was refused by Slack (apps.connections.open: {error}): "
+            "create an app-level token with connections:write under Basic Information"
+        ),
+    )
 
 
 def _metrics_only(app: LeakbotApp) -> web.Application:

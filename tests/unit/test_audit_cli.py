@@ -22,27 +22,15 @@ from sqlalchemy.engine import make_url
 from bot.cli import main
 from bot.store import NewIncident, Store
 
+from .cli_support import CliRun
+
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 RawSQL = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
+Verify = Callable[[], Awaitable[tuple[int, str, str]]]
 # The trigger names, as created by bot/store/migrations/versions/0001_initial.py.
 SQLITE_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete")
 PG_TRIGGER = "audit_log_append_only"
 STORE_DIR = Path(__file__).resolve().parents[2] / "bot" / "store"
-SETTINGS_ENV = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "LEAKBOT_ESCALATION_CHANNEL",
-    "LEAKBOT_SUMMARY_CHANNEL",
-    "LEAKBOT_APPROVERS",
-    "LEAKBOT_ESCALATION_APPROVERS",
-    "LEAKBOT_LANGUAGE",
-    "LEAKBOT_TIMEZONE",
-    "LEAKBOT_PLAYBOOK",
-    "LEAKBOT_LOG_LEVEL",
-    "PORT",
-)
 
 
 def _incident(partner: str) -> NewIncident:
@@ -81,29 +69,9 @@ async def _history(store: Store) -> int:
 
 
 @pytest.fixture
-def cli_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
-) -> Callable[[], Awaitable[tuple[int, str, str]]]:
-    """Run `leakbot audit verify` against the test database; returns (exit code, out, err)."""
-    monkeypatch.chdir(tmp_path)  # no .env from the working tree
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    async def run() -> tuple[int, str, str]:
-        import contextlib
-        import io
-
-        out, err = io.StringIO(), io.StringIO()
-
-        def call() -> int:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                return main(["audit", "verify"])
-
-        code = await asyncio.to_thread(call)
-        return code, out.getvalue(), err.getvalue()
-
-    return run
+def verify(run_cli: CliRun) -> Callable[[], Awaitable[tuple[int, str, str]]]:
+    """`leakbot audit verify` against the test database: (exit code, out, err)."""
+    return lambda: run_cli("audit", "verify")
 
 
 async def _drop_triggers(store: Store, raw_sql: RawSQL) -> None:
@@ -114,12 +82,10 @@ async def _drop_triggers(store: Store, raw_sql: RawSQL) -> None:
             await raw_sql(f"DROP TRIGGER {name}")
 
 
-async def test_untouched_trail_is_intact(
-    store: Store, cli_env: Callable[[], Awaitable[tuple[int, str, str]]]
-) -> None:
+async def test_untouched_trail_is_intact(store: Store, verify: Verify) -> None:
     rows = await _history(store)
     assert rows == 6  # created, approval.recorded, decided, created, refused, summary
-    code, out, err = await cli_env()
+    code, out, err = await verify()
     assert code == 0, (out, err)
     assert "intact" in out and "TAMPERED" not in out
     assert f"{rows} rows" in out
@@ -128,20 +94,18 @@ async def test_untouched_trail_is_intact(
     assert err == ""
 
 
-async def test_empty_trail_is_intact(
-    store: Store, cli_env: Callable[[], Awaitable[tuple[int, str, str]]]
-) -> None:
-    code, out, _ = await cli_env()
+async def test_empty_trail_is_intact(store: Store, verify: Verify) -> None:
+    code, out, _ = await verify()
     assert code == 0 and "intact" in out and "0 rows" in out
 
 
 async def test_changed_row_is_reported_by_number(
-    store: Store, raw_sql: RawSQL, cli_env: Callable[[], Awaitable[tuple[int, str, str]]]
+    store: Store, raw_sql: RawSQL, verify: Verify
 ) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     await raw_sql("UPDATE audit_log SET actor_id = 'UMALLORY1' WHERE id = 3")
-    code, out, err = await cli_env()
+    code, out, err = await verify()
     assert code == 1, (out, err)
     assert "TAMPERED" in out and "intact" not in out
     assert "audit row 3: hash does not match its content" in out
@@ -149,9 +113,7 @@ async def test_changed_row_is_reported_by_number(
     assert re.findall(r"audit row (\d+)", out) == ["3"]
 
 
-async def test_changed_json_is_reported(
-    store: Store, raw_sql: RawSQL, cli_env: Callable[[], Awaitable[tuple[int, str, str]]]
-) -> None:
+async def test_changed_json_is_reported(store: Store, raw_sql: RawSQL, verify: Verify) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     # The refusal's reason rewritten, as someone covering their tracks might.
@@ -160,30 +122,28 @@ async def test_changed_json_is_reported(
         "WHERE action = 'approval.refused'"
     )
     [(row_id,)] = await raw_sql("SELECT id FROM audit_log WHERE action = 'approval.refused'")
-    code, out, _ = await cli_env()
+    code, out, _ = await verify()
     assert code == 1 and "TAMPERED" in out
     assert f"audit row {row_id}: hash does not match its content" in out
 
 
 async def test_deleted_row_is_reported_at_the_next_row(
-    store: Store, raw_sql: RawSQL, cli_env: Callable[[], Awaitable[tuple[int, str, str]]]
+    store: Store, raw_sql: RawSQL, verify: Verify
 ) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     await raw_sql("DELETE FROM audit_log WHERE id = 2")
-    code, out, _ = await cli_env()
+    code, out, _ = await verify()
     assert code == 1 and "TAMPERED" in out
     assert "audit row 3: prev_hash does not match" in out
     assert "in 5 rows" in out
 
 
+@pytest.mark.usefixtures("clean_cli_settings")
 def test_tamper_through_a_plain_sqlite3_connection(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The scenario as an operator would meet it: a SQLite file, the sqlite3 shell's library."""
-    monkeypatch.chdir(tmp_path)
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
 
@@ -212,7 +172,7 @@ def test_tamper_through_a_plain_sqlite3_connection(
 
 
 async def test_update_and_delete_fail_while_the_trigger_is_there(
-    store: Store, raw_sql: RawSQL, cli_env: Callable[[], Awaitable[tuple[int, str, str]]]
+    store: Store, raw_sql: RawSQL, verify: Verify
 ) -> None:
     rows = await _history(store)
     statements = [
@@ -228,14 +188,14 @@ async def test_update_and_delete_fail_while_the_trigger_is_there(
             await raw_sql(statement)
     # Inserting stays possible (that is how the trail grows) — but a forged row breaks the chain.
     assert (await store.audit_head())[0] == rows
-    code, out, _ = await cli_env()
+    code, out, _ = await verify()
     assert code == 0 and "intact" in out
     await raw_sql(
         'INSERT INTO audit_log (incident_id, actor_id, action, "before", "after", at, '
         "prev_hash, hash) VALUES (NULL, 'UMALLORY1', 'summary.posted', NULL, NULL, "
         "'2026-05-01 09:00:00+00:00', 'forged-prev', 'forged-hash')"
     )
-    code, out, _ = await cli_env()
+    code, out, _ = await verify()
     assert code == 1 and "TAMPERED" in out
     assert f"audit row {rows + 1}: prev_hash does not match" in out
     assert f"audit row {rows + 1}: hash does not match its content" in out

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,20 +19,12 @@ from bot.domain.explain import display_width
 from bot.domain.playbook import load_playbook
 from bot.domain.vocabulary import OPTION_KEYS
 
+from .cli_support import LEAKBOT, clean_env
+
+pytestmark = pytest.mark.usefixtures("clean_cli_settings")
+
 PLAYBOOK = load_playbook()
 NOW = "2026-11-26T10:00"
-LEAKBOT = Path(sys.executable).with_name("leakbot")
-SETTINGS_ENV = (
-    "LEAKBOT_LANGUAGE",
-    "LEAKBOT_TIMEZONE",
-    "LEAKBOT_PLAYBOOK",
-    "LEAKBOT_APPROVERS",
-    "LEAKBOT_ESCALATION_APPROVERS",
-    "LEAKBOT_ESCALATION_CHANNEL",
-    "LEAKBOT_SUMMARY_CHANNEL",
-    "SLACK_API_URL",
-    "PORT",
-)
 
 SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
     "nothing": ({}, {"request_report"}),
@@ -71,13 +62,6 @@ SCENARIOS: dict[str, tuple[dict[str, Any], set[str]]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-
-
 def _write(tmp_path: Path, data: Any, name: str = "answers.json") -> Path:
     path = tmp_path / name
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
@@ -89,12 +73,6 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     code = main(["assess", *args])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
-    env.update(extra)
-    return env
 
 
 SURVEY_COUNTS = {
@@ -279,7 +257,7 @@ def test_json_through_the_console_script(tmp_path: Path) -> None:
             [str(LEAKBOT), "assess", "--answers", str(path), "--json", "--now", NOW],
             capture_output=True,
             text=True,
-            env=_env(),
+            env=clean_env(),
             cwd=tmp_path,
             timeout=120,
             check=False,
@@ -447,7 +425,7 @@ def test_bad_input_through_the_console_script(tmp_path: Path) -> None:
             [str(LEAKBOT), "assess", "--answers", str(path), "--lang", "en", "--now", NOW],
             capture_output=True,
             text=True,
-            env=_env(),
+            env=clean_env(),
             cwd=tmp_path,
             timeout=120,
             check=False,
@@ -521,7 +499,7 @@ def test_interactive_through_the_console_script(tmp_path: Path) -> None:
         input=INTERACTIVE_INPUT + "\n",
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         cwd=tmp_path,
         timeout=120,
         check=False,

@@ -24,17 +24,11 @@ from bot.domain.playbook import load_playbook
 from bot.service import IncidentService, ServiceConfig
 from bot.store import NewIncident, Store
 
+pytestmark = pytest.mark.usefixtures("clean_cli_settings")
+
 PLAYBOOK = load_playbook()
 TZ = ZoneInfo("Asia/Tokyo")
 NOW = "2026-11-26T10:00"
-SETTINGS_ENV = (
-    "DATABASE_URL",
-    "LEAKBOT_LANGUAGE",
-    "LEAKBOT_TIMEZONE",
-    "LEAKBOT_PLAYBOOK",
-    "LEAKBOT_COMPANY_NAME",
-    "LEAKBOT_COMPANY_CONTACT",
-)
 ANSWERS: dict[str, Any] = {
     "partner": "株式会社サンプル物流",
     "aware_at": "2026-11-25T09:00",
@@ -45,13 +39,6 @@ ANSWERS: dict[str, Any] = {
     "cause": "external_attack",
     "regions": ["jp"],
 }
-
-
-@pytest.fixture(autouse=True)
-def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env, and the default database stays in tmp_path
 
 
 def _answers_file(tmp_path: Path, data: Any = ANSWERS) -> str:

@@ -33,34 +33,15 @@ from bot.cli_input import (
 from bot.domain.answers import AnswersError, parse_answers
 from bot.domain.playbook import load_playbook
 
+from .cli_support import LEAKBOT, clean_env
+
+pytestmark = pytest.mark.usefixtures("clean_cli_settings")
+
 PLAYBOOK = load_playbook()
 TOKYO = ZoneInfo("Asia/Tokyo")
 NOW = "2026-12-01T10:00"
 NOW_AT = datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO)
-LEAKBOT = Path(sys.executable).with_name("leakbot")
-SETTINGS_ENV = (
-    "LEAKBOT_LANGUAGE",
-    "LEAKBOT_TIMEZONE",
-    "LEAKBOT_PLAYBOOK",
-    "LEAKBOT_APPROVERS",
-    "LEAKBOT_ESCALATION_APPROVERS",
-    "LEAKBOT_ESCALATION_CHANNEL",
-    "LEAKBOT_SUMMARY_CHANNEL",
-    "SLACK_API_URL",
-    "PORT",
-)
 HUGE = "1" + "0" * 5000  # more digits than Python converts by default (4300)
-
-
-@pytest.fixture(autouse=True)
-def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
 
 
 def _file(tmp_path: Path, data: bytes | str, name: str = "answers.json") -> Path:
@@ -221,7 +202,7 @@ def test_bad_files_through_the_console_script(tmp_path: Path) -> None:
             [str(LEAKBOT), "assess", "--answers", str(path), "--lang", "en", "--now", NOW],
             capture_output=True,
             text=True,
-            env=_env(),
+            env=clean_env(),
             cwd=tmp_path,
             timeout=120,
             check=False,
@@ -239,7 +220,7 @@ def test_bad_files_through_the_console_script(tmp_path: Path) -> None:
             stdin=zero,
             capture_output=True,
             text=True,
-            env=_env(),
+            env=clean_env(),
             cwd=tmp_path,
             timeout=120,
             check=False,
@@ -378,7 +359,7 @@ def test_typed_answers_through_the_console_script(tmp_path: Path) -> None:
         input="\n".join(TYPED) + "\n",
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         cwd=tmp_path,
         timeout=120,
         check=False,
@@ -411,7 +392,7 @@ def test_ctrl_c_exits_130_on_its_own_line(tmp_path: Path) -> None:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=clean_env(),
         cwd=tmp_path,
     ) as process:
         assert process.stdin and process.stdout and process.stderr
@@ -436,7 +417,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, interactive: bool) -> None:
             input=("\n" * 20).encode(),
             stdout=write_end,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=clean_env(),
             cwd=tmp_path,
             timeout=120,
             check=False,
@@ -453,7 +434,7 @@ def test_a_pipe_to_head_prints_the_first_line_only(tmp_path: Path) -> None:
         ["bash", "-c", f"'{LEAKBOT}' assess --answers '{answers}' --lang en --now {NOW} | head -1"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
         cwd=tmp_path,
         timeout=120,
         check=False,

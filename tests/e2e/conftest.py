@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ APPROVER_2 = "UAPPROVER2"  # an approver through the user group
 APPROVER_3 = "UAPPROVER3"
 STRANGER = "USTRANGER1"
 GROUP = "SAPPROVERS"
+SECOND_LEVEL = "UESCALATE1"  # LEAKBOT_ESCALATION_APPROVERS of the `escalating` fixture
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
 
 # One valid answer set, by step, as a person enters it in the modal.
@@ -223,14 +225,35 @@ async def stop_leakbot(bot: Leakbot) -> None:
     await bot.store.close()
 
 
+@contextlib.asynccontextmanager
+async def running_leakbot(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str, **overrides: Any
+) -> AsyncIterator[Leakbot]:
+    """start_leakbot … stop_leakbot, for fixtures: `async with running_leakbot(…) as bot`."""
+    bot = await start_leakbot(emulator, clock, database_url, **overrides)
+    try:
+        yield bot
+    finally:
+        await stop_leakbot(bot)
+
+
 @pytest.fixture
 async def leakbot(
     emulator: SlackEmulator, clock: FakeClock, database_url: str, store: Store
 ) -> AsyncIterator[Leakbot]:
     # `store` (unused here) makes the PostgreSQL database a copy of a migrated template, which
     # is much faster than migrating every test's database.
-    bot = await start_leakbot(emulator, clock, database_url)
-    try:
+    async with running_leakbot(emulator, clock, database_url) as bot:
         yield bot
-    finally:
-        await stop_leakbot(bot)
+
+
+@pytest.fixture
+async def escalating(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str
+) -> AsyncIterator[Leakbot]:
+    """leakbot with a second level of approvers (LEAKBOT_ESCALATION_APPROVERS)."""
+    emulator.add_user(SECOND_LEVEL, locale="ja-JP")
+    async with running_leakbot(
+        emulator, clock, database_url, LEAKBOT_ESCALATION_APPROVERS=SECOND_LEVEL
+    ) as bot:
+        yield bot

@@ -9,7 +9,7 @@ outbox, so nothing sleeps.
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from conftest import (
     GROUP,
     MILD_STEPS,
     REPORTER,
+    SECOND_LEVEL,
     STRANGER,
     T0,
     Leakbot,
@@ -38,7 +39,6 @@ from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR
 from bot.store import IncidentRecord, TaskRecord
 
 JST = ZoneInfo("Asia/Tokyo")
-SECOND_LEVEL = "UESCALATE1"
 
 
 def jst(day: int, hour: int, minute: int = 0, *, month: int = 11) -> datetime:
@@ -467,21 +467,6 @@ async def test_partner_report_missed_reassesses_and_asks_for_a_new_decision(
 
 
 # -- approval escalation --------------------------------------------------------------------
-
-
-@pytest.fixture
-async def escalating(
-    emulator: SlackEmulator, clock: FakeClock, database_url: str
-) -> AsyncIterator[Leakbot]:
-    """leakbot with a second level of approvers (LEAKBOT_ESCALATION_APPROVERS)."""
-    emulator.add_user(SECOND_LEVEL, locale="ja-JP")
-    bot = await start_leakbot(
-        emulator, clock, database_url, LEAKBOT_ESCALATION_APPROVERS=SECOND_LEVEL
-    )
-    try:
-        yield bot
-    finally:
-        await stop_leakbot(bot)
 
 
 async def test_escalation_reminds_then_second_level(escalating: Leakbot) -> None:

@@ -18,6 +18,7 @@ from conftest import (
     REPORTER,
     Leakbot,
     manifest_scopes,
+    running_leakbot,
     start_leakbot,
     stop_leakbot,
 )
@@ -41,11 +42,8 @@ async def private_bot(
 ) -> AsyncIterator[Leakbot]:
     # The workspace granted the manifest's scopes plus the optional two.
     emulator.scopes = [*manifest_scopes(), *PRIVATE_CHANNEL_SCOPES]
-    bot = await start_leakbot(emulator, clock, database_url, **PRIVATE)
-    try:
+    async with running_leakbot(emulator, clock, database_url, **PRIVATE) as bot:
         yield bot
-    finally:
-        await stop_leakbot(bot)
 
 
 async def approve(bot: Leakbot, record: IncidentRecord, *users: str) -> IncidentRecord:

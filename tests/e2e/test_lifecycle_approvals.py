@@ -5,7 +5,6 @@ time moves only with the FakeClock and the follow-through pass is called directl
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from conftest import (
     CHANNEL,
     MILD_STEPS,
     REPORTER,
+    SECOND_LEVEL,
     T0,
     Leakbot,
     start_leakbot,
@@ -23,12 +23,10 @@ from conftest import (
 )
 from db_reads import approvals_of
 from e2e_support import actions_blocks, dm_posts, incident, recommendation
-from slackemu import FakeClock, SlackEmulator
 
 from bot.store import IncidentRecord
 
 pytestmark = pytest.mark.usefixtures("no_rejections")
-SECOND_LEVEL = "UESCALATE1"
 
 
 async def run_follow_through(bot: Leakbot) -> None:
@@ -133,20 +131,6 @@ async def test_a_stale_click_in_english(leakbot: Leakbot) -> None:
         await stop_leakbot(bot)
     assert "This message is out of date" in answer and "see the latest message" in answer
     assert "Nothing was recorded" in answer
-
-
-@pytest.fixture
-async def escalating(
-    emulator: SlackEmulator, clock: FakeClock, database_url: str
-) -> AsyncIterator[Leakbot]:
-    emulator.add_user(SECOND_LEVEL, locale="ja-JP")
-    bot = await start_leakbot(
-        emulator, clock, database_url, LEAKBOT_ESCALATION_APPROVERS=SECOND_LEVEL
-    )
-    try:
-        yield bot
-    finally:
-        await stop_leakbot(bot)
 
 
 async def test_second_level_decides_once_escalated_to_it(escalating: Leakbot) -> None:

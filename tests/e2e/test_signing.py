@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
-from conftest import Leakbot, start_leakbot, stop_leakbot
+from conftest import Leakbot, running_leakbot
 from e2e_support import assert_no_traceback, footprint
 from slackemu import FakeClock, SlackEmulator, signing
 
@@ -38,11 +38,10 @@ async def documented(
 ) -> AsyncIterator[Leakbot]:
     """leakbot with Slack's example secret, its clock 3 s after the example's timestamp."""
     clock.set(datetime.fromtimestamp(SLACK_TIMESTAMP + 3, UTC))
-    bot = await start_leakbot(emulator, clock, database_url, SLACK_SIGNING_SECRET=SLACK_SECRET)
-    try:
+    async with running_leakbot(
+        emulator, clock, database_url, SLACK_SIGNING_SECRET=SLACK_SECRET
+    ) as bot:
         yield bot
-    finally:
-        await stop_leakbot(bot)
 
 
 def slack_headers(**changes: str | None) -> dict[str, str]:

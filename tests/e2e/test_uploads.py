@@ -242,6 +242,7 @@ async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> Non
     value = str(buttons[0]["value"])
     incident_id, _, kind = value.partition("|")
     assert incident_id == record.id
+    answered = len(leakbot.emulator.calls_to("response_url"))
     reply = await leakbot.slack.block_actions(
         "leak_task_draft",
         user_id=APPROVER_1,
@@ -250,6 +251,8 @@ async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> Non
         message_ts=str(tasks["ts"]),
     )
     assert reply.status == 200
+    # The draft is queued after the ack; its "queued" answer on the response_url says it is.
+    await leakbot.emulator.wait_for_call("response_url", count=answered + 1)
     await leakbot.deliver()
     [shared] = leakbot.emulator.files_shared(CHANNEL, parent)
     assert shared["filename"] == f"{kind}-{record.id}-ja.md"

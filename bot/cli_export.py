@@ -121,14 +121,25 @@ async def _export_to_stdout(
 async def _export(
     settings: Settings, playbook: Any, fmt: str, since: datetime | None, out: TextIO
 ) -> int:
-    from bot.domain.export import write_export
+    from bot.domain.export import CsvLayout, write_csv_rows, write_export
     from bot.store import Store
-    from bot.store.export import iter_export
+    from bot.store.export import iter_csv_rows, iter_export
 
     store = await Store.open(settings.DATABASE_URL)
     try:
         if fmt == "csv":
             out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
+            # The database flattens each incident into its row (bot/store/export.py).
+            layout = CsvLayout(playbook)
+            rows = iter_csv_rows(
+                store,
+                question_ids=layout.question_ids,
+                deadline_ids=layout.deadline_ids,
+                flatten=layout.row,
+                since=since,
+            )
+            async with aclosing(rows) as pages:
+                return await write_csv_rows(pages, out, layout=layout)
         # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
         # connection is returned before the store closes.
         async with aclosing(iter_export(store, since=since)) as pages:

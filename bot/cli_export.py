@@ -131,14 +131,7 @@ async def _export(
             out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
             # The database flattens each incident into its row (bot/store/export.py).
             layout = CsvLayout(playbook)
-            rows = iter_csv_rows(
-                store,
-                question_ids=layout.question_ids,
-                deadline_ids=layout.deadline_ids,
-                flatten=layout.row,
-                since=since,
-            )
-            async with aclosing(rows) as pages:
+            async with aclosing(iter_csv_rows(store, layout=layout, since=since)) as pages:
                 return await write_csv_rows(pages, out, layout=layout)
         # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
         # connection is returned before the store closes.

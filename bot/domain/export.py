@@ -94,6 +94,7 @@ class ExportedIncident:
 # A typed text that Excel would read as a formula (=, +, -, @, or a tab / CR before one) gets a
 # leading apostrophe in CSV: the OWASP advice against formula injection through exports.
 _FORMULA_STARTS: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST: Final[frozenset[str]] = frozenset(_FORMULA_STARTS)
 
 
 def _text(value: str | None) -> str:
@@ -131,7 +132,6 @@ class CsvLayout:
     def __init__(self, playbook: Playbook) -> None:
         self.question_ids = tuple(question.id for question in playbook.questions)
         self.deadline_ids = tuple(playbook.deadlines)
-        self._known_deadlines = frozenset(self.deadline_ids)
         self.columns: tuple[str, ...] = (
             *BASE_COLUMNS,
             *(f"answer.{qid}" for qid in self.question_ids),
@@ -142,6 +142,10 @@ class CsvLayout:
             ),
             "deadlines.other",
         )
+        self._no_deadlines = ("",) * (2 * len(self.deadline_ids) + 1)
+        self._deadline_position: dict[str, int] = {
+            ref: 2 * n for n, ref in enumerate(self.deadline_ids)
+        }
 
     def row(self, item: ExportedIncident) -> list[str]:
         followed = item.followed_recommendation
@@ -165,22 +169,38 @@ class CsvLayout:
             _text(item.outcome),
         ]
         answers = item.answers
-        row += [_cell(answers.get(qid)) for qid in self.question_ids]
-        by_ref = {deadline.ref: deadline for deadline in item.deadlines}
-        for ref in self.deadline_ids:
-            deadline = by_ref.get(ref)
-            if deadline is None:
-                row += ["", ""]
-            else:
-                row += [_time(deadline.due_at), deadline.status]
-        row.append(
-            LIST_SEPARATOR.join(
-                f"{d.ref}={_time(d.due_at)} ({d.status})"
-                for d in item.deadlines
-                if d.ref not in self._known_deadlines
-            )
-        )
+        row += self.answer_cells([answers.get(qid) for qid in self.question_ids])
+        row += self.deadline_cells([(d.ref, _time(d.due_at), d.status) for d in item.deadlines])
         return row
+
+    def answer_cells(self, values: Iterable[Any]) -> list[str]:
+        """The `answer.<id>` cells from the answers' values in `question_ids` order."""
+        # `_cell` inlined for texts, most answers (the export's hottest line)
+        return [
+            (("'" + value) if value[:1] in _FORMULA_FIRST else value)
+            if value.__class__ is str
+            else _cell(value)
+            for value in values
+        ]
+
+    def deadline_cells(self, deadlines: Iterable[tuple[str, str, str]]) -> list[str]:
+        """The `deadline.<id>.*` cells and `deadlines.other` from (ref, due time as text,
+        status), one per ref (the latest round's), in any order."""
+        cells = [*self._no_deadlines]
+        other = []
+        position = self._deadline_position
+        for deadline in deadlines:
+            index = position.get(deadline[0])
+            if index is None:
+                other.append(deadline)
+            else:
+                cells[index] = deadline[1]
+                cells[index + 1] = deadline[2]
+        if other:
+            cells[-1] = LIST_SEPARATOR.join(
+                f"{ref}={due} ({status})" for ref, due, status in sorted(other)
+            )
+        return cells
 
 
 def incident_json(item: ExportedIncident) -> dict[str, Any]:

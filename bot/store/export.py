@@ -18,7 +18,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Text, bindparam, null, select, text, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.export import ExportedApproval, ExportedDeadline, ExportedIncident
+from bot.domain.export import CsvLayout, ExportedApproval, ExportedDeadline, ExportedIncident
 from bot.store.repository import Store
 from bot.store.tables import UTCDateTime, approvals, incidents, tasks
 
@@ -189,54 +189,50 @@ async def iter_export(
                 return
 
 
-# -- CSV rows flattened by the database ------------------------------------------------------
+# -- CSV rows, flattened mostly by the database ----------------------------------------------
 #
-# `leakbot export --format csv` at ~8,000 incidents per CPU second was all Python: decoding each
-# row's answers, building the record, flattening ~50 cells. Here one statement per page returns
-# every CSV cell already in its final text (`CsvLayout.row`'s rules: times as ISO 8601 UTC,
-# lists joined with "; ", a formula-like text behind an apostrophe, the latest round's deadline
-# per playbook deadline), so Python only hands the rows to the CSV writer. The database does
-# that work in its own thread (SQLite) or process (PostgreSQL), beside the writing.
+# `leakbot export --format csv` through `export_page` + `CsvLayout.row` was ~8,000 incidents per
+# CPU second: per incident a record, datetimes and answers decoded and encoded again, ~50 cells
+# through several functions. Here one statement per page returns each incident's fixed cells in
+# their final text (`CsvLayout.row`'s rules: times as ISO 8601 UTC, lists joined with "; ", a
+# formula-like text behind an apostrophe), its answers as one JSON text and its deadline tasks as
+# one delimited text; `CsvLayout` makes the answer and deadline cells from those (the same code
+# as for `row`), and the next page is read while this one is written: the database works in its
+# own thread (SQLite) or process (PostgreSQL) beside the Python.
 #
-# What SQL does not reproduce exactly is flagged per row (`needs_python`: an answer that is a
-# JSON object, an array of non-texts, a time stored in another format, a deadline re-created by
-# a later round or not in the playbook, a NUL character); such rows are read and flattened by the
-# Python path above (`export_page` + the `flatten` given), so the output is the same either way.
+# A row whose fixed cells SQL would not give exactly (a time stored in another format, a
+# `decided_by` that is not a plain list of ids) is flagged and goes through the Python path
+# above (`export_page` + `CsvLayout.row`): the output is the same bytes either way.
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # playbook ids (validated on load)
-_FORMULA_CHARS_SQLITE = "('=', '+', '-', '@', char(9), char(13))"
-_FORMULA_CHARS_PG = "('=', '+', '-', '@', E'\\t', E'\\r')"
 _FIRST_KEY: Final[tuple[int, int]] = (-(2**31), -(2**31))
-
-
-def _check_ids(ids: Sequence[str]) -> None:
-    for value in ids:
-        if not _IDENTIFIER.match(value):  # inlined into SQL below: never anything else
-            raise ValueError(f"unexpected playbook id {value!r}")
+# Between a deadline task's fields, and between tasks, in the statement's deadlines column.
+_FIELD, _ITEM = "\x1f", "\x1e"
 
 
 class _Sql:
-    """The few expressions that differ between SQLite and PostgreSQL."""
+    """The expressions that differ between SQLite and PostgreSQL."""
 
     def __init__(self, dialect: str) -> None:
         self.pg = dialect == "postgresql"
 
     def formula_safe(self, value: str) -> str:
-        """`_text`: a value starting like a formula gets a leading apostrophe (value is a column
-        or a cheap expression: it is repeated)."""
-        first = f"left({value}, 1)" if self.pg else f"substr({value}, 1, 1)"
-        chars = _FORMULA_CHARS_PG if self.pg else _FORMULA_CHARS_SQLITE
+        """`_text`: a value starting like a formula gets a leading apostrophe (`value` is a
+        column: it is repeated)."""
+        if self.pg:
+            first, chars = f"left({value}, 1)", r"('=', '+', '-', '@', E'\t', E'\r')"
+        else:
+            first, chars = f"substr({value}, 1, 1)", "('=', '+', '-', '@', char(9), char(13))"
         return f"CASE WHEN {first} IN {chars} THEN '''' || {value} ELSE {value} END"
 
     def time(self, column: str) -> str:
         """A stored time as `datetime.isoformat()` of it in UTC (no fraction when it is 0)."""
         if self.pg:
             return (
-                f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-                f"CASE WHEN extract(microseconds FROM {column}) % 1000000 = 0 THEN '' "
-                f"ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+                f"""replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') """
+                "|| '+00:00', '.000000+', '+')"
             )
-        # SQLite holds naive UTC text: 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy) or without the
+        # SQLite holds naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy) or without the
         # fraction; anything else is flagged by `time_unusual`.
         return (
             f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || "
@@ -244,129 +240,76 @@ class _Sql:
             f"ELSE substr({column}, 20) END || '+00:00'"
         )
 
-    def time_unusual(self, column: str) -> str:
+    def time_unusual(self, column: str) -> str | None:
         if self.pg:
-            return "false"
+            return None
         return (
-            f"({column} IS NOT NULL AND NOT (length({column}) = 26 "
-            f"AND substr({column}, 20, 1) = '.' OR length({column}) = 19))"
+            f"{column} IS NOT NULL AND NOT (length({column}) = 26 "
+            f"AND substr({column}, 20, 1) = '.' OR length({column}) = 19)"
         )
 
     def joined(self, array: str) -> str:
-        """A JSON array of texts (its text, as `array` gives it) joined with '; '. Valid only when
-        `array_plain(array)`."""
-        sep = "'\", \"'" if self.pg else "'\",\"'"
-        return f"replace(substr({array}, 3, length({array}) - 4), {sep}, '; ')"
-
-    def array_plain(self, array: str) -> str:
-        """The array's items are texts without escapes (so `joined` is exact)."""
-        pos = "strpos" if self.pg else "instr"
+        """A JSON array of texts (its text) joined with '; '; exact when `plain`."""
+        # SQLite's json() minifies; PostgreSQL keeps the text as stored (Python's ", ").
+        separator = """'", "'""" if self.pg else """'","'"""
         return (
-            f"({array} = '[]' OR ({array} LIKE '[\"%\"]' AND {pos}({array}, '\\') = 0 "
-            f"AND {pos}({self.joined(array)}, '\"') = 0))"
+            f"CASE WHEN {array} = '[]' THEN '' "
+            f"ELSE replace(substr({array}, 3, length({array}) - 4), {separator}, '; ') END"
         )
 
-    def concat(self, expression: str, order: str) -> str:
-        if self.pg:
-            return f"string_agg({expression}, '; ' ORDER BY {order})"
-        return f"group_concat({expression}, '; ')"
+    def plain(self, array: str) -> str:
+        """The array's items are all texts without escapes."""
+        find = "strpos" if self.pg else "instr"
+        return (
+            f"""({array} = '[]' OR ({array} LIKE '["%"]' AND {find}({array}, '\\') = 0 """
+            f"""AND {find}({self.joined(array)}, '"') = 0))"""
+        )
 
-    def text(self, value: str) -> str:
-        return f"CAST({value} AS TEXT)"
 
-
-def csv_rows_sql(
-    dialect: str, question_ids: Sequence[str], deadline_ids: Sequence[str], *, since: bool
-) -> str:
-    """One page of CSV rows: `year, seq, needs_python, cell, cell, …` in `CsvLayout`'s column
-    order, for incidents after (:after_year, :after_seq) (and created at or after :since with
-    `since`), at most :limit of them. A statement per playbook; its plans are index range scans."""
-    _check_ids(question_ids)
-    _check_ids(deadline_ids)
+def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
+    """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
+    after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
+    the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
+    PostgreSQL: the answers' JSON text) and the deadline tasks (ref, round, due time, status:
+    `_FIELD` between fields, `_ITEM` between tasks). The plan: an index range scan of the
+    incidents by (year, seq); per incident, its tasks and approvals by index."""
+    for value in question_ids:
+        if not _IDENTIFIER.match(value):  # written into the statement: never anything else
+            raise ValueError(f"unexpected playbook id {value!r}")
     sql = _Sql(dialect)
     safe = sql.formula_safe
-    known = ", ".join(f"'{ref}'" for ref in deadline_ids) or "''"
     if sql.pg:
-        json_value = "CASE WHEN strpos(i.answers::text, '\\u0000') = 0 THEN i.answers::jsonb END"
-        decided_by = (
-            "CASE WHEN strpos(i.decided_by::text, '\\u0000') = 0 THEN i.decided_by::jsonb::text END"
+        answers = "p.answers::text"
+        decided_by = "i.decided_by::text"
+        due = f"coalesce({sql.time('t.due_at')}, '')"
+        deadline = f"t.ref || chr(31) || t.round || chr(31) || {due} || chr(31) || t.status"
+        deadlines = f"(SELECT string_agg({deadline}, chr(30))"
+        approvals = (
+            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
+            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
         )
-        nul = "(i.aj IS NULL OR i.decided_by IS NOT NULL AND i.db_j IS NULL)"
-        answer_columns = [
-            f"jsonb_typeof(i.aj -> '{qid}') AS t_{qid}, i.aj ->> '{qid}' AS v_{qid}"
-            for qid in question_ids
-        ]
     else:
-        json_value = "i.answers"
+        # json_extract with several paths: one JSON array of their values (null if missing).
+        paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
+        answers = {
+            0: "'[]'",
+            1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
+        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
         decided_by = "json(i.decided_by)"
-        nul = "instr(i.aj, '\\u0000') > 0"
-        answer_columns = [
-            f"json_type(i.aj, '$.{qid}') AS t_{qid}, json_extract(i.aj, '$.{qid}') AS v_{qid}"
-            for qid in question_ids
-        ]
-    outcome = "i.outcome" if "outcome" in incidents.c else "NULL"
-    page = f"""
-    SELECT i.id, i.year, i.seq, i.status, i.partner, i.reporter_id, i.team_id, i.locale,
-           i.created_at, i.updated_at, i.round, i.recommendation, i.decided_action, i.db_j,
-           i.decided_at, i.decision_reason, {outcome} AS outcome, {nul} AS nul
-           {"".join(", " + column for column in answer_columns)}
-    FROM (
-        SELECT i.*, {json_value} AS aj, {decided_by} AS db_j
-        FROM incidents i
-        WHERE (i.year, i.seq) > (:after_year, :after_seq)
-          {"AND i.created_at >= :since" if since else ""}
-        ORDER BY i.year, i.seq
-        LIMIT :limit
-    ) i"""
-
-    pivot = "".join(
-        f", max(CASE WHEN t.ref = '{ref}' THEN t.due_at END) AS due_{ref}"
-        f", max(CASE WHEN t.ref = '{ref}' THEN t.status END) AS status_{ref}"
-        for ref in deadline_ids
-    )
-    deadlines = f"""
-    SELECT t.incident_id, count(*) AS tasks, count(DISTINCT t.ref) AS refs,
-           sum(CASE WHEN t.ref IN ({known}) THEN 0 ELSE 1 END) AS other{pivot}
-    FROM tasks t
-    WHERE t.incident_id IN (SELECT id FROM page) AND t.kind = 'deadline'
-    GROUP BY t.incident_id"""
-
-    approval = "a.approver_id || ':' || a.action || '@' || a.round"
-    order = "a.round, a.created_at, a.id"
-    if sql.pg:
-        approvals_cell = (
-            f"(SELECT {sql.concat(approval, order)} FROM approvals a WHERE a.incident_id = p.id)"
+        deadline = (
+            "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
+            "|| t.status"
         )
-    else:  # group_concat keeps the order of the rows it is given
-        approvals_cell = (
-            "(SELECT group_concat(x, '; ') FROM "
-            f"(SELECT {approval} AS x FROM approvals a WHERE a.incident_id = p.id "
-            f"ORDER BY {order}))"
+        deadlines = f"(SELECT group_concat({deadline}, char(30))"
+        # group_concat keeps the order of the rows it is given
+        approvals = (
+            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
+            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
+            "ORDER BY a.round, a.created_at, a.id))"
         )
-
-    def answer_cell(qid: str) -> str:
-        kind, value = f"p.t_{qid}", f"p.v_{qid}"
-        plain, joined = sql.array_plain(value), safe(sql.joined(value))
-        array = f"WHEN 'array' THEN CASE WHEN {plain} THEN {joined} END"
-        if sql.pg:
-            return (
-                f"CASE {kind} WHEN 'string' THEN {safe(value)} "
-                f"WHEN 'number' THEN {safe(value)} WHEN 'boolean' THEN {value} {array} END"
-            )
-        return (
-            f"CASE {kind} WHEN 'text' THEN {safe(value)} "
-            f"WHEN 'integer' THEN {safe(sql.text(value))} WHEN 'true' THEN 'true' "
-            f"WHEN 'false' THEN 'false' {array} END"
-        )
-
-    def answer_unusual(qid: str) -> str:
-        kind, value = f"p.t_{qid}", f"p.v_{qid}"
-        array = f"{kind} = 'array' AND NOT {sql.array_plain(value)}"
-        if sql.pg:  # a JSON number that is not an integer: Python writes it its own way
-            number = f"{kind} = 'number' AND {value} !~ '^-?[0-9]+$'"
-            return f"{kind} = 'object' OR {number} OR {array}"
-        number = f"{kind} = 'integer' AND typeof({value}) <> 'integer'"
-        return f"{kind} IN ('object', 'real') OR {number} OR {array}"
+    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
+    outcome = safe("p.outcome") if "outcome" in incidents.c else "NULL"
+    listed = "p.decided_by_text"
 
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
@@ -383,97 +326,141 @@ def csv_rows_sql(
         "p.round",
         "p.recommendation",
         "p.decided_action",
-        f"CASE WHEN p.db_j IS NOT NULL AND {sql.array_plain('p.db_j')} "
-        f"THEN {sql.joined('p.db_j')} END",
+        f"CASE WHEN {sql.plain(listed)} THEN {sql.joined(listed)} END",
         time("p.decided_at"),
         safe("p.decision_reason"),
         "CASE WHEN p.decided_action IS NULL THEN NULL "
         "WHEN p.decided_action = p.recommendation THEN 'true' ELSE 'false' END",
-        approvals_cell,
-        safe("p.outcome"),
-        *(answer_cell(qid) for qid in question_ids),
+        approvals,
+        outcome,
+        answers,
+        deadlines,
     ]
-    for ref in deadline_ids:
-        cells += [time(f"d.due_{ref}"), f"d.status_{ref}"]
-    cells.append("NULL")  # deadlines.other: rows that have one are flagged below
     unusual = [
-        "p.nul",
-        "d.tasks <> d.refs",  # a deadline a later round re-created: the latest one is exported
-        "d.other > 0",
-        f"p.db_j IS NOT NULL AND NOT {sql.array_plain('p.db_j')}",
-        *(sql.time_unusual(f"p.{c}") for c in ("created_at", "updated_at", "decided_at")),
-        *(sql.time_unusual(f"d.due_{ref}") for ref in deadline_ids),
-        *(answer_unusual(qid) for qid in question_ids),
+        f"{listed} IS NOT NULL AND NOT {sql.plain(listed)}",
+        *(sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")),
     ]
-    flag = " OR ".join(f"({condition})" for condition in unusual if condition != "false")
-    materialized = "MATERIALIZED "
+    flag = " OR ".join(f"({condition})" for condition in unusual if condition)
     return f"""
-    WITH page AS {materialized}({page}),
-    deadlines AS ({deadlines})
     SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
            {", ".join(cells)}
-    FROM page p LEFT JOIN deadlines d ON d.incident_id = p.id
+    FROM (
+        SELECT i.*, {decided_by} AS decided_by_text
+        FROM incidents i
+        WHERE (i.year, i.seq) > (:after_year, :after_seq)
+        {"AND i.created_at >= :since" if since else ""}
+        ORDER BY i.year, i.seq
+        LIMIT :limit
+    ) p
     ORDER BY p.year, p.seq"""
 
 
 async def iter_csv_rows(
     store: Store,
     *,
-    question_ids: Sequence[str],
-    deadline_ids: Sequence[str],
-    flatten: Callable[[ExportedIncident], Sequence[Any]],
+    layout: CsvLayout,
     since: datetime | None = None,
     page_size: int = EXPORT_PAGE_SIZE,
 ) -> AsyncGenerator[list[Sequence[Any]], None]:
-    """Every incident (created at or after `since`) as one CSV row (cells in `CsvLayout`'s
-    order: text, int or None), in id order, a page at a time. The few rows the database cannot
-    flatten exactly are read as `ExportedIncident`s and given to `flatten`.
+    """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
+    or None, as `CsvLayout.row` writes them), in id order, a page at a time.
 
     The next page is read while the caller writes this one (one read connection; on SQLite one
     snapshot, on PostgreSQL one statement per page, as in `iter_export`)."""
-    statement = text(
-        csv_rows_sql(store.dialect, question_ids, deadline_ids, since=since is not None)
-    )
-    if since is not None:
-        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+    pg = store.dialect == "postgresql"
+    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
     params: dict[str, Any] = {"limit": page_size}
     if since is not None:
+        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
         params["since"] = since
+    question_ids = layout.question_ids
+    answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
+    due_text = _iso if pg else _iso_from_sqlite
+    loads = json.loads
 
-    async def fetch(after: tuple[int, int]) -> list[Any]:
-        year, seq = after
-        result = await conn.execute(statement, {**params, "after_year": year, "after_seq": seq})
-        return list(result.tuples())
+    def flatten(row: Any) -> list[Any] | None:
+        values = loads(row[20])
+        if pg:  # the answers object
+            values = [values.get(qid) for qid in question_ids]
+        try:
+            deadlines = _latest_deadlines(row[21], due_text)
+        except ValueError:  # a ref or status holding a separator
+            return None
+        return [*row[3:20], *answer_cells(values), *deadline_cells(deadlines)]
 
     async with store.read() as conn:
-        rows = await fetch(_FIRST_KEY)
-        while rows:
-            page = [row[3:] for row in rows]
-            if any(row[2] for row in rows):
-                await _flatten_in_python(conn, rows, page, flatten)
-            last = rows[-1]
-            following = (
-                asyncio.ensure_future(fetch((last[0], last[1]))) if len(rows) == page_size else None
-            )
-            try:
-                yield page
-            except BaseException:
-                if following is not None:
-                    following.cancel()
-                    with suppress(BaseException):
-                        await following
-                raise
-            rows = await following if following is not None else []
+
+        async def fetch(after: tuple[int, int]) -> list[Any]:
+            key = {"after_year": after[0], "after_seq": after[1]}
+            return list((await conn.execute(statement, params | key)).all())
+
+        if pg:
+            # Its cost estimate makes PostgreSQL compile the statement (JIT) for every page:
+            # ~0.35 s each, for nothing. A connection setting, reset below.
+            await conn.execute(text("SET jit = off"))
+        try:
+            rows = await fetch(_FIRST_KEY)
+            while rows:
+                last = rows[-1]
+                following = (
+                    asyncio.ensure_future(fetch((last[0], last[1])))
+                    if len(rows) == page_size
+                    else None
+                )
+                try:
+                    page = [None if row[2] else flatten(row) for row in rows]
+                    if None in page:
+                        if following is not None:  # one statement at a time on `conn`
+                            await asyncio.wait([following])
+                        await _flatten_in_python(conn, rows, page, layout)
+                    yield page  # type: ignore[misc]
+                except BaseException:
+                    if following is not None:  # stopped early: let the read end first
+                        following.cancel()
+                        with suppress(BaseException):
+                            await following
+                    raise
+                rows = await following if following is not None else []
+        finally:
+            if pg:
+                await conn.execute(text("RESET jit"))
+
+
+def _latest_deadlines(
+    text: str | None, due_text: Callable[[str], str]
+) -> list[tuple[str, str, str]]:
+    """(ref, due time as exported, status) of the latest round's task per ref, from the
+    statement's deadlines column."""
+    if text is None:
+        return []
+    latest: dict[str, tuple[str, str, str]] = {}
+    for entry in text.split(_ITEM):
+        ref, round_, due, status = entry.split(_FIELD)
+        known = latest.get(ref)
+        if known is None or int(known[0]) < int(round_):
+            latest[ref] = (round_, due, status)
+    return [(ref, due_text(due), status) for ref, (_, due, status) in latest.items()]
+
+
+def _iso(value: str) -> str:
+    return value
+
+
+def _iso_from_sqlite(value: str) -> str:
+    """A time SQLite holds (naive UTC text) as `_utc(value).isoformat()`; '' stays ''."""
+    if len(value) == 26 and value[19] == "." and value[10] in " T":
+        fraction = "" if value[20:] == "000000" else value[19:]
+        return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
+    if len(value) == 19 and value[10] in " T":
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return _utc(value).isoformat() if value else ""  # type: ignore[union-attr]
 
 
 async def _flatten_in_python(
-    conn: AsyncConnection,
-    rows: list[Any],
-    page: list[Sequence[Any]],
-    flatten: Callable[[ExportedIncident], Sequence[Any]],
+    conn: AsyncConnection, rows: list[Any], page: list[Any], layout: CsvLayout
 ) -> None:
-    """Replace the flagged rows of `page` with `flatten` of the incidents the Python path reads."""
-    positions = {row[3]: index for index, row in enumerate(rows) if row[2]}
-    items = await _export_items(conn, incidents.c.id.in_(list(positions)))
-    for item in items:
-        page[positions[item.id]] = flatten(item)
+    """Fill the rows of `page` left None with `layout.row` of the incidents as the Python path
+    reads them."""
+    positions = {row[3]: index for index, row in enumerate(rows) if page[index] is None}
+    for item in await _export_items(conn, incidents.c.id.in_(list(positions))):
+        page[positions[item.id]] = layout.row(item)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TextIO
@@ -205,43 +205,94 @@ class CsvLayout:
 
 def incident_json(item: ExportedIncident) -> dict[str, Any]:
     """One incident as a JSON object (JSON and JSONL exports)."""
-    return {
-        "id": item.id,
-        "status": item.status,
-        "partner": item.partner,
-        "reporter_id": item.reporter_id,
-        "team_id": item.team_id,
-        "locale": item.locale,
-        "created_at": _time(item.created_at),
-        "updated_at": _time(item.updated_at),
-        "round": item.round,
-        "recommendation": item.recommendation,
-        "decided_action": item.decided_action,
-        "decided_by": list(item.decided_by),
-        "decided_at": _time(item.decided_at) or None,
-        "decision_reason": item.decision_reason,
-        "followed_recommendation": item.followed_recommendation,
-        "approvals": [
-            {
-                "round": a.round,
-                "approver_id": a.approver_id,
-                "action": a.action,
-                "at": _time(a.at),
-            }
-            for a in item.approvals
+    return json_record(
+        item.id,
+        item.status,
+        item.partner,
+        item.reporter_id,
+        item.team_id,
+        item.locale,
+        _time(item.created_at),
+        _time(item.updated_at),
+        item.round,
+        item.recommendation,
+        item.decided_action,
+        list(item.decided_by),
+        _time(item.decided_at) or None,
+        item.decision_reason,
+        [(a.round, a.approver_id, a.action, _time(a.at)) for a in item.approvals],
+        item.outcome,
+        item.answers,
+        [
+            (
+                d.ref,
+                d.round,
+                _time(d.due_at) or None,
+                d.status,
+                _time(d.done_at) or None,
+                d.owner_id,
+            )
+            for d in item.deadlines
         ],
-        "outcome": item.outcome,
-        "answers": item.answers,
+    )
+
+
+def json_record(
+    id_: str,
+    status: str,
+    partner: str,
+    reporter_id: str,
+    team_id: str | None,
+    locale: str,
+    created_at: str,
+    updated_at: str,
+    round_: int,
+    recommendation: str,
+    decided_action: str | None,
+    decided_by: list[str],
+    decided_at: str | None,
+    decision_reason: str | None,
+    approvals: Iterable[Sequence[Any]],
+    outcome: str | None,
+    answers: Any,
+    deadlines: Iterable[Sequence[Any]],
+) -> dict[str, Any]:
+    """The JSON object of one incident from its values, times already as text: `approvals`
+    (round, approver_id, action, at) in order, `deadlines` (ref, round, due_at, status, done_at,
+    owner_id) one per ref, sorted by ref. Used by `incident_json` and the store's fast path."""
+    return {
+        "id": id_,
+        "status": status,
+        "partner": partner,
+        "reporter_id": reporter_id,
+        "team_id": team_id,
+        "locale": locale,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "round": round_,
+        "recommendation": recommendation,
+        "decided_action": decided_action,
+        "decided_by": decided_by,
+        "decided_at": decided_at,
+        "decision_reason": decision_reason,
+        "followed_recommendation": (
+            None if decided_action is None else decided_action == recommendation
+        ),
+        "approvals": [
+            {"round": a[0], "approver_id": a[1], "action": a[2], "at": a[3]} for a in approvals
+        ],
+        "outcome": outcome,
+        "answers": answers,
         "deadlines": [
             {
-                "ref": d.ref,
-                "round": d.round,
-                "due_at": _time(d.due_at) or None,
-                "status": d.status,
-                "done_at": _time(d.done_at) or None,
-                "owner_id": d.owner_id,
+                "ref": d[0],
+                "round": d[1],
+                "due_at": d[2],
+                "status": d[3],
+                "done_at": d[4],
+                "owner_id": d[5],
             }
-            for d in item.deadlines
+            for d in deadlines
         ],
     }
 
@@ -285,18 +336,34 @@ async def write_export(
             writer.writerows(rows)
             count += len(rows)
         return count
+    return await write_json_records(_json_pages(pages), out, fmt=fmt)
+
+
+async def _json_pages(
+    pages: AsyncIterable[Iterable[ExportedIncident]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    async for page in pages:
+        yield [incident_json(item) for item in page]
+
+
+async def write_json_records(
+    pages: AsyncIterable[Iterable[dict[str, Any]]], out: TextIO, *, fmt: str
+) -> int:
+    """The JSON (`fmt` "json": one array, one incident per line inside it) or JSONL export
+    ("jsonl": one object per line) of the incidents' JSON objects; returns how many."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    count = 0
     if fmt == "jsonl":
         async for page in pages:
-            lines = [dumps(incident_json(item)) for item in page]
+            lines = [dumps(record) for record in page]
             if lines:
                 out.write("\n".join(lines) + "\n")
             count += len(lines)
         return count
     out.write("[")
     async for page in pages:
-        for item in page:
-            out.write(("\n" if count == 0 else ",\n") + dumps(incident_json(item)))
+        for record in page:
+            out.write(("\n" if count == 0 else ",\n") + dumps(record))
             count += 1
     out.write("\n]\n" if count else "]\n")
     return count

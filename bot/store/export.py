@@ -13,18 +13,44 @@ import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Text, bindparam, null, select, text, tuple_, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    TextClause,
+    bindparam,
+    null,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.export import CsvLayout, ExportedApproval, ExportedDeadline, ExportedIncident
+from bot.domain.export import (
+    CsvLayout,
+    ExportedApproval,
+    ExportedDeadline,
+    ExportedIncident,
+    incident_json,
+    json_record,
+)
 from bot.store.repository import Store
 from bot.store.tables import UTCDateTime, approvals, incidents, tasks
 
-__all__ = ["EXPORT_PAGE_SIZE", "csv_rows_sql", "export_page", "iter_csv_rows", "iter_export"]
+__all__ = [
+    "EXPORT_PAGE_SIZE",
+    "csv_rows_sql",
+    "export_page",
+    "iter_csv_rows",
+    "iter_export",
+    "iter_json_records",
+    "json_rows_sql",
+]
 
 EXPORT_PAGE_SIZE: Final[int] = 2000
+_T = TypeVar("_T")
 
 # `outcome` (how a closed incident ended) exists once the close-with-outcome migration is in;
 # until then the column is exported empty.
@@ -358,33 +384,48 @@ async def iter_csv_rows(
     layout: CsvLayout,
     since: datetime | None = None,
     page_size: int = EXPORT_PAGE_SIZE,
-) -> AsyncGenerator[list[Sequence[Any]], None]:
+) -> AsyncGenerator[list[list[Any]], None]:
     """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
-    or None, as `CsvLayout.row` writes them), in id order, a page at a time.
-
-    The next page is read while the caller writes this one (one read connection; on SQLite one
-    snapshot, on PostgreSQL one statement per page, as in `iter_export`)."""
+    or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
+    read while the caller writes this one."""
     pg = store.dialect == "postgresql"
     statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
-    params: dict[str, Any] = {"limit": page_size}
-    if since is not None:
-        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
-        params["since"] = since
     question_ids = layout.question_ids
     answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
     due_text = _iso if pg else _iso_from_sqlite
     loads = json.loads
 
-    def flatten(row: Any) -> list[Any] | None:
+    def row_of(row: Any) -> list[Any] | None:
         values = loads(row[20])
         if pg:  # the answers object
             values = [values.get(qid) for qid in question_ids]
         try:
             deadlines = _latest_deadlines(row[21], due_text)
-        except ValueError:  # a ref or status holding a separator
+        except ValueError:  # a ref or status holding a separator: the Python path
             return None
         return [*row[3:20], *answer_cells(values), *deadline_cells(deadlines)]
 
+    async for page in _pages(store, statement, since, page_size, row_of, layout.row):
+        yield page
+
+
+async def _pages(
+    store: Store,
+    statement: TextClause,
+    since: datetime | None,
+    page_size: int,
+    make: Callable[[Any], _T | None],
+    fallback: Callable[[ExportedIncident], _T],
+) -> AsyncGenerator[list[_T], None]:
+    """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
+    keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
+    `export_page` reads it. One read connection (on SQLite one snapshot; on PostgreSQL one
+    statement per page, as in `iter_export`); the next page is read while this one is used."""
+    params: dict[str, Any] = {"limit": page_size}
+    if since is not None:
+        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+        params["since"] = since
+    pg = store.dialect == "postgresql"
     async with store.read() as conn:
 
         async def fetch(after: tuple[int, int]) -> list[Any]:
@@ -405,11 +446,14 @@ async def iter_csv_rows(
                     else None
                 )
                 try:
-                    page = [None if row[2] else flatten(row) for row in rows]
+                    page = [None if row[2] else make(row) for row in rows]
                     if None in page:
                         if following is not None:  # one statement at a time on `conn`
                             await asyncio.wait([following])
-                        await _flatten_in_python(conn, rows, page, layout)
+                        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
+                        where = incidents.c.id.in_(list(positions))
+                        for item in await _export_items(conn, where):
+                            page[positions[item.id]] = fallback(item)
                     yield page  # type: ignore[misc]
                 except BaseException:
                     if following is not None:  # stopped early: let the read end first
@@ -453,11 +497,138 @@ def _iso_from_sqlite(value: str) -> str:
     return _utc(value).isoformat() if value else ""  # type: ignore[union-attr]
 
 
-async def _flatten_in_python(
-    conn: AsyncConnection, rows: list[Any], page: list[Any], layout: CsvLayout
-) -> None:
-    """Fill the rows of `page` left None with `layout.row` of the incidents as the Python path
-    reads them."""
-    positions = {row[3]: index for index, row in enumerate(rows) if page[index] is None}
-    for item in await _export_items(conn, incidents.c.id.in_(list(positions))):
-        page[positions[item.id]] = layout.row(item)
+# -- JSON records -----------------------------------------------------------------------------
+#
+# The same idea for `--format json|jsonl`: per incident one row with its times as text, its
+# answers as their stored JSON text and its approvals and deadline tasks as one JSON array each;
+# Python decodes those (C code), keeps the latest round's deadlines and builds the object with
+# `json_record` (the code `incident_json` uses).
+
+
+def json_rows_sql(dialect: str, *, since: bool) -> str:
+    """One page of rows for the JSON export, like `csv_rows_sql`: `year, seq, needs_python`, the
+    incident's values in `json_record`'s order (approvals, answers, deadlines as JSON texts;
+    approvals' and deadlines' times as stored on SQLite, ISO 8601 on PostgreSQL)."""
+    sql = _Sql(dialect)
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
+
+    if sql.pg:
+        approval = f"json_build_array(a.round, a.approver_id, a.action, {time('a.created_at')})"
+        approvals = (
+            f"(SELECT json_agg({approval} ORDER BY a.round, a.created_at, a.id)::text "
+            "FROM approvals a WHERE a.incident_id = p.id)"
+        )
+        deadline = (
+            f"json_build_array(t.ref, t.round, {time('t.due_at')}, t.status, "
+            f"{time('t.done_at')}, t.owner_id)"
+        )
+        deadlines = f"(SELECT json_agg({deadline})::text"
+        decided_by, answers = "p.decided_by::text", "p.answers::text"
+    else:
+        approvals = (
+            "(SELECT json_group_array(json_array(round, approver_id, action, created_at)) FROM "
+            "(SELECT a.round, a.approver_id, a.action, a.created_at FROM approvals a "
+            "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id))"
+        )
+        deadlines = (
+            "(SELECT json_group_array(json_array(t.ref, t.round, t.due_at, t.status, t.done_at, "
+            "t.owner_id))"
+        )
+        decided_by, answers = "p.decided_by", "p.answers"
+    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
+    outcome = "p.outcome" if "outcome" in incidents.c else "NULL"
+    values = [
+        "p.id",
+        "p.status",
+        "p.partner",
+        "p.reporter_id",
+        "p.team_id",
+        "p.locale",
+        time("p.created_at"),
+        time("p.updated_at"),
+        "p.round",
+        "p.recommendation",
+        "p.decided_action",
+        decided_by,
+        time("p.decided_at"),
+        "p.decision_reason",
+        approvals,
+        outcome,
+        answers,
+        deadlines,
+    ]
+    unusual = [
+        sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")
+    ]
+    flag = " OR ".join(f"({condition})" for condition in unusual if condition) or "false"
+    return f"""
+    SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
+           {", ".join(values)}
+    FROM incidents p
+    WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    {"AND p.created_at >= :since" if since else ""}
+    ORDER BY p.year, p.seq
+    LIMIT :limit"""
+
+
+def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
+    loads = json.loads
+    at_text = _iso if pg else _iso_from_sqlite
+
+    def record(row: Any) -> dict[str, Any]:
+        approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17] or "[]")]
+        latest: dict[str, list[Any]] = {}
+        for task in loads(row[20] or "[]"):
+            known = latest.get(task[0])
+            if known is None or known[1] < task[1]:
+                latest[task[0]] = task
+        deadlines = [
+            (
+                ref,
+                task[1],
+                at_text(task[2]) if task[2] else None,
+                task[3],
+                at_text(task[4]) if task[4] else None,
+                task[5],
+            )
+            for ref, task in sorted(latest.items())
+        ]
+        decided_by = loads(row[14]) if row[14] is not None else None
+        return json_record(
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            row[11],
+            row[12],
+            row[13],
+            list(decided_by or ()),
+            row[15],
+            row[16],
+            approvals,
+            row[18],
+            loads(row[19]),
+            deadlines,
+        )
+
+    return record
+
+
+async def iter_json_records(
+    store: Store,
+    *,
+    since: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
+    id order, a page at a time; the next page is read while the caller writes this one."""
+    record = _json_record_maker(store.dialect == "postgresql")
+    statement = text(json_rows_sql(store.dialect, since=since is not None))
+    async for page in _pages(store, statement, since, page_size, record, incident_json):
+        yield page

@@ -1,5 +1,6 @@
-"""`leakbot export --format csv`'s fast path (`iter_csv_rows`: the database flattens the rows)
-writes the same bytes as the Python path (`iter_export` + `write_export`), on SQLite and
+"""`leakbot export`'s fast paths (`iter_csv_rows`, `iter_json_records`: the database does most
+of the flattening) write the same bytes as the Python path (`iter_export` + `write_export`) in
+every format, on SQLite and
 PostgreSQL, for a data set made to be awkward: Japanese text, commas, quotes, newlines, formula
 starts, empty and missing values, answers of every JSON shape, several approvals and rounds,
 deadlines re-created by a later round or unknown to the playbook, closed and reopened
@@ -15,14 +16,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.export import CsvLayout, write_csv_rows, write_export
+from bot.domain.export import CsvLayout, write_csv_rows, write_export, write_json_records
 from bot.domain.playbook import Playbook, load_playbook
 from bot.store import NewIncident, NewTask, Store
-from bot.store.export import iter_csv_rows, iter_export
+from bot.store.export import iter_csv_rows, iter_export, iter_json_records
 from bot.store.tables import incidents, tasks
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -192,40 +192,50 @@ async def _awkward_history(store: Store) -> list[str]:
     return ids
 
 
-async def _python_path(store: Store, playbook: Playbook, **options: Any) -> str:
+async def _python_path(store: Store, playbook: Playbook, fmt: str, **options: Any) -> str:
     out = io.StringIO()
-    await write_export(iter_export(store, **options), out, fmt="csv", playbook=playbook)
+    await write_export(iter_export(store, **options), out, fmt=fmt, playbook=playbook)
     return out.getvalue()
 
 
 async def _fast_path(
-    store: Store, playbook: Playbook, *, page_size: int, since: datetime | None = None
+    store: Store, playbook: Playbook, fmt: str, *, page_size: int, since: datetime | None = None
 ) -> str:
     out = io.StringIO()
-    layout = CsvLayout(playbook)
-    rows = iter_csv_rows(store, layout=layout, since=since, page_size=page_size)
-    await write_csv_rows(rows, out, layout=layout)
+    if fmt == "csv":
+        layout = CsvLayout(playbook)
+        rows = iter_csv_rows(store, layout=layout, since=since, page_size=page_size)
+        await write_csv_rows(rows, out, layout=layout)
+    else:
+        records = iter_json_records(store, since=since, page_size=page_size)
+        await write_json_records(records, out, fmt=fmt)
     return out.getvalue()
 
 
-@pytest.mark.parametrize("page_size", [1, 7, 2000])
-async def test_fast_path_writes_the_python_paths_bytes(store: Store, page_size: int) -> None:
+async def test_fast_paths_write_the_python_paths_bytes(store: Store) -> None:
     ids = await _awkward_history(store)
     playbook = _playbook()
-    expected = await _python_path(store, playbook)
-    assert expected.count("\r\n") >= len(ids) + 1  # every incident is in it
-    assert "株式会社アクメ" in expected and "'=HYPERLINK" in expected
-    assert await _fast_path(store, playbook, page_size=page_size) == expected
+    for fmt in ("csv", "jsonl", "json"):
+        expected = await _python_path(store, playbook, fmt)
+        assert expected.count("LEAK-") >= len(ids)  # every incident is in it
+        assert "株式会社アクメ" in expected
+        for page_size in (1, 7, 2000):
+            assert await _fast_path(store, playbook, fmt, page_size=page_size) == expected, (
+                fmt,
+                page_size,
+            )
+    csv_text = await _python_path(store, playbook, "csv")
+    assert csv_text.count("\r\n") >= len(ids) + 1 and "'=HYPERLINK" in csv_text
 
 
-async def test_fast_path_with_since(store: Store) -> None:
+async def test_fast_paths_with_since(store: Store) -> None:
     await _awkward_history(store)
     playbook = _playbook()
     since = T0 + timedelta(days=17, hours=12)
-    expected = await _python_path(store, playbook, since=since)
-    rows = expected.count("\r\n")
-    assert 1 < rows < 40
-    assert await _fast_path(store, playbook, page_size=5, since=since) == expected
+    for fmt in ("csv", "jsonl", "json"):
+        expected = await _python_path(store, playbook, fmt, since=since)
+        assert 1 < expected.count("LEAK-") < 40
+        assert await _fast_path(store, playbook, fmt, page_size=5, since=since) == expected
 
 
 async def test_awkward_rows_are_flagged_and_plain_rows_are_not(store: Store) -> None:
@@ -243,11 +253,12 @@ async def test_awkward_rows_are_flagged_and_plain_rows_are_not(store: Store) -> 
     assert flagged == ({ids[1], ids[12]} if store.dialect == "sqlite" else {ids[1]})
 
 
-async def test_empty_store_writes_the_header_only(store: Store) -> None:
+async def test_empty_store(store: Store) -> None:
     playbook = _playbook()
-    expected = await _python_path(store, playbook)
-    assert expected.count("\r\n") == 1
-    assert await _fast_path(store, playbook, page_size=3) == expected
+    for fmt in ("csv", "jsonl", "json"):
+        expected = await _python_path(store, playbook, fmt)
+        assert expected.count("\n") == (1 if fmt != "jsonl" else 0)
+        assert await _fast_path(store, playbook, fmt, page_size=3) == expected
 
 
 def _cells(layout: CsvLayout, values: Sequence[Any]) -> list[str]:

@@ -86,9 +86,11 @@ class ExportedIncident:
     @property
     def followed_recommendation(self) -> bool | None:
         """Did the approvers decide what was recommended? None while undecided."""
-        if self.decided_action is None:
-            return None
-        return self.decided_action == self.recommendation
+        return _followed(self.decided_action, self.recommendation)
+
+
+def _followed(decided_action: str | None, recommendation: str) -> bool | None:
+    return None if decided_action is None else decided_action == recommendation
 
 
 # A typed text that Excel would read as a formula (=, +, -, @, or a tab / CR before one) gets a
@@ -275,9 +277,7 @@ def json_record(
         "decided_by": decided_by,
         "decided_at": decided_at,
         "decision_reason": decision_reason,
-        "followed_recommendation": (
-            None if decided_action is None else decided_action == recommendation
-        ),
+        "followed_recommendation": _followed(decided_action, recommendation),
         "approvals": [
             {"round": a[0], "approver_id": a[1], "action": a[2], "at": a[3]} for a in approvals
         ],

@@ -121,17 +121,21 @@ async def _export_to_stdout(
 async def _export(
     settings: Settings, playbook: Any, fmt: str, since: datetime | None, out: TextIO
 ) -> int:
-    from bot.domain.export import write_export
+    from bot.domain.export import CsvLayout, write_csv_rows, write_json_records
     from bot.store import Store
-    from bot.store.export import iter_export
+    from bot.store.export import iter_csv_rows, iter_json_records
 
     store = await Store.open(settings.DATABASE_URL)
     try:
         if fmt == "csv":
             out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
-        # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
-        # connection is returned before the store closes.
-        async with aclosing(iter_export(store, since=since)) as pages:
-            return await write_export(pages, out, fmt=fmt, playbook=playbook)
+            # The database flattens each incident into its row (bot/store/export.py).
+            # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
+            # connection is returned before the store closes.
+            layout = CsvLayout(playbook)
+            async with aclosing(iter_csv_rows(store, layout=layout, since=since)) as pages:
+                return await write_csv_rows(pages, out, layout=layout)
+        async with aclosing(iter_json_records(store, since=since)) as records:
+            return await write_json_records(records, out, fmt=fmt)
     finally:
         await store.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TextIO
@@ -86,14 +86,17 @@ class ExportedIncident:
     @property
     def followed_recommendation(self) -> bool | None:
         """Did the approvers decide what was recommended? None while undecided."""
-        if self.decided_action is None:
-            return None
-        return self.decided_action == self.recommendation
+        return _followed(self.decided_action, self.recommendation)
+
+
+def _followed(decided_action: str | None, recommendation: str) -> bool | None:
+    return None if decided_action is None else decided_action == recommendation
 
 
 # A typed text that Excel would read as a formula (=, +, -, @, or a tab / CR before one) gets a
 # leading apostrophe in CSV: the OWASP advice against formula injection through exports.
 _FORMULA_STARTS: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST: Final[frozenset[str]] = frozenset(_FORMULA_STARTS)
 
 
 def _text(value: str | None) -> str:
@@ -131,7 +134,6 @@ class CsvLayout:
     def __init__(self, playbook: Playbook) -> None:
         self.question_ids = tuple(question.id for question in playbook.questions)
         self.deadline_ids = tuple(playbook.deadlines)
-        self._known_deadlines = frozenset(self.deadline_ids)
         self.columns: tuple[str, ...] = (
             *BASE_COLUMNS,
             *(f"answer.{qid}" for qid in self.question_ids),
@@ -142,6 +144,10 @@ class CsvLayout:
             ),
             "deadlines.other",
         )
+        self._no_deadlines = ("",) * (2 * len(self.deadline_ids) + 1)
+        self._deadline_position: dict[str, int] = {
+            ref: 2 * n for n, ref in enumerate(self.deadline_ids)
+        }
 
     def row(self, item: ExportedIncident) -> list[str]:
         followed = item.followed_recommendation
@@ -165,65 +171,145 @@ class CsvLayout:
             _text(item.outcome),
         ]
         answers = item.answers
-        row += [_cell(answers.get(qid)) for qid in self.question_ids]
-        by_ref = {deadline.ref: deadline for deadline in item.deadlines}
-        for ref in self.deadline_ids:
-            deadline = by_ref.get(ref)
-            if deadline is None:
-                row += ["", ""]
-            else:
-                row += [_time(deadline.due_at), deadline.status]
-        row.append(
-            LIST_SEPARATOR.join(
-                f"{d.ref}={_time(d.due_at)} ({d.status})"
-                for d in item.deadlines
-                if d.ref not in self._known_deadlines
-            )
-        )
+        row += self.answer_cells([answers.get(qid) for qid in self.question_ids])
+        row += self.deadline_cells([(d.ref, _time(d.due_at), d.status) for d in item.deadlines])
         return row
+
+    def answer_cells(self, values: Iterable[Any]) -> list[str]:
+        """The `answer.<id>` cells from the answers' values in `question_ids` order."""
+        # `_cell` inlined for texts, most answers (the export's hottest line)
+        return [
+            (("'" + value) if value[:1] in _FORMULA_FIRST else value)
+            if value.__class__ is str
+            else _cell(value)
+            for value in values
+        ]
+
+    def deadline_cells(self, deadlines: Iterable[tuple[str, str, str]]) -> list[str]:
+        """The `deadline.<id>.*` cells and `deadlines.other` from (ref, due time as text,
+        status), one per ref (the latest round's), in any order."""
+        cells = [*self._no_deadlines]
+        other = []
+        position = self._deadline_position
+        for deadline in deadlines:
+            index = position.get(deadline[0])
+            if index is None:
+                other.append(deadline)
+            else:
+                cells[index] = deadline[1]
+                cells[index + 1] = deadline[2]
+        if other:
+            cells[-1] = LIST_SEPARATOR.join(
+                f"{ref}={due} ({status})" for ref, due, status in sorted(other)
+            )
+        return cells
 
 
 def incident_json(item: ExportedIncident) -> dict[str, Any]:
     """One incident as a JSON object (JSON and JSONL exports)."""
-    return {
-        "id": item.id,
-        "status": item.status,
-        "partner": item.partner,
-        "reporter_id": item.reporter_id,
-        "team_id": item.team_id,
-        "locale": item.locale,
-        "created_at": _time(item.created_at),
-        "updated_at": _time(item.updated_at),
-        "round": item.round,
-        "recommendation": item.recommendation,
-        "decided_action": item.decided_action,
-        "decided_by": list(item.decided_by),
-        "decided_at": _time(item.decided_at) or None,
-        "decision_reason": item.decision_reason,
-        "followed_recommendation": item.followed_recommendation,
-        "approvals": [
-            {
-                "round": a.round,
-                "approver_id": a.approver_id,
-                "action": a.action,
-                "at": _time(a.at),
-            }
-            for a in item.approvals
-        ],
-        "outcome": item.outcome,
-        "answers": item.answers,
-        "deadlines": [
-            {
-                "ref": d.ref,
-                "round": d.round,
-                "due_at": _time(d.due_at) or None,
-                "status": d.status,
-                "done_at": _time(d.done_at) or None,
-                "owner_id": d.owner_id,
-            }
+    return json_record(
+        item.id,
+        item.status,
+        item.partner,
+        item.reporter_id,
+        item.team_id,
+        item.locale,
+        _time(item.created_at),
+        _time(item.updated_at),
+        item.round,
+        item.recommendation,
+        item.decided_action,
+        list(item.decided_by),
+        _time(item.decided_at) or None,
+        item.decision_reason,
+        [(a.round, a.approver_id, a.action, _time(a.at)) for a in item.approvals],
+        item.outcome,
+        item.answers,
+        [
+            (
+                d.ref,
+                d.round,
+                _time(d.due_at) or None,
+                d.status,
+                _time(d.done_at) or None,
+                d.owner_id,
+            )
             for d in item.deadlines
         ],
+    )
+
+
+def json_record(
+    id_: str,
+    status: str,
+    partner: str,
+    reporter_id: str,
+    team_id: str | None,
+    locale: str,
+    created_at: str,
+    updated_at: str,
+    round_: int,
+    recommendation: str,
+    decided_action: str | None,
+    decided_by: list[str],
+    decided_at: str | None,
+    decision_reason: str | None,
+    approvals: Iterable[Sequence[Any]],
+    outcome: str | None,
+    answers: Any,
+    deadlines: Iterable[Sequence[Any]],
+) -> dict[str, Any]:
+    """The JSON object of one incident from its values, times already as text: `approvals`
+    (round, approver_id, action, at) in order, `deadlines` (ref, round, due_at, status, done_at,
+    owner_id) one per ref, sorted by ref. Used by `incident_json` and the store's fast path."""
+    return {
+        "id": id_,
+        "status": status,
+        "partner": partner,
+        "reporter_id": reporter_id,
+        "team_id": team_id,
+        "locale": locale,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "round": round_,
+        "recommendation": recommendation,
+        "decided_action": decided_action,
+        "decided_by": decided_by,
+        "decided_at": decided_at,
+        "decision_reason": decision_reason,
+        "followed_recommendation": _followed(decided_action, recommendation),
+        "approvals": [
+            {"round": a[0], "approver_id": a[1], "action": a[2], "at": a[3]} for a in approvals
+        ],
+        "outcome": outcome,
+        "answers": answers,
+        "deadlines": [
+            {
+                "ref": d[0],
+                "round": d[1],
+                "due_at": d[2],
+                "status": d[3],
+                "done_at": d[4],
+                "owner_id": d[5],
+            }
+            for d in deadlines
+        ],
     }
+
+
+async def write_csv_rows(
+    pages: AsyncIterable[Iterable[Sequence[Any]]], out: TextIO, *, layout: CsvLayout
+) -> int:
+    """The CSV export from rows already flattened (`layout.columns`' cells: text, int or None,
+    as `CsvLayout.row` gives them): the header, then every row; returns how many were written.
+    The same bytes as `write_export(..., fmt="csv")` of the same incidents."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(layout.columns)
+    count = 0
+    async for page in pages:
+        writer.writerows(page)
+        count += len(page)  # type: ignore[arg-type]
+    return count
 
 
 async def write_export(
@@ -250,18 +336,34 @@ async def write_export(
             writer.writerows(rows)
             count += len(rows)
         return count
+    return await write_json_records(_json_pages(pages), out, fmt=fmt)
+
+
+async def _json_pages(
+    pages: AsyncIterable[Iterable[ExportedIncident]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    async for page in pages:
+        yield [incident_json(item) for item in page]
+
+
+async def write_json_records(
+    pages: AsyncIterable[Iterable[dict[str, Any]]], out: TextIO, *, fmt: str
+) -> int:
+    """The JSON (`fmt` "json": one array, one incident per line inside it) or JSONL export
+    ("jsonl": one object per line) of the incidents' JSON objects; returns how many."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    count = 0
     if fmt == "jsonl":
         async for page in pages:
-            lines = [dumps(incident_json(item)) for item in page]
+            lines = [dumps(record) for record in page]
             if lines:
                 out.write("\n".join(lines) + "\n")
             count += len(lines)
         return count
     out.write("[")
     async for page in pages:
-        for item in page:
-            out.write(("\n" if count == 0 else ",\n") + dumps(incident_json(item)))
+        for record in page:
+            out.write(("\n" if count == 0 else ",\n") + dumps(record))
             count += 1
     out.write("\n]\n" if count else "]\n")
     return count

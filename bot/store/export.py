@@ -3,25 +3,59 @@
 Keyset pagination over the incidents' (year, seq) — the unique index behind the incident ids,
 so each page is one index range however deep into the table it is, and memory stays constant.
 Each page's approvals and deadline tasks come in one query each (`IN` the page's ids).
+
+`leakbot export` itself reads through the fast paths below (`iter_csv_rows`,
+`iter_json_records`: one statement per page that does most of the flattening; at 100,000
+incidents CSV took ~2-3x fewer CPU seconds, JSON lines ~1.5x, bench/export_scale.py);
+`export_page` stays the reference they are tested against and the path for the rows they flag.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncGenerator
+import re
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import ColumnElement, Text, null, select, tuple_, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    TextClause,
+    bindparam,
+    null,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.export import ExportedApproval, ExportedDeadline, ExportedIncident
+from bot.domain.export import (
+    CsvLayout,
+    ExportedApproval,
+    ExportedDeadline,
+    ExportedIncident,
+    incident_json,
+    json_record,
+)
 from bot.store.repository import Store
-from bot.store.tables import approvals, incidents, tasks
+from bot.store.tables import UTCDateTime, approvals, incidents, tasks
 
-__all__ = ["EXPORT_PAGE_SIZE", "export_page", "iter_export"]
+__all__ = [
+    "EXPORT_PAGE_SIZE",
+    "csv_rows_sql",
+    "export_page",
+    "iter_csv_rows",
+    "iter_export",
+    "iter_json_records",
+    "json_rows_sql",
+]
 
 EXPORT_PAGE_SIZE: Final[int] = 2000
+_T = TypeVar("_T")
 
 # `outcome` (how a closed incident ended) exists once the close-with-outcome migration is in;
 # until then the column is exported empty.
@@ -88,6 +122,20 @@ async def export_page(
     rows = (await conn.execute(query)).all()
     if not rows:
         return [], None
+    page = await _items(conn, rows)
+    last = rows[-1]
+    return page, ((last.year, last.seq) if len(rows) == limit else None)
+
+
+async def _export_items(
+    conn: AsyncConnection, where: ColumnElement[bool]
+) -> list[ExportedIncident]:
+    query = select(*_INCIDENT_COLUMNS).where(where).order_by(incidents.c.year, incidents.c.seq)
+    return await _items(conn, (await conn.execute(query)).all())
+
+
+async def _items(conn: AsyncConnection, rows: Sequence[Any]) -> list[ExportedIncident]:
+    """The incidents of `rows` (`_INCIDENT_COLUMNS`) with their approvals and deadlines."""
     ids = [row.id for row in rows]
 
     votes: dict[str, list[ExportedApproval]] = {}
@@ -130,7 +178,7 @@ async def export_page(
                 ref, round_, _utc(due_at), status, _utc(done_at), owner_id
             )
 
-    page = [
+    return [
         ExportedIncident(
             id=row.id,
             status=row.status,
@@ -153,8 +201,6 @@ async def export_page(
         )
         for row in rows
     ]
-    last = rows[-1]
-    return page, ((last.year, last.seq) if len(rows) == limit else None)
 
 
 async def iter_export(
@@ -172,3 +218,422 @@ async def iter_export(
                 yield page
             if key is None:
                 return
+
+
+# -- CSV rows, flattened mostly by the database ----------------------------------------------
+#
+# `leakbot export --format csv` through `export_page` + `CsvLayout.row` was ~8,000 incidents per
+# CPU second: per incident a record, datetimes and answers decoded and encoded again, ~50 cells
+# through several functions. Here one statement per page returns each incident's fixed cells in
+# their final text (`CsvLayout.row`'s rules: times as ISO 8601 UTC, lists joined with "; ", a
+# formula-like text behind an apostrophe), its answers as one JSON text and its deadline tasks as
+# one delimited text; `CsvLayout` makes the answer and deadline cells from those (the same code
+# as for `row`), and the next page is read while this one is written: the database works in its
+# own thread (SQLite) or process (PostgreSQL) beside the Python.
+#
+# A row whose fixed cells SQL would not give exactly (a time stored in another format, a
+# `decided_by` that is not a plain list of ids) is flagged and goes through the Python path
+# above (`export_page` + `CsvLayout.row`): the output is the same bytes either way.
+
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # playbook ids (validated on load)
+_FIRST_KEY: Final[tuple[int, int]] = (-(2**31), -(2**31))
+# Between a deadline task's fields, and between tasks, in the statement's deadlines column.
+_FIELD, _ITEM = "\x1f", "\x1e"
+
+
+class _Sql:
+    """The expressions that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, dialect: str) -> None:
+        self.pg = dialect == "postgresql"
+
+    def formula_safe(self, value: str) -> str:
+        """`_text`: a value starting like a formula gets a leading apostrophe (`value` is a
+        column: it is repeated)."""
+        if self.pg:
+            first, chars = f"left({value}, 1)", r"('=', '+', '-', '@', E'\t', E'\r')"
+        else:
+            first, chars = f"substr({value}, 1, 1)", "('=', '+', '-', '@', char(9), char(13))"
+        return f"CASE WHEN {first} IN {chars} THEN '''' || {value} ELSE {value} END"
+
+    def time(self, column: str) -> str:
+        """A stored time as `datetime.isoformat()` of it in UTC (no fraction when it is 0)."""
+        if self.pg:
+            return (
+                f"""replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') """
+                "|| '+00:00', '.000000+', '+')"
+            )
+        # SQLite holds naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy) or without the
+        # fraction; anything else is flagged by `time_unusual`.
+        return (
+            f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || "
+            f"CASE WHEN substr({column}, 21) IN ('', '000000') THEN '' "
+            f"ELSE substr({column}, 20) END || '+00:00'"
+        )
+
+    def time_unusual(self, column: str) -> str | None:
+        if self.pg:
+            return None
+        return (
+            f"{column} IS NOT NULL AND NOT (length({column}) = 26 "
+            f"AND substr({column}, 20, 1) = '.' OR length({column}) = 19)"
+        )
+
+    def joined(self, array: str) -> str:
+        """A JSON array of texts (its text) joined with '; '; exact when `plain`."""
+        # SQLite's json() minifies; PostgreSQL keeps the text as stored (Python's ", ").
+        separator = """'", "'""" if self.pg else """'","'"""
+        return (
+            f"CASE WHEN {array} = '[]' THEN '' "
+            f"ELSE replace(substr({array}, 3, length({array}) - 4), {separator}, '; ') END"
+        )
+
+    def plain(self, array: str) -> str:
+        """The array's items are all texts without escapes."""
+        find = "strpos" if self.pg else "instr"
+        return (
+            f"""({array} = '[]' OR ({array} LIKE '["%"]' AND {find}({array}, '\\') = 0 """
+            f"""AND {find}({self.joined(array)}, '"') = 0))"""
+        )
+
+
+def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
+    """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
+    after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
+    the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
+    PostgreSQL: the answers' JSON text) and the deadline tasks (ref, round, due time, status:
+    `_FIELD` between fields, `_ITEM` between tasks). The plan: an index range scan of the
+    incidents by (year, seq); per incident, its tasks and approvals by index."""
+    for value in question_ids:
+        if not _IDENTIFIER.match(value):  # written into the statement: never anything else
+            raise ValueError(f"unexpected playbook id {value!r}")
+    sql = _Sql(dialect)
+    safe = sql.formula_safe
+    if sql.pg:
+        answers = "p.answers::text"
+        decided_by = "p.decided_by::text"
+        due = f"coalesce({sql.time('t.due_at')}, '')"
+        deadline = f"t.ref || chr(31) || t.round || chr(31) || {due} || chr(31) || t.status"
+        deadlines = f"(SELECT string_agg({deadline}, chr(30))"
+        approvals = (
+            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
+            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
+        )
+    else:
+        # json_extract with several paths: one JSON array of their values (null if missing).
+        paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
+        answers = {
+            0: "'[]'",
+            1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
+        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+        decided_by = "json(p.decided_by)"
+        deadline = (
+            "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
+            "|| t.status"
+        )
+        deadlines = f"(SELECT group_concat({deadline}, char(30))"
+        # group_concat keeps the order of the rows it is given
+        approvals = (
+            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
+            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
+            "ORDER BY a.round, a.created_at, a.id))"
+        )
+    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
+    outcome = safe("p.outcome") if "outcome" in incidents.c else "NULL"
+    listed = decided_by
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
+
+    cells = [
+        "p.id",
+        "p.status",
+        safe("p.partner"),
+        "p.reporter_id",
+        "p.team_id",
+        "p.locale",
+        time("p.created_at"),
+        time("p.updated_at"),
+        "p.round",
+        "p.recommendation",
+        "p.decided_action",
+        f"CASE WHEN {sql.plain(listed)} THEN {sql.joined(listed)} END",
+        time("p.decided_at"),
+        safe("p.decision_reason"),
+        "CASE WHEN p.decided_action IS NULL THEN NULL "
+        "WHEN p.decided_action = p.recommendation THEN 'true' ELSE 'false' END",
+        approvals,
+        outcome,
+        answers,
+        deadlines,
+    ]
+    unusual = [
+        f"{listed} IS NOT NULL AND NOT {sql.plain(listed)}",
+        *(sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")),
+    ]
+    flag = " OR ".join(f"({condition})" for condition in unusual if condition)
+    # One level, so that the index on (year, seq) gives the order and the limit (no sort).
+    return f"""
+    SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
+           {", ".join(cells)}
+    FROM incidents p
+    WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    {"AND p.created_at >= :since" if since else ""}
+    ORDER BY p.year, p.seq
+    LIMIT :limit"""
+
+
+async def iter_csv_rows(
+    store: Store,
+    *,
+    layout: CsvLayout,
+    since: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> AsyncGenerator[list[list[Any]], None]:
+    """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
+    or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
+    read while the caller writes this one."""
+    pg = store.dialect == "postgresql"
+    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
+    question_ids = layout.question_ids
+    answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
+    due_text = _iso if pg else _iso_from_sqlite
+    loads = json.loads
+
+    def row_of(row: Any) -> list[Any] | None:
+        values = loads(row[20])
+        if pg:  # the answers object
+            values = [values.get(qid) for qid in question_ids]
+        try:
+            deadlines = _latest_deadlines(row[21], due_text)
+        except ValueError:  # a ref or status holding a separator: the Python path
+            return None
+        return [*row[3:20], *answer_cells(values), *deadline_cells(deadlines)]
+
+    async for page in _pages(store, statement, since, page_size, row_of, layout.row):
+        yield page
+
+
+async def _pages(
+    store: Store,
+    statement: TextClause,
+    since: datetime | None,
+    page_size: int,
+    make: Callable[[Any], _T | None],
+    fallback: Callable[[ExportedIncident], _T],
+) -> AsyncGenerator[list[_T], None]:
+    """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
+    keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
+    `export_page` reads it. One read connection (on SQLite one snapshot; on PostgreSQL one
+    statement per page, as in `iter_export`); the next page is read while this one is used."""
+    params: dict[str, Any] = {"limit": page_size}
+    if since is not None:
+        statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+        params["since"] = since
+    pg = store.dialect == "postgresql"
+    async with store.read() as conn:
+
+        async def fetch(after: tuple[int, int]) -> list[Any]:
+            key = {"after_year": after[0], "after_seq": after[1]}
+            return list((await conn.execute(statement, params | key)).all())
+
+        if pg:
+            # Its cost estimate makes PostgreSQL compile the statement (JIT) for every page:
+            # ~0.35 s each, for nothing. A connection setting, reset below.
+            await conn.execute(text("SET jit = off"))
+        try:
+            rows = await fetch(_FIRST_KEY)
+            while rows:
+                last = rows[-1]
+                following = (
+                    asyncio.ensure_future(fetch((last[0], last[1])))
+                    if len(rows) == page_size
+                    else None
+                )
+                try:
+                    page = [None if row[2] else make(row) for row in rows]
+                    if None in page:
+                        if following is not None:  # one statement at a time on `conn`
+                            await asyncio.wait([following])
+                        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
+                        where = incidents.c.id.in_(list(positions))
+                        for item in await _export_items(conn, where):
+                            page[positions[item.id]] = fallback(item)
+                    yield page  # type: ignore[misc]
+                except BaseException:
+                    if following is not None:  # stopped early: let the read end first
+                        following.cancel()
+                        with suppress(BaseException):
+                            await following
+                    raise
+                rows = await following if following is not None else []
+        finally:
+            if pg:
+                await conn.execute(text("RESET jit"))
+
+
+def _latest_deadlines(
+    text: str | None, due_text: Callable[[str], str]
+) -> list[tuple[str, str, str]]:
+    """(ref, due time as exported, status) of the latest round's task per ref, from the
+    statement's deadlines column."""
+    if text is None:
+        return []
+    latest: dict[str, tuple[str, str, str]] = {}
+    for entry in text.split(_ITEM):
+        ref, round_, due, status = entry.split(_FIELD)
+        known = latest.get(ref)
+        if known is None or int(known[0]) < int(round_):
+            latest[ref] = (round_, due, status)
+    return [(ref, due_text(due), status) for ref, (_, due, status) in latest.items()]
+
+
+def _iso(value: str) -> str:
+    return value
+
+
+def _iso_from_sqlite(value: str) -> str:
+    """A time SQLite holds (naive UTC text) as `_utc(value).isoformat()`; '' stays ''."""
+    if len(value) == 26 and value[19] == "." and value[10] in " T":
+        fraction = "" if value[20:] == "000000" else value[19:]
+        return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
+    if len(value) == 19 and value[10] in " T":
+        return f"{value[:10]}T{value[11:]}+00:00"
+    return _utc(value).isoformat() if value else ""  # type: ignore[union-attr]
+
+
+# -- JSON records -----------------------------------------------------------------------------
+#
+# The same idea for `--format json|jsonl`: per incident one row with its times as text, its
+# answers as their stored JSON text and its approvals and deadline tasks as one JSON array each;
+# Python decodes those (C code), keeps the latest round's deadlines and builds the object with
+# `json_record` (the code `incident_json` uses).
+
+
+def json_rows_sql(dialect: str, *, since: bool) -> str:
+    """One page of rows for the JSON export, like `csv_rows_sql`: `year, seq, needs_python`, the
+    incident's values in `json_record`'s order (approvals, answers, deadlines as JSON texts;
+    approvals' and deadlines' times as stored on SQLite, ISO 8601 on PostgreSQL)."""
+    sql = _Sql(dialect)
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
+
+    if sql.pg:
+        approval = f"json_build_array(a.round, a.approver_id, a.action, {time('a.created_at')})"
+        approvals = (
+            f"(SELECT json_agg({approval} ORDER BY a.round, a.created_at, a.id)::text "
+            "FROM approvals a WHERE a.incident_id = p.id)"
+        )
+        deadline = (
+            f"json_build_array(t.ref, t.round, {time('t.due_at')}, t.status, "
+            f"{time('t.done_at')}, t.owner_id)"
+        )
+        deadlines = f"(SELECT json_agg({deadline})::text"
+        decided_by, answers = "p.decided_by::text", "p.answers::text"
+    else:
+        approvals = (
+            "(SELECT json_group_array(json_array(round, approver_id, action, created_at)) FROM "
+            "(SELECT a.round, a.approver_id, a.action, a.created_at FROM approvals a "
+            "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id))"
+        )
+        deadlines = (
+            "(SELECT json_group_array(json_array(t.ref, t.round, t.due_at, t.status, t.done_at, "
+            "t.owner_id))"
+        )
+        decided_by, answers = "p.decided_by", "p.answers"
+    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
+    outcome = "p.outcome" if "outcome" in incidents.c else "NULL"
+    values = [
+        "p.id",
+        "p.status",
+        "p.partner",
+        "p.reporter_id",
+        "p.team_id",
+        "p.locale",
+        time("p.created_at"),
+        time("p.updated_at"),
+        "p.round",
+        "p.recommendation",
+        "p.decided_action",
+        decided_by,
+        time("p.decided_at"),
+        "p.decision_reason",
+        approvals,
+        outcome,
+        answers,
+        deadlines,
+    ]
+    unusual = [
+        sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")
+    ]
+    flag = " OR ".join(f"({condition})" for condition in unusual if condition) or "false"
+    return f"""
+    SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
+           {", ".join(values)}
+    FROM incidents p
+    WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    {"AND p.created_at >= :since" if since else ""}
+    ORDER BY p.year, p.seq
+    LIMIT :limit"""
+
+
+def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
+    loads = json.loads
+    at_text = _iso if pg else _iso_from_sqlite
+
+    def record(row: Any) -> dict[str, Any]:
+        approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17] or "[]")]
+        latest: dict[str, list[Any]] = {}
+        for task in loads(row[20] or "[]"):
+            known = latest.get(task[0])
+            if known is None or known[1] < task[1]:
+                latest[task[0]] = task
+        deadlines = [
+            (
+                ref,
+                task[1],
+                at_text(task[2]) if task[2] else None,
+                task[3],
+                at_text(task[4]) if task[4] else None,
+                task[5],
+            )
+            for ref, task in sorted(latest.items())
+        ]
+        decided_by = loads(row[14]) if row[14] is not None else None
+        return json_record(
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            row[11],
+            row[12],
+            row[13],
+            list(decided_by or ()),
+            row[15],
+            row[16],
+            approvals,
+            row[18],
+            loads(row[19]),
+            deadlines,
+        )
+
+    return record
+
+
+async def iter_json_records(
+    store: Store,
+    *,
+    since: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
+    id order, a page at a time; the next page is read while the caller writes this one."""
+    record = _json_record_maker(store.dialect == "postgresql")
+    statement = text(json_rows_sql(store.dialect, since=since is not None))
+    async for page in _pages(store, statement, since, page_size, record, incident_json):
+        yield page

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, chunks, insert
-from .tables import approvals, home_viewers, incidents, tasks
+from .tables import approvals, home_viewers, incidents, reporter_status_counts, tasks
 
 OPEN_STATUSES = ("pending", "decided")
 
@@ -226,28 +226,36 @@ async def home_snapshot(
             query = query.where(visible)
         return query.scalar_subquery()
 
+    def kept(status: str, reporter_id: str | None = None) -> ColumnElement[int]:
+        """From the kept counts (migration 0007): a sum over a row per reporter."""
+        counts = reporter_status_counts
+        query = select(func.coalesce(func.sum(counts.c.n), 0)).where(counts.c.status == status)
+        if reporter_id is not None:
+            query = query.where(counts.c.reporter_id == reporter_id)
+        return query.scalar_subquery()
+
     def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
         query = select(func.count()).select_from(
             tasks.join(incidents, incidents.c.id == tasks.c.incident_id)
         )
         return query.where(_my_open_tasks(user_id), *conditions).scalar_subquery()
 
-    awaiting_me = (
-        select(func.count())
-        .select_from(incidents)
-        .where(incidents.c.status == "pending", incidents.c.reporter_id != user_id)
-        .scalar_subquery()
-        if everyone
-        else literal(0)
-    )
+    if everyone:
+        # Approvers see every incident: the totals are kept, not counted.
+        awaiting_me = kept("pending") - kept("pending", user_id)
+        pending, decided_open = kept("pending"), kept("decided")
+    else:
+        awaiting_me = literal(0)
+        pending = count(incidents.c.status == "pending")
+        decided_open = count(incidents.c.status == "decided")
     seen = home_viewers.c.user_id == user_id
     counts = (
         (
             await conn.execute(
                 select(
                     awaiting_me.label("awaiting_me"),
-                    count(incidents.c.status == "pending").label("pending"),
-                    count(incidents.c.status == "decided").label("decided_open"),
+                    pending.label("pending"),
+                    decided_open.label("decided_open"),
                     task_count().label("my_open_tasks"),
                     task_count(tasks.c.due_at < now).label("my_overdue_tasks"),
                     count(incidents.c.created_at >= week_start).label("opened_this_week"),

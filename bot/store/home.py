@@ -4,7 +4,9 @@ The tab is published on every open, so it must stay cheap at a million incidents
 reads on one connection — capped lists newest first by `ix_incidents_status_created_at` (the
 approver's pending ones with their vote, by the approvals' unique (incident, round, approver)
 index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003), and the counts with
-their `home_viewers` row in one statement of scalar subqueries.
+their `home_viewers` row in one statement of scalar subqueries. An approver's totals come from
+the counts migration 0007 keeps (bot/store/listing.py); a person's task counts stop at
+TASK_COUNT_CAP.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +23,9 @@ from .common import aware, chunks, insert
 from .tables import approvals, home_viewers, incidents, reporter_status_counts, tasks
 
 OPEN_STATUSES = ("pending", "decided")
+# A person's open and overdue tasks are counted up to this many; more is TASK_COUNT_CAP + 1,
+# which the tab shows as "1000+".
+TASK_COUNT_CAP: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +63,8 @@ class HomeCounts:
     awaiting_me: int  # pending incidents this person may decide (not their own)
     pending: int
     decided_open: int
-    my_open_tasks: int
-    my_overdue_tasks: int
+    my_open_tasks: int  # at most TASK_COUNT_CAP + 1 (more than the cap)
+    my_overdue_tasks: int  # likewise
     opened_this_week: int
     decided_this_week: int
 
@@ -235,10 +241,16 @@ async def home_snapshot(
         return query.scalar_subquery()
 
     def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        query = select(func.count()).select_from(
-            tasks.join(incidents, incidents.c.id == tasks.c.incident_id)
+        # Counted up to the cap (then shown as "1000+"): the person's tasks by their index, each
+        # checked against its incident, never joined with every open incident.
+        capped = (
+            select(tasks.c.id)
+            .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
+            .where(_my_open_tasks(user_id), *conditions)
+            .limit(TASK_COUNT_CAP + 1)
+            .subquery()
         )
-        return query.where(_my_open_tasks(user_id), *conditions).scalar_subquery()
+        return select(func.count()).select_from(capped).scalar_subquery()
 
     if everyone:
         # Approvers see every incident: the totals are kept, not counted.

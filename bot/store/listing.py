@@ -3,12 +3,12 @@
 Totals are sums over `reporter_status_counts` / `partner_status_counts` (a few rows per
 reporter or partner spelling, kept by triggers in the same transaction as the incident:
 migration 0007), never a count over the incidents. Pages are newest first, each status from
-its own index — (status, created_at), or (reporter_id, status, created_at) for a reporter —
+its own index — (status, created_at), or (reporter_id, status, created_at, id) for a reporter —
 capped at `offset + limit` and merged, so nothing sorts every matching incident:
 
 - a partner filter whose spellings (matched in `partner_status_counts`) hold at most
-  `FEW_PARTNER_INCIDENTS` incidents reads those through (partner, status, created_at) and sorts
-  at most that many;
+  `FEW_PARTNER_INCIDENTS` incidents reads their ids from (partner, status, created_at, id)
+  alone and sorts at most that many;
 - one that matches more walks the newest incidents and tests each: with at least that many
   matches, a page is found after about `(offset + limit) * all / FEW_PARTNER_INCIDENTS` rows;
 - a reporter's partner-filtered count is over their own incidents (by their index), the one
@@ -33,7 +33,7 @@ from .records import IncidentRecord
 from .tables import INCIDENT_STATUSES, incidents, partner_status_counts, reporter_status_counts
 
 # Up to this many matching incidents, a partner filter reads them by partner and sorts them.
-FEW_PARTNER_INCIDENTS: Final = 5000
+FEW_PARTNER_INCIDENTS: Final = 10_000
 
 
 async def incident_total(
@@ -99,22 +99,26 @@ async def list_page(
     if reporter_id is not None:
         conditions.append(incidents.c.reporter_id == reporter_id)
     if partner_text:
+        # The matching spellings and how many incidents each has (a scan of one row per
+        # spelling and status: as many as there are partners, not incidents).
         counts = partner_status_counts
-        spellings = select(counts.c.partner).where(
-            counts.c.status.in_(list(wanted)), counts.c.n > 0, partner_matches(counts, partner_text)
-        )
-        matched = (
-            await conn.execute(
-                select(func.coalesce(func.sum(counts.c.n), 0)).where(
-                    counts.c.status.in_(list(wanted)), partner_matches(counts, partner_text)
-                )
+        spellings = {
+            str(partner): int(n)
+            for partner, n in await conn.execute(
+                select(counts.c.partner, func.sum(counts.c.n))
+                .where(counts.c.status.in_(list(wanted)), partner_matches(counts, partner_text))
+                .group_by(counts.c.partner)
+                .having(func.sum(counts.c.n) > 0)
             )
-        ).scalar_one()
+        }
+        matched = sum(spellings.values())
         if not matched:
             return [], 0
         few = matched <= FEW_PARTNER_INCIDENTS
         conditions.append(
-            incidents.c.partner.in_(spellings) if few else partner_matches(incidents, partner_text)
+            incidents.c.partner.in_(list(spellings))
+            if few
+            else partner_matches(incidents, partner_text)
         )
         if reporter_id is None:
             total = int(matched)

@@ -161,8 +161,9 @@ incidents = Table(
     Index("ix_incidents_id_status_round", "id", "status", "round"),
     # Issue 14 (migration 0007): a reporter's incidents per status newest first (`/leak list`,
     # App Home), and the incidents of a few partners per status (`/leak list PARTNER`).
-    Index("ix_incidents_reporter_id_status", "reporter_id", "status", "created_at"),
-    Index("ix_incidents_partner_status_created_at", "partner", "status", "created_at"),
+    # With the id: the page's ids come from the index alone, in its order.
+    Index("ix_incidents_reporter_id_status", "reporter_id", "status", "created_at", "id"),
+    Index("ix_incidents_partner_status_created_at", "partner", "status", "created_at", "id"),
 )
 
 # Issue 14 (migration 0007): how many incidents there are per reporter and status, and per

@@ -6,9 +6,10 @@
   those columns) in the same transaction as the change, so that every writer — the app, an
   operator's SQL, a bulk load — keeps them right. Totals are a sum over a few rows instead of
   a count over every open incident. Backfilled with one GROUP BY each.
-- incidents (reporter_id, status, created_at) replaces (reporter_id): a reporter's incidents
-  per status, newest first, without a sort; incidents (partner, status, created_at): the
-  incidents of a few partner spellings per status.
+- incidents (reporter_id, status, created_at, id) replaces (reporter_id): a reporter's
+  incidents per status, newest first, without a sort; incidents (partner, status, created_at,
+  id): the incidents of a few partner spellings per status. Both hold the id, so a page's ids
+  are read from the index alone.
 
 On PostgreSQL the trigger function takes its row locks in one order (table, then key), so two
 writers moving incidents between the same statuses in opposite directions cannot deadlock.
@@ -163,11 +164,15 @@ def upgrade() -> None:
             f"BEGIN {_SQLITE_REMOVE} {_SQLITE_ADD} END"
         )
     op.create_index(
-        "ix_incidents_reporter_id_status", "incidents", ["reporter_id", "status", "created_at"]
+        "ix_incidents_reporter_id_status",
+        "incidents",
+        ["reporter_id", "status", "created_at", "id"],
     )
     op.drop_index("ix_incidents_reporter_id", table_name="incidents")
     op.create_index(
-        "ix_incidents_partner_status_created_at", "incidents", ["partner", "status", "created_at"]
+        "ix_incidents_partner_status_created_at",
+        "incidents",
+        ["partner", "status", "created_at", "id"],
     )
 
 

@@ -20,7 +20,15 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, chunks, insert
-from .tables import approvals, home_viewers, incidents, reporter_status_counts, tasks
+from .tables import (
+    INCIDENT_STATUSES,
+    approvals,
+    home_viewers,
+    incident_viewers,
+    incidents,
+    reporter_status_counts,
+    tasks,
+)
 
 OPEN_STATUSES = ("pending", "decided")
 # A person's open and overdue tasks are counted up to this many; more is TASK_COUNT_CAP + 1,
@@ -86,17 +94,6 @@ class HomeSnapshot:
     viewer: HomeViewer | None = None
 
 
-def _visible(user_id: str, everyone: bool) -> ColumnElement[bool] | None:
-    """Reporter, task owner; None (no condition) for approvers, who see all."""
-    if everyone:
-        return None
-    # One set of ids from two indexes (reporter_id; tasks' owner_id), not an OR the planners
-    # would answer by scanning every incident.
-    theirs = select(incidents.c.id).where(incidents.c.reporter_id == user_id)
-    owned = select(tasks.c.incident_id).where(tasks.c.owner_id == user_id)
-    return incidents.c.id.in_(theirs.union(owned))
-
-
 def _my_open_tasks(user_id: str) -> ColumnElement[bool]:
     """Open, on an incident not closed, and still running: of the incident's round, or a
     deadline no later round took over (legal clocks keep running through a re-assessment)."""
@@ -144,9 +141,17 @@ async def _incident_list(
     condition: ColumnElement[bool] | None,
     with_vote: bool,
     limit: int,
+    viewer: bool = False,
 ) -> list[HomeIncident]:
+    """Newest first; `viewer`: only those `user_id` may see (their `incident_viewers` rows)."""
     columns = _incident_columns()
     source = incidents
+    status, created, key = incidents.c.status, incidents.c.created_at, incidents.c.id
+    if viewer:
+        seen_by = incident_viewers
+        source = seen_by.join(incidents, incidents.c.id == seen_by.c.incident_id)  # type: ignore[assignment]
+        status, created, key = seen_by.c.status, seen_by.c.created_at, seen_by.c.incident_id
+        condition = seen_by.c.user_id == user_id
     if with_vote:
         mine = and_(
             approvals.c.incident_id == incidents.c.id,
@@ -155,12 +160,13 @@ async def _incident_list(
         )
         source = incidents.outerjoin(approvals, mine)  # type: ignore[assignment]
         columns.append(approvals.c.action.label("my_vote"))
-    newest = (incidents.c.created_at.desc(), incidents.c.id.desc())
-    # Per status, newest first by (status, created_at), capped, then merged: one statement
-    # that never sorts every open incident (an IN over the statuses would).
+    newest = (created.desc(), key.desc())
+    # Per status, newest first by (status, created_at) — or the person's (user_id, status,
+    # created_at, incident_id) — capped, then merged: one statement that never sorts every
+    # open incident (an IN over the statuses would).
     parts = []
-    for status in statuses:
-        query = select(*columns).select_from(source).where(incidents.c.status == status)
+    for one in statuses:
+        query = select(*columns).select_from(source).where(status == one)
         if condition is not None:
             query = query.where(condition)
         parts.append(select(query.order_by(*newest).limit(limit).subquery()))
@@ -182,7 +188,6 @@ async def home_snapshot(
     """What `user_id` sees: `everyone` for approvers; lists capped at `limit` (+ counts)."""
     aware("week_start", week_start)
     aware("now", now)
-    visible = _visible(user_id, everyone)
     awaiting: list[HomeIncident] = []
     if everyone:
         awaiting = await _incident_list(
@@ -197,9 +202,10 @@ async def home_snapshot(
         conn,
         user_id,
         statuses=OPEN_STATUSES,
-        condition=visible,
+        condition=None,
         with_vote=False,
         limit=limit,
+        viewer=not everyone,
     )
     task_rows = (
         (
@@ -226,11 +232,20 @@ async def home_snapshot(
     )
     my_tasks = [HomeTask(**dict(row)) for row in task_rows]
 
+    mine = incident_viewers
+
     def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        query = select(func.count()).select_from(incidents).where(*conditions)
-        if visible is not None:
-            query = query.where(visible)
-        return query.scalar_subquery()
+        """Over every incident (approvers), or over the person's own `incident_viewers` rows."""
+        if everyone:
+            return select(func.count()).select_from(incidents).where(*conditions).scalar_subquery()
+        source = mine.join(incidents, incidents.c.id == mine.c.incident_id)
+        query = select(func.count()).select_from(source).where(mine.c.user_id == user_id)
+        return query.where(*conditions).scalar_subquery()
+
+    def viewer_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        """From the person's `incident_viewers` rows alone (their index)."""
+        query = select(func.count()).select_from(mine).where(mine.c.user_id == user_id)
+        return query.where(*conditions).scalar_subquery()
 
     def kept(status: str, reporter_id: str | None = None) -> ColumnElement[int]:
         """From the kept counts (migration 0007): a sum over a row per reporter."""
@@ -256,10 +271,12 @@ async def home_snapshot(
         # Approvers see every incident: the totals are kept, not counted.
         awaiting_me = kept("pending") - kept("pending", user_id)
         pending, decided_open = kept("pending"), kept("decided")
+        opened = count(incidents.c.created_at >= week_start)
     else:
         awaiting_me = literal(0)
-        pending = count(incidents.c.status == "pending")
-        decided_open = count(incidents.c.status == "decided")
+        pending = viewer_count(mine.c.status == "pending")
+        decided_open = viewer_count(mine.c.status == "decided")
+        opened = viewer_count(mine.c.status.in_(INCIDENT_STATUSES), mine.c.created_at >= week_start)
     seen = home_viewers.c.user_id == user_id
     counts = (
         (
@@ -270,7 +287,7 @@ async def home_snapshot(
                     decided_open.label("decided_open"),
                     task_count().label("my_open_tasks"),
                     task_count(tasks.c.due_at < now).label("my_overdue_tasks"),
-                    count(incidents.c.created_at >= week_start).label("opened_this_week"),
+                    opened.label("opened_this_week"),
                     count(
                         incidents.c.decided_at >= week_start,
                         incidents.c.decided_action.is_not(None),

@@ -39,6 +39,7 @@ __all__ = [
     "home_viewers",
     "incident_closures",
     "incident_counters",
+    "incident_viewers",
     "incidents",
     "job_runs",
     "metadata",
@@ -176,6 +177,20 @@ reporter_status_counts = Table(
     Column("reporter_id", String(64), primary_key=True),
     Column("status", String(16), primary_key=True),
     Column("n", Integer, nullable=False),
+)
+
+# Issue 14 (migration 0007): who may see an incident besides the approvers — its reporter and
+# its tasks' owners — with the incident's status and creation time, kept by triggers on
+# `incidents` and `tasks`: a person's App Home lists and counts read their own rows by index.
+incident_viewers = Table(
+    "incident_viewers",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("incident_id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_incident_viewers_user_id_status", "user_id", "status", "created_at", "incident_id"),
+    Index("ix_incident_viewers_incident_id", "incident_id"),
 )
 
 partner_status_counts = Table(

@@ -12,9 +12,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from bot.domain.partners import normalize_partner
-from bot.store import IncidentRecord, NewIncident, Store
+from bot.store import IncidentRecord, NewIncident, NewTask, Store
 from bot.store import listing as listing_queries
-from bot.store.tables import incidents, partner_status_counts, reporter_status_counts
+from bot.store.tables import (
+    incident_viewers,
+    incidents,
+    partner_status_counts,
+    reporter_status_counts,
+    tasks,
+)
 
 T0 = datetime(2026, 5, 6, 9, 0, tzinfo=UTC)
 Factory = Callable[..., NewIncident]
@@ -60,6 +66,33 @@ async def assert_counts_kept(store: Store) -> None:
     kept, counted, partner_difference = await kept_and_counted(store)
     assert kept == counted
     assert partner_difference == {}
+    await assert_viewers_kept(store)
+
+
+async def assert_viewers_kept(store: Store) -> None:
+    """incident_viewers holds each incident's reporter and task owners, with its status."""
+    async with store.read() as conn:
+        kept = {tuple(row) for row in await conn.execute(select(incident_viewers))}
+        expected = {
+            tuple(row)
+            for row in await conn.execute(
+                select(
+                    incidents.c.reporter_id,
+                    incidents.c.id,
+                    incidents.c.status,
+                    incidents.c.created_at,
+                )
+            )
+        }
+        expected |= {
+            tuple(row)
+            for row in await conn.execute(
+                select(tasks.c.owner_id, incidents.c.id, incidents.c.status, incidents.c.created_at)
+                .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
+                .where(tasks.c.owner_id.is_not(None))
+            )
+        }
+    assert kept == expected
 
 
 async def fill(store: Store, make_new: Factory, n: int = 30) -> list[IncidentRecord]:
@@ -125,6 +158,31 @@ async def test_counts_follow_every_change(store: Store, make_new: Factory) -> No
             incidents.update().where(incidents.c.id == made[4].id).values(reporter_id="U_R9")
         )
     await assert_counts_kept(store)
+    # Tasks: owners added, one moved to someone else, one removed, one without an owner.
+    step = {"ja": "作業", "en": "Step"}
+    await store.create_tasks(
+        made[2].id,
+        [
+            NewTask("checklist", "a", step, "U_R3", T0),
+            NewTask("checklist", "b", step, "U_OWNER", T0),
+            NewTask("checklist", "c", step, "U_OWNER", T0),
+            NewTask("checklist", "d", step, None, T0),
+        ],
+        now=T0,
+    )
+    await assert_viewers_kept(store)
+    async with store._writer.begin() as conn:
+        await conn.execute(
+            tasks.update()
+            .where(tasks.c.incident_id == made[2].id, tasks.c.ref == "b")
+            .values(owner_id="U_OTHER")
+        )
+    await assert_viewers_kept(store)  # U_OWNER still owns "c"
+    async with store._writer.begin() as conn:
+        await conn.execute(
+            tasks.delete().where(tasks.c.incident_id == made[2].id, tasks.c.ref.in_(["a", "c"]))
+        )
+    await assert_viewers_kept(store)  # U_OWNER and U_R3 (not its reporter) gone
     async with store.read() as conn:
         assert await listing_queries.incident_total(conn, ("pending", "decided")) == sum(
             1 for r in await store.list_incidents(limit=100) if r.status in ("pending", "decided")
@@ -144,7 +202,16 @@ def _to_0005(connection: Connection) -> None:
 async def test_the_migration_counts_what_is_there(database_url: str, make_new: Factory) -> None:
     store = await Store.open(database_url)
     try:
-        await fill(store, make_new, 12)
+        made = await fill(store, make_new, 12)
+        step = {"ja": "作業", "en": "Step"}
+        await store.create_tasks(
+            made[2].id,
+            [
+                NewTask("checklist", "a", step, "U_OWNER", T0),
+                NewTask("checklist", "b", step, "U_OWNER", T0),
+            ],
+            now=T0,
+        )
         async with store._writer.begin() as conn:
             await conn.run_sync(_to_0005)
             # Changed while nothing kept the counts: the backfill must still see it.

@@ -6,6 +6,11 @@
   those columns) in the same transaction as the change, so that every writer — the app, an
   operator's SQL, a bulk load — keeps them right. Totals are a sum over a few rows instead of
   a count over every open incident. Backfilled with one GROUP BY each.
+- incident_viewers (user_id, incident_id, status, created_at): who may see an incident besides
+  the approvers — its reporter and its tasks' owners — kept by triggers on `incidents` (insert;
+  status or reporter changed) and `tasks` (insert, owner changed, delete); a person's App Home
+  lists and counts read their rows by (user_id, status, created_at, incident_id) instead of
+  testing every open incident. Backfilled from the incidents and the distinct task owners.
 - incidents (reporter_id, status, created_at, id) replaces (reporter_id): a reporter's
   incidents per status, newest first, without a sort; incidents (partner, status, created_at,
   id): the incidents of a few partner spellings per status. Both hold the id, so a page's ids
@@ -85,6 +90,102 @@ $$
 """
 
 
+# Who may see an incident (bot/store/home.py): its reporter and its tasks' owners.
+_VIEWER_ADD = """
+    INSERT INTO incident_viewers (user_id, incident_id, status, created_at)
+    SELECT {user}, id, status, created_at FROM incidents WHERE id = {incident}
+    ON CONFLICT (user_id, incident_id) DO NOTHING;"""
+# `user` no longer reports the incident nor owns one of its tasks.
+_VIEWER_REMOVE = """
+    DELETE FROM incident_viewers WHERE user_id = {user} AND incident_id = {incident}
+    AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.incident_id = {incident}
+                    AND tasks.owner_id = {user})
+    AND NOT EXISTS (SELECT 1 FROM incidents WHERE incidents.id = {incident}
+                    AND incidents.reporter_id = {user});"""
+_VIEWER_STATUS = """
+    UPDATE incident_viewers SET status = NEW.status WHERE incident_id = NEW.id;"""
+
+PG_VIEWERS_INCIDENTS = f"""
+CREATE FUNCTION leakbot_incident_viewers_incidents() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_VIEWER_ADD.format(user="NEW.reporter_id", incident="NEW.id")}
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM incident_viewers WHERE incident_id = OLD.id;
+    ELSE
+        IF OLD.status IS DISTINCT FROM NEW.status THEN
+            {_VIEWER_STATUS}
+        END IF;
+        IF OLD.reporter_id IS DISTINCT FROM NEW.reporter_id THEN
+            {_VIEWER_ADD.format(user="NEW.reporter_id", incident="NEW.id")}
+            {_VIEWER_REMOVE.format(user="OLD.reporter_id", incident="NEW.id")}
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+PG_VIEWERS_TASKS = f"""
+CREATE FUNCTION leakbot_incident_viewers_tasks() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        IF NEW.owner_id IS NOT NULL THEN
+            {_VIEWER_ADD.format(user="NEW.owner_id", incident="NEW.incident_id")}
+        END IF;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        IF OLD.owner_id IS NOT NULL THEN
+            {_VIEWER_REMOVE.format(user="OLD.owner_id", incident="OLD.incident_id")}
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def _viewer_triggers(postgres: bool) -> list[str]:
+    if postgres:
+        return [
+            PG_VIEWERS_INCIDENTS,
+            PG_VIEWERS_TASKS,
+            "CREATE TRIGGER incidents_viewers AFTER INSERT OR DELETE ON incidents "
+            "FOR EACH ROW EXECUTE FUNCTION leakbot_incident_viewers_incidents()",
+            "CREATE TRIGGER incidents_viewers_update AFTER UPDATE OF status, reporter_id "
+            "ON incidents FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status "
+            "OR OLD.reporter_id IS DISTINCT FROM NEW.reporter_id) "
+            "EXECUTE FUNCTION leakbot_incident_viewers_incidents()",
+            "CREATE TRIGGER tasks_viewers AFTER INSERT OR DELETE ON tasks "
+            "FOR EACH ROW EXECUTE FUNCTION leakbot_incident_viewers_tasks()",
+            "CREATE TRIGGER tasks_viewers_update AFTER UPDATE OF owner_id ON tasks "
+            "FOR EACH ROW WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id) "
+            "EXECUTE FUNCTION leakbot_incident_viewers_tasks()",
+        ]
+    add_reporter = _VIEWER_ADD.format(user="NEW.reporter_id", incident="NEW.id")
+    return [
+        "CREATE TRIGGER incidents_viewers_insert AFTER INSERT ON incidents "
+        f"BEGIN {add_reporter} END",
+        "CREATE TRIGGER incidents_viewers_delete AFTER DELETE ON incidents "
+        "BEGIN DELETE FROM incident_viewers WHERE incident_id = OLD.id; END",
+        "CREATE TRIGGER incidents_viewers_status AFTER UPDATE OF status ON incidents "
+        f"WHEN OLD.status IS NOT NEW.status BEGIN {_VIEWER_STATUS} END",
+        "CREATE TRIGGER incidents_viewers_reporter AFTER UPDATE OF reporter_id ON incidents "
+        f"WHEN OLD.reporter_id IS NOT NEW.reporter_id BEGIN {add_reporter} "
+        f"{_VIEWER_REMOVE.format(user='OLD.reporter_id', incident='NEW.id')} END",
+        "CREATE TRIGGER tasks_viewers_insert AFTER INSERT ON tasks WHEN NEW.owner_id IS NOT NULL "
+        f"BEGIN {_VIEWER_ADD.format(user='NEW.owner_id', incident='NEW.incident_id')} END",
+        "CREATE TRIGGER tasks_viewers_delete AFTER DELETE ON tasks WHEN OLD.owner_id IS NOT NULL "
+        f"BEGIN {_VIEWER_REMOVE.format(user='OLD.owner_id', incident='OLD.incident_id')} END",
+        "CREATE TRIGGER tasks_viewers_owner AFTER UPDATE OF owner_id ON tasks "
+        "WHEN OLD.owner_id IS NOT NEW.owner_id BEGIN "
+        f"{_VIEWER_ADD.format(user='NEW.owner_id', incident='NEW.incident_id')} "
+        f"{_VIEWER_REMOVE.format(user='OLD.owner_id', incident='OLD.incident_id')} END",
+    ]
+
+
 def _changed(old: str, new: str, distinct: str) -> str:
     return " OR ".join(f"{old}.{c} {distinct} {new}.{c}" for c in WATCHED)
 
@@ -108,9 +209,9 @@ _SQLITE_REMOVE = """
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
-        # No incident changes between the backfill and the triggers (the migration's
-        # transaction holds this until it commits).
-        op.execute("LOCK TABLE incidents IN SHARE ROW EXCLUSIVE MODE")
+        # No incident or task changes between the backfills and the triggers (the
+        # migration's transaction holds these until it commits).
+        op.execute("LOCK TABLE incidents, tasks IN SHARE ROW EXCLUSIVE MODE")
     op.create_table(
         "reporter_status_counts",
         sa.Column("reporter_id", sa.String(64), nullable=False),
@@ -137,6 +238,32 @@ def upgrade() -> None:
         "SELECT partner, partner_key, status, count(*) FROM incidents "
         "GROUP BY partner, partner_key, status"
     )
+    op.create_table(
+        "incident_viewers",
+        sa.Column("user_id", sa.String(64), nullable=False),
+        sa.Column("incident_id", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "incident_id", name="pk_incident_viewers"),
+    )
+    op.execute(
+        "INSERT INTO incident_viewers (user_id, incident_id, status, created_at) "
+        "SELECT reporter_id, id, status, created_at FROM incidents"
+    )
+    op.execute(
+        "INSERT INTO incident_viewers (user_id, incident_id, status, created_at) "
+        "SELECT DISTINCT t.owner_id, i.id, i.status, i.created_at "
+        "FROM tasks t JOIN incidents i ON i.id = t.incident_id "
+        "WHERE t.owner_id IS NOT NULL AND t.owner_id <> i.reporter_id"
+    )
+    op.create_index(
+        "ix_incident_viewers_user_id_status",
+        "incident_viewers",
+        ["user_id", "status", "created_at", "incident_id"],
+    )
+    op.create_index("ix_incident_viewers_incident_id", "incident_viewers", ["incident_id"])
+    for statement in _viewer_triggers(postgres):
+        op.execute(statement)
     watched = ", ".join(WATCHED)
     if postgres:
         op.execute(PG_FUNCTION)
@@ -181,11 +308,31 @@ def downgrade() -> None:
     op.create_index("ix_incidents_reporter_id", "incidents", ["reporter_id"])
     op.drop_index("ix_incidents_reporter_id_status", table_name="incidents")
     if op.get_bind().dialect.name == "postgresql":
+        for trigger, table in (
+            ("incidents_viewers", "incidents"),
+            ("incidents_viewers_update", "incidents"),
+            ("tasks_viewers", "tasks"),
+            ("tasks_viewers_update", "tasks"),
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS leakbot_incident_viewers_incidents()")
+        op.execute("DROP FUNCTION IF EXISTS leakbot_incident_viewers_tasks()")
         op.execute("DROP TRIGGER IF EXISTS incidents_status_counts_update ON incidents")
         op.execute("DROP TRIGGER IF EXISTS incidents_status_counts ON incidents")
         op.execute("DROP FUNCTION IF EXISTS leakbot_status_counts()")
     else:
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS incidents_status_counts_{name}")
+        for name in (
+            "incidents_viewers_insert",
+            "incidents_viewers_delete",
+            "incidents_viewers_status",
+            "incidents_viewers_reporter",
+            "tasks_viewers_insert",
+            "tasks_viewers_delete",
+            "tasks_viewers_owner",
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_table("incident_viewers")
     op.drop_table("partner_status_counts")
     op.drop_table("reporter_status_counts")

@@ -11,8 +11,9 @@ capped at `offset + limit` and merged, so nothing sorts every matching incident:
   alone and sorts at most that many;
 - one that matches more walks the newest incidents and tests each: with at least that many
   matches, a page is found after about `(offset + limit) * all / FEW_PARTNER_INCIDENTS` rows;
-- a reporter's partner-filtered count is over their own incidents (by their index), the one
-  count here that grows with what one person reported.
+- a reporter's partner filter reads whichever is fewer, the partner's matches or their own
+  incidents (each tested); its count is over the same rows, the one count here that grows with
+  what one person reported.
 
 Connection-level functions; the `Store` facade runs them via `Database.read()`.
 """
@@ -115,6 +116,10 @@ async def list_page(
         if not matched:
             return [], 0
         few = matched <= FEW_PARTNER_INCIDENTS
+        if few and reporter_id is not None:
+            # By partner only when that is fewer rows than the reporter's own (their index,
+            # each row tested): the planners take the partner index whenever offered it.
+            few = matched < await incident_total(conn, wanted, reporter_id=reporter_id)
         conditions.append(
             incidents.c.partner.in_(list(spellings))
             if few

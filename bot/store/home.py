@@ -256,16 +256,29 @@ async def home_snapshot(
         return query.scalar_subquery()
 
     def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        # Counted up to the cap (then shown as "1000+"): the person's tasks by their index, each
-        # checked against its incident, never joined with every open incident.
-        capped = (
-            select(tasks.c.id)
-            .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
-            .where(_my_open_tasks(user_id), *conditions)
-            .limit(TASK_COUNT_CAP + 1)
-            .subquery()
+        # Counted up to the cap (then shown as "1000+"): the person's tasks by their index,
+        # each checked against its incident by a correlated lookup — a join would let
+        # PostgreSQL hash every open incident first.
+        later = tasks.alias("later")
+        incident_round = (
+            select(incidents.c.round)
+            .where(incidents.c.id == tasks.c.incident_id, incidents.c.status != "closed")
+            .scalar_subquery()
         )
-        return select(func.count()).select_from(capped).scalar_subquery()
+        superseded = exists().where(
+            later.c.incident_id == tasks.c.incident_id,
+            later.c.kind == tasks.c.kind,
+            later.c.ref == tasks.c.ref,
+            later.c.round > tasks.c.round,
+        )
+        running = and_(
+            tasks.c.owner_id == user_id,
+            tasks.c.status == "open",
+            incident_round.is_not(None),
+            or_(tasks.c.round == incident_round, and_(tasks.c.kind == "deadline", ~superseded)),
+        )
+        capped = select(tasks.c.id).where(running, *conditions).limit(TASK_COUNT_CAP + 1)
+        return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
     if everyone:
         # Approvers see every incident: the totals are kept, not counted.

@@ -32,8 +32,8 @@ from .tables import (
 
 OPEN_STATUSES = ("pending", "decided")
 # A person's open and overdue tasks are counted up to this many; more is TASK_COUNT_CAP + 1,
-# which the tab shows as "1000+".
-TASK_COUNT_CAP: Final = 1000
+# which the tab shows as "500+".
+TASK_COUNT_CAP: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +256,7 @@ async def home_snapshot(
         return query.scalar_subquery()
 
     def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        # Counted up to the cap (then shown as "1000+"): the person's tasks by their index,
+        # Counted up to the cap (then shown as "500+"): the person's tasks by their index,
         # each checked against its incident by a correlated lookup — a join would let
         # PostgreSQL hash every open incident first.
         later = tasks.alias("later")
@@ -271,11 +271,14 @@ async def home_snapshot(
             later.c.ref == tasks.c.ref,
             later.c.round > tasks.c.round,
         )
+        # Most tasks are of their incident's round: one lookup each (NULL when it is closed).
         running = and_(
             tasks.c.owner_id == user_id,
             tasks.c.status == "open",
-            incident_round.is_not(None),
-            or_(tasks.c.round == incident_round, and_(tasks.c.kind == "deadline", ~superseded)),
+            or_(
+                tasks.c.round == incident_round,
+                and_(tasks.c.kind == "deadline", incident_round.is_not(None), ~superseded),
+            ),
         )
         capped = select(tasks.c.id).where(running, *conditions).limit(TASK_COUNT_CAP + 1)
         return select(func.count()).select_from(capped.subquery()).scalar_subquery()

@@ -58,7 +58,7 @@ def _title(text: str) -> Block:
 
 
 def _tasks(lang: str, count: int) -> str:
-    """A task count as the store gives it: above TASK_COUNT_CAP it says "1000+"."""
+    """A task count as the store gives it: above TASK_COUNT_CAP it says "500+"."""
     return (
         t(lang, "home.count_at_least", count=TASK_COUNT_CAP)
         if count > TASK_COUNT_CAP

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Table, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, union_all
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,18 +100,18 @@ async def list_page(
     if reporter_id is not None:
         conditions.append(incidents.c.reporter_id == reporter_id)
     if partner_text:
-        # The matching spellings and how many incidents each has (a scan of one row per
-        # spelling and status: as many as there are partners, not incidents).
+        # The matching spellings and how many incidents each has: a walk of one row per
+        # spelling and status (as many as there are partners, not incidents), the text tested
+        # once per spelling.
         counts = partner_status_counts
-        spellings = {
-            str(partner): int(n)
-            for partner, n in await conn.execute(
-                select(counts.c.partner, func.sum(counts.c.n))
-                .where(counts.c.status.in_(list(wanted)), partner_matches(counts, partner_text))
-                .group_by(counts.c.partner)
-                .having(func.sum(counts.c.n) > 0)
-            )
-        }
+        spellings: dict[str, int] = {}
+        for partner, n in await conn.execute(
+            select(counts.c.partner, func.sum(counts.c.n))
+            .where(counts.c.status.in_(list(wanted)))
+            .group_by(counts.c.partner, counts.c.partner_key)
+            .having(and_(func.sum(counts.c.n) > 0, partner_matches(counts, partner_text)))
+        ):
+            spellings[str(partner)] = spellings.get(str(partner), 0) + int(n)
         matched = sum(spellings.values())
         if not matched:
             return [], 0

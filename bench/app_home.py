@@ -36,6 +36,7 @@ HEADERS = [
     "reads p50 ms",
     "blocks",
     "shown",
+    "CPU p50 ms",
 ]
 
 # `/leak list` arguments timed by `time_list` (after `/leak list`): the scopes, a partner

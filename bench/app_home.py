@@ -3,7 +3,9 @@
 For each size and database: the weekly summary bench's data (bench/summary_scale.py: the same
 generator and bulk loaders), then `HomeService.snapshot` (bot/store/home.py's reads) and the
 view builder (bot/slack/blocks/home.py), timed for an approver (sees everything) and for a
-reporter (their own incidents and tasks). p50 / p99 over the runs, after one warm-up.
+reporter (their own incidents and tasks). p50 / p99 over the runs, after one warm-up. Then
+`/leak list` (`time_list`: its reads and its message) for both, over LIST_ARGS. `--explain`
+prints the plan of every statement each of them runs.
 
     .venv/bin/python bench/app_home.py                          # 10k and 1M, both databases
     .venv/bin/python bench/app_home.py --sizes 10000 --dbs sqlite --runs 200
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,34 +26,62 @@ import _common as common
 import summary_scale as data
 
 TZ = ZoneInfo("Asia/Tokyo")
-HEADERS = ["database", "incidents", "person", "p50 ms", "p99 ms", "reads p50 ms", "blocks", "shown"]
+HEADERS = [
+    "database",
+    "incidents",
+    "what",
+    "person",
+    "p50 ms",
+    "p99 ms",
+    "reads p50 ms",
+    "blocks",
+    "shown",
+    "CPU p50 ms",
+]
+
+# `/leak list` arguments timed by `time_list` (after `/leak list`): the scopes, a partner
+# filter that matches many incidents (the most frequent partner) and one that matches few,
+# and a later page.
+LIST_ARGS = ("open", "closed", "all", "open パートナー00001", "all Partner 04998", "all page 5")
+
+# (p50 ms, p99 ms, p50 of the reads alone, blocks, shown, p50 of this process's CPU ms: on a
+# busy machine the wall times are mostly waiting for a core; the CPU is the work, SQLite's
+# queries included — PostgreSQL's run in its own processes: see --explain's execution times)
+Figures = tuple[float, float, float, int, int, float]
+People = dict[str, tuple[str, bool]]
 
 
-Figures = tuple[float, float, float, int, int]
+def people() -> People:
+    """Who is timed: an approver (sees everything) and a reporter (their own)."""
+    return {"approver": (data.APPROVERS[0], True), "reporter": (data.REPORTERS[7], False)}
 
 
-async def time_home(url: str, runs: int) -> dict[str, Figures]:
+class Fixed:
+    """The data's "now" (a Clock)."""
+
+    def now(self) -> datetime:
+        return data.NOW
+
+
+async def time_home(url: str, runs: int, explain: bool = False) -> dict[str, Figures]:
     """Per person: (p50 ms, p99 ms, p50 of the reads alone, blocks, pending shown)."""
     from bot.domain.playbook import load_playbook
     from bot.home import HomeService, week_start
     from bot.slack.blocks.home import home_view
     from bot.store import Store
 
-    class Fixed:  # the data's "now" (a Clock)
-        def now(self) -> datetime:
-            return data.NOW
-
     playbook = load_playbook()
     store = await Store.open(url)
     home = HomeService(store, TZ, Fixed())
-    people = {"approver": (data.APPROVERS[0], True), "reporter": (data.REPORTERS[7], False)}
     results: dict[str, Figures] = {}
     try:
-        for label, (user_id, approver) in people.items():
+        for label, (user_id, approver) in people().items():
             times: list[float] = []
             reads: list[float] = []
+            cpu: list[float] = []
             view: dict[str, Any] = {}
             for run in range(runs + 1):
+                cpu_started = time.process_time()
                 started = time.perf_counter()
                 snapshot = await home.snapshot(user_id, approver=approver, opened=False)
                 read = time.perf_counter()
@@ -66,6 +97,7 @@ async def time_home(url: str, runs: int) -> dict[str, Figures]:
                 if run:  # the first is a warm-up
                     times.append((time.perf_counter() - started) * 1000)
                     reads.append((read - started) * 1000)
+                    cpu.append((time.process_time() - cpu_started) * 1000)
             times.sort()
             results[label] = (
                 common.percentile(times, 50),
@@ -73,10 +105,112 @@ async def time_home(url: str, runs: int) -> dict[str, Figures]:
                 common.median(reads),
                 len(view["blocks"]),
                 len(snapshot.awaiting),
+                common.median(cpu),
             )
+            if explain:
+                await print_plans(
+                    store,
+                    f"App Home, {label}",
+                    lambda u=user_id, a=approver: home.snapshot(u, approver=a, opened=False),
+                )
     finally:
         await store.close()
     return results
+
+
+async def time_list(
+    url: str, runs: int, args: Sequence[str] = LIST_ARGS, explain: bool = False
+) -> dict[str, Figures]:
+    """`/leak list ARGS` (its reads and its message, what the command does before it answers),
+    per person and arguments ("approver open", "reporter all page 5", ...): (p50 ms, p99 ms,
+    p50 of the reads alone, blocks, incidents shown)."""
+    from bot.domain.playbook import load_playbook
+    from bot.slack.listeners.listing import PAGE_SIZE, SCOPES, list_message, parse_list_args
+    from bot.store import Store
+
+    playbook = load_playbook()
+    store = await Store.open(url)
+    results: dict[str, Figures] = {}
+    try:
+        for label, (user_id, approver) in people().items():
+            for text in args:
+                parsed = parse_list_args(text)
+
+                def read(
+                    parsed: Any = parsed, user_id: str = user_id, approver: bool = approver
+                ) -> Any:
+                    return store.list_incidents_page(
+                        statuses=SCOPES[parsed.scope],
+                        partner_text=parsed.partner,
+                        reporter_id=None if approver else user_id,
+                        limit=PAGE_SIZE,
+                        offset=(parsed.page - 1) * PAGE_SIZE,
+                    )
+
+                times: list[float] = []
+                reads: list[float] = []
+                cpu: list[float] = []
+                message: dict[str, Any] = {}
+                records: list[Any] = []
+                for run in range(runs + 1):
+                    cpu_started = time.process_time()
+                    started = time.perf_counter()
+                    records, total = await read()
+                    done = time.perf_counter()
+                    message = list_message(playbook, TZ, parsed, records, total, "ja")
+                    if run:  # the first is a warm-up
+                        times.append((time.perf_counter() - started) * 1000)
+                        reads.append((done - started) * 1000)
+                        cpu.append((time.process_time() - cpu_started) * 1000)
+                times.sort()
+                results[f"{label} {text}"] = (
+                    common.percentile(times, 50),
+                    common.percentile(times, 99),
+                    common.median(reads),
+                    len(message["blocks"]),
+                    len(records),
+                    common.median(cpu),
+                )
+                if explain:
+                    await print_plans(store, f"/leak list {text}, {label}", read)
+    finally:
+        await store.close()
+    return results
+
+
+async def print_plans(store: Any, title: str, call: Callable[[], Awaitable[Any]]) -> None:
+    """EXPLAIN QUERY PLAN (SQLite) / EXPLAIN ANALYZE (PostgreSQL) of every SELECT `call` runs,
+    with its own parameters."""
+    from sqlalchemy import event
+
+    statements: list[tuple[str, Any]] = []
+    engine = store._engine
+
+    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        low = " ".join(statement.split()).lower()
+        if low.startswith(("select", "with")) and not low.startswith("select 1"):
+            statements.append((statement, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", grab)
+    try:
+        await call()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", grab)
+    sqlite = engine.dialect.name == "sqlite"
+    print(f"\n--- {title}: {len(statements)} statements ({engine.dialect.name}) ---")
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        for statement, params in statements:
+            print("\n" + " ".join(statement.split())[:300])
+            if sqlite:
+                cursor = await driver.execute("EXPLAIN QUERY PLAN " + statement, params)
+                for row in await cursor.fetchall():
+                    print("   ", row[-1])
+            else:
+                rows = await driver.fetch("EXPLAIN (ANALYZE, TIMING OFF) " + statement, *params)
+                for row in rows:
+                    print("   ", row[0])
 
 
 async def main() -> int:
@@ -85,6 +219,7 @@ async def main() -> int:
     parser.add_argument("--dbs", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--explain", action="store_true", help="print the query plans")
     args = parser.parse_args()
     dbs = [d for d in args.dbs.split(",") if d]
     if "postgresql" in dbs and (reason := await common.pg_available()):
@@ -105,12 +240,26 @@ async def main() -> int:
                         await asyncio.to_thread(data.load_sqlite, path, generated, None)
                     else:
                         await data.load_postgres(common._libpq(url), generated, None)
-                    for label, (p50, p99, read, blocks, shown) in (
-                        await time_home(url, args.runs)
-                    ).items():
-                        figures = [f"{p50:.1f}", f"{p99:.1f}", f"{read:.1f}", blocks, shown]
-                        rows.append([db, f"{n:,}", label, *figures])
-                        print(f"  [{db} {n:>9,}] {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+                    timed = {
+                        "App Home": await time_home(url, args.runs, args.explain),
+                        "/leak list": await time_list(url, args.runs, explain=args.explain),
+                    }
+                    for what, figures in timed.items():
+                        for label, (p50, p99, read, blocks, shown, cpu) in figures.items():
+                            cells = [
+                                f"{p50:.1f}",
+                                f"{p99:.1f}",
+                                f"{read:.1f}",
+                                blocks,
+                                shown,
+                                f"{cpu:.1f}",
+                            ]
+                            rows.append([db, f"{n:,}", what, label, *cells])
+                            print(
+                                f"  [{db} {n:>9,}] {what} {label}: "
+                                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, CPU p50 {cpu:.1f} ms",
+                                flush=True,
+                            )
             del generated
     print()
     print(

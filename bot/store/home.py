@@ -4,7 +4,9 @@ The tab is published on every open, so it must stay cheap at a million incidents
 reads on one connection — capped lists newest first by `ix_incidents_status_created_at` (the
 approver's pending ones with their vote, by the approvals' unique (incident, round, approver)
 index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003), and the counts with
-their `home_viewers` row in one statement of scalar subqueries.
+their `home_viewers` row in one statement of scalar subqueries. An approver's totals come from
+the counts migration 0007 keeps (bot/store/listing.py); a person's task counts stop at
+TASK_COUNT_CAP.
 """
 
 from __future__ import annotations
@@ -12,14 +14,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, chunks, insert
-from .tables import approvals, home_viewers, incidents, tasks
+from .tables import (
+    INCIDENT_STATUSES,
+    approvals,
+    home_viewers,
+    incident_viewers,
+    incidents,
+    reporter_status_counts,
+    tasks,
+)
 
 OPEN_STATUSES = ("pending", "decided")
+# A person's open and overdue tasks are counted up to this many; more is TASK_COUNT_CAP + 1,
+# which the tab shows as "500+".
+TASK_COUNT_CAP: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +71,8 @@ class HomeCounts:
     awaiting_me: int  # pending incidents this person may decide (not their own)
     pending: int
     decided_open: int
-    my_open_tasks: int
-    my_overdue_tasks: int
+    my_open_tasks: int  # at most TASK_COUNT_CAP + 1 (more than the cap)
+    my_overdue_tasks: int  # likewise
     opened_this_week: int
     decided_this_week: int
 
@@ -78,17 +92,6 @@ class HomeSnapshot:
     tasks: list[HomeTask]  # their open tasks, earliest due first
     counts: HomeCounts
     viewer: HomeViewer | None = None
-
-
-def _visible(user_id: str, everyone: bool) -> ColumnElement[bool] | None:
-    """Reporter, task owner; None (no condition) for approvers, who see all."""
-    if everyone:
-        return None
-    # One set of ids from two indexes (reporter_id; tasks' owner_id), not an OR the planners
-    # would answer by scanning every incident.
-    theirs = select(incidents.c.id).where(incidents.c.reporter_id == user_id)
-    owned = select(tasks.c.incident_id).where(tasks.c.owner_id == user_id)
-    return incidents.c.id.in_(theirs.union(owned))
 
 
 def _my_open_tasks(user_id: str) -> ColumnElement[bool]:
@@ -138,9 +141,17 @@ async def _incident_list(
     condition: ColumnElement[bool] | None,
     with_vote: bool,
     limit: int,
+    viewer: bool = False,
 ) -> list[HomeIncident]:
+    """Newest first; `viewer`: only those `user_id` may see (their `incident_viewers` rows)."""
     columns = _incident_columns()
     source = incidents
+    status, created, key = incidents.c.status, incidents.c.created_at, incidents.c.id
+    if viewer:
+        seen_by = incident_viewers
+        source = seen_by.join(incidents, incidents.c.id == seen_by.c.incident_id)  # type: ignore[assignment]
+        status, created, key = seen_by.c.status, seen_by.c.created_at, seen_by.c.incident_id
+        condition = seen_by.c.user_id == user_id
     if with_vote:
         mine = and_(
             approvals.c.incident_id == incidents.c.id,
@@ -149,12 +160,13 @@ async def _incident_list(
         )
         source = incidents.outerjoin(approvals, mine)  # type: ignore[assignment]
         columns.append(approvals.c.action.label("my_vote"))
-    newest = (incidents.c.created_at.desc(), incidents.c.id.desc())
-    # Per status, newest first by (status, created_at), capped, then merged: one statement
-    # that never sorts every open incident (an IN over the statuses would).
+    newest = (created.desc(), key.desc())
+    # Per status, newest first by (status, created_at) — or the person's (user_id, status,
+    # created_at, incident_id) — capped, then merged: one statement that never sorts every
+    # open incident (an IN over the statuses would).
     parts = []
-    for status in statuses:
-        query = select(*columns).select_from(source).where(incidents.c.status == status)
+    for one in statuses:
+        query = select(*columns).select_from(source).where(status == one)
         if condition is not None:
             query = query.where(condition)
         parts.append(select(query.order_by(*newest).limit(limit).subquery()))
@@ -176,7 +188,6 @@ async def home_snapshot(
     """What `user_id` sees: `everyone` for approvers; lists capped at `limit` (+ counts)."""
     aware("week_start", week_start)
     aware("now", now)
-    visible = _visible(user_id, everyone)
     awaiting: list[HomeIncident] = []
     if everyone:
         awaiting = await _incident_list(
@@ -191,9 +202,10 @@ async def home_snapshot(
         conn,
         user_id,
         statuses=OPEN_STATUSES,
-        condition=visible,
+        condition=None,
         with_vote=False,
         limit=limit,
+        viewer=not everyone,
     )
     task_rows = (
         (
@@ -220,37 +232,78 @@ async def home_snapshot(
     )
     my_tasks = [HomeTask(**dict(row)) for row in task_rows]
 
+    mine = incident_viewers
+
     def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        query = select(func.count()).select_from(incidents).where(*conditions)
-        if visible is not None:
-            query = query.where(visible)
+        """Over every incident (approvers), or over the person's own `incident_viewers` rows."""
+        if everyone:
+            return select(func.count()).select_from(incidents).where(*conditions).scalar_subquery()
+        source = mine.join(incidents, incidents.c.id == mine.c.incident_id)
+        query = select(func.count()).select_from(source).where(mine.c.user_id == user_id)
+        return query.where(*conditions).scalar_subquery()
+
+    def viewer_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        """From the person's `incident_viewers` rows alone (their index)."""
+        query = select(func.count()).select_from(mine).where(mine.c.user_id == user_id)
+        return query.where(*conditions).scalar_subquery()
+
+    def kept(status: str, reporter_id: str | None = None) -> ColumnElement[int]:
+        """From the kept counts (migration 0007): a sum over a row per reporter."""
+        counts = reporter_status_counts
+        query = select(func.coalesce(func.sum(counts.c.n), 0)).where(counts.c.status == status)
+        if reporter_id is not None:
+            query = query.where(counts.c.reporter_id == reporter_id)
         return query.scalar_subquery()
 
     def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        query = select(func.count()).select_from(
-            tasks.join(incidents, incidents.c.id == tasks.c.incident_id)
+        # Counted up to the cap (then shown as "500+"): the person's tasks by their index,
+        # each checked against its incident by a correlated lookup — a join would let
+        # PostgreSQL hash every open incident first.
+        later = tasks.alias("later")
+        incident_round = (
+            select(incidents.c.round)
+            .where(incidents.c.id == tasks.c.incident_id, incidents.c.status != "closed")
+            .scalar_subquery()
         )
-        return query.where(_my_open_tasks(user_id), *conditions).scalar_subquery()
+        superseded = exists().where(
+            later.c.incident_id == tasks.c.incident_id,
+            later.c.kind == tasks.c.kind,
+            later.c.ref == tasks.c.ref,
+            later.c.round > tasks.c.round,
+        )
+        # Most tasks are of their incident's round: one lookup each (NULL when it is closed).
+        running = and_(
+            tasks.c.owner_id == user_id,
+            tasks.c.status == "open",
+            or_(
+                tasks.c.round == incident_round,
+                and_(tasks.c.kind == "deadline", incident_round.is_not(None), ~superseded),
+            ),
+        )
+        capped = select(tasks.c.id).where(running, *conditions).limit(TASK_COUNT_CAP + 1)
+        return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
-    awaiting_me = (
-        select(func.count())
-        .select_from(incidents)
-        .where(incidents.c.status == "pending", incidents.c.reporter_id != user_id)
-        .scalar_subquery()
-        if everyone
-        else literal(0)
-    )
+    if everyone:
+        # Approvers see every incident: the totals are kept, not counted.
+        awaiting_me = kept("pending") - kept("pending", user_id)
+        pending, decided_open = kept("pending"), kept("decided")
+        opened = count(incidents.c.created_at >= week_start)
+    else:
+        awaiting_me = literal(0)
+        pending = viewer_count(mine.c.status == "pending")
+        decided_open = viewer_count(mine.c.status == "decided")
+        opened = viewer_count(mine.c.status.in_(INCIDENT_STATUSES), mine.c.created_at >= week_start)
     seen = home_viewers.c.user_id == user_id
     counts = (
         (
             await conn.execute(
                 select(
                     awaiting_me.label("awaiting_me"),
-                    count(incidents.c.status == "pending").label("pending"),
-                    count(incidents.c.status == "decided").label("decided_open"),
+                    pending.label("pending"),
+                    decided_open.label("decided_open"),
                     task_count().label("my_open_tasks"),
                     task_count(tasks.c.due_at < now).label("my_overdue_tasks"),
-                    count(incidents.c.created_at >= week_start).label("opened_this_week"),
+                    opened.label("opened_this_week"),
                     count(
                         incidents.c.decided_at >= week_start,
                         incidents.c.decided_action.is_not(None),

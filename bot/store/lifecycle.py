@@ -1,4 +1,4 @@
-"""Closing and reopening incidents, and the filtered incident list (issue 12).
+"""Closing and reopening incidents (issue 12); the filtered incident list is bot/store/listing.py.
 
 Connection-level functions; the `Store` facade runs them via `Database.read()` / `write()`."""
 
@@ -9,18 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.partners import normalize_partner
-
 from .audit import AuditEntry, append_audit
 from .common import aware
-from .incidents import incident_record, lock_incident, update_incident
+from .incidents import lock_incident, update_incident
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord
-from .tables import incident_closures, incidents, tasks
+from .tables import incident_closures, tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,48 +130,6 @@ async def complete_tasks(
     return [int(task_id) for task_id in rows.scalars().all()]
 
 
-async def list_page(
-    conn: AsyncConnection,
-    *,
-    statuses: Sequence[str] | None,
-    partner_text: str | None,
-    reporter_id: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[RowMapping], int]:
-    """Incident rows newest first (one page) and how many match in all."""
-    conditions: list[Any] = []
-    if statuses is not None:
-        conditions.append(incidents.c.status.in_(list(statuses)))
-    if reporter_id is not None:
-        conditions.append(incidents.c.reporter_id == reporter_id)
-    if partner_text:
-        key = normalize_partner(partner_text)
-        conditions.append(
-            or_(
-                incidents.c.partner_key.contains(key, autoescape=True),
-                func.lower(incidents.c.partner).contains(partner_text.lower(), autoescape=True),
-            )
-        )
-    total = (
-        await conn.execute(select(func.count()).select_from(incidents).where(*conditions))
-    ).scalar_one()
-    rows = (
-        (
-            await conn.execute(
-                select(incidents)
-                .where(*conditions)
-                .order_by(incidents.c.created_at.desc(), incidents.c.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return list(rows), int(total)
-
-
 async def close_with_outcome(
     conn: AsyncConnection,
     incident_id: str,
@@ -260,24 +216,3 @@ async def reopen_closed(
         ),
     )
     return updated
-
-
-async def list_incidents_page(
-    conn: AsyncConnection,
-    *,
-    statuses: Sequence[str] | None,
-    partner_text: str | None,
-    reporter_id: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[IncidentRecord], int]:
-    """One page of incidents, newest first, and how many match in all."""
-    rows, total = await list_page(
-        conn,
-        statuses=statuses,
-        partner_text=partner_text,
-        reporter_id=reporter_id,
-        limit=limit,
-        offset=offset,
-    )
-    return [incident_record(row) for row in rows], total

@@ -24,7 +24,18 @@ from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
 
-from . import approvals, audit, events_jobs, home, incidents, leases, outbox, tasks, uploads
+from . import (
+    approvals,
+    audit,
+    events_jobs,
+    home,
+    incidents,
+    leases,
+    listing,
+    outbox,
+    tasks,
+    uploads,
+)
 from . import lifecycle as lifecycle_queries
 from . import updates as update_queries
 from .approvals import OnChange
@@ -253,7 +264,7 @@ class Store(Database):
     ) -> tuple[list[IncidentRecord], int]:
         """One page of incidents, newest first, and how many match in all."""
         async with self.read() as conn:
-            return await lifecycle_queries.list_incidents_page(
+            return await listing.list_incidents_page(
                 conn,
                 statuses=statuses,
                 partner_text=partner_text,

@@ -39,11 +39,14 @@ __all__ = [
     "home_viewers",
     "incident_closures",
     "incident_counters",
+    "incident_viewers",
     "incidents",
     "job_runs",
     "metadata",
     "outbox",
+    "partner_status_counts",
     "processed_events",
+    "reporter_status_counts",
     "tasks",
 ]
 
@@ -157,7 +160,46 @@ incidents = Table(
     ),
     Index("ix_incidents_partner_key_partner", "partner_key", "partner"),
     Index("ix_incidents_id_status_round", "id", "status", "round"),
-    Index("ix_incidents_reporter_id", "reporter_id"),
+    # Issue 14 (migration 0007): a reporter's incidents per status newest first (`/leak list`,
+    # App Home), and the incidents of a few partners per status (`/leak list PARTNER`).
+    # With the id: the page's ids come from the index alone, in its order.
+    Index("ix_incidents_reporter_id_status", "reporter_id", "status", "created_at", "id"),
+    Index("ix_incidents_partner_status_created_at", "partner", "status", "created_at", "id"),
+)
+
+# Issue 14 (migration 0007): how many incidents there are per reporter and status, and per
+# partner spelling and status, kept by triggers on `incidents` in the same transaction as the
+# change (bot/store/counts.py): the totals `/leak list` and App Home show are read from a few
+# rows, never counted over the incidents.
+reporter_status_counts = Table(
+    "reporter_status_counts",
+    metadata,
+    Column("reporter_id", String(64), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# Issue 14 (migration 0007): who may see an incident besides the approvers — its reporter and
+# its tasks' owners — with the incident's status and creation time, kept by triggers on
+# `incidents` and `tasks`: a person's App Home lists and counts read their own rows by index.
+incident_viewers = Table(
+    "incident_viewers",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("incident_id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_incident_viewers_user_id_status", "user_id", "status", "created_at", "incident_id"),
+    Index("ix_incident_viewers_incident_id", "incident_id"),
+)
+
+partner_status_counts = Table(
+    "partner_status_counts",
+    metadata,
+    Column("partner", Text, primary_key=True),
+    Column("partner_key", Text, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("n", Integer, nullable=False),
 )
 
 approvals = Table(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.notifications import HOME_WINDOW_SECONDS, home_refresh
 from bot.store import NewIncident, NewTask, Store
 
@@ -142,3 +144,71 @@ async def test_home_viewers(store: Store) -> None:
     )
     assert snapshot.viewer is not None
     assert (snapshot.viewer.opened_at, snapshot.viewer.approver) == (T0 + timedelta(hours=1), False)
+
+
+async def test_task_counts_stop_past_the_cap(
+    store: Store, make_new: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.store import home as home_queries
+
+    record, _ = await store.create_incident(make_new(reporter_id="U_R1"), now=T0)
+    await store.record_approval(
+        record.id, approver_id=APPROVER, action="request_report", required=1, now=T0
+    )
+    now = T0 + timedelta(hours=1)
+    due = [now - timedelta(minutes=n + 1) for n in range(3)] + [now + timedelta(days=1)]
+    await store.create_tasks(
+        record.id, [task(str(n), "U_R1", at) for n, at in enumerate(due)], now=T0
+    )
+
+    async def counts() -> tuple[int, int]:
+        snapshot = await store.home_snapshot(
+            "U_R1", everyone=False, week_start=WEEK_START, now=now, limit=20
+        )
+        return snapshot.counts.my_open_tasks, snapshot.counts.my_overdue_tasks
+
+    assert await counts() == (4, 3)
+    monkeypatch.setattr(home_queries, "TASK_COUNT_CAP", 3)
+    assert await counts() == (4, 3)  # 4 is "more than 3"
+    monkeypatch.setattr(home_queries, "TASK_COUNT_CAP", 2)
+    assert await counts() == (3, 3)
+
+
+async def test_which_tasks_still_run_after_a_new_round(store: Store, make_new: Factory) -> None:
+    """Counted and listed alike: a new round ends the old round's checklist, not its deadlines
+    (legal clocks keep running) until the new round plans the same deadline; closing ends all."""
+    record, _ = await store.create_incident(make_new(reporter_id="U_R1"), now=T0)
+    await store.record_approval(
+        record.id, approver_id=APPROVER, action="request_report", required=1, now=T0
+    )
+    step = {"ja": "作業", "en": "Step"}
+    await store.create_tasks(
+        record.id,
+        [NewTask("checklist", "c1", step, "U_R1", T0), NewTask("deadline", "d1", step, "U_R1", T0)],
+        now=T0,
+    )
+
+    async def seen() -> tuple[int, list[str]]:
+        snapshot = await store.home_snapshot(
+            "U_R1", everyone=False, week_start=WEEK_START, now=T0, limit=20
+        )
+        return snapshot.counts.my_open_tasks, sorted(t.ref for t in snapshot.tasks)
+
+    assert await seen() == (2, ["c1", "d1"])
+    await store.reopen_for_new_round(
+        record.id,
+        assessment={"recommendation": "consider_suspension"},
+        recommendation="consider_suspension",
+        actor_id=APPROVER,
+        reason="new facts",
+        now=T0,
+    )
+    assert await seen() == (1, ["d1"])
+    await store.record_approval(
+        record.id, approver_id=APPROVER, action="request_report", required=1, now=T0
+    )
+    await store.create_tasks(record.id, [NewTask("deadline", "d1", step, "U_R1", T0)], now=T0)
+    count, refs = await seen()
+    assert (count, refs) == (1, ["d1"])  # the round-2 one only
+    await store.close_incident(record.id, actor_id=APPROVER, reason=None, now=T0)
+    assert await seen() == (0, [])

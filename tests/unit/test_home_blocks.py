@@ -165,3 +165,29 @@ def test_an_empty_tab_and_the_unavailable_one() -> None:
     assert "more" not in text
     for lang in ("ja", "en"):
         assert validate_view(home_unavailable_view(lang)) == []
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_task_counts_past_the_cap_say_at_least(lang: str) -> None:
+    from dataclasses import replace
+
+    from bot.store.home import TASK_COUNT_CAP
+
+    full = snapshot(20)
+    many = replace(
+        full,
+        counts=replace(
+            full.counts, my_open_tasks=TASK_COUNT_CAP + 1, my_overdue_tasks=TASK_COUNT_CAP + 1
+        ),
+    )
+    text = texts(
+        home_view(PLAYBOOK, many, lang=lang, tz=TZ, now=NOW, week_start=WEEK, approver=True)
+    )
+    more = "ほか" if lang == "ja" else "and"
+    assert f"{more} {TASK_COUNT_CAP - TASKS_SHOWN}+" in text
+    if lang == "en":
+        assert f"Your open tasks ({TASK_COUNT_CAP}+)" in text
+        assert f"Your overdue tasks: {TASK_COUNT_CAP}+" in text
+    else:
+        assert f"あなたのタスク（{TASK_COUNT_CAP}+件）" in text
+    assert str(TASK_COUNT_CAP + 1) not in text

@@ -30,7 +30,7 @@ from bot.slack.blocks.common import (
 )
 from bot.slack.blocks.recommendation import decision_controls
 from bot.slack.ids import ActionId
-from bot.store.home import HomeIncident, HomeSnapshot, HomeTask
+from bot.store.home import TASK_COUNT_CAP, HomeIncident, HomeSnapshot, HomeTask
 
 HOME_BLOCKS_MAX: Final = MODAL_BLOCKS_MAX  # 100, as for modals
 AWAITING_SHOWN: Final = 10  # two blocks each (the line and its controls)
@@ -57,8 +57,22 @@ def _title(text: str) -> Block:
     return section(f"*{escape(text)}*")
 
 
-def _more(lang: str, total: int, shown: int) -> list[Block]:
-    return [context(t(lang, "home.more", count=total - shown))] if total > shown else []
+def _tasks(lang: str, count: int) -> str:
+    """A task count as the store gives it: above TASK_COUNT_CAP it says "500+"."""
+    return (
+        t(lang, "home.count_at_least", count=TASK_COUNT_CAP)
+        if count > TASK_COUNT_CAP
+        else str(count)
+    )
+
+
+def _more(lang: str, total: int, shown: int, *, capped: bool = False) -> list[Block]:
+    if total <= shown:
+        return []
+    if capped and total > TASK_COUNT_CAP:
+        count = t(lang, "home.count_at_least", count=TASK_COUNT_CAP - shown)
+        return [context(t(lang, "home.more", count=count))]
+    return [context(t(lang, "home.more", count=total - shown))]
 
 
 def _awaiting_blocks(
@@ -166,7 +180,7 @@ def home_view(
                 opened=counts.opened_this_week,
                 decided=counts.decided_this_week,
                 pending=counts.pending,
-                overdue=counts.my_overdue_tasks,
+                overdue=_tasks(lang, counts.my_overdue_tasks),
             )
         ),
     ]
@@ -184,13 +198,15 @@ def home_view(
 
     blocks += [
         divider(),
-        section(f"*{escape(t(lang, 'home.tasks_title', count=counts.my_open_tasks))}*"),
+        section(
+            f"*{escape(t(lang, 'home.tasks_title', count=_tasks(lang, counts.my_open_tasks)))}*"
+        ),
     ]
     tasks = snapshot.tasks[:TASKS_SHOWN]
     if not tasks:
         blocks.append(context(t(lang, "home.tasks_none")))
     blocks += [_task_block(task, lang, tz, now) for task in tasks]
-    blocks += _more(lang, counts.my_open_tasks, len(tasks))
+    blocks += _more(lang, counts.my_open_tasks, len(tasks), capped=True)
 
     open_total = counts.pending + counts.decided_open
     blocks.append(divider())

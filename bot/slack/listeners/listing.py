@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from bot.domain.explain import format_moment
 from bot.domain.i18n import t
+from bot.domain.playbook import Playbook
 from bot.slack.blocks.common import escape
 from bot.slack.blocks.lifecycle import list_page_message
 from bot.slack.blocks.status import status_line
 from bot.slack.deps import Deps
 from bot.slack.ids import SLASH_COMMAND
+from bot.store import IncidentRecord
 
 PAGE_SIZE: Final = 30
 SCOPES: Final[dict[str, tuple[str, ...] | None]] = {
@@ -53,22 +57,34 @@ def _command(args: ListArgs, page: int) -> str:
 async def list_incidents(
     deps: Deps, args: ListArgs, lang: str, *, reporter_id: str | None
 ) -> dict[str, Any]:
-    offset = (args.page - 1) * PAGE_SIZE
     records, total = await deps.follow.lifecycle.incidents_page(
         statuses=SCOPES[args.scope],
         partner_text=args.partner,
         reporter_id=reporter_id,
         limit=PAGE_SIZE,
-        offset=offset,
+        offset=(args.page - 1) * PAGE_SIZE,
     )
+    return list_message(deps.playbook, deps.settings.tz, args, records, total, lang)
+
+
+def list_message(
+    playbook: Playbook,
+    tz: ZoneInfo,
+    args: ListArgs,
+    records: Sequence[IncidentRecord],
+    total: int,
+    lang: str,
+) -> dict[str, Any]:
+    """One page of `/leak list` (`records`: the page, `total`: how many match in all)."""
+    offset = (args.page - 1) * PAGE_SIZE
     lines = [
         t(
             lang,
             "list.line",
             incident_id=record.id,
             partner=escape(record.partner),
-            status=status_line(deps.playbook, record, lang, deps.settings.tz),
-            created=format_moment(record.created_at.astimezone(deps.settings.tz), lang),
+            status=status_line(playbook, record, lang, tz),
+            created=format_moment(record.created_at.astimezone(tz), lang),
         )
         for record in records
     ]

@@ -80,15 +80,9 @@ async def check_bot_token(settings: Settings, client: AsyncWebClient) -> str:
         auth = await client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error") or exc.response.status_code
-        raise StartupError(
-            f"SLACK_BOT_TOKEN was refused by Slack (auth.test: {error}): copy the Bot User "
-            "OAuth Token (xoxb-…) from OAuth & Permissions"
-        ) from exc
+        raise StartupError.of("startup.bot_token_refused", error=error) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
-            f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
-        ) from exc
+        raise _unreachable(settings, exc) from exc
     return str(auth.get("user_id") or "")
 
 
@@ -98,15 +92,15 @@ async def check_app_token(settings: Settings, client: AsyncWebClient) -> None:
         await client.apps_connections_open(app_token=settings.SLACK_APP_TOKEN or "")
     except SlackApiError as exc:
         error = exc.response.get("error") or exc.response.status_code
-        raise StartupError(
-            f"SLACK_APP_TOKEN was refused by Slack (apps.connections.open: {error}): create an "
-            "app-level token with connections:write under Basic Information"
-        ) from exc
+        raise StartupError.of("startup.app_token_refused", error=error) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
-            f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
-        ) from exc
+        raise _unreachable(settings, exc) from exc
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> StartupError:
+    return StartupError.of(
+        "startup.slack_unreachable", url=settings.SLACK_API_URL, error=_network_error(exc)
+    )
 
 
 def _metrics_only(app: LeakbotApp) -> web.Application:
@@ -141,9 +135,12 @@ async def _bind(app: LeakbotApp, settings: Settings) -> list[web.AppRunner]:
             try:
                 await web.TCPSite(runner, host=settings.LEAKBOT_HOST, port=port).start()
             except OSError as exc:
-                raise StartupError(
-                    f"{name} {port}: cannot listen on {settings.LEAKBOT_HOST}:{port}: "
-                    f"{exc.strerror or exc} (LEAKBOT_HOST sets the address)"
+                raise StartupError.of(
+                    "startup.port_busy",
+                    name=name,
+                    port=port,
+                    host=settings.LEAKBOT_HOST,
+                    error=exc.strerror or exc,
                 ) from exc
     except BaseException:
         for runner in reversed(runners):

@@ -153,6 +153,16 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditProblem:
+    """A break in the audit chain at row `row_id`: its prev_hash does not link to the row
+    before it (`prev_hash`: a row was removed, inserted or changed before it), or its hash does
+    not match its content (`hash`)."""
+
+    row_id: int
+    kind: Literal["prev_hash", "hash"]
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """A Slack Web API call to make later, exactly once from the user's view.
 

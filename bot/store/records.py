@@ -152,6 +152,9 @@ class AuditRecord:
     hash: str
 
 
+AuditProblemKind = Literal["prev_hash", "hash"]
+
+
 @dataclass(frozen=True, slots=True)
 class AuditProblem:
     """A break in the audit chain at row `row_id`: its prev_hash does not link to the row
@@ -159,7 +162,7 @@ class AuditProblem:
     not match its content (`hash`)."""
 
     row_id: int
-    kind: Literal["prev_hash", "hash"]
+    kind: AuditProblemKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,8 +355,8 @@ async def test_doctor_in_japanese_names_the_missing_scope_and_the_approver_short
     assert line(out, "スコープ") == (
         "[FAIL] スコープ: 不足しているスコープ: channels:history（障害後の二重投稿の防止、"
         "bot が参加するチャンネルの確認（公開））\n"
-        "       → OAuth & Permissions でスコープを追加し（または manifest.yml からアプリを作り直し）、"
-        "アプリを再インストールしてください"
+        "       → OAuth & Permissions でスコープを追加し"
+        "（または manifest.yml からアプリを作り直し）、アプリを再インストールしてください"
     )
     approvers = line(out, "承認者")
     assert approvers.startswith("[WARN] 承認者: 承認できるのは2人ですが、"), out

@@ -116,9 +116,7 @@ async def _drop_triggers(store: Store, raw_sql: RawSQL) -> None:
             await raw_sql(f"DROP TRIGGER {name}")
 
 
-async def test_untouched_trail_is_intact(
-    store: Store, cli_env: CliRun
-) -> None:
+async def test_untouched_trail_is_intact(store: Store, cli_env: CliRun) -> None:
     rows = await _history(store)
     assert rows == 6  # created, approval.recorded, decided, created, refused, summary
     code, out, err = await cli_env("--lang", "en")
@@ -130,9 +128,7 @@ async def test_untouched_trail_is_intact(
     assert err == ""
 
 
-async def test_empty_trail_is_intact(
-    store: Store, cli_env: CliRun
-) -> None:
+async def test_empty_trail_is_intact(store: Store, cli_env: CliRun) -> None:
     code, out, _ = await cli_env("--lang", "en")
     assert code == 0 and "intact" in out and "0 rows" in out
 
@@ -151,9 +147,7 @@ async def test_changed_row_is_reported_by_number(
     assert re.findall(r"audit row (\d+)", out) == ["3"]
 
 
-async def test_changed_json_is_reported(
-    store: Store, raw_sql: RawSQL, cli_env: CliRun
-) -> None:
+async def test_changed_json_is_reported(store: Store, raw_sql: RawSQL, cli_env: CliRun) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     # The refusal's reason rewritten, as someone covering their tracks might.

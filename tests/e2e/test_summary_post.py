@@ -186,7 +186,7 @@ async def test_post_and_the_outbox_in_japanese(
     header, row = out.splitlines()
     assert header == "leakbot outbox: 送信失敗の項目 1件（古い順）"
     assert re.fullmatch(
-        rf"\s*{item}  dead\s+summary\s+-\s+試行\d+回、\d{{4}}-\d\d-\d\d \d\d:\d\d 登録"
+        rf"\s*{item}  dead\s+summary\s+-\s+試行\d+回、\d{{4}}-\d\d-\d\d \d\d:\d\d に登録"
         r"  直近のエラー: channel_not_found",
         row,
     ), row

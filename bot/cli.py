@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -11,16 +12,17 @@ from typing import TYPE_CHECKING
 
 from bot import cli_export
 from bot.cli_draft import register_draft
-from bot.cli_input import InputError, load_answers, quiet_on_broken_pipe
+from bot.cli_input import InputError, add_lang_option, load_answers, quiet_on_broken_pipe
 from bot.cli_outbox import register as register_outbox
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.answers import Answers, parse_datetime
 from bot.domain.engine import assess
 from bot.domain.explain import assessment_json, report_text
-from bot.domain.i18n import t
+from bot.domain.i18n import DEFAULT_LANG, LocalizedError, message_of, msg, t
 from bot.domain.loading import DataFileError
 from bot.domain.playbook import Playbook, load_playbook
+from bot.domain.text import LANGS
 
 if TYPE_CHECKING:
     from bot.domain.summary import Week
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 
 
-class CliError(Exception):
+class CliError(LocalizedError):
     """A problem the person can fix; printed as one line, exit code 2."""
 
 
@@ -79,7 +81,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     try:  # the syntax now; the database itself when it opens (bot/database.py)
         resolve_database_url(settings.DATABASE_URL, create_folder=False)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise ConfigError(message_of(exc)) from exc
     playbook = _load_playbook(settings)
     setup_logging(settings.LEAKBOT_LOG_LEVEL)
     try:
@@ -103,10 +105,10 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     try:
         week = parse_week(args.week, tz) if args.week else previous_week(now, tz)
     except ValueError as exc:
-        raise CliError(f"--week: {exc}") from exc
+        raise CliError(t(lang, "cli.bad_week", value=args.week)) from exc
     if args.post:
         if not settings.SLACK_BOT_TOKEN or not settings.LEAKBOT_SUMMARY_CHANNEL:
-            raise ConfigError("--post needs SLACK_BOT_TOKEN and LEAKBOT_SUMMARY_CHANNEL")
+            raise ConfigError(msg("cli.post_needs"))
         refuse_example("SLACK_BOT_TOKEN", settings.SLACK_BOT_TOKEN)
         refuse_example("LEAKBOT_SUMMARY_CHANNEL", settings.LEAKBOT_SUMMARY_CHANNEL)
     playbook = _load_playbook(settings)
@@ -120,7 +122,7 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
             async with database_errors(settings.DATABASE_URL):
                 if args.post:
                     return await post_summary(
-                        settings, store, playbook, week, now, wait_seconds=args.wait_seconds
+                        settings, store, playbook, week, now, lang, wait_seconds=args.wait_seconds
                     )
                 return await _print_summary(settings, store, playbook, week, lang, now)
         finally:
@@ -144,10 +146,10 @@ async def _print_summary(
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    return asyncio.run(_doctor(settings))
+    return asyncio.run(_doctor(settings, args.lang or settings.LEAKBOT_LANGUAGE))
 
 
-async def _doctor(settings: Settings) -> int:
+async def _doctor(settings: Settings, lang: str) -> int:
     from bot.config import is_example_value
     from bot.database import DatabaseUnavailable, database_errors, open_store
     from bot.doctor import Check, check_database, check_settings, check_slack, exit_code
@@ -158,7 +160,8 @@ async def _doctor(settings: Settings) -> int:
         load_playbook(settings.LEAKBOT_PLAYBOOK)
         checks.append(Check("playbook", True, str(settings.LEAKBOT_PLAYBOOK)))
     except DataFileError as exc:
-        checks.append(Check("playbook", False, str(exc).splitlines()[0], "fix the playbook file"))
+        first_line = str(exc).splitlines()[0]  # the loader's own words: file, place, problem
+        checks.append(Check("playbook", False, first_line, msg("doctor.fix_playbook")))
     try:
         store = await open_store(settings.DATABASE_URL, migrate=False, create=False)
         async with database_errors(settings.DATABASE_URL):
@@ -167,24 +170,24 @@ async def _doctor(settings: Settings) -> int:
             finally:
                 await store.close()
     except DatabaseUnavailable as exc:
-        checks.append(Check("database", False, str(exc), "check DATABASE_URL"))
+        checks.append(Check("database", False, exc.message, msg("doctor.fix_database_url")))
     token = settings.SLACK_BOT_TOKEN
     if token and not is_example_value(token):  # an example token is already a FAIL above
         checks += await check_slack(settings, interactive_client(settings))
     for check in checks:
-        print(check.line())
+        print(check.line(lang))
     code = exit_code(checks)
-    print("leakbot doctor: " + ("all good" if code == 0 else "see FAIL lines above"))
+    print(t(lang, "doctor.all_good" if code == 0 else "doctor.see_fail"))
     return code
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    return asyncio.run(_audit_verify(settings))
+    return asyncio.run(_audit_verify(settings, args.lang or settings.LEAKBOT_LANGUAGE))
 
 
-async def _audit_verify(settings: Settings) -> int:
+async def _audit_verify(settings: Settings, lang: str) -> int:
     from bot.database import database_errors, open_store
 
     # Reads an existing database only: never creates one or migrates it.
@@ -199,10 +202,10 @@ async def _audit_verify(settings: Settings) -> int:
         await store.close()
     if problems:
         for problem in problems:
-            print(f"leakbot audit: {problem}")
-        print(f"leakbot audit: TAMPERED — {len(problems)} problem(s) in {count} rows")
+            print(t(lang, f"audit_verify.{problem.kind}", row=problem.row_id))
+        print(t(lang, "audit_verify.tampered", problems=len(problems), rows=count))
         return 1
-    print(f"leakbot audit: intact — {count} rows, every hash verified; head {head}")
+    print(t(lang, "audit_verify.intact", rows=count, head=head))
     return 0
 
 
@@ -211,12 +214,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.database import database_errors, open_store
 
+    lang: str = args.lang or settings.LEAKBOT_LANGUAGE
+
     async def migrate() -> str:
         store = await open_store(settings.DATABASE_URL, migrate=True)
         try:
             async with database_errors(settings.DATABASE_URL):
                 status = await store.migration_status()
-            return f"leakbot migrate: {store.url} is at {status.current} (up to date)"
+            return t(lang, "migrate.done", url=store.url, revision=status.current)
         finally:
             await store.close()
 
@@ -257,9 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary_parser.add_argument(
         "--post", action="store_true", help="post it to LEAKBOT_SUMMARY_CHANNEL"
     )
-    summary_parser.add_argument(
-        "--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)"
-    )
+    add_lang_option(summary_parser)
     summary_parser.add_argument(
         "--wait",
         dest="wait_seconds",
@@ -275,12 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser = commands.add_parser(
         "migrate", help="apply the database migrations, then exit (`run` applies them too)"
     )
+    add_lang_option(migrate_parser)
     migrate_parser.set_defaults(handler=cmd_migrate)
     register_outbox(commands)
 
     doctor_parser = commands.add_parser(
         "doctor", help="check tokens, scopes, channels, approvers, database"
     )
+    add_lang_option(doctor_parser)
     doctor_parser.set_defaults(handler=cmd_doctor)
 
     audit_parser = commands.add_parser("audit", help="the audit trail")
@@ -290,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify_parser = audit_commands.add_parser(
         "verify", help="check the hash chain (exit 1 if tampered)"
     )
+    add_lang_option(verify_parser)
     verify_parser.set_defaults(handler=cmd_audit)
 
     assess_parser = commands.add_parser("assess", help="recommend an action for a case, offline")
@@ -301,9 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess_parser.add_argument(
         "--json", action="store_true", help="print the contract's JSON object"
     )
-    assess_parser.add_argument(
-        "--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)"
-    )
+    add_lang_option(assess_parser)
     assess_parser.add_argument("--now", metavar="ISO8601", help="the current time (default: now)")
     assess_parser.set_defaults(handler=cmd_assess)
     register_draft(commands)
@@ -311,15 +315,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_lang(args: argparse.Namespace, settings: Settings | None) -> str:
+    """`--lang`, else LEAKBOT_LANGUAGE; when the settings themselves are wrong, the raw
+    LEAKBOT_LANGUAGE where it is ja or en, else Japanese."""
+    chosen: str | None = getattr(args, "lang", None)
+    if chosen:
+        return chosen
+    if settings is not None:
+        return settings.LEAKBOT_LANGUAGE
+    raw = os.environ.get("LEAKBOT_LANGUAGE", "").strip()
+    return raw if raw in LANGS else DEFAULT_LANG
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = load_settings()
         handler: Callable[[argparse.Namespace, Settings], int] = args.handler
         return handler(args, settings)
     except (CliError, ConfigError) as exc:  # incl. start-up and database errors
-        for line in str(exc).splitlines() or [""]:  # one line per problem, each marked
+        text = exc.text(_error_lang(args, settings))
+        for line in text.splitlines() or [""]:  # one line per problem, each marked
             print(f"leakbot: {line}", file=sys.stderr)
         return EXIT_USAGE
 

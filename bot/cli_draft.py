@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
 from bot.domain.documents import DOCUMENT_KINDS, IncidentFacts
-from bot.domain.i18n import t
+from bot.domain.i18n import message_of, t
 from bot.domain.playbook import Playbook
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def _facts_from_store(
     try:
         resolve_database_url(settings.DATABASE_URL)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise ConfigError(message_of(exc)) from exc
     record = asyncio.run(_read_incident(settings, incident_id))
     if record is None:
         raise CliError(t(lang, "draft.no_incident", incident_id=incident_id))

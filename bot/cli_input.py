@@ -7,6 +7,7 @@ name each answer once; numbers too long for Python to convert are caught before 
 
 from __future__ import annotations
 
+import argparse
 import codecs
 import functools
 import json
@@ -31,6 +32,11 @@ MAX_ANSWERS_BYTES: Final = 1_000_000  # 1 MB: answers are a few hundred bytes
 MAX_NUMBER_DIGITS: Final = 30
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE: Final = 141  # 128 + SIGPIPE, as a tool killed by a closed pipe
+
+
+def add_lang_option(parser: argparse.ArgumentParser) -> None:
+    """`--lang ja|en`: the language of what the command prints (default LEAKBOT_LANGUAGE)."""
+    parser.add_argument("--lang", choices=["ja", "en"], help="language (default LEAKBOT_LANGUAGE)")
 
 
 class InputError(Exception):

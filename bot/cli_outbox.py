@@ -14,8 +14,10 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.cli_input import add_lang_option
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.domain.i18n import t
 
 if TYPE_CHECKING:
     from bot.domain.playbook import Playbook
@@ -37,6 +39,7 @@ def register(commands: Any) -> None:
     list_parser.add_argument(
         "--limit", type=int, default=100, metavar="N", help="at most N items (default 100)"
     )
+    add_lang_option(list_parser)
     list_parser.set_defaults(handler=cmd_outbox_list)
     retry_parser = actions.add_parser(
         "retry", help="put dead (or waiting) items back in the queue, due now"
@@ -44,28 +47,34 @@ def register(commands: Any) -> None:
     which = retry_parser.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID", help="item ids")
     which.add_argument("--dead", action="store_true", help="every dead item")
+    add_lang_option(retry_parser)
     retry_parser.set_defaults(handler=cmd_outbox_retry)
 
 
-def _line(item: OutboxItem, settings: Settings) -> str:
-    tz = settings.tz
-    when = (
-        f"sent {item.sent_at.astimezone(tz):%Y-%m-%d %H:%M}"
+def _line(item: OutboxItem, settings: Settings, lang: str) -> str:
+    """id, status and kind (the outbox's own values, as stored), incident, attempts, when."""
+    key, moment = (
+        ("outbox.attempts_sent", item.sent_at)
         if item.sent_at
-        else f"next try {item.next_attempt_at.astimezone(tz):%Y-%m-%d %H:%M}"
+        else ("outbox.attempts_next", item.next_attempt_at)
         if item.status == "pending"
-        else f"queued {item.created_at.astimezone(tz):%Y-%m-%d %H:%M}"
+        else ("outbox.attempts_queued", item.created_at)
     )
-    error = f"  last error: {item.last_error}" if item.last_error else ""
+    when = t(
+        lang, key, attempts=item.attempts, time=f"{moment.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+    )
+    error = "  " + t(lang, "outbox.last_error", error=item.last_error) if item.last_error else ""
     return (
         f"{item.id:>6}  {item.status:<7}  {item.kind:<16}  {item.incident_id or '-':<15}  "
-        f"{item.attempts} attempt(s), {when}{error}"
+        f"{when}{error}"
     )
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     from bot.database import database_errors, open_store
     from bot.store.outbox_admin import list_items
+
+    lang: str = args.lang or settings.LEAKBOT_LANGUAGE
 
     async def run() -> list[str]:
         store = await open_store(
@@ -76,11 +85,11 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
                 items = await list_items(store, dead_only=args.dead, limit=max(1, args.limit))
         finally:
             await store.close()
-        what = "dead" if args.dead else "waiting or dead"
+        what = "dead" if args.dead else "waiting"
         if not items:
-            return [f"leakbot outbox: no {what} items"]
-        header = f"leakbot outbox: {len(items)} {what} item(s), oldest first"
-        return [header, *(_line(item, settings) for item in items)]
+            return [t(lang, f"outbox.none_{what}")]
+        header = t(lang, f"outbox.header_{what}", count=len(items))
+        return [header, *(_line(item, settings, lang) for item in items)]
 
     print("\n".join(asyncio.run(run())))
     return 0
@@ -89,6 +98,8 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     from bot.database import database_errors, open_store
     from bot.store.outbox_admin import requeue, requeue_dead
+
+    lang: str = args.lang or settings.LEAKBOT_LANGUAGE
 
     async def run() -> tuple[list[str], int]:
         store = await open_store(
@@ -100,21 +111,12 @@ def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
                 if args.dead:
                     ids = await requeue_dead(store, now=now)
                     shown = ", ".join(str(i) for i in ids)
-                    return [
-                        f"leakbot outbox: {len(ids)} dead item(s) queued again"
-                        + (f": {shown}" if ids else "")
-                    ], 0
+                    key = "outbox.requeued_dead_ids" if ids else "outbox.requeued_dead"
+                    return [t(lang, key, count=len(ids), ids=shown)], 0
                 results = await requeue(store, args.ids, now=now)
         finally:
             await store.close()
-        texts = {
-            "requeued": "queued again, due now",
-            "not_found": "no such item",
-            "already_sent": "already delivered; not sent twice",
-            "in_flight": "being delivered right now; left alone",
-            "superseded": "a newer message replaced it (e.g. a summary posted again); not sent",
-        }
-        lines = [f"leakbot outbox: item {r.item_id}: {texts[r.outcome]}" for r in results]
+        lines = [t(lang, f"outbox.item_{r.outcome}", id=r.item_id) for r in results]
         failed = any(r.outcome in ("not_found", "already_sent", "superseded") for r in results)
         return lines, 2 if failed else 0
 
@@ -129,6 +131,7 @@ async def post_summary(
     playbook: Playbook,
     week: Week,
     now: datetime,
+    lang: str,
     *,
     wait_seconds: float | None,
 ) -> int:
@@ -142,12 +145,10 @@ async def post_summary(
     key = f"summary:{week.label}"
     item = await find_by_dedupe_key(store, key)
     if item is not None and item.status == "sent":
-        print(
-            f"leakbot: summary {week.label} was already posted to {channel} (outbox item {item.id})"
-        )
+        print(t(lang, "summary_post.already_posted", week=week.label, channel=channel, id=item.id))
         return 0
     if item is not None and item.status == "pending":
-        print(f"leakbot: summary {week.label} is already queued (outbox item {item.id})")
+        print(t(lang, "summary_post.already_queued", week=week.label, id=item.id))
     else:
         if item is not None:  # dead: Slack refused it; this is a new try with today's data
             await release_dedupe_key(store, item.id)
@@ -155,15 +156,15 @@ async def post_summary(
         item = await find_by_dedupe_key(store, key)
         if item is None:  # pragma: no cover - the key was just inserted
             raise RuntimeError(f"the summary {week.label} was not queued")
-        print(f"leakbot: summary {week.label} queued for {channel} (outbox item {item.id})")
+        print(t(lang, "summary_post.queued", week=week.label, channel=channel, id=item.id))
     if wait_seconds is None:
-        print("leakbot: the running bot posts it; add --wait to wait for Slack's answer here")
+        print(t(lang, "summary_post.bot_posts"))
         return 0
-    return await _wait_for_delivery(deps.outbox, store, item.id, week.label, wait_seconds)
+    return await _wait_for_delivery(deps.outbox, store, item.id, week.label, wait_seconds, lang)
 
 
 async def _wait_for_delivery(
-    sender: Any, store: Store, item_id: int, label: str, wait_seconds: float
+    sender: Any, store: Store, item_id: int, label: str, wait_seconds: float, lang: str
 ) -> int:
     from bot.store.outbox_admin import get_item
 
@@ -175,21 +176,19 @@ async def _wait_for_delivery(
             raise RuntimeError(f"outbox item {item_id} vanished")
         if item.status == "sent":
             where = item.result or {}
-            print(
-                f"leakbot: summary {label} posted to {where.get('channel')} (ts {where.get('ts')})"
-            )
+            channel, ts = where.get("channel"), where.get("ts")
+            print(t(lang, "summary_post.posted", week=label, channel=channel, ts=ts))
             return 0
         if item.status == "dead":
-            print(
-                f"leakbot: summary {label} was not posted: {item.last_error} "
-                f"(outbox item {item_id}; fix it, then `leakbot outbox retry {item_id}`)"
-            )
+            print(t(lang, "summary_post.dead", week=label, error=item.last_error, id=item_id))
             return 1
         if time.monotonic() >= deadline:
-            print(
-                f"leakbot: summary {label} still queued after {wait_seconds:g} s"
-                + (f" (last error: {item.last_error})" if item.last_error else "")
-                + "; it stays queued for the running bot"
+            key = (
+                "summary_post.still_queued_error"
+                if item.last_error
+                else "summary_post.still_queued"
             )
+            seconds = f"{wait_seconds:g}"
+            print(t(lang, key, week=label, seconds=seconds, error=item.last_error))
             return 1
         await asyncio.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.i18n import LocalizedError, Msg, msg
 from bot.domain.playbook import DEFAULT_PLAYBOOK_DIR
 
 _USER_OR_GROUP = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -21,8 +22,13 @@ _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _EXAMPLE_IDS = frozenset({"C0123456789", "U0123456789", "S0123456789"})
 
 
-class ConfigError(Exception):
-    """A setting that is missing or wrong; the message names it."""
+class ConfigError(LocalizedError):
+    """A setting that is missing or wrong; the message names it (in the reader's language:
+    `text(lang)`)."""
+
+
+class _Invalid(LocalizedError, ValueError):
+    """A validator's refusal, as a catalog message (pydantic keeps it in the error's ctx)."""
 
 
 class Settings(BaseSettings):
@@ -65,7 +71,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Tokyo)") from exc
+            raise _Invalid(msg("settings.unknown_timezone", value=repr(value))) from exc
         return value
 
     @field_validator("LEAKBOT_APPROVERS", "LEAKBOT_ESCALATION_APPROVERS")
@@ -73,16 +79,14 @@ class Settings(BaseSettings):
     def _ids(cls, value: str) -> str:
         for item in _split(value):
             if not _USER_OR_GROUP.match(item):
-                raise ValueError(f"{item!r} is not a Slack user ID (U…/W…) or user group ID (S…)")
+                raise _Invalid(msg("settings.not_user_id", value=repr(item)))
         return value
 
     @field_validator("LEAKBOT_ESCALATION_CHANNEL", "LEAKBOT_SUMMARY_CHANNEL")
     @classmethod
     def _channel(cls, value: str | None) -> str | None:
         if value and not _CHANNEL.match(value):
-            raise ValueError(
-                f"{value!r} is not a Slack channel ID (C…/G…); copy it from the channel's details"
-            )
+            raise _Invalid(msg("settings.not_channel_id", value=repr(value)))
         return value
 
     @field_validator("LEAKBOT_COMPANY_NAME", "LEAKBOT_COMPANY_CONTACT")
@@ -94,7 +98,7 @@ class Settings(BaseSettings):
     @classmethod
     def _api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+            raise _Invalid(msg("settings.not_http_url"))
         return value if value.endswith("/") else value + "/"
 
     @property
@@ -122,12 +126,12 @@ class Settings(BaseSettings):
         )
         for name, value, prefix in needed:
             if not value:
-                raise ConfigError(f"{name} is not set (see .env.example)")
+                raise ConfigError(msg("settings.not_set", name=name))
             if prefix and not value.startswith(prefix):
-                raise ConfigError(f"{name} must start with {prefix!r}")
+                raise ConfigError(msg("settings.bad_prefix", name=name, prefix=repr(prefix)))
             refuse_example(name, value)
         if not self.approvers:
-            raise ConfigError("LEAKBOT_APPROVERS is not set: name at least one approver (U… or S…)")
+            raise ConfigError(msg("settings.no_approvers"))
         for name in (
             "LEAKBOT_SUMMARY_CHANNEL",
             "LEAKBOT_APPROVERS",
@@ -135,7 +139,7 @@ class Settings(BaseSettings):
         ):
             refuse_example(name, getattr(self, name))
         if self.LEAKBOT_METRICS_PORT == self.PORT:
-            raise ConfigError("LEAKBOT_METRICS_PORT must differ from PORT (or be left empty)")
+            raise ConfigError(msg("settings.metrics_port_same"))
 
 
 def is_example_value(value: str) -> bool:
@@ -147,10 +151,7 @@ def refuse_example(name: str, value: str | None) -> None:
     """ConfigError naming the setting when it still holds an example value from .env.example."""
     if value and is_example_value(value):
         shown = value if len(value) <= 40 else value[:37] + "..."
-        raise ConfigError(
-            f"{name} is still the example value {shown!r} from .env.example: "
-            "put in the real one (README, Slack set-up)"
-        )
+        raise ConfigError(msg("settings.example_value", name=name, value=repr(shown)))
 
 
 def _split(value: str) -> list[str]:
@@ -163,5 +164,30 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name}: {message}") from exc
+        problem: Msg | str | None = _problem(
+            first["type"], first.get("ctx") or {}, first.get("input"), name
+        )
+        if problem is None:  # a check of pydantic's own that has no text in the catalog
+            problem = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(msg("settings.invalid", name=name, problem=problem)) from exc
+
+
+def _problem(kind: str, ctx: dict[str, object], value: object, name: str) -> Msg | None:
+    """pydantic's refusal of a setting, as a catalog message (None: not one of ours)."""
+    error = ctx.get("error")
+    if isinstance(error, _Invalid) and isinstance(error.message, Msg):
+        return error.message
+    if kind == "literal_error":
+        field = Settings.model_fields.get(name)
+        allowed = get_args(field.annotation) if field is not None else ()
+        if allowed:
+            return msg("settings.not_one_of", allowed=", ".join(map(str, allowed)), value=value)
+    if kind == "int_parsing":
+        return msg("settings.not_integer", value=value)
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return msg("settings.too_small", limit=ctx["ge"])
+    if kind == "less_than_equal" and "le" in ctx:
+        return msg("settings.too_large", limit=ctx["le"])
+    if kind == "string_too_long" and "max_length" in ctx:
+        return msg("settings.too_long", max=ctx["max_length"])
+    return None

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.config import ConfigError
+from bot.domain.i18n import Msg, message_of, msg
 from bot.store import Store, display_url, resolve_database_url
 from bot.store.urls import DEFAULT_SQLITE_PATH
 
@@ -27,24 +28,29 @@ class DatabaseUnavailable(ConfigError):
     hence a ConfigError: the CLI prints it as one line, exit 2)."""
 
 
-def _shown(raw_url: str | None) -> str:
+def _shown(raw_url: str | None) -> str | Msg:
     """DATABASE_URL as the person wrote it, password hidden (unset: the default file)."""
     text = (raw_url or "").strip()
     if not text:
-        return f"(unset: {DEFAULT_SQLITE_PATH})"
-    return str(display_url(text)) if "://" in text else "(invalid)"
+        return msg("database.unset", path=DEFAULT_SQLITE_PATH)
+    return str(display_url(text)) if "://" in text else msg("database.shown_invalid")
 
 
-def describe_database_error(exc: BaseException) -> str:
-    """What went wrong, in one line, without the password or SQLAlchemy's boilerplate."""
+def _unavailable(raw_url: str | None, problem: object) -> DatabaseUnavailable:
+    return DatabaseUnavailable(msg("database.problem", url=_shown(raw_url), problem=problem))
+
+
+def describe_database_error(exc: BaseException) -> str | Msg:
+    """What went wrong, in one line, without the password or SQLAlchemy's boilerplate (the
+    driver's own words as they are; ours from the catalog)."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         text = str(exc.orig)
     elif isinstance(exc, ConnectionRefusedError):
-        text = "connection refused (is the database server running, on this host and port?)"
+        return msg("database.refused")
     elif isinstance(exc, socket.gaierror):
-        text = f"the host name cannot be resolved ({exc.strerror or exc})"
+        return msg("database.unresolvable", error=exc.strerror or exc)
     elif isinstance(exc, TimeoutError):
-        text = "no answer from the database server in time"
+        return msg("database.timeout")
     elif isinstance(exc, OSError):
         text = exc.strerror or str(exc)
     else:
@@ -61,16 +67,12 @@ async def database_errors(raw_url: str | None) -> AsyncIterator[None]:
     except BrokenPipeError:  # our own output closed (`| head`), not the database
         raise
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        raise DatabaseUnavailable(
-            f"DATABASE_URL {_shown(raw_url)}: {describe_database_error(exc)}"
-        ) from exc
+        raise _unavailable(raw_url, describe_database_error(exc)) from exc
     except Exception as exc:
         # asyncpg's own errors (e.g. InvalidCatalogNameError while SQLAlchemy connects) are
         # not always wrapped; anything else propagates unchanged.
         if type(exc).__module__.startswith("asyncpg"):
-            raise DatabaseUnavailable(
-                f"DATABASE_URL {_shown(raw_url)}: {describe_database_error(exc)}"
-            ) from exc
+            raise _unavailable(raw_url, describe_database_error(exc)) from exc
         raise
 
 
@@ -93,19 +95,14 @@ async def open_store(
     try:
         resolved = resolve_database_url(raw_url, create_folder=create)
     except ValueError as exc:
-        raise DatabaseUnavailable(str(exc)) from exc
+        raise DatabaseUnavailable(message_of(exc)) from exc
     except OSError as exc:  # the SQLite file's folder cannot be created
-        raise DatabaseUnavailable(
-            f"DATABASE_URL {_shown(raw_url)}: cannot create its folder: {exc.strerror or exc}"
-        ) from exc
-    shown = _shown(raw_url)
+        problem = msg("database.cannot_create_folder", error=exc.strerror or exc)
+        raise _unavailable(raw_url, problem) from exc
     if not create:
         path = _sqlite_file(resolved)
         if path is not None and not path.is_file():
-            raise DatabaseUnavailable(
-                f"DATABASE_URL {shown}: no database there yet (nothing was recorded); "
-                "`leakbot migrate` or `leakbot run` creates it"
-            )
+            raise _unavailable(raw_url, msg("database.missing_file"))
     async with database_errors(raw_url):
         store = await Store.open(resolved, migrate=migrate and not require_schema)
         try:  # connects (Store.open without migrating does not): a wrong name fails here
@@ -115,9 +112,10 @@ async def open_store(
             raise
     if require_schema and status.current != status.head:
         await store.close()
-        found = "has no leakbot tables" if status.current is None else f"is at {status.current}"
-        raise DatabaseUnavailable(
-            f"DATABASE_URL {shown}: the schema {found}, this leakbot needs {status.head}; "
-            "run `leakbot migrate` first"
+        problem = (
+            msg("database.no_schema", head=status.head)
+            if status.current is None
+            else msg("database.old_schema", current=status.current, head=status.head)
         )
+        raise _unavailable(raw_url, problem)
     return store

@@ -10,37 +10,45 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.domain.approvals import reporter_approver_shortfall
+from bot.domain.i18n import Joined, Msg, Text, msg, render, t
 from bot.domain.loading import DataFileError
 from bot.domain.playbook import ApprovalPolicy, load_playbook
 from bot.store import Store
 
 # The scopes manifest.yml asks for; the code needs each of them (tests/unit/test_deploy.py
-# checks that the two lists agree).
-REQUIRED_SCOPES: Final[dict[str, str]] = {
-    "commands": "the /leak command",
-    "chat:write": "posting recommendations, decisions and reminders",
-    "users:read": "reading each person's language",
-    "usergroups:read": "approvers named by user group",
-    "app_mentions:read": "answering @leakbot",
-    "channels:history": "never posting twice after a crash; the bot is in its channels (public)",
-    "groups:history": "never posting twice after a crash; the bot is in its channels (private)",
-    "files:write": "uploading drafted documents, exports and the summary chart",
-    "im:write": "opening the DM an export is uploaded to",
-}
+# checks that the two lists agree). What each is for: `doctor.scope.*` in the catalog.
+REQUIRED_SCOPES: Final[tuple[str, ...]] = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "usergroups:read",
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "files:write",
+    "im:write",
+)
+
+
+def scope_purpose(scope: str) -> Msg:
+    return msg(f"doctor.scope.{scope.replace(':', '_')}")
 
 
 @dataclass(frozen=True)
 class Check:
+    """One check; `name` is its id (`doctor.check.<name>` in the catalog), the texts are
+    catalog messages (or, from outside, e.g. a path or Slack's error code, plain text)."""
+
     name: str
     ok: bool
-    detail: str
-    fix: str = ""
+    detail: Text
+    fix: Text = ""
     warning: bool = False
 
-    def line(self) -> str:
+    def line(self, lang: str) -> str:
         mark = "OK  " if self.ok else ("WARN" if self.warning else "FAIL")
-        text = f"[{mark}] {self.name}: {self.detail}"
-        return text + (f"\n       → {self.fix}" if self.fix and not self.ok else "")
+        text = f"[{mark}] {t(lang, f'doctor.check.{self.name}')}: {render(lang, self.detail)}"
+        return text + (f"\n       → {render(lang, self.fix)}" if self.fix and not self.ok else "")
 
 
 def _error(exc: Exception) -> str:
@@ -54,18 +62,9 @@ async def check_settings(settings: Settings) -> list[Check]:
     try:
         settings.require_slack(socket=socket)
     except ConfigError as exc:
-        return [
-            Check(
-                "settings", False, str(exc), "set it in .env or the environment (see .env.example)"
-            )
-        ]
-    return [
-        Check(
-            "settings",
-            True,
-            f"{'Socket Mode' if socket else 'HTTP mode'}, time zone {settings.LEAKBOT_TIMEZONE}",
-        )
-    ]
+        return [Check("settings", False, exc.message, msg("doctor.fix_settings"))]
+    mode = "doctor.settings_socket" if socket else "doctor.settings_http"
+    return [Check("settings", True, msg(mode, tz=settings.LEAKBOT_TIMEZONE))]
 
 
 async def check_database(store: Store) -> list[Check]:
@@ -74,8 +73,8 @@ async def check_database(store: Store) -> list[Check]:
             Check(
                 "database",
                 False,
-                f"{store.url} does not answer",
-                "check DATABASE_URL and that the server runs",
+                msg("doctor.database_silent", url=store.url),
+                msg("doctor.fix_database_silent"),
             )
         ]
     status = await store.migration_status()
@@ -84,14 +83,17 @@ async def check_database(store: Store) -> list[Check]:
             Check(
                 "database",
                 False,
-                f"{store.dialect} reachable, schema at {status.current} "
-                f"but the code needs {status.head}",
-                "run `leakbot migrate` (`leakbot run` applies the migrations too), "
-                "or check for a newer release on another replica",
+                msg(
+                    "doctor.database_behind",
+                    dialect=store.dialect,
+                    current=status.current,
+                    head=status.head,
+                ),
+                msg("doctor.fix_database_behind"),
             )
         ]
     return [
-        Check("database", True, f"{store.dialect} reachable, schema up to date ({status.head})")
+        Check("database", True, msg("doctor.database_ok", dialect=store.dialect, head=status.head))
     ]
 
 
@@ -101,52 +103,52 @@ async def check_slack(settings: Settings, client: AsyncWebClient) -> list[Check]
         auth = await client.auth_test()
     except Exception as exc:
         fix = (
-            "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions into SLACK_BOT_TOKEN"
+            msg("doctor.fix_token")
             if isinstance(exc, SlackApiError)
-            else f"Slack cannot be reached at {settings.SLACK_API_URL}: "
-            "check the network or SLACK_API_URL"
+            else msg("doctor.fix_slack_unreachable", url=settings.SLACK_API_URL)
         )
-        return [Check("bot token", False, f"auth.test failed: {_error(exc)}", fix)]
+        return [Check("bot_token", False, msg("doctor.auth_failed", error=_error(exc)), fix)]
     checks.append(
         Check(
-            "bot token",
+            "bot_token",
             True,
-            f"workspace {auth.get('team')} as {auth.get('user')} ({auth.get('user_id')})",
+            msg(
+                "doctor.token_ok",
+                team=auth.get("team"),
+                user=auth.get("user"),
+                user_id=auth.get("user_id"),
+            ),
         )
     )
     granted_header = auth.headers.get("x-oauth-scopes") or auth.headers.get("X-OAuth-Scopes")
     if granted_header is None:
-        checks.append(
-            Check("scopes", False, "Slack did not report the granted scopes", warning=True)
-        )
+        checks.append(Check("scopes", False, msg("doctor.scopes_unknown"), warning=True))
     else:
         granted = {scope.strip() for scope in str(granted_header).split(",") if scope.strip()}
         missing = [scope for scope in REQUIRED_SCOPES if scope not in granted]
         if missing:
-            needs = "; ".join(f"{scope} ({REQUIRED_SCOPES[scope]})" for scope in missing)
-            checks.append(
-                Check(
-                    "scopes",
-                    False,
-                    f"missing {needs}",
-                    "add them under OAuth & Permissions (or re-create the app from "
-                    "manifest.yml) and reinstall the app",
+            needs = Joined(
+                tuple(
+                    msg("doctor.scope_need", scope=scope, purpose=scope_purpose(scope))
+                    for scope in missing
                 )
             )
+            detail = msg("doctor.scopes_missing", needs=needs)
+            checks.append(Check("scopes", False, detail, msg("doctor.fix_scopes")))
         else:
             checks.append(Check("scopes", True, ", ".join(REQUIRED_SCOPES)))
     for name, channel in (
-        ("escalation channel", settings.LEAKBOT_ESCALATION_CHANNEL),
-        ("summary channel", settings.LEAKBOT_SUMMARY_CHANNEL),
+        ("escalation_channel", settings.LEAKBOT_ESCALATION_CHANNEL),
+        ("summary_channel", settings.LEAKBOT_SUMMARY_CHANNEL),
     ):
         if not channel:
             checks.append(
                 Check(
                     name,
-                    name == "summary channel",
-                    "not set",
-                    "set its channel ID",
-                    warning=name == "summary channel",
+                    name == "summary_channel",
+                    msg("doctor.not_set"),
+                    msg("doctor.fix_channel_not_set"),
+                    warning=name == "summary_channel",
                 )
             )
             continue
@@ -159,14 +161,12 @@ async def check_slack(settings: Settings, client: AsyncWebClient) -> list[Check]
         except Exception as exc:
             error = _error(exc)
             if error != "not_in_channel":
-                fix = (
-                    "the channel ID is wrong, or it is a private channel the bot is not in: "
-                    "copy the ID from the channel's About tab and /invite @leakbot there"
+                fix = msg(
+                    "doctor.fix_channel_not_found"
                     if error in ("channel_not_found", "not_found")
-                    else "grant the scopes in manifest.yml (groups:history for a private "
-                    "channel) and reinstall the app"
+                    else "doctor.fix_channel_scope"
                     if error == "missing_scope"
-                    else "check the channel by hand"
+                    else "doctor.fix_channel_other"
                 )
                 checks.append(Check(name, False, f"{channel}: {error}", fix))
                 continue
@@ -175,8 +175,11 @@ async def check_slack(settings: Settings, client: AsyncWebClient) -> list[Check]
             Check(
                 name,
                 member,
-                f"{channel}: {'the bot is a member' if member else 'the bot is NOT a member'}",
-                f"type /invite @leakbot in {channel}",
+                msg(
+                    "doctor.channel_member" if member else "doctor.channel_not_member",
+                    channel=channel,
+                ),
+                msg("doctor.fix_invite", channel=channel),
             )
         )
     checks += await check_approvers(settings, client)
@@ -185,48 +188,47 @@ async def check_slack(settings: Settings, client: AsyncWebClient) -> list[Check]
 
 async def check_approvers(settings: Settings, client: AsyncWebClient) -> list[Check]:
     users: set[str] = set()
-    problems: list[str] = []
+    problems: list[Text] = []
     for approver in settings.approvers:
         if approver.startswith("S"):
             try:
                 response = await client.usergroups_users_list(usergroup=approver)
                 members = [str(u) for u in response.get("users") or []]
                 if not members:
-                    problems.append(f"user group {approver} has no members")
+                    problems.append(msg("doctor.group_empty", group=approver))
                 users.update(members)
             except Exception as exc:
-                problems.append(f"user group {approver}: {_error(exc)}")
+                problems.append(msg("doctor.group_error", group=approver, error=_error(exc)))
             continue
         try:
             response = await client.users_info(user=approver)
             user = response.get("user") or {}
             if user.get("deleted"):
-                problems.append(f"{approver} is deactivated")
+                problems.append(msg("doctor.user_deactivated", user=approver))
             elif user.get("is_bot"):
-                problems.append(f"{approver} is a bot")
+                problems.append(msg("doctor.user_is_bot", user=approver))
             else:
                 users.add(approver)
         except Exception as exc:
             problems.append(f"{approver}: {_error(exc)}")
-    if problems or len(users) < 2:
-        detail = "; ".join(problems) if problems else f"{len(users)} approver(s)"
-        fix = "fix LEAKBOT_APPROVERS (member IDs U… and/or user group IDs S…)"
-        if not problems:
-            detail += ": suspend_and_legal needs two different approvers"
-            fix = "name at least two approvers (the reporter can never approve their own incident)"
-        return [Check("approvers", False, detail, fix, warning=not problems and bool(users))]
+    if problems:
+        return [Check("approvers", False, Joined(tuple(problems)), msg("doctor.fix_approvers"))]
+    if len(users) < 2:
+        detail = msg("doctor.approvers_too_few", count=len(users))
+        fix = msg("doctor.fix_approvers_too_few")
+        return [Check("approvers", False, detail, fix, warning=bool(users))]
     shortfall = reporter_approver_shortfall(len(users), _approval_policy(settings))
     if shortfall is not None:
         return [
             Check(
                 "approvers",
                 False,
-                f"{len(users)} people can approve, but " + shortfall.describe(),
-                "name more approvers in LEAKBOT_APPROVERS (or a larger user group)",
+                msg("doctor.approvers_shortfall", count=len(users), shortfall=shortfall.message()),
+                msg("doctor.fix_approvers_shortfall"),
                 warning=True,
             )
         ]
-    return [Check("approvers", True, f"{len(users)} people can approve")]
+    return [Check("approvers", True, msg("doctor.approvers_ok", count=len(users)))]
 
 
 def _approval_policy(settings: Settings) -> ApprovalPolicy:

@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
@@ -76,32 +76,24 @@ def _network_error(exc: BaseException) -> str:
 
 
 async def _ask_slack(
-    settings: Settings, call: Awaitable[AsyncSlackResponse], refused: Callable[[object], str]
+    settings: Settings, call: Awaitable[AsyncSlackResponse], refused: str
 ) -> AsyncSlackResponse:
-    """One Web API call at start: a refusal (`refused(error)`) or an unreachable Slack is one
-    line, not a traceback."""
+    """One Web API call at start: a refusal (catalog key `refused`) or an unreachable Slack is
+    one line, not a traceback."""
     try:
         return await call
     except SlackApiError as exc:
         error = exc.response.get("error") or exc.response.status_code
-        raise StartupError(refused(error)) from exc
+        raise StartupError.of(refused, error=error) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"SLACK_API_URL {settings.SLACK_API_URL}: Slack cannot be reached "
-            f"({_network_error(exc)}); check the network, the proxy or SLACK_API_URL"
+        raise StartupError.of(
+            "startup.slack_unreachable", url=settings.SLACK_API_URL, error=_network_error(exc)
         ) from exc
 
 
 async def check_bot_token(settings: Settings, client: AsyncWebClient) -> str:
     """`auth.test` once: a refused SLACK_BOT_TOKEN or an unreachable Slack is one line."""
-    auth = await _ask_slack(
-        settings,
-        client.auth_test(),
-        lambda error: (
-            f"SLACK_BOT_TOKEN was refused by Slack (auth.test: {error}): copy the "
-            "Bot User OAuth Token (xoxb-…) from OAuth & Permissions"
-        ),
-    )
+    auth = await _ask_slack(settings, client.auth_test(), "startup.bot_token_refused")
     return str(auth.get("user_id") or "")
 
 
@@ -110,10 +102,7 @@ async def check_app_token(settings: Settings, client: AsyncWebClient) -> None:
     await _ask_slack(
         settings,
         client.apps_connections_open(app_token=settings.SLACK_APP_TOKEN or ""),
-        lambda error: (
-            f"SLACK_APP_TOKEN was refused by Slack (apps.connections.open: {error}): "
-            "create an app-level token with connections:write under Basic Information"
-        ),
+        "startup.app_token_refused",
     )
 
 
@@ -149,9 +138,12 @@ async def _bind(app: LeakbotApp, settings: Settings) -> list[web.AppRunner]:
             try:
                 await web.TCPSite(runner, host=settings.LEAKBOT_HOST, port=port).start()
             except OSError as exc:
-                raise StartupError(
-                    f"{name} {port}: cannot listen on {settings.LEAKBOT_HOST}:{port}: "
-                    f"{exc.strerror or exc} (LEAKBOT_HOST sets the address)"
+                raise StartupError.of(
+                    "startup.port_busy",
+                    name=name,
+                    port=port,
+                    host=settings.LEAKBOT_HOST,
+                    error=exc.strerror or exc,
                 ) from exc
     except BaseException:
         for runner in reversed(runners):

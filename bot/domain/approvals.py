@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
+from bot.domain.i18n import Msg, msg
 from bot.domain.playbook import ApprovalPolicy
 from bot.domain.vocabulary import OPTION_KEYS, OptionKey
 
@@ -52,13 +53,15 @@ class Shortfall:
     needed: int
     others: int
 
-    def describe(self) -> str:
-        """For operators (doctor, the start-up log), in English like the other checks."""
-        return (
-            f"when one of them reports a case only {self.others} other(s) remain, "
-            f"and {self.action} needs {self.needed} different approvers: "
-            "such a case could never be decided"
+    def message(self) -> Msg:
+        """For operators: `leakbot doctor` (in its language) and the start-up log."""
+        return msg(
+            "approvers.shortfall", others=self.others, action=self.action, needed=self.needed
         )
+
+    def describe(self) -> str:
+        """In English, for the start-up log."""
+        return str(self.message())
 
 
 def reporter_approver_shortfall(approver_count: int, policy: ApprovalPolicy) -> Shortfall | None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, canonical_json, is_postgres, iso, plain, to_record
-from .records import GENESIS_HASH, AuditRecord
+from .records import GENESIS_HASH, AuditProblem, AuditRecord
 from .tables import audit_log
 
 # pg_advisory_xact_lock key that serialises audit appends ("leakaudi").
@@ -136,9 +136,9 @@ async def audit_head(conn: AsyncConnection) -> tuple[int, str]:
     return count, last or GENESIS_HASH
 
 
-async def verify_audit_chain(conn: AsyncConnection) -> list[str]:
+async def verify_audit_chain(conn: AsyncConnection) -> list[AuditProblem]:
     """Problems found walking the whole chain, page by page (empty when intact)."""
-    problems: list[str] = []
+    problems: list[AuditProblem] = []
     prev = GENESIS_HASH
     last_id = 0
     while True:
@@ -159,10 +159,7 @@ async def verify_audit_chain(conn: AsyncConnection) -> list[str]:
         for row in rows:
             record = _audit(row)
             if record.prev_hash != prev:
-                problems.append(
-                    f"audit row {record.id}: prev_hash does not match the previous row's "
-                    "hash (a row was removed, inserted or changed before it)"
-                )
+                problems.append(AuditProblem(record.id, "prev_hash"))
             expected = audit_hash(
                 record.prev_hash,
                 incident_id=record.incident_id,
@@ -173,7 +170,7 @@ async def verify_audit_chain(conn: AsyncConnection) -> list[str]:
                 at=record.at,
             )
             if expected != record.hash:
-                problems.append(f"audit row {record.id}: hash does not match its content")
+                problems.append(AuditProblem(record.id, "hash"))
             prev = record.hash
             last_id = record.id
     return problems

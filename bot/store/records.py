@@ -152,6 +152,19 @@ class AuditRecord:
     hash: str
 
 
+AuditProblemKind = Literal["prev_hash", "hash"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditProblem:
+    """A break in the audit chain at row `row_id`: its prev_hash does not link to the row
+    before it (`prev_hash`: a row was removed, inserted or changed before it), or its hash does
+    not match its content (`hash`)."""
+
+    row_id: int
+    kind: AuditProblemKind
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """A Slack Web API call to make later, exactly once from the user's view.

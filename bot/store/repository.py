@@ -47,6 +47,7 @@ from .lifecycle import ClosureRecord
 from .outbox import OutboxSpec
 from .records import (
     ApprovalOutcome,
+    AuditProblem,
     AuditRecord,
     IncidentRecord,
     NewIncident,
@@ -401,7 +402,7 @@ class Store(Database):
         async with self.read() as conn:
             return await audit.audit_head(conn)
 
-    async def verify_audit_chain(self) -> list[str]:
+    async def verify_audit_chain(self) -> list[AuditProblem]:
         """Problems found walking the whole chain (empty when intact)."""
         async with self.read() as conn:
             return await audit.verify_audit_chain(conn)

@@ -8,7 +8,9 @@ from typing import Final
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["DEFAULT_DATABASE_URL", "display_url", "resolve_database_url"]
+from bot.domain.i18n import LocalizedError, msg
+
+__all__ = ["DEFAULT_DATABASE_URL", "DatabaseUrlError", "display_url", "resolve_database_url"]
 
 DEFAULT_SQLITE_PATH: Final[str] = "./data/leakbot.db"
 DEFAULT_DATABASE_URL: Final[str] = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
@@ -19,8 +21,8 @@ _POSTGRES_SCHEMES: Final[frozenset[str]] = frozenset(
 _SQLITE_SCHEMES: Final[frozenset[str]] = frozenset({"sqlite", "sqlite+aiosqlite"})
 
 
-def _invalid(reason: str) -> ValueError:
-    return ValueError(f"DATABASE_URL {reason}")
+class DatabaseUrlError(LocalizedError, ValueError):
+    """DATABASE_URL cannot be used; the message names it (bot.domain.i18n: ja and en)."""
 
 
 def resolve_database_url(raw: str | None, *, create_folder: bool = True) -> str:
@@ -41,9 +43,8 @@ def resolve_database_url(raw: str | None, *, create_folder: bool = True) -> str:
     if scheme in _SQLITE_SCHEMES:
         return _sqlite_url(text, create_folder=create_folder)
     shown = scheme or text.split(":", 1)[0] or "(none)"
-    raise _invalid(
-        f"has an unsupported scheme {shown!r}: use postgresql://user:password@host:port/db "
-        f"or sqlite:///path/to/file.db (unset: {DEFAULT_DATABASE_URL})"
+    raise DatabaseUrlError(
+        msg("database.url_scheme", scheme=repr(shown), default=DEFAULT_DATABASE_URL)
     )
 
 
@@ -51,7 +52,7 @@ def _parse(text: str) -> URL:
     try:
         return make_url(text)
     except ArgumentError as exc:
-        raise _invalid(f"is not a valid URL: {exc}") from None
+        raise DatabaseUrlError(msg("database.url_invalid", error=exc)) from None
 
 
 def _postgres_url(text: str) -> str:
@@ -59,7 +60,7 @@ def _postgres_url(text: str) -> str:
     rest = text.split("://", 1)[1]
     url = _parse(f"postgresql+asyncpg://{rest}")
     if not url.database:
-        raise _invalid("names no database (postgresql://user@host:5432/DBNAME)")
+        raise DatabaseUrlError(msg("database.url_no_name"))
     query = dict(url.query)
     if "sslmode" in query:
         query["ssl"] = query.pop("sslmode")
@@ -75,9 +76,7 @@ def _sqlite_url(text: str, *, create_folder: bool) -> str:
         or database.startswith("file::memory:")
         or (url.query.get("mode") == "memory")
     ):
-        raise _invalid(
-            "points at an in-memory SQLite database; use a file, e.g. sqlite:///./data/leakbot.db"
-        )
+        raise DatabaseUrlError(msg("database.url_memory"))
     path = Path(database[5:] if database.startswith("file:") else database)
     if create_folder:
         path.parent.mkdir(parents=True, exist_ok=True)

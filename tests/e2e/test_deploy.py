@@ -205,7 +205,8 @@ async def test_the_wheel_migrates_runs_answers_the_healthcheck_and_stops(
         )
         migrated = await run_command(["migrate"], env, "/", command=[str(installed / "leakbot")])
         assert migrated.code == 0, migrated.err
-        assert "up to date" in migrated.out
+        # LEAKBOT_LANGUAGE unset: Japanese, from the catalog installed with the wheel.
+        assert "のスキーマは" in migrated.out and "（最新）" in migrated.out, migrated.out
 
         health = ["sh", "-c", healthcheck_command()]
         before = subprocess.run(health, env=env, cwd="/", capture_output=True, timeout=30)

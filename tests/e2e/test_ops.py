@@ -246,8 +246,12 @@ class Doctor:
         monkeypatch.chdir(workdir)  # no stray .env
         monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
         monkeypatch.delenv("LEAKBOT_PLAYBOOK", raising=False)
+        monkeypatch.delenv("LEAKBOT_LANGUAGE", raising=False)
 
-    async def run(self, emu: SlackEmulator, **env: str) -> tuple[int, str]:
+    async def run(
+        self, emu: SlackEmulator, *, lang: str | None = "en", **env: str
+    ) -> tuple[int, str]:
+        """`leakbot doctor --lang LANG` (`lang=None`: no flag, LEAKBOT_LANGUAGE decides)."""
         values = {
             "SLACK_BOT_TOKEN": TOKEN,
             "SLACK_SIGNING_SECRET": "doctor-signing-secret",
@@ -261,7 +265,8 @@ class Doctor:
         for name, setting in values.items():
             self.monkeypatch.setenv(name, setting)
         self.capsys.readouterr()
-        code = await asyncio.to_thread(leakbot_cli, ["doctor"])
+        flags = ["--lang", lang] if lang else []
+        code = await asyncio.to_thread(leakbot_cli, ["doctor", *flags])
         out = self.capsys.readouterr().out
         assert "Traceback" not in out
         return code, out
@@ -307,6 +312,56 @@ async def test_doctor_all_good(doctor: Doctor, store: Store) -> None:
     assert "schema up to date" in line(out, "database")
     assert "3 people can approve" in line(out, "approvers")
     assert TOKEN not in out  # the token is never printed
+
+
+async def test_doctor_speaks_japanese_by_default_and_english_by_setting(
+    doctor: Doctor, store: Store
+) -> None:
+    """Every line from the catalog: Japanese without --lang or LEAKBOT_LANGUAGE, English with
+    LEAKBOT_LANGUAGE=en; the marks, ids and Slack's names stay as they are."""
+    async with doctor_emulator(in_escalation_channel=False) as emu:
+        code, out = await doctor.run(emu, lang=None)
+        assert code == 1, out
+        assert line(out, "設定") == "[OK  ] 設定: HTTP モード、タイムゾーン Asia/Tokyo"
+        assert line(out, "データベース").startswith("[OK  ] データベース: ")
+        assert "に接続でき、スキーマは最新です" in line(out, "データベース")
+        assert line(out, "エスカレーションチャンネル") == (
+            f"[FAIL] エスカレーションチャンネル: {CHANNEL}: bot が参加していません\n"
+            f"       → {CHANNEL} で /invite @leakbot と入力してください"
+        )
+        assert line(out, "承認者") == "[OK  ] 承認者: 承認できるのは3人です"
+        assert out.rstrip().endswith("leakbot doctor: 上の FAIL の行を確認してください")
+        assert "approve" not in out and "member" not in out  # no English left over
+
+        code, out = await doctor.run(emu, lang=None, LEAKBOT_LANGUAGE="en")
+    assert code == 1, out
+    assert line(out, "settings") == "[OK  ] settings: HTTP mode, time zone Asia/Tokyo"
+    assert line(out, "escalation channel") == (
+        f"[FAIL] escalation channel: {CHANNEL}: the bot is NOT a member\n"
+        f"       → type /invite @leakbot in {CHANNEL}"
+    )
+    assert line(out, "approvers") == "[OK  ] approvers: 3 people can approve"
+    assert out.rstrip().endswith("leakbot doctor: see FAIL lines above")
+
+
+async def test_doctor_in_japanese_names_the_missing_scope_and_the_approver_shortfall(
+    doctor: Doctor, store: Store
+) -> None:
+    async with doctor_emulator(
+        scopes=[s for s in REQUIRED_SCOPES if s != "channels:history"]
+    ) as emu:
+        code, out = await doctor.run(emu, lang="ja", LEAKBOT_APPROVERS=f"{APPROVER_1},{APPROVER_2}")
+    assert code == 1, out
+    assert line(out, "スコープ") == (
+        "[FAIL] スコープ: 不足しているスコープ: channels:history（障害後の二重投稿の防止、"
+        "bot が参加するチャンネルの確認（公開））\n"
+        "       → OAuth & Permissions でスコープを追加し"
+        "（または manifest.yml からアプリを作り直し）、アプリを再インストールしてください"
+    )
+    approvers = line(out, "承認者")
+    assert approvers.startswith("[WARN] 承認者: 承認できるのは2人ですが、"), out
+    assert "残りの承認者が1人しかおらず、suspend_and_legal に必要な2人の承認" in approvers
+    assert "LEAKBOT_APPROVERS に承認者を追加してください" in approvers
 
 
 async def test_doctor_names_a_missing_scope_and_says_reinstall(

@@ -47,6 +47,7 @@ def settings(api_url: str, database_url: str, port: int, **extra: str) -> dict[s
         "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
         "LEAKBOT_HOST": "127.0.0.1",
         "PORT": str(port),
+        "LEAKBOT_LANGUAGE": "en",  # the lines below in English; Japanese: test_*_in_japanese
     }
     return clean_env(**{**values, **extra})
 
@@ -64,8 +65,14 @@ def one_line(result: Any) -> str:
 
 
 async def test_the_shipped_example_env_is_refused_by_run_and_doctor(tmp_path: Path) -> None:
-    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")  # LEAKBOT_LANGUAGE=ja
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'leakbot.db'}")
+    result = await leakbot(["run"], env, tmp_path)
+    assert result.code == 2
+    line = one_line(result)
+    assert line.startswith("leakbot: SLACK_BOT_TOKEN が .env.example の記入例 "), line
+    assert "のままです。実際の値を設定してください" in line, line
+    env["LEAKBOT_LANGUAGE"] = "en"  # the environment wins over .env
     result = await leakbot(["run"], env, tmp_path)
     assert result.code == 2
     line = one_line(result)
@@ -92,6 +99,29 @@ async def test_a_token_slack_refuses_is_one_line_naming_it(
     assert "SLACK_BOT_TOKEN" in line and "invalid_auth" in line, line
     assert "xoxb-no" not in result.err  # never printed
     assert [call.method for call in emulator.calls] == ["auth.test"]
+
+
+async def test_start_up_errors_in_japanese(emulator: SlackEmulator, tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'l.db'}"
+    env = settings(
+        emulator.api_url, database, free_port(), SLACK_BOT_TOKEN="xoxb-no", LEAKBOT_LANGUAGE="ja"
+    )
+    result = await leakbot(["run", "--http"], env, tmp_path)
+    assert result.code == 2
+    assert one_line(result) == (
+        "leakbot: SLACK_BOT_TOKEN が Slack に拒否されました（auth.test: invalid_auth）。"
+        "OAuth & Permissions の Bot User OAuth Token（xoxb-…）をコピーして設定してください"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        env = settings(emulator.api_url, database, port, LEAKBOT_LANGUAGE="ja")
+        result = await leakbot(["run", "--http"], env, tmp_path)
+    assert result.code == 2
+    line = one_line(result)
+    assert line.startswith(f"leakbot: PORT {port}: 127.0.0.1:{port} で待ち受けできません: "), line
+    assert line.endswith("（待ち受けるアドレスは LEAKBOT_HOST で設定します）"), line
 
 
 async def test_an_unreachable_slack_is_one_line_naming_the_url(tmp_path: Path) -> None:

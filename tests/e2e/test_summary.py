@@ -242,7 +242,7 @@ async def test_cli_summary_prints_the_same_text(
     code = await asyncio.to_thread(cli.main, ["summary", "--week", "2026-W48", "--post"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "already posted" in out
+    assert f"leakbot: 週次サマリー 2026-W48 は {SUMMARY_CHANNEL} に投稿済みです" in out, out
     assert len(leakbot.emulator.messages(SUMMARY_CHANNEL)) == 1
     # A bad week is one clear line and exit 2.
     code = await asyncio.to_thread(cli.main, ["summary", "--week", "2026-W54"])

@@ -155,3 +155,54 @@ async def test_wait_gives_up_after_its_bound_and_leaves_the_summary_queued(
     assert "still queued after 0.5 s" in out and "it stays queued" in out, out
     code, out = await cli("outbox", "list")
     assert "pending" in out and "summary" in out, out
+
+
+async def test_post_and_the_outbox_in_japanese(
+    setup: tuple[Cli, SlackEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same commands under `--lang ja` (and LEAKBOT_LANGUAGE=ja): every line Japanese; the
+    prefixes, ids, week, channel, Slack's error code and the outbox's own values unchanged."""
+    cli, _ = setup
+    code, out = await cli("summary", "--week", "2026-W45", "--post", "--lang", "ja")
+    assert code == 0, out
+    found = re.search(r"送信キュー項目 (\d+)", out)
+    assert found, out
+    item = int(found.group(1))
+    assert out.splitlines() == [
+        f"leakbot: 週次サマリー 2026-W45 を CSUMMARY01 への送信キューに入れました"
+        f"（送信キュー項目 {item}）",
+        "leakbot: 稼働中の leakbot が投稿します。"
+        "ここで Slack の応答を待つには --wait を付けてください",
+    ]
+    code, out = await cli("summary", "--week", "2026-W45", "--post", "--wait", "20", "--lang", "ja")
+    assert code == 1, out
+    assert out.splitlines()[-1] == (
+        f"leakbot: 週次サマリー 2026-W45 を投稿できませんでした: channel_not_found（送信キュー項目 "
+        f"{item}。原因を解消してから `leakbot outbox retry {item}` を実行してください）"
+    )
+
+    code, out = await cli("outbox", "list", "--dead", "--lang", "ja")
+    assert code == 0, out
+    header, row = out.splitlines()
+    assert header == "leakbot outbox: 送信失敗の項目 1件（古い順）"
+    assert re.fullmatch(
+        rf"\s*{item}  dead\s+summary\s+-\s+試行\d+回、\d{{4}}-\d\d-\d\d \d\d:\d\d に登録"
+        r"  直近のエラー: channel_not_found",
+        row,
+    ), row
+    code, out = await cli("outbox", "retry", "999999", "--lang", "ja")
+    assert (code, out.strip()) == (2, "leakbot outbox: 項目 999999: 該当する項目はありません")
+    monkeypatch.setenv("LEAKBOT_LANGUAGE", "ja")  # no flag: the setting decides
+    code, out = await cli("outbox", "retry", "--dead")
+    assert (code, out.strip()) == (
+        0,
+        f"leakbot outbox: 送信失敗の項目 1件を送信キューに戻しました: {item}",
+    )
+    code, out = await cli("outbox", "list")
+    assert (
+        code == 0
+        and out.splitlines()[0] == "leakbot outbox: 送信待ち・送信失敗の項目 1件（古い順）"
+    )
+    code, out = await cli("outbox", "list", "--lang", "en")
+    assert out.splitlines()[0] == "leakbot outbox: 1 waiting or dead item(s), oldest first"
+    assert re.search(r"\d+ attempt\(s\), next try \d{4}-\d\d-\d\d \d\d:\d\d", out), out

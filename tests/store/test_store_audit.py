@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.store import GENESIS_HASH, NewIncident, Store, audit_hash
+from bot.store import GENESIS_HASH, AuditProblem, NewIncident, Store, audit_hash
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 Factory = Callable[..., NewIncident]
@@ -116,7 +116,7 @@ async def test_verify_detects_a_changed_row(
     await _drop_triggers(store, raw_sql)
     await raw_sql("UPDATE audit_log SET actor_id = 'mallory' WHERE id = 2")
     problems = await store.verify_audit_chain()
-    assert problems == ["audit row 2: hash does not match its content"]
+    assert problems == [AuditProblem(2, "hash")]
 
 
 async def test_verify_detects_a_rewritten_row_with_a_fresh_hash(
@@ -138,7 +138,7 @@ async def test_verify_detects_a_rewritten_row_with_a_fresh_hash(
     )
     await raw_sql(f"UPDATE audit_log SET actor_id = 'mallory', hash = '{forged}' WHERE id = 2")
     problems = await store.verify_audit_chain()
-    assert len(problems) == 1 and problems[0].startswith("audit row 3: prev_hash does not match")
+    assert problems == [AuditProblem(3, "prev_hash")]
 
 
 async def test_verify_detects_a_deleted_row(
@@ -148,7 +148,7 @@ async def test_verify_detects_a_deleted_row(
     await _drop_triggers(store, raw_sql)
     await raw_sql("DELETE FROM audit_log WHERE id = 2")
     problems = await store.verify_audit_chain()
-    assert len(problems) == 1 and problems[0].startswith("audit row 3: prev_hash does not match")
+    assert problems == [AuditProblem(3, "prev_hash")]
 
 
 async def test_concurrent_appends_do_not_fork_the_chain(

@@ -26,7 +26,6 @@ from .cli_support import CliRun
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 RawSQL = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
-Verify = Callable[[], Awaitable[tuple[int, str, str]]]
 # The trigger names, as created by bot/store/migrations/versions/0001_initial.py.
 SQLITE_TRIGGERS = ("audit_log_no_update", "audit_log_no_delete")
 PG_TRIGGER = "audit_log_append_only"
@@ -69,9 +68,10 @@ async def _history(store: Store) -> int:
 
 
 @pytest.fixture
-def verify(run_cli: CliRun) -> Callable[[], Awaitable[tuple[int, str, str]]]:
-    """`leakbot audit verify` against the test database: (exit code, out, err)."""
-    return lambda: run_cli("audit", "verify")
+def verify(run_cli: CliRun) -> CliRun:
+    """`leakbot audit verify [FLAGS]` against the test database: (exit code, out, err).
+    LEAKBOT_LANGUAGE is unset: Japanese unless `--lang en`."""
+    return lambda *flags: run_cli("audit", "verify", *flags)
 
 
 async def _drop_triggers(store: Store, raw_sql: RawSQL) -> None:
@@ -82,10 +82,10 @@ async def _drop_triggers(store: Store, raw_sql: RawSQL) -> None:
             await raw_sql(f"DROP TRIGGER {name}")
 
 
-async def test_untouched_trail_is_intact(store: Store, verify: Verify) -> None:
+async def test_untouched_trail_is_intact(store: Store, verify: CliRun) -> None:
     rows = await _history(store)
     assert rows == 6  # created, approval.recorded, decided, created, refused, summary
-    code, out, err = await verify()
+    code, out, err = await verify("--lang", "en")
     assert code == 0, (out, err)
     assert "intact" in out and "TAMPERED" not in out
     assert f"{rows} rows" in out
@@ -94,18 +94,18 @@ async def test_untouched_trail_is_intact(store: Store, verify: Verify) -> None:
     assert err == ""
 
 
-async def test_empty_trail_is_intact(store: Store, verify: Verify) -> None:
-    code, out, _ = await verify()
+async def test_empty_trail_is_intact(store: Store, verify: CliRun) -> None:
+    code, out, _ = await verify("--lang", "en")
     assert code == 0 and "intact" in out and "0 rows" in out
 
 
 async def test_changed_row_is_reported_by_number(
-    store: Store, raw_sql: RawSQL, verify: Verify
+    store: Store, raw_sql: RawSQL, verify: CliRun
 ) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     await raw_sql("UPDATE audit_log SET actor_id = 'UMALLORY1' WHERE id = 3")
-    code, out, err = await verify()
+    code, out, err = await verify("--lang", "en")
     assert code == 1, (out, err)
     assert "TAMPERED" in out and "intact" not in out
     assert "audit row 3: hash does not match its content" in out
@@ -113,7 +113,7 @@ async def test_changed_row_is_reported_by_number(
     assert re.findall(r"audit row (\d+)", out) == ["3"]
 
 
-async def test_changed_json_is_reported(store: Store, raw_sql: RawSQL, verify: Verify) -> None:
+async def test_changed_json_is_reported(store: Store, raw_sql: RawSQL, verify: CliRun) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     # The refusal's reason rewritten, as someone covering their tracks might.
@@ -122,21 +122,78 @@ async def test_changed_json_is_reported(store: Store, raw_sql: RawSQL, verify: V
         "WHERE action = 'approval.refused'"
     )
     [(row_id,)] = await raw_sql("SELECT id FROM audit_log WHERE action = 'approval.refused'")
-    code, out, _ = await verify()
+    code, out, _ = await verify("--lang", "en")
     assert code == 1 and "TAMPERED" in out
     assert f"audit row {row_id}: hash does not match its content" in out
 
 
 async def test_deleted_row_is_reported_at_the_next_row(
-    store: Store, raw_sql: RawSQL, verify: Verify
+    store: Store, raw_sql: RawSQL, verify: CliRun
 ) -> None:
     await _history(store)
     await _drop_triggers(store, raw_sql)
     await raw_sql("DELETE FROM audit_log WHERE id = 2")
-    code, out, _ = await verify()
+    code, out, _ = await verify("--lang", "en")
     assert code == 1 and "TAMPERED" in out
     assert "audit row 3: prev_hash does not match" in out
     assert "in 5 rows" in out
+
+
+async def test_the_report_is_in_japanese_by_default_and_in_english_by_setting(
+    store: Store,
+    raw_sql: RawSQL,
+    verify: CliRun,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LEAKBOT_LANGUAGE unset: Japanese; LEAKBOT_LANGUAGE=en: English; `--lang` wins over it.
+    The prefix, the counts, the row ids and the head hash stay as they are."""
+    rows = await _history(store)
+    _, head = await store.audit_head()
+    code, out, err = await verify()
+    assert (code, err) == (0, "")
+    assert out.strip() == (
+        f"leakbot audit: 改ざんはありません — {rows}行すべてのハッシュを検証しました。"
+        f"最新行のハッシュ: {head}"
+    )
+    monkeypatch.setenv("LEAKBOT_LANGUAGE", "en")
+    code, out, _ = await verify()
+    assert code == 0
+    assert out.strip() == f"leakbot audit: intact — {rows} rows, every hash verified; head {head}"
+    code, out, _ = await verify("--lang", "ja")
+    assert code == 0 and out.startswith("leakbot audit: 改ざんはありません — ")
+
+    await _drop_triggers(store, raw_sql)
+    await raw_sql("DELETE FROM audit_log WHERE id = 2")
+    code, out, _ = await verify("--lang", "ja")
+    assert code == 1
+    assert out.splitlines() == [
+        "leakbot audit: 監査ログ ID 3: prev_hash が直前の行のハッシュと一致しません"
+        "（この行より前で行が削除・挿入・変更されています）",
+        f"leakbot audit: 改ざんを検出しました — {rows - 1}行中 1件の問題",
+    ]
+    code, out, _ = await verify()  # LEAKBOT_LANGUAGE=en
+    assert code == 1 and out.splitlines()[-1] == (
+        f"leakbot audit: TAMPERED — 1 problem(s) in {rows - 1} rows"
+    )
+
+
+async def test_a_missing_schema_is_said_in_the_chosen_language(
+    db_kind: str, verify: CliRun
+) -> None:
+    """An empty database (on SQLite: no file yet): one `leakbot:` line, exit 2, ja or en."""
+    said = {}
+    for flags in ([], ["--lang", "en"]):
+        code, _, err = await verify(*flags)
+        assert code == 2
+        [line] = err.splitlines()
+        assert line.startswith("leakbot: DATABASE_URL ")
+        said[bool(flags)] = line
+    if db_kind == "sqlite":
+        assert "データベースがまだありません" in said[False]
+        assert "no database there yet" in said[True]
+    else:
+        assert "leakbot のテーブルがありません" in said[False] and "leakbot migrate" in said[False]
+        assert "the schema has no leakbot tables" in said[True]
 
 
 @pytest.mark.usefixtures("clean_cli_settings")
@@ -172,7 +229,7 @@ def test_tamper_through_a_plain_sqlite3_connection(
 
 
 async def test_update_and_delete_fail_while_the_trigger_is_there(
-    store: Store, raw_sql: RawSQL, verify: Verify
+    store: Store, raw_sql: RawSQL, verify: CliRun
 ) -> None:
     rows = await _history(store)
     statements = [
@@ -188,14 +245,14 @@ async def test_update_and_delete_fail_while_the_trigger_is_there(
             await raw_sql(statement)
     # Inserting stays possible (that is how the trail grows) — but a forged row breaks the chain.
     assert (await store.audit_head())[0] == rows
-    code, out, _ = await verify()
+    code, out, _ = await verify("--lang", "en")
     assert code == 0 and "intact" in out
     await raw_sql(
         'INSERT INTO audit_log (incident_id, actor_id, action, "before", "after", at, '
         "prev_hash, hash) VALUES (NULL, 'UMALLORY1', 'summary.posted', NULL, NULL, "
         "'2026-05-01 09:00:00+00:00', 'forged-prev', 'forged-hash')"
     )
-    code, out, _ = await verify()
+    code, out, _ = await verify("--lang", "en")
     assert code == 1 and "TAMPERED" in out
     assert f"audit row {rows + 1}: prev_hash does not match" in out
     assert f"audit row {rows + 1}: hash does not match its content" in out

@@ -10,10 +10,13 @@ from typing import Any, get_args
 import pytest
 import yaml
 
+from bot.doctor import REQUIRED_SCOPES
 from bot.domain.i18n import catalog, normalize_lang, placeholders, t
 from bot.domain.survey import AgeBand, Occupation
 from bot.domain.text import LANGS
 from bot.domain.vocabulary import CORE_ANSWERS
+from bot.store.outbox_admin import RequeueOutcome
+from bot.store.records import AuditProblemKind
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
@@ -104,21 +107,27 @@ def _key_args(node: ast.expr) -> tuple[list[str], list[str]]:
     return [], []
 
 
+# Where each catalog call has its key: `t(lang, KEY, ...)`, and the messages rendered later
+# (`msg(KEY, ...)`, `Msg(KEY, ...)`, an error's `.of(KEY, ...)`).
+KEY_ARGUMENT = {"t": 1, "msg": 0, "Msg": 0, "of": 0}
+
+
 def _used_in_code() -> tuple[dict[str, str], dict[str, str]]:
-    """(literal key → where, f-string prefix → where) of every `t(lang, KEY, ...)` call."""
+    """(literal key → where, f-string prefix → where) of every catalog call."""
     keys: dict[str, str] = {}
     prefixes: dict[str, str] = {}
     for path in _sources():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call) or len(node.args) < 2:
+            if not isinstance(node, ast.Call):
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else None
             if isinstance(node.func, ast.Attribute):
                 name = node.func.attr
-            if name != "t":
+            position = KEY_ARGUMENT.get(name or "")
+            if position is None or len(node.args) <= position:
                 continue
-            found_keys, found_prefixes = _key_args(node.args[1])
+            found_keys, found_prefixes = _key_args(node.args[position])
             where = f"{path.relative_to(ROOT)}:{node.lineno}"
             keys.update(dict.fromkeys(found_keys, where))
             prefixes.update(dict.fromkeys(found_prefixes, where))
@@ -147,6 +156,9 @@ def test_the_scan_finds_the_calls() -> None:
     keys, prefixes = _used_in_code()
     assert {"report.title", "cli.bad_now", "panel.policy_up", "panel.policy_down"} <= set(keys)
     assert {"panel.fact.", "panel.policy_kind.", "age.", "occupation."} <= set(prefixes)
+    # Operator output: messages rendered when printed, in the reader's language.
+    assert {"settings.not_set", "database.missing_file", "startup.port_busy"} <= set(keys)
+    assert {"doctor.check.", "doctor.scope.", "audit_verify.", "outbox.item_"} <= set(prefixes)
     assert {"answer.required", "answer.unknown_id", "panel.quotes_general"} <= set(
         _catalog_like_literals()
     )
@@ -182,6 +194,11 @@ def test_families_are_complete() -> None:
         | {f"panel.fact.prior_incidents.{n}" for n in ("none", "one", "several")}
         | {"panel.fact.affected_persons"},
         "panel.policy_kind.": {f"panel.policy_kind.{kind}" for kind in ("law", "company")},
+        # What each scope `leakbot doctor` requires is for.
+        "doctor.scope.": {f"doctor.scope.{scope.replace(':', '_')}" for scope in REQUIRED_SCOPES},
+        "audit_verify.": {f"audit_verify.{kind}" for kind in get_args(AuditProblemKind)}
+        | {"audit_verify.tampered", "audit_verify.intact"},
+        "outbox.item_": {f"outbox.item_{outcome}" for outcome in get_args(RequeueOutcome)},
     }
     for prefix, expected in families.items():
         present = {key for key in texts if key.startswith(prefix)}

@@ -696,16 +696,15 @@ def cache_dir(value: str | None) -> Path | None:
 
 
 def describe(ds: DataSet) -> str:
-    upgrade = (
-        f"upgrade {BASE_REVISION} → {ds.revision} {ds.upgrade_s:.1f}s"
-        + (f" + ANALYZE {ds.analyze_s:.1f}s" if ds.analyze_s else "")
-        if ds.upgrade_s is not None
-        else f"at {ds.revision}, no upgrade"
-    )
-    when = " (when built)" if ds.reused else ""
+    if ds.upgrade_s is None:
+        upgrade = f"at {ds.revision}: no upgrade"
+    else:
+        upgrade = f"upgrade {BASE_REVISION} → {ds.revision} {ds.upgrade_s:.1f}s"
+        upgrade += f" + ANALYZE {ds.analyze_s:.1f}s" if ds.analyze_s else ""
     return (
         f"[{ds.db} {ds.incidents:>9,}] data: {ds.source}; {ds.incidents:,} incidents + "
-        f"{ds.tasks:,} tasks, {ds.size_mb:.0f} MB; load {ds.load_s:.1f}s, {upgrade}{when}"
+        f"{ds.tasks:,} tasks, {ds.size_mb:.0f} MB; load {ds.load_s:.1f}s, {upgrade}"
+        + (" (times from when they were made)" if ds.reused else "")
     )
 
 
@@ -908,10 +907,10 @@ async def _cached(db: str, rows: Rows, cache: Path, rebuild: bool) -> DataSet:
             built = await _build(db, url, rows)
             built.size_mb = await db_size_mb(db, url)
             found = await base.publish(temp, built)
-            base_words = f"base {key} at {BASE_REVISION} built now, kept in {base.where}"
+            base_words = f"base {key} at {BASE_REVISION} built now ({base.where})"
         else:
             base_words = (
-                f"cached base {key} at {BASE_REVISION} (built {found.built_at}) from {base.where}"
+                f"cached base {key} at {BASE_REVISION} (built {found.built_at}; {base.where})"
             )
     head = head_revision()
     if head == BASE_REVISION:
@@ -923,8 +922,7 @@ async def _cached(db: str, rows: Rows, cache: Path, rebuild: bool) -> DataSet:
         made = None if rebuild else await copy.load()
         if made is not None:
             made.source = (
-                f"cached copy of {key} at {tag} (made {made.built_at}) from {copy.where}"
-                f" [{base_words}]"
+                f"cached copy at {tag} (made {made.built_at}; {copy.where}) of the {base_words}"
             )
             return made
         await copy.remove()
@@ -940,5 +938,5 @@ async def _cached(db: str, rows: Rows, cache: Path, rebuild: bool) -> DataSet:
         found.built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         made = await copy.publish(temp, found)
         made.reused = False
-        made.source = f"copy of {key} upgraded to {tag} now, kept in {copy.where} [{base_words}]"
+        made.source = f"copy upgraded to {tag} now ({copy.where}) of the {base_words}"
         return made

@@ -145,15 +145,14 @@ async def run_one(db: str, ds: _dataset.DataSet, args: argparse.Namespace, work:
         return out
 
     async def lists() -> dict[str, float]:
-        # bench/app_home.py's `/leak list` reads, when it has them: the same shape as
-        # time_home (label → (p50 ms, p99 ms, ...)).
+        # bench/app_home.py's `/leak list` reads, when it has them: the same shape as time_home
+        # (label → (p50 ms, p99 ms, ...)), one label per person and arguments; p99 shown.
         time_list = getattr(app_home, "time_list", None)
         if time_list is None:
             raise LookupError("bench/app_home.py has no time_list (no /leak list figures)")
         out: dict[str, float] = {}
         for label, (p50, p99, *_) in (await time_list(ds.url, args.home_runs)).items():
             print(f"  {tag} list {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
-            out[f"list {label} p50 ms"] = p50
             out[f"list {label} p99 ms"] = p99
         return out
 
@@ -285,18 +284,32 @@ def print_notes(label: str, run: dict[str, Any] | None) -> None:
 
 
 def _before_checkout(rev: str, folder: Path) -> Path:
-    """A checkout of `rev` with its own venv in `folder` (made if missing, else reused)."""
+    """A checkout of `rev` with its own venv in `folder`: made if missing; if present, moved to
+    `rev` (its bench/ copy discarded) and reused."""
+    commit = _git("rev-parse", rev + "^{commit}")
     if not (folder / ".git").exists():
         print(f"(making a worktree of {rev} in {folder})", flush=True)
-        _git("worktree", "add", "--detach", str(folder), rev)
+        _git("worktree", "add", "--detach", str(folder), commit)
+        fresh = True
+    else:
+        fresh = _git("rev-parse", "HEAD", cwd=folder) != commit
+        if fresh:
+            print(f"(checking out {rev} in {folder})", flush=True)
+            _git("checkout", "--quiet", "--force", "--detach", commit, cwd=folder)
     python = folder / ".venv" / "bin" / "python"
     if not python.exists():
-        print(f"(making its venv: pip install -e {folder})", flush=True)
+        print(f"(making its venv in {folder / '.venv'})", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(folder / ".venv")], check=True)
-        subprocess.run(
+        fresh = True
+    if fresh:  # its own dependencies, its code installed in editable mode
+        print(f"(pip install -e {folder})", flush=True)
+        done = subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "-e", str(folder)],
-            check=True,
+            capture_output=True,
+            text=True,
         )
+        if done.returncode:
+            raise RuntimeError(f"pip install -e {folder} failed:\n{done.stderr[-3000:]}")
     return folder
 
 
@@ -305,8 +318,8 @@ def run_before(
 ) -> tuple[dict[str, Any] | None, str]:
     rev = args.before
     folder = Path(args.before_dir).resolve() if args.before_dir else work / "before"
-    commit = _git("rev-parse", "--short", rev + "^{commit}")
     checkout = _before_checkout(rev, folder)
+    commit = _git("rev-parse", "--short", "HEAD", cwd=checkout)
     # This checkout's bench/ scripts over the old code: the same measurements, the old app.
     shutil.copytree(
         common.BENCH,
@@ -413,8 +426,10 @@ async def main() -> int:
     print_notes("after", after)
     if before is not None:
         print_notes("before", before)
-    for result in after["results"]:
-        print(f"  data ({result['db']} {result['incidents']:,}): {result['data']['source']}")
+    for label, run in (("before", before), ("after", after)):
+        for result in (run or {}).get("results", []):
+            where = f"{result['db']} {result['incidents']:,}"
+            print(f"  data ({label}, {where}): {result['data']['source']}")
     print(f"\n(total {time.perf_counter() - started:.0f}s)")
     common.write_json(args.json, {"after": after, "before": before, "before_label": before_label})
     return 0

@@ -48,7 +48,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import _common as common
 
@@ -762,15 +762,31 @@ async def _build(db: str, url: str, rows: Rows) -> DataSet:
 
 # ----------------------------------------------------------------------------- the cache
 #
-# DIR/sqlite/KEY.db (+ KEY.json)                 the base, at BASE_REVISION
-# DIR/sqlite/KEY_HEADTAG.db (+ .json)            a copy upgraded to a head
-# database leakbot_bench_KEY, DIR/postgresql/KEY.json, and leakbot_bench_KEY_HEADTAG likewise.
-# A set counts only with its .json beside it, written last; it is built under a temporary name
-# and renamed, under a lock file (two runs at once: the second waits, then reuses).
+# SQLite: DIR/sqlite/KEY.db + KEY.json (the base, at BASE_REVISION) and KEY_HEADTAG.db + .json (a
+# copy upgraded to a head); the .json, written last, marks a set complete; lock files in DIR.
+# PostgreSQL: databases are server-wide, so the sets are too (any cache DIR shares them):
+# leakbot_bench_KEY and leakbot_bench_KEY_HEADTAG, their description (the .json's content) in
+# the database's COMMENT, set before the rename that publishes it; advisory locks on the server.
+# A set is built under a temporary name and renamed; two runs at once: the second waits, then
+# reuses.
+
+PG_PREFIX_FILE = ".pg-prefix"  # a cache made for one run names its databases apart (scale.py)
+
+
+def pg_prefix(cache: Path) -> str:
+    path = cache / PG_PREFIX_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else PG_PREFIX
+
+
+def _pg_name(prefix: str, name: str) -> str:
+    full = prefix + re.sub(r"[^a-z0-9_]", "_", name.lower())
+    if len(full) > 63:  # PostgreSQL's identifier limit
+        full = prefix + hashlib.sha256(name.encode()).hexdigest()[: 63 - len(prefix)]
+    return full
 
 
 @contextlib.contextmanager
-def _locked(folder: Path, name: str) -> Iterator[None]:
+def _file_lock(folder: Path, name: str) -> Iterator[None]:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f".{name}.lock", "w") as handle:
         try:
@@ -781,11 +797,19 @@ def _locked(folder: Path, name: str) -> Iterator[None]:
         yield
 
 
-def _pg_name(name: str) -> str:
-    full = PG_PREFIX + re.sub(r"[^a-z0-9_]", "_", name.lower())
-    if len(full) > 63:  # PostgreSQL's identifier limit
-        full = PG_PREFIX + hashlib.sha256(name.encode()).hexdigest()[:40]
-    return full
+@contextlib.asynccontextmanager
+async def _pg_lock(name: str) -> AsyncIterator[None]:
+    import asyncpg
+
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    conn = await asyncpg.connect(common._libpq(common.PG_ADMIN_URL), timeout=10)
+    try:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            print(f"  (waiting for another run building {name})", flush=True)
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+        yield
+    finally:
+        await conn.close()  # releases the lock
 
 
 async def _pg_admin(*statements: str) -> None:
@@ -799,12 +823,19 @@ async def _pg_admin(*statements: str) -> None:
         await conn.close()
 
 
-async def _pg_exists(name: str) -> bool:
+async def _pg_comment(name: str) -> str | None:
+    """The database's COMMENT (None: no such database, or no comment)."""
     import asyncpg
 
     conn = await asyncpg.connect(common._libpq(common.PG_ADMIN_URL), timeout=10)
     try:
-        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+        return cast(
+            "str | None",
+            await conn.fetchval(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                name,
+            ),
+        )
     finally:
         await conn.close()
 
@@ -832,9 +863,13 @@ def _remove_sqlite(path: Path) -> None:
             Path(str(path) + suffix).unlink()
 
 
+def _meta(ds: DataSet) -> str:
+    return json.dumps({k: v for k, v in asdict(ds).items() if k not in ("url", "reused", "source")})
+
+
 class _Slot:
-    """One cached data set of one kind: its database (file or PostgreSQL database) and its
-    .json."""
+    """One cached data set of one kind: a SQLite file and its .json, or a PostgreSQL database
+    and its comment."""
 
     def __init__(self, cache: Path, db: str, name: str) -> None:
         self.db = db
@@ -842,7 +877,8 @@ class _Slot:
         self.folder = cache / db
         self.meta_path = self.folder / f"{name}.json"
         self.path = self.folder / f"{name}.db"
-        self.pg = _pg_name(name)
+        self.prefix = pg_prefix(cache)
+        self.pg = _pg_name(self.prefix, name)
 
     @property
     def url(self) -> str:
@@ -852,19 +888,34 @@ class _Slot:
     def where(self) -> str:
         return str(self.path) if self.db == "sqlite" else f"database {self.pg}"
 
+    def locked(self) -> contextlib.AbstractAsyncContextManager[None]:
+        if self.db == "postgresql":
+            return _pg_lock(self.pg)
+
+        @contextlib.asynccontextmanager
+        async def file_lock() -> AsyncIterator[None]:
+            with _file_lock(self.folder, self.name):
+                yield
+
+        return file_lock()
+
     async def load(self) -> DataSet | None:
-        if not self.meta_path.exists():
+        if self.db == "sqlite":
+            if not (self.meta_path.exists() and self.path.exists()):
+                return None
+            text: str | None = self.meta_path.read_text(encoding="utf-8")
+        else:
+            text = await _pg_comment(self.pg)
+        try:
+            meta = json.loads(text or "")
+        except ValueError:
             return None
-        exists = self.path.exists() if self.db == "sqlite" else await _pg_exists(self.pg)
-        if not exists:
-            return None
-        meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
         return DataSet(**{**meta, "url": self.url, "source": "", "reused": True})
 
     async def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.meta_path.unlink()
         if self.db == "sqlite":
+            with contextlib.suppress(FileNotFoundError):
+                self.meta_path.unlink()
             _remove_sqlite(self.path)
         else:
             await _pg_admin(f'DROP DATABASE IF EXISTS "{self.pg}" WITH (FORCE)')
@@ -872,30 +923,35 @@ class _Slot:
     def temp(self) -> tuple[str, str]:
         """(url, name) to build into before the rename."""
         if self.db == "sqlite":
+            self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{self.name}.db.tmp{os.getpid()}"
             _remove_sqlite(path)
             return f"sqlite:///{path}", str(path)
-        name = _pg_name("tmp_" + hashlib.sha256(self.name.encode()).hexdigest()[:16])
+        name = _pg_name(self.prefix, "tmp_" + hashlib.sha256(self.pg.encode()).hexdigest()[:16])
         return common.pg_url(name), name
 
     async def publish(self, temp: str, ds: DataSet) -> DataSet:
-        """Rename the built set into place and write its .json (last: it marks it done)."""
+        """Put the built set in place with its description (which marks it complete)."""
         if self.db == "sqlite":
             _remove_sqlite(self.path)
             os.replace(temp, self.path)
             _remove_sqlite(Path(temp))
+            ds.url = self.url
+            self.meta_path.write_text(_meta(ds), encoding="utf-8")
         else:
-            await _pg_admin(f'ALTER DATABASE "{temp}" RENAME TO "{self.pg}"')
-        ds.url = self.url
-        meta = {k: v for k, v in asdict(ds).items() if k not in ("url", "reused", "source")}
-        self.meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            comment = _meta(ds).replace("'", "''")
+            await _pg_admin(
+                f"COMMENT ON DATABASE \"{temp}\" IS '{comment}'",
+                f'ALTER DATABASE "{temp}" RENAME TO "{self.pg}"',
+            )
+            ds.url = self.url
         return ds
 
 
 async def _cached(db: str, rows: Rows, cache: Path, rebuild: bool) -> DataSet:
     key = rows.spec.key
     base = _Slot(cache, db, key)
-    with _locked(base.folder, base.name):
+    async with base.locked():
         found = None if rebuild else await base.load()
         if found is None:
             await base.remove()
@@ -918,7 +974,7 @@ async def _cached(db: str, rows: Rows, cache: Path, rebuild: bool) -> DataSet:
         return found
     tag = head_tag()
     copy = _Slot(cache, db, f"{key}_{tag}")
-    with _locked(copy.folder, copy.name):
+    async with copy.locked():
         made = None if rebuild else await copy.load()
         if made is not None:
             made.source = (

@@ -361,18 +361,19 @@ def _passed_on(args: argparse.Namespace) -> list[str]:
 
 
 async def _drop_temp_cache(cache: Path) -> None:
-    """A cache made for this run only: its PostgreSQL databases go with it."""
+    """A cache made for this run only: its PostgreSQL databases (named apart) go with it."""
     import asyncpg
 
-    names = [
-        _dataset._Slot(cache, "postgresql", p.stem).pg for p in cache.glob("postgresql/*.json")
-    ]
-    if not names or await common.pg_available():
+    prefix = _dataset.pg_prefix(cache)
+    if prefix == _dataset.PG_PREFIX or await common.pg_available():
         return
     conn = await asyncpg.connect(common._libpq(common.PG_ADMIN_URL), timeout=10)
     try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix
+        )
+        for row in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
     finally:
         await conn.close()
 
@@ -403,7 +404,10 @@ async def main() -> int:
         cache = _dataset.cache_dir(args.cache)
         temp_cache = cache is None and args.before is not None
         if temp_cache:
-            cache = work / "cache"  # the before run uses the same data
+            cache = work / "cache"  # the before run uses the same data; dropped at the end
+            cache.mkdir()
+            prefix = f"{_dataset.PG_PREFIX}t{os.getpid()}_"
+            (cache / _dataset.PG_PREFIX_FILE).write_text(prefix, encoding="utf-8")
         try:
             after = await measure(args, cache)
             before, before_label = None, ""

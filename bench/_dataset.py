@@ -52,9 +52,10 @@ from typing import Any, cast
 
 import _common as common
 
-# Bump when the generator or the loaders change what a data set holds: older cached sets are
-# then simply not found (remove them by hand: `rm DIR/*`, `DROP DATABASE leakbot_bench_…`).
-LOADER_VERSION = 1
+# Bump when the generator or the loaders change what a data set holds, or the cache how it keeps
+# one: older cached sets are then simply not found (remove them by hand: `rm -r DIR`,
+# `DROP DATABASE leakbot_bench_…`). 2: PostgreSQL sets described by their COMMENT.
+LOADER_VERSION = 2
 # The schema the loader's SQL is written for. The data set is created at this revision, then
 # upgraded to the code's head (later migrations backfill their own tables).
 BASE_REVISION = "0005"
@@ -857,6 +858,24 @@ async def _pg_copy(source: str, target: str) -> None:
             await asyncio.sleep(5)
 
 
+async def _count_incidents(db: str, url: str) -> int | None:
+    import asyncpg
+
+    try:
+        if db == "sqlite":
+            uri = f"file:{sqlite_path(url)}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as lite:
+                return int(lite.execute("SELECT count(*) FROM incidents").fetchone()[0])
+        conn = await asyncpg.connect(common._libpq(url), timeout=10)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM incidents"))
+        finally:
+            await conn.close()
+    except (OSError, sqlite3.Error, asyncpg.PostgresError) as exc:
+        print(f"  (cannot count the incidents of {url}: {exc})")
+        return None
+
+
 def _remove_sqlite(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
@@ -910,7 +929,12 @@ class _Slot:
             meta = json.loads(text or "")
         except ValueError:
             return None
-        return DataSet(**{**meta, "url": self.url, "source": "", "reused": True})
+        found = DataSet(**{**meta, "url": self.url, "source": "", "reused": True})
+        # A cheap guard against a run that wrote to a shared set (they must only read).
+        if (count := await _count_incidents(self.db, self.url)) != found.incidents:
+            print(f"  ({self.where} holds {count} incidents, not {found.incidents}: rebuilt)")
+            return None
+        return found
 
     async def remove(self) -> None:
         if self.db == "sqlite":

@@ -685,6 +685,7 @@ class DataSet:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache",
+        metavar="DIR",
         default=os.environ.get("LEAKBOT_BENCH_CACHE") or None,
         help="keep the data sets in DIR and reuse them (default: $LEAKBOT_BENCH_CACHE; "
         "unset: a fresh database every run)",

@@ -1,8 +1,8 @@
 """The App Home tab's reads at scale: what `app_home_opened` costs before its views.publish.
 
-For each size and database: the weekly summary bench's data (bench/summary_scale.py: the same
-generator and bulk loaders), then `HomeService.snapshot` (bot/store/home.py's reads) and the
-view builder (bot/slack/blocks/home.py), timed for an approver (sees everything) and for a
+For each size and database: the shared bench data set (bench/_dataset.py; from the cache with
+`--cache DIR` / $LEAKBOT_BENCH_CACHE), then `HomeService.snapshot` (bot/store/home.py's reads)
+and the view builder (bot/slack/blocks/home.py), timed for an approver (sees everything) and for a
 reporter (their own incidents and tasks). p50 / p99 over the runs, after one warm-up. Then
 `/leak list` (`time_list`: its reads and its message) for both, over LIST_ARGS. `--explain`
 prints the plan of every statement each of them runs.
@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import _common as common
-import summary_scale as data
+import _dataset as data
 
 TZ = ZoneInfo("Asia/Tokyo")
 HEADERS = [
@@ -218,8 +218,9 @@ async def main() -> int:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--dbs", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--seed", type=int, default=data.DEFAULT_SEED)
     parser.add_argument("--explain", action="store_true", help="print the query plans")
+    data.add_arguments(parser)
     args = parser.parse_args()
     dbs = [d for d in args.dbs.split(",") if d]
     if "postgresql" in dbs and (reason := await common.pg_available()):
@@ -229,20 +230,14 @@ async def main() -> int:
     with common.workdir("leakbot-home-") as work:
         print(f"load average: {common.loadavg()}", flush=True)
         for n in (int(s) for s in args.sizes.split(",") if s):
-            generated = data.generate(n, args.seed, max(50, min(5000, n // 5)))
+            rows_of_n = data.Rows(data.Spec.of(n, args.seed))
             for db in dbs:
-                async with common.fresh_database(db, work) as url:
-                    from bot.store import Store
-
-                    await (await Store.open(url)).close()  # migrations
-                    if db == "sqlite":
-                        path = url.split("///", 1)[1]
-                        await asyncio.to_thread(data.load_sqlite, path, generated, None)
-                    else:
-                        await data.load_postgres(common._libpq(url), generated, None)
+                async with data.dataset(
+                    db, rows_of_n, cache=data.cache_dir(args.cache), rebuild=args.rebuild, work=work
+                ) as ds:
                     timed = {
-                        "App Home": await time_home(url, args.runs, args.explain),
-                        "/leak list": await time_list(url, args.runs, explain=args.explain),
+                        "App Home": await time_home(ds.url, args.runs, args.explain),
+                        "/leak list": await time_list(ds.url, args.runs, explain=args.explain),
                     }
                     for what, figures in timed.items():
                         for label, (p50, p99, read, blocks, shown, cpu) in figures.items():
@@ -260,7 +255,7 @@ async def main() -> int:
                                 f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, CPU p50 {cpu:.1f} ms",
                                 flush=True,
                             )
-            del generated
+            rows_of_n.release()
     print()
     print(
         common.table(

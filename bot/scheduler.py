@@ -198,10 +198,13 @@ class Scheduler:
         return await add_permalinks(self.client, replace(data, extra=refs))
 
     async def post_summary(self, week: Week, *, now: datetime) -> bool:
+        if not self.follow.config.summary_channel:
+            return False
         data = await self.build_summary(week, now=now)
         lang = self.follow.config.channel_lang
+        chart = await self.follow.summary_chart(week)
         return await self.follow.post_summary(
-            data, summary_message(self.playbook, data, lang, self.tz)
+            data, summary_message(self.playbook, data, lang, self.tz, chart)
         )
 
 

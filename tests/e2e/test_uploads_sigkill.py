@@ -101,7 +101,7 @@ async def test_sigkill_around_the_summary_chart_posts_one_message_with_one_image
         assert item["result"]["ts"] == ts
         [image] = [b for b in message["blocks"] if b["type"] == "image"]
         # In the channel's language (Japanese by default), saying what the bars count.
-        assert "報告されたインシデントの週ごとの件数" in image["alt_text"]
+        assert "報告されたインシデントの件数を週ごとに" in image["alt_text"]
         assert "当社の決定0件" in image["alt_text"] and "回答者" in image["alt_text"]
         assert (emu.uploaded_files()[file_id] or b"").startswith(b"\x89PNG")
         assert len(_uploads(emu, ".png")) == CHART_POINTS[failpoint]

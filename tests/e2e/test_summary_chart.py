@@ -1,0 +1,142 @@
+"""The weekly summary's chart through the app and the Slack emulator (in-process, FakeClock).
+
+One message with the image in it (an image block showing the uploaded file), the image's text
+alternative in the channel's language; an upload that fails for a while is retried with the
+summary; a chart that cannot be drawn, or that Slack will not take, leaves the summary text
+only and logged — never lost. (SIGKILL around the upload: test_uploads_sigkill.py; dead and
+retried by an operator: test_summary_post.py; two replicas: test_scheduler.py.)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import SUMMARY_CHANNEL, Leakbot, manifest_scopes, start_leakbot, stop_leakbot
+from slackemu import FakeClock, SlackEmulator
+
+from bot.domain.summary import parse_week
+from bot.slack.blocks.summary import CHART_KEY, summary_message
+from bot.store import Store
+
+JST = ZoneInfo("Asia/Tokyo")
+MONDAY_0900 = datetime(2026, 11, 30, 9, 0, tzinfo=JST)  # the Monday after 2026-W48
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+async def post_summary(bot: Leakbot) -> None:
+    bot.clock.set(MONDAY_0900)
+    assert await bot.app.scheduler.summary_due() is True
+    await bot.deliver()
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def only_summary(emulator: SlackEmulator) -> dict[str, Any]:
+    [message] = emulator.messages(SUMMARY_CHANNEL)
+    return message
+
+
+async def test_one_message_with_the_chart_in_it_worded_in_english(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str, store: Store
+) -> None:
+    bot = await start_leakbot(emulator, clock, database_url, LEAKBOT_LANGUAGE="en")
+    try:
+        incident = await bot.report()  # Thursday of 2026-W48, undecided
+        await post_summary(bot)
+    finally:
+        await stop_leakbot(bot)
+    message = only_summary(emulator)
+    assert incident.id in str(message["blocks"])
+    [(ts, file_id)] = emulator.images_shown(SUMMARY_CHANNEL)
+    assert message["ts"] == ts
+    image = message["blocks"][2]  # under the title and the "as of" line
+    assert image["type"] == "image" and image["slack_file"] == {"id": file_id}
+    assert image["alt_text"].startswith(
+        "Chart of the weekly summary. Top: incidents reported each week from 2026-W37 to "
+        "2026-W48 (12 weeks), bars stacked by decision; incidents in all: 1."
+    )
+    assert "(decisions: 0)" in image["alt_text"] and "respondents: " in image["alt_text"]
+    [upload] = emulator.successful_calls_to("files.getUploadURLExternal")
+    assert upload.args["filename"] == "leakbot-summary-2026-W48.png"
+    assert upload.args["alt_txt"] == image["alt_text"]
+    assert (emulator.uploaded_files()[file_id] or b"").startswith(PNG)
+    # Completed without a channel: shown by the summary, not shared as a message of its own.
+    [complete] = emulator.successful_calls_to("files.completeUploadExternal")
+    assert "channel_id" not in complete.args
+    assert emulator.files_shared() == []
+    emulator.assert_no_rejections()
+
+
+async def test_an_upload_that_fails_for_a_while_is_retried_with_the_summary(
+    leakbot: Leakbot, emulator: SlackEmulator
+) -> None:
+    emulator.fail_next("files.getUploadURLExternal", status=503)
+    await post_summary(leakbot)
+    assert emulator.messages(SUMMARY_CHANNEL) == []  # not yet: it waits for its chart
+    leakbot.clock.advance(minutes=5)
+    await leakbot.deliver()
+    message = only_summary(emulator)
+    [(ts, file_id)] = emulator.images_shown(SUMMARY_CHANNEL)
+    assert message["ts"] == ts
+    [upload] = emulator.successful_calls_to("files.getUploadURLExternal")
+    assert upload.response is not None and upload.response["file_id"] == file_id
+
+
+async def test_an_upload_that_keeps_failing_leaves_the_summary_text_only(
+    leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_next("files.getUploadURLExternal", times=3, status=503)
+    await post_summary(leakbot)
+    for _ in range(2):
+        assert emulator.messages(SUMMARY_CHANNEL) == []
+        leakbot.clock.advance(minutes=10)
+        await leakbot.deliver()
+    message = only_summary(emulator)  # the third try gives up on the chart, not the summary
+    assert "2026-W48" in message["text"]
+    assert emulator.images_shown(SUMMARY_CHANNEL) == []
+    assert "the weekly summary's chart could not be uploaded; posting the summary without it" in (
+        errors_logged(caplog)
+    )
+
+
+async def test_without_files_write_the_summary_goes_text_only_at_once(
+    clock: FakeClock, database_url: str, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    scopes = tuple(scope for scope in manifest_scopes() if scope != "files:write")
+    async with SlackEmulator(clock=clock, scopes=scopes) as emulator:
+        bot = await start_leakbot(emulator, clock, database_url)
+        try:
+            await post_summary(bot)
+        finally:
+            await stop_leakbot(bot)
+        only_summary(emulator)
+        assert emulator.images_shown(SUMMARY_CHANNEL) == []
+        [refused] = emulator.calls_to("files.getUploadURLExternal")
+        assert not refused.ok
+    assert any("chart could not be uploaded" in line for line in errors_logged(caplog))
+
+
+async def test_a_chart_that_cannot_be_drawn_leaves_the_summary_text_only(
+    leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The drawing process refuses its input (as it would fail on anything else): logged.
+    week = parse_week("2026-W48", JST)
+    leakbot.clock.set(MONDAY_0900)
+    scheduler = leakbot.app.scheduler
+    data = await scheduler.build_summary(week, now=MONDAY_0900)
+    chart = await leakbot.app.deps.follow.summary_chart(week)
+    body = summary_message(leakbot.playbook, data, "ja", JST, chart)
+    body[CHART_KEY]["input"]["counts"]["undecided"] = [1]  # not one count per week
+    assert await leakbot.app.deps.follow.post_summary(data, body) is True
+    await leakbot.deliver()
+    message = only_summary(emulator)
+    assert "2026-W48" in message["text"] and CHART_KEY not in message
+    assert emulator.images_shown(SUMMARY_CHANNEL) == []
+    assert emulator.calls_to("files.getUploadURLExternal") == []
+    assert any("chart could not be drawn" in line for line in errors_logged(caplog))

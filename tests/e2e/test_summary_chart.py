@@ -14,8 +14,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from conftest import SUMMARY_CHANNEL, Leakbot, manifest_scopes, start_leakbot, stop_leakbot
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import FakeClock, SlackEmulator
 
 from bot.domain.summary import parse_week
@@ -140,3 +143,35 @@ async def test_a_chart_that_cannot_be_drawn_leaves_the_summary_text_only(
     assert emulator.images_shown(SUMMARY_CHANNEL) == []
     assert emulator.calls_to("files.getUploadURLExternal") == []
     assert any("chart could not be drawn" in line for line in errors_logged(caplog))
+
+
+async def test_the_emulator_shows_only_completed_images_it_issued(emulator: SlackEmulator) -> None:
+    client = AsyncWebClient(token="xoxb-test", base_url=emulator.api_url)
+    emulator.add_channel(SUMMARY_CHANNEL, is_member=True)
+
+    async def upload(filename: str, *, complete: bool) -> str:
+        answer = await client.files_getUploadURLExternal(filename=filename, length=len(PNG))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(str(answer["upload_url"]), data=PNG) as response,
+        ):
+            assert response.status == 200
+        if complete:
+            await client.files_completeUploadExternal(files=[{"id": str(answer["file_id"])}])
+        return str(answer["file_id"])
+
+    async def post_image(file_id: str) -> str:
+        image = {"type": "image", "slack_file": {"id": file_id}, "alt_text": "a chart"}
+        try:
+            await client.chat_postMessage(channel=SUMMARY_CHANNEL, text="x", blocks=[image])
+        except SlackApiError as exc:
+            return f"{exc.response['error']}: {exc.response['errors']}"
+        return "ok"
+
+    refused = "invalid_blocks: ['invalid slack file [json-pointer:/blocks/0/slack_file]']"
+    assert await post_image("F000000999") == refused  # never issued
+    assert await post_image(await upload("chart.png", complete=False)) == refused  # not complete
+    assert await post_image(await upload("notes.md", complete=True)) == refused  # not an image
+    shown = await upload("chart.png", complete=True)
+    assert await post_image(shown) == "ok"
+    assert [file_id for _, file_id in emulator.images_shown(SUMMARY_CHANNEL)] == [shown]

@@ -10,6 +10,7 @@ one the chart is drawn with English labels rather than empty boxes.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from bot.domain.summary import parse_week
 from bot.domain.vocabulary import OPTION_KEYS
 
 PNG_SIGNATURE: Final[bytes] = b"\x89PNG\r\n\x1a\n"
+log = logging.getLogger(__name__)
 
 # Families that cover Japanese, most common on Linux servers first (fonts-noto-cjk,
 # fonts-ipaexfont, fonts-takao, fonts-vlgothic), then macOS / Windows ones.
@@ -260,9 +262,12 @@ async def draw_in_child(
         process.kill()
         await process.wait()
         raise ChartFailed(f"drawing took longer than {timeout:g} s") from None
+    notes = err.decode(errors="replace").strip().splitlines()
     if process.returncode != 0 or not out.startswith(PNG_SIGNATURE):
-        detail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no PNG written"]
-        raise ChartFailed(f"the chart process exited {process.returncode}: {detail[0]}")
+        detail = notes[-1] if notes else "no PNG written"
+        raise ChartFailed(f"the chart process exited {process.returncode}: {detail}")
+    for note in notes:  # drawn, with a remark (e.g. English labels for want of a font)
+        log.warning("weekly summary chart: %s", note)
     return out
 
 
@@ -284,10 +289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not isinstance(spec, dict):
             raise ValueError("the chart input is not a JSON object")
         data = actions_from_input(spec, ZoneInfo(args.tz))
-        chart = render_chart(load_playbook(args.playbook), data, str(spec.get("lang") or "en"))
+        lang = str(spec.get("lang") or "en")
+        chart = render_chart(load_playbook(args.playbook), data, lang)
     except Exception as exc:  # one line on stderr: the parent logs it
         print(f"summary chart: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    if chart.lang != lang:
+        print(
+            f"no Japanese-capable font installed (looked for {', '.join(JAPANESE_FONTS)}): "
+            "drawn with English labels",
+            file=sys.stderr,
+        )
     sys.stdout.buffer.write(chart.png)
     sys.stdout.buffer.flush()
     return 0

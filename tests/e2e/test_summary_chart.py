@@ -24,6 +24,7 @@ from slackemu import FakeClock, SlackEmulator
 from bot.domain.summary import parse_week
 from bot.slack.blocks.summary import CHART_KEY, summary_message
 from bot.store import Store
+from bot.summary_chart import japanese_font
 
 JST = ZoneInfo("Asia/Tokyo")
 MONDAY_0900 = datetime(2026, 11, 30, 9, 0, tzinfo=JST)  # the Monday after 2026-W48
@@ -74,6 +75,22 @@ async def test_one_message_with_the_chart_in_it_worded_in_english(
     assert "channel_id" not in complete.args
     assert emulator.files_shared() == []
     emulator.assert_no_rejections()
+
+
+async def test_in_japanese_the_chart_says_so_and_a_missing_font_is_logged(
+    leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    await post_summary(leakbot)
+    [(_, file_id)] = emulator.images_shown(SUMMARY_CHANNEL)
+    image = only_summary(emulator)["blocks"][2]
+    assert image["slack_file"] == {"id": file_id}
+    assert (
+        image["title"]["text"] == "週ごとのインシデント（決定別）と、当社の決定・調査の回答の比較"
+    )
+    assert image["alt_text"].startswith("週次サマリーのグラフ。上: 2026-W37〜2026-W48（12週）")
+    # Without a Japanese-capable font the chart is drawn with English labels, and says so.
+    notes = [r.getMessage() for r in caplog.records if "English labels" in r.getMessage()]
+    assert len(notes) == (0 if japanese_font() else 1), notes
 
 
 async def test_an_upload_that_fails_for_a_while_is_retried_with_the_summary(

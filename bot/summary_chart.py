@@ -259,9 +259,11 @@ async def draw_in_child(
             process.communicate(json.dumps(spec).encode()), timeout=timeout
         )
     except TimeoutError:
-        process.kill()
-        await process.wait()
         raise ChartFailed(f"drawing took longer than {timeout:g} s") from None
+    finally:
+        if process.returncode is None:  # timed out, or the caller was cancelled (shutdown)
+            process.kill()
+            await asyncio.shield(process.wait())
     notes = err.decode(errors="replace").strip().splitlines()
     if process.returncode != 0 or not out.startswith(PNG_SIGNATURE):
         detail = notes[-1] if notes else "no PNG written"

@@ -595,6 +595,11 @@ class OutboxSender:
             file_id = recorded
         else:
             try:
+                filename, title, alt_text = (
+                    str(chart["filename"]),
+                    str(chart["title"]),
+                    str(chart["alt_text"]),
+                )
                 png = await draw_in_child(
                     chart["input"],
                     playbook_path=self.renderer.playbook_path,
@@ -607,9 +612,9 @@ class OutboxSender:
                     extra={"error": f"{type(exc).__name__}: {exc}"},
                 )
                 return payload
-            body = FileBody(filename=str(chart["filename"]), title=str(chart["title"]), content=png)
+            body = FileBody(filename=filename, title=title, content=png)
             try:
-                file_id = await self._upload(body, alt_txt=str(chart["alt_text"]))
+                file_id = await self._upload(body, alt_txt=alt_text)
                 await self.client.files_completeUploadExternal(
                     files=[{"id": file_id, "title": body.title}]
                 )

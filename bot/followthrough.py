@@ -92,6 +92,11 @@ async def _enqueue_and_audit(
         await audit_rows.append_audit(conn, entry)
 
 
+def summary_key(week: Week) -> str:
+    """The weekly summary's outbox dedupe key: one summary per ISO week."""
+    return f"summary:{week.label}"
+
+
 class FollowThrough:
     def __init__(
         self, store: Store, service: IncidentService, config: FollowThroughConfig, clock: Clock
@@ -425,6 +430,10 @@ class FollowThrough:
             self.store, week, now=now, overdue_grace=graces, regulator_refs=regulator
         )
 
+    async def summary_queued(self, week: Week) -> bool:
+        """Whether the week's summary has an outbox item already (pending, sent or dead)."""
+        return bool(await self.store.queued_dedupe_keys([summary_key(week)]))
+
     async def summary_chart(self, week: Week) -> WeeklyActions | None:
         """The chart's counts: incidents per week over the 12 weeks ending with `week`, by
         decided action. None (logged) when they cannot be read: the summary goes without it."""
@@ -449,7 +458,7 @@ class FollowThrough:
                     kind="summary",
                     method="chat.postMessage",
                     payload={"channel": self.config.summary_channel, **message},
-                    dedupe_key=f"summary:{data.week.label}",
+                    dedupe_key=summary_key(data.week),
                 )
             ],
             now=self.clock.now(),

@@ -11,6 +11,7 @@ timed by the injected clock, never by sleeping in tests.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -42,7 +43,6 @@ from bot.service import Unavailable
 from bot.slack.blocks.summary import CHART_KEY, with_chart
 from bot.slack.render import FileBody, NotificationRenderer
 from bot.store import IncidentRecord, OutboxItem, Store
-from bot.summary_chart import draw_in_child
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,8 @@ LOOKUP_PAGE = 200
 LOOKUP_MAX_PAGES = 10
 
 # The weekly summary's chart: tries of its upload (or of a post Slack refused for its image)
-# before the summary goes without it, and the bound on drawing it (well within the lease).
+# before the summary goes without it.
 CHART_ATTEMPTS = 3
-CHART_DRAW_SECONDS = 30.0
 
 
 def transient(exc: BaseException) -> bool:
@@ -584,12 +583,12 @@ class OutboxSender:
     ) -> dict[str, Any] | None:
         """The summary's body with its chart's image block, the chart uploaded once.
 
-        Drawn (in a child process), uploaded (upload v2, completed without a channel: the file
-        stays the app's own until the message shows it) and its file id recorded in the item
-        before the post, so a retry after a stop or a dead post reuses that file. A chart that
-        cannot be drawn or uploaded (after CHART_ATTEMPTS tries when it may pass) is logged and
-        the summary goes without it. None: the item was put back for a retry, or its lease
-        was lost (whoever holds it now finishes it)."""
+        The PNG (drawn when the summary was computed, bot/scheduler.py) is uploaded (upload v2,
+        completed without a channel: the file stays the app's own until the message shows it)
+        and its file id recorded in the item before the post, so a retry after a stop or a dead
+        post reuses that file. A chart that cannot be read or uploaded (after CHART_ATTEMPTS
+        tries when it may pass) is logged and the summary goes without it. None: the item was
+        put back for a retry, or its lease was lost (whoever holds it now finishes it)."""
         recorded = (item.result or {}).get("file_id")
         if isinstance(recorded, str) and recorded:
             file_id = recorded
@@ -600,15 +599,10 @@ class OutboxSender:
                     str(chart["title"]),
                     str(chart["alt_text"]),
                 )
-                png = await draw_in_child(
-                    chart["input"],
-                    playbook_path=self.renderer.playbook_path,
-                    tz=self.renderer.tz,
-                    timeout=CHART_DRAW_SECONDS,
-                )
-            except Exception as exc:
+                png = base64.b64decode(str(chart["png"]), validate=True)
+            except (KeyError, ValueError) as exc:
                 log.error(
-                    "the weekly summary's chart could not be drawn; posting the summary without it",
+                    "the weekly summary's chart is unreadable; posting the summary without it",
                     extra={"error": f"{type(exc).__name__}: {exc}"},
                 )
                 return payload
@@ -646,7 +640,7 @@ class OutboxSender:
             ):
                 return None
             failpoints.hit("outbox.chart_recorded")
-        # Drawing and uploading took a while: hold the item for the post, or leave it.
+        # Uploading took a while: hold the item for the post, or leave it.
         until = self.clock.now() + timedelta(seconds=self.lease_seconds)
         if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=until):
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import FakeClock, SlackEmulator
 
 from bot.domain.summary import parse_week
+from bot.scheduler import Scheduler
 from bot.slack.blocks.summary import CHART_KEY, summary_message
 from bot.store import Store
 from bot.summary_chart import japanese_font
@@ -143,23 +145,46 @@ async def test_without_files_write_the_summary_goes_text_only_at_once(
 
 
 async def test_a_chart_that_cannot_be_drawn_leaves_the_summary_text_only(
+    leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # The drawing process cannot read the playbook (gone since the start): it fails, logged.
+    deps = leakbot.app.deps
+    scheduler = Scheduler(
+        deps.follow,
+        deps.client,
+        deps.playbook,
+        JST,
+        leakbot.clock,
+        playbook_path=tmp_path / "gone" / "leak.yml",
+    )
+    leakbot.clock.set(MONDAY_0900)
+    assert await scheduler.summary_due() is True
+    await leakbot.deliver()
+    message = only_summary(emulator)
+    assert "2026-W48" in message["text"]
+    assert emulator.images_shown(SUMMARY_CHANNEL) == []
+    assert emulator.calls_to("files.getUploadURLExternal") == []
+    [error] = [line for line in errors_logged(caplog) if "chart could not be drawn" in line]
+    [record] = [r for r in caplog.records if r.getMessage() == error]
+    assert "gone" in str(getattr(record, "error", "")), record.__dict__
+
+
+async def test_an_unreadable_chart_in_the_item_leaves_the_summary_text_only(
     leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The drawing process refuses its input (as it would fail on anything else): logged.
     week = parse_week("2026-W48", JST)
     leakbot.clock.set(MONDAY_0900)
-    scheduler = leakbot.app.scheduler
-    data = await scheduler.build_summary(week, now=MONDAY_0900)
+    data = await leakbot.app.scheduler.build_summary(week, now=MONDAY_0900)
     chart = await leakbot.app.deps.follow.summary_chart(week)
-    body = summary_message(leakbot.playbook, data, "ja", JST, chart)
-    body[CHART_KEY]["input"]["counts"]["undecided"] = [1]  # not one count per week
+    body = summary_message(leakbot.playbook, data, "ja", JST, chart, PNG)
+    body[CHART_KEY]["png"] = "not base64!"
     assert await leakbot.app.deps.follow.post_summary(data, body) is True
     await leakbot.deliver()
     message = only_summary(emulator)
     assert "2026-W48" in message["text"] and CHART_KEY not in message
     assert emulator.images_shown(SUMMARY_CHANNEL) == []
     assert emulator.calls_to("files.getUploadURLExternal") == []
-    assert any("chart could not be drawn" in line for line in errors_logged(caplog))
+    assert any("chart is unreadable" in line for line in errors_logged(caplog))
 
 
 async def test_the_emulator_shows_only_completed_images_it_issued(emulator: SlackEmulator) -> None:

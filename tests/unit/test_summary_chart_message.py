@@ -4,6 +4,7 @@ the channel's language, and the chart's input for the drawing process, there and
 
 from __future__ import annotations
 
+import base64
 import json
 from zoneinfo import ZoneInfo
 
@@ -37,10 +38,11 @@ CHART = stack(
     ],
 )
 RESPONDENTS = sum(choice.count for choice in PLAYBOOK.loaded_survey.choices)
+PNG = b"\x89PNG\r\n\x1a\n(a drawing)"
 
 
 def test_chart_spec_in_english_says_what_the_bars_count() -> None:
-    spec = chart_spec(PLAYBOOK, CHART, "en")
+    spec = chart_spec(PLAYBOOK, CHART, "en", PNG)
     assert spec["filename"] == "leakbot-summary-2026-W48.png"
     assert spec["title"] == "Incidents per week by decision, and our decisions beside the survey"
     assert spec["alt_text"] == (
@@ -50,22 +52,23 @@ def test_chart_spec_in_english_says_what_the_bars_count() -> None:
         f"of the survey's answers (respondents: {RESPONDENTS})."
     )
     assert spec["position"] == CHART_POSITION
+    assert base64.b64decode(spec["png"]) == PNG
     json.dumps(spec)  # JSON values only: it is stored in the outbox item
 
 
 def test_chart_spec_in_japanese() -> None:
-    spec = chart_spec(PLAYBOOK, CHART, "ja")
+    spec = chart_spec(PLAYBOOK, CHART, "ja", PNG)
     assert spec["alt_text"].startswith(
         "週次サマリーのグラフ。上: 2026-W37〜2026-W48（12週）に報告されたインシデントの件数を"
         "週ごとに決定別に積み上げた棒グラフ（計7件）。"
     )
     assert f"当社の決定4件の対応別の割合と、調査の回答者{RESPONDENTS}人の回答" in spec["alt_text"]
-    assert spec["input"]["lang"] == "ja"
 
 
 def test_chart_input_round_trips_through_json() -> None:
     spec = json.loads(json.dumps(chart_input(CHART, "ja")))
-    assert spec["week"] == "2026-W48" and spec["weeks"] == 12
+    assert spec["week"] == "2026-W48" and spec["weeks"] == 12 and spec["lang"] == "ja"
+    assert set(spec["counts"]) == set(CATEGORIES)
     assert actions_from_input(spec, JST) == CHART
 
 
@@ -86,11 +89,11 @@ def test_chart_input_that_is_not_one_is_refused(broken: dict[str, object]) -> No
 def test_message_with_chart_keeps_a_block_for_the_image() -> None:
     data = week_data(many=True, partner="長い取引先名" * 400)  # the most blocks a week has
     plain = summary_message(PLAYBOOK, data, "en", JST)
-    body = summary_message(PLAYBOOK, data, "en", JST, CHART)
+    body = summary_message(PLAYBOOK, data, "en", JST, CHART, PNG)
     assert CHART_KEY not in plain
+    assert CHART_KEY not in summary_message(PLAYBOOK, data, "en", JST, CHART)  # not drawn
     spec = body.pop(CHART_KEY)
-    assert spec == chart_spec(PLAYBOOK, CHART, "en")
-    assert set(CATEGORIES) == set(spec["input"]["counts"])
+    assert spec == chart_spec(PLAYBOOK, CHART, "en", PNG)
     shown = with_chart(body, spec, "F0123456789")
     assert body["blocks"] == plain["blocks"]
     assert len(shown["blocks"]) == len(body["blocks"]) + 1 <= MESSAGE_BLOCKS_MAX
@@ -108,4 +111,4 @@ def test_message_with_chart_keeps_a_block_for_the_image() -> None:
 
 def test_message_without_weeks_has_no_chart() -> None:
     empty = stack((), [])
-    assert CHART_KEY not in summary_message(PLAYBOOK, week_data(), "en", JST, empty)
+    assert CHART_KEY not in summary_message(PLAYBOOK, week_data(), "en", JST, empty, PNG)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -22,15 +23,14 @@ from bot.slack.blocks.common import (
     header,
     section,
 )
-from bot.summary_chart import chart_input
 
-# The summary body's key for its chart (popped by the outbox before the post): what to draw,
+# The summary body's key for its chart (popped by the outbox before the post): the PNG (base64),
 # its file name, title and text alternative, and where its image block goes.
 CHART_KEY: Final = "_chart"
 CHART_POSITION: Final = 2  # under the title and the "as of" line
 
 
-def chart_spec(playbook: Playbook, chart: WeeklyActions, lang: str) -> dict[str, Any]:
+def chart_spec(playbook: Playbook, chart: WeeklyActions, lang: str, png: bytes) -> dict[str, Any]:
     """The chart part of the summary's outbox item (JSON values), worded in `lang`."""
     survey = playbook.loaded_survey
     alt = t(
@@ -44,7 +44,7 @@ def chart_spec(playbook: Playbook, chart: WeeklyActions, lang: str) -> dict[str,
         respondents=sum(choice.count for choice in survey.choices),
     )
     return {
-        "input": chart_input(chart, lang),
+        "png": base64.b64encode(png).decode("ascii"),
         "filename": f"leakbot-summary-{chart.weeks[-1].label}.png",
         "title": clip(t(lang, "chart.image_title"), 2000),
         "alt_text": clip(alt, 2000),
@@ -75,12 +75,14 @@ def summary_message(
     lang: str,
     tz: ZoneInfo,
     chart: WeeklyActions | None = None,
+    png: bytes | None = None,
 ) -> dict[str, Any]:
     """chat.postMessage arguments (without channel). Lists are capped in the data ("and N
     more"), and the block count is checked here so that no week can break the 50-block limit.
 
-    With `chart`, the body also holds CHART_KEY (chart_spec): the outbox draws and uploads it
-    and puts its image block in (with_chart), which one block of the limit is kept for."""
+    With `chart` and its drawing (`png`), the body also holds CHART_KEY (chart_spec): the
+    outbox uploads it and puts its image block in (with_chart), which one block of the limit
+    is kept for."""
     title = summary_title(data, lang)
     blocks: list[Block] = [
         header(title),
@@ -106,10 +108,11 @@ def summary_message(
         formatted=True,
     )
     blocks.append(context(escape(t(lang, "report.survey_basis"))))
-    most = MESSAGE_BLOCKS_MAX - (1 if chart is not None else 0)
+    image = chart if chart is not None and chart.weeks and png is not None else None
+    most = MESSAGE_BLOCKS_MAX - (1 if image is not None else 0)
     if len(blocks) > most:
         blocks = [*blocks[: most - 1], context(escape(t(lang, "summary.truncated")))]
     body: dict[str, Any] = {"text": clip(title, 3000), "blocks": blocks}
-    if chart is not None and chart.weeks:
-        body[CHART_KEY] = chart_spec(playbook, chart, lang)
+    if image is not None and png is not None:
+        body[CHART_KEY] = chart_spec(playbook, image, lang, png)
     return body

@@ -154,7 +154,9 @@ async def test_apscheduler_runs_the_jobs(leakbot: Leakbot) -> None:
     scheduler.start()
     try:
         summary = await emulator.wait_for_call(
-            "chat.postMessage", where=lambda c: c.args.get("channel") == SUMMARY_CHANNEL
+            "chat.postMessage",
+            where=lambda c: c.args.get("channel") == SUMMARY_CHANNEL,
+            timeout=30,  # a bound: its chart is drawn by a child process first (seconds of CPU)
         )
         escalation = await emulator.wait_for_call(
             "chat.postMessage",

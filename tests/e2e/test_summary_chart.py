@@ -144,6 +144,31 @@ async def test_without_files_write_the_summary_goes_text_only_at_once(
     assert any("chart could not be uploaded" in line for line in errors_logged(caplog))
 
 
+async def test_an_image_slack_will_not_show_leaves_the_summary_text_only_in_the_end(
+    leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_next("chat.postMessage", status=503)  # uploaded and recorded, not posted
+    await post_summary(leakbot)
+    [upload] = emulator.successful_calls_to("files.getUploadURLExternal")
+    assert upload.response is not None
+    emulator.delete_file(str(upload.response["file_id"]))  # gone before the retry
+    # The second try is refused: tried again (as when Slack has not processed a file yet).
+    leakbot.clock.advance(minutes=10)
+    await leakbot.deliver()
+    assert emulator.messages(SUMMARY_CHANNEL) == []
+    [refused] = [c for c in emulator.calls_to("chat.postMessage") if c.error == "invalid_blocks"]
+    assert "invalid slack file" in str(refused.problems)
+    leakbot.clock.advance(minutes=10)
+    await leakbot.deliver()
+    message = only_summary(emulator)  # the third (CHART_ATTEMPTS) posts without the image
+    assert "2026-W48" in message["text"]
+    assert emulator.images_shown(SUMMARY_CHANNEL) == []
+    assert len(emulator.calls_to("files.getUploadURLExternal")) == 1  # the recorded file only
+    assert "slack refused the summary's chart; posting the summary without it" in (
+        errors_logged(caplog)
+    )
+
+
 async def test_a_chart_that_cannot_be_drawn_leaves_the_summary_text_only(
     leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

@@ -681,6 +681,11 @@ class SlackEmulator:
                 )
         return found
 
+    def delete_file(self, file_id: str) -> None:
+        """The file is gone from Slack (deleted by someone, or by the workspace's retention):
+        messages can no longer show it."""
+        del self._files[file_id]
+
     def uploaded_files(self) -> dict[str, bytes | None]:
         """Every file id handed out, with its uploaded bytes (None: never uploaded)."""
         return {file_id: file.content for file_id, file in self._files.items()}

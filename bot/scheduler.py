@@ -101,6 +101,7 @@ class Scheduler:
         self.on_enqueued = on_enqueued
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()  # job runs in progress
+        self._stopping = asyncio.Event()  # set by aclose: a job in progress ends early
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=self.tz)
@@ -131,6 +132,7 @@ class Scheduler:
     async def aclose(self, timeout: float) -> None:
         """Start no more jobs, let a running one finish (up to `timeout`), then shut down: a stop
         right after start must not cancel a job mid-query (APScheduler logs that as a failure)."""
+        self._stopping.set()
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is None:
             return
@@ -185,6 +187,9 @@ class Scheduler:
         task = self._track()
         try:
             posted = await self.post_summary(previous_week(fired, self.tz), now=now)
+        except Stopping:
+            log.info("stopping before the weekly summary was queued; the next start queues it")
+            return False
         except Exception:
             log.exception("weekly summary failed")
             return False
@@ -219,15 +224,31 @@ class Scheduler:
         outbox only uploads it; None (logged) when it cannot be drawn: the summary goes
         without it."""
         try:
-            return await draw_in_child(
-                chart_input(chart, lang), playbook_path=self.playbook_path, tz=self.tz
+            drawing = asyncio.create_task(
+                draw_in_child(
+                    chart_input(chart, lang), playbook_path=self.playbook_path, tz=self.tz
+                )
             )
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({drawing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not drawing.done():  # the process stops: end the job now, nothing queued
+                drawing.cancel()  # (the drawing process is killed)
+                await asyncio.gather(drawing, return_exceptions=True)
+                raise Stopping
+            return drawing.result()
+        except Stopping:
+            raise
         except Exception as exc:
             log.error(
                 "the weekly summary's chart could not be drawn; posting the summary without it",
                 extra={"error": f"{type(exc).__name__}: {exc}"},
             )
             return None
+
+
+class Stopping(Exception):
+    """The scheduler stops (aclose) while a job waits for something slow (the chart)."""
 
 
 def current_week(now: datetime, tz: ZoneInfo) -> Week:

@@ -242,3 +242,18 @@ async def test_the_emulator_shows_only_completed_images_it_issued(emulator: Slac
     shown = await upload("chart.png", complete=True)
     assert await post_image(shown) == "ok"
     assert [file_id for _, file_id in emulator.images_shown(SUMMARY_CHANNEL)] == [shown]
+
+
+async def test_a_stop_while_the_chart_is_drawn_queues_nothing_and_logs_no_error(
+    leakbot: Leakbot, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.scheduler")
+    scheduler = leakbot.app.scheduler
+    leakbot.clock.set(MONDAY_0900)
+    await scheduler.aclose(1)  # stopping: a drawing in progress is abandoned (its process killed)
+    assert await scheduler.summary_due() is False
+    assert await leakbot.app.deps.follow.summary_queued(parse_week("2026-W48", JST)) is False
+    assert errors_logged(caplog) == []
+    assert any("the next start queues it" in r.getMessage() for r in caplog.records)
+    await leakbot.deliver()
+    assert emulator.messages(SUMMARY_CHANNEL) == []

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import failpoints
 from bot.clock import Clock
+from bot.domain.chart import WeeklyActions
 from bot.domain.followups import (
     PARTNER_REPORT,
     due_reminders,
@@ -48,6 +49,7 @@ from bot.store import (
 from bot.store import audit as audit_rows
 from bot.store import outbox as outbox_rows
 from bot.store.audit import AuditEntry
+from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
 from bot.updates import FactUpdates
 
@@ -88,6 +90,11 @@ async def _enqueue_and_audit(
     if await outbox_rows.enqueue(conn, messages, now=now):
         failpoints.hit("followthrough.enqueued")
         await audit_rows.append_audit(conn, entry)
+
+
+def summary_key(week: Week) -> str:
+    """The weekly summary's outbox dedupe key: one summary per ISO week."""
+    return f"summary:{week.label}"
 
 
 class FollowThrough:
@@ -423,11 +430,26 @@ class FollowThrough:
             self.store, week, now=now, overdue_grace=graces, regulator_refs=regulator
         )
 
+    async def summary_queued(self, week: Week) -> bool:
+        """Whether the week's summary has an outbox item already (pending, sent or dead)."""
+        return bool(await self.store.queued_dedupe_keys([summary_key(week)]))
+
+    async def summary_chart(self, week: Week) -> WeeklyActions | None:
+        """The chart's counts: incidents per week over the 12 weeks ending with `week`, by
+        decided action. None (logged) when they cannot be read: the summary goes without it."""
+        try:
+            return await weekly_actions(self.store, week, self.config.tz)
+        except Exception:
+            log.exception("the weekly summary's chart counts could not be read")
+            return None
+
     async def post_summary(self, data: WeekData, message: dict[str, Any]) -> bool:
         """Queue the summary once per week (replicas and restarts included).
 
         `message` is the finished body: the scheduler (an edge) words the summary when it
-        computes it, with links it looked up in Slack (docs/architecture.md)."""
+        computes it, with links it looked up in Slack (docs/architecture.md). Its chart, if
+        any, travels in the same outbox item: the outbox uploads it and posts the message with
+        the image in it, once (bot/slack/outbox.py)."""
         if not self.config.summary_channel:
             return False
         inserted = await self.store.enqueue(
@@ -436,7 +458,7 @@ class FollowThrough:
                     kind="summary",
                     method="chat.postMessage",
                     payload={"channel": self.config.summary_channel, **message},
-                    dedupe_key=f"summary:{data.week.label}",
+                    dedupe_key=summary_key(data.week),
                 )
             ],
             now=self.clock.now(),

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,11 +23,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.domain.chart import WeeklyActions
 from bot.domain.playbook import Playbook
 from bot.domain.summary import Week, WeekData, previous_week, week_of
 from bot.followthrough import FollowThrough
 from bot.slack.blocks.summary import summary_message
 from bot.store import SYSTEM_ACTOR
+from bot.summary_chart import chart_input, draw_in_child
 
 log = logging.getLogger(__name__)
 CATCH_UP_DAYS = 8
@@ -85,8 +88,11 @@ class Scheduler:
         clock: Clock,
         *,
         on_enqueued: Any = None,
+        playbook_path: Path | None = None,
     ) -> None:
         self.follow = follow
+        # Where `playbook` was read from: the chart's drawing process reads it too.
+        self.playbook_path = playbook_path
         self.client = client
         self.playbook = playbook
         self.tz = tz
@@ -95,6 +101,7 @@ class Scheduler:
         self.on_enqueued = on_enqueued
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()  # job runs in progress
+        self._stopping = asyncio.Event()  # set by aclose: a job in progress ends early
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=self.tz)
@@ -125,6 +132,7 @@ class Scheduler:
     async def aclose(self, timeout: float) -> None:
         """Start no more jobs, let a running one finish (up to `timeout`), then shut down: a stop
         right after start must not cancel a job mid-query (APScheduler logs that as a failure)."""
+        self._stopping.set()
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is None:
             return
@@ -179,6 +187,9 @@ class Scheduler:
         task = self._track()
         try:
             posted = await self.post_summary(previous_week(fired, self.tz), now=now)
+        except Stopping:
+            log.info("stopping before the weekly summary was queued; the next start queues it")
+            return False
         except Exception:
             log.exception("weekly summary failed")
             return False
@@ -198,11 +209,46 @@ class Scheduler:
         return await add_permalinks(self.client, replace(data, extra=refs))
 
     async def post_summary(self, week: Week, *, now: datetime) -> bool:
+        if not self.follow.config.summary_channel or await self.follow.summary_queued(week):
+            return False  # nowhere to post, or queued before (by this or another replica)
         data = await self.build_summary(week, now=now)
         lang = self.follow.config.channel_lang
+        chart = await self.follow.summary_chart(week)
+        png = await self.draw_chart(chart, lang) if chart is not None else None
         return await self.follow.post_summary(
-            data, summary_message(self.playbook, data, lang, self.tz)
+            data, summary_message(self.playbook, data, lang, self.tz, chart, png)
         )
+
+    async def draw_chart(self, chart: WeeklyActions, lang: str) -> bytes | None:
+        """The chart's PNG, drawn now (in a child process, off the outbox's way), so that the
+        outbox only uploads it; None (logged) when it cannot be drawn: the summary goes
+        without it."""
+        try:
+            drawing = asyncio.create_task(
+                draw_in_child(
+                    chart_input(chart, lang), playbook_path=self.playbook_path, tz=self.tz
+                )
+            )
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({drawing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not drawing.done():  # the process stops: end the job now, nothing queued
+                drawing.cancel()  # (the drawing process is killed)
+                await asyncio.gather(drawing, return_exceptions=True)
+                raise Stopping
+            return drawing.result()
+        except Stopping:
+            raise
+        except Exception as exc:
+            log.error(
+                "the weekly summary's chart could not be drawn; posting the summary without it",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
+            return None
+
+
+class Stopping(Exception):
+    """The scheduler stops (aclose) while a job waits for something slow (the chart)."""
 
 
 def current_week(now: datetime, tz: ZoneInfo) -> Week:

@@ -10,15 +10,22 @@ one the chart is drawn with English labels rather than empty boxes.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
-from bot.domain.chart import CATEGORIES, REJECTED, UNDECIDED, WeeklyActions
+from bot.domain.chart import CATEGORIES, REJECTED, UNDECIDED, WeeklyActions, chart_weeks
 from bot.domain.explain import option_label
 from bot.domain.i18n import t
 from bot.domain.playbook import Playbook
+from bot.domain.summary import parse_week
 from bot.domain.vocabulary import OPTION_KEYS
+
+PNG_SIGNATURE: Final[bytes] = b"\x89PNG\r\n\x1a\n"
+log = logging.getLogger(__name__)
 
 # Families that cover Japanese, most common on Linux servers first (fonts-noto-cjk,
 # fonts-ipaexfont, fonts-takao, fonts-vlgothic), then macOS / Windows ones.
@@ -181,3 +188,124 @@ def _draw_compared(axes: object, playbook: Playbook, data: WeeklyActions, lang: 
     axes.set_title(t(lang, "chart.compared_title", weeks=len(data.weeks)))
     axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     axes.grid(axis="x", alpha=0.3)
+
+
+# -- drawing in a child process ----------------------------------------------------------------
+#
+# The server draws the weekly chart in a short-lived child (`python -m bot.summary_chart`): the
+# drawing holds the GIL for a second or more and matplotlib adds tens of MB that would stay in
+# the long-running process, while the chart is needed once a week. The child reads the chart's
+# input (`chart_input`) as JSON on stdin and writes the PNG to stdout.
+
+CHILD_TIMEOUT_SECONDS: Final[float] = 120.0
+
+
+class ChartFailed(Exception):
+    """The chart could not be drawn (the child failed, timed out or wrote no PNG)."""
+
+
+def chart_input(data: WeeklyActions, lang: str) -> dict[str, object]:
+    """What the child needs to draw `data` (JSON values): the last week, how many weeks, the
+    counts per category and the labels' language."""
+    if not data.weeks:
+        raise ValueError("a chart needs at least one week")
+    return {
+        "week": data.weeks[-1].label,
+        "weeks": len(data.weeks),
+        "counts": {key: list(values) for key, values in data.counts.items()},
+        "lang": lang,
+    }
+
+
+def actions_from_input(spec: Mapping[str, object], tz: ZoneInfo) -> WeeklyActions:
+    """`chart_input`'s JSON back into the series (ValueError when it is not one)."""
+    weeks_count = spec.get("weeks")
+    counts = spec.get("counts")
+    if not isinstance(weeks_count, int) or weeks_count < 1 or not isinstance(counts, Mapping):
+        raise ValueError("chart input needs weeks (a positive number) and counts")
+    weeks = chart_weeks(parse_week(str(spec.get("week") or ""), tz), tz, weeks_count)
+    series: dict[str, tuple[int, ...]] = {}
+    for key in CATEGORIES:
+        values = counts.get(key, [0] * weeks_count)
+        if not isinstance(values, list) or len(values) != weeks_count:
+            raise ValueError(f"chart input: {key} needs {weeks_count} counts")
+        series[key] = tuple(int(value) for value in values)
+    return WeeklyActions(weeks, series)
+
+
+async def draw_in_child(
+    spec: Mapping[str, object],
+    *,
+    playbook_path: Path | None,
+    tz: ZoneInfo,
+    timeout: float = CHILD_TIMEOUT_SECONDS,
+) -> bytes:
+    """The PNG of `spec` (chart_input), drawn by a child process; ChartFailed otherwise."""
+    import asyncio
+    import json
+    import sys
+
+    arguments = [sys.executable, "-m", "bot.summary_chart", "--tz", tz.key]
+    if playbook_path is not None:
+        arguments += ["--playbook", str(playbook_path)]
+    process = await asyncio.create_subprocess_exec(
+        *arguments,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(json.dumps(spec).encode()), timeout=timeout
+        )
+    except TimeoutError:
+        raise ChartFailed(f"drawing took longer than {timeout:g} s") from None
+    finally:
+        if process.returncode is None:  # timed out, or the caller was cancelled (shutdown)
+            process.kill()
+            await asyncio.shield(process.wait())
+    notes = err.decode(errors="replace").strip().splitlines()
+    if process.returncode != 0 or not out.startswith(PNG_SIGNATURE):
+        detail = notes[-1] if notes else "no PNG written"
+        raise ChartFailed(f"the chart process exited {process.returncode}: {detail}")
+    for note in notes:  # drawn, with a remark (e.g. English labels for want of a font)
+        log.warning("weekly summary chart: %s", note)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bot.summary_chart [--tz ZONE] [--playbook FILE]`: chart_input JSON on stdin,
+    the PNG on stdout."""
+    import argparse
+    import json
+    import sys
+
+    from bot.domain.playbook import load_playbook
+
+    parser = argparse.ArgumentParser(prog="python -m bot.summary_chart")
+    parser.add_argument("--tz", default="UTC")
+    parser.add_argument("--playbook", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        spec = json.loads(sys.stdin.buffer.read())
+        if not isinstance(spec, dict):
+            raise ValueError("the chart input is not a JSON object")
+        data = actions_from_input(spec, ZoneInfo(args.tz))
+        lang = str(spec.get("lang") or "en")
+        chart = render_chart(load_playbook(args.playbook), data, lang)
+    except Exception as exc:  # one line on stderr: the parent logs it
+        print(f"summary chart: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if chart.lang != lang:
+        print(
+            f"no Japanese-capable font installed (looked for {', '.join(JAPANESE_FONTS)}): "
+            "drawn with English labels",
+            file=sys.stderr,
+        )
+    sys.stdout.buffer.write(chart.png)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

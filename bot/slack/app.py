@@ -217,6 +217,7 @@ def build_scheduler(deps: Deps) -> Scheduler:
         deps.settings.tz,
         deps.clock,
         on_enqueued=deps.outbox.notify,
+        playbook_path=deps.settings.LEAKBOT_PLAYBOOK,
     )
 
 

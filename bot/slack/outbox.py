@@ -11,11 +11,13 @@ timed by the injected clock, never by sleeping in tests.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -38,6 +40,7 @@ from bot.logs import bind_incident
 from bot.metrics import Metrics
 from bot.notifications import FILE_METHOD, PAYLOAD_KEY, Notification, is_notification
 from bot.service import Unavailable
+from bot.slack.blocks.summary import CHART_KEY, with_chart
 from bot.slack.render import FileBody, NotificationRenderer
 from bot.store import IncidentRecord, OutboxItem, Store
 
@@ -53,6 +56,10 @@ RETRYABLE_ERRORS = frozenset(
 # recommendation), at most 10 (2,000 messages since the item was queued).
 LOOKUP_PAGE = 200
 LOOKUP_MAX_PAGES = 10
+
+# The weekly summary's chart: tries of its upload (or of a post Slack refused for its image)
+# before the summary goes without it.
+CHART_ATTEMPTS = 3
 
 
 def transient(exc: BaseException) -> bool:
@@ -345,16 +352,44 @@ class OutboxSender:
             )
             return
         failpoints.hit("outbox.claimed")
+        chart = payload.pop(CHART_KEY, None)  # the weekly summary's chart (blocks/summary.py)
         earlier = await self._earlier_post(item, payload)
         if earlier is not None:
             # An earlier attempt did post, but stopped before recording it: record, don't repeat.
             await self._sent(item, {"channel": payload.get("channel"), "ts": earlier})
             return
+        text_only = payload
+        if isinstance(chart, Mapping):
+            with_image = await self._with_chart(item, payload, chart)
+            if with_image is None:
+                return  # put back for a retry, or another worker holds the item now
+            payload = with_image
         try:
             response = await self.client.api_call(item.method, json=payload)
         except SlackApiError as exc:
-            await self._slack_failed(item, exc)
-            return
+            if payload is text_only or not _refused_file(exc):
+                await self._slack_failed(item, exc)
+                return
+            # Slack would not show the uploaded chart (e.g. not processed yet): try again a few
+            # times, then post the summary without it rather than not at all.
+            if item.attempts < CHART_ATTEMPTS:
+                await self._retry(
+                    item, f"chart refused: {_errors(exc)}", self._backoff(item.attempts)
+                )
+                return
+            log.error(
+                "slack refused the summary's chart; posting the summary without it",
+                extra={"method": item.method, "error": _errors(exc)},
+            )
+            try:
+                response = await self.client.api_call(item.method, json=text_only)
+            except SlackApiError as again:
+                await self._slack_failed(item, again)
+                return
+            except (aiohttp.ClientError, TimeoutError, OSError) as again:
+                error = f"{type(again).__name__}: {again}"
+                await self._retry(item, error, self._backoff(item.attempts))
+                return
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
             return
@@ -518,10 +553,10 @@ class OutboxSender:
             raise ValueError("a file needs a channel or a thread")
         return notification, placement, record
 
-    async def _upload(self, body: FileBody) -> str:
+    async def _upload(self, body: FileBody, *, alt_txt: str | None = None) -> str:
         """Steps 1 and 2 of upload v2; returns the new (not yet shared) file's id."""
         answer = await self.client.files_getUploadURLExternal(
-            filename=body.filename, length=len(body.content)
+            filename=body.filename, length=len(body.content), alt_txt=alt_txt
         )
         upload_url, file_id = str(answer["upload_url"]), str(answer["file_id"])
         session = self.client.session
@@ -540,6 +575,76 @@ class OutboxSender:
             if owned:
                 await session.close()
         return file_id
+
+    # -- the weekly summary's chart -------------------------------------------------------------
+
+    async def _with_chart(
+        self, item: OutboxItem, payload: dict[str, Any], chart: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The summary's body with its chart's image block, the chart uploaded once.
+
+        The PNG (drawn when the summary was computed, bot/scheduler.py) is uploaded (upload v2,
+        completed without a channel: the file stays the app's own until the message shows it)
+        and its file id recorded in the item before the post, so a retry after a stop or a dead
+        post reuses that file. A chart that cannot be read or uploaded (after CHART_ATTEMPTS
+        tries when it may pass) is logged and the summary goes without it. None: the item was
+        put back for a retry, or its lease was lost (whoever holds it now finishes it)."""
+        recorded = (item.result or {}).get("file_id")
+        if isinstance(recorded, str) and recorded:
+            file_id = recorded
+        else:
+            try:
+                filename, title, alt_text = (
+                    str(chart["filename"]),
+                    str(chart["title"]),
+                    str(chart["alt_text"]),
+                )
+                png = base64.b64decode(str(chart["png"]), validate=True)
+            except (KeyError, ValueError) as exc:
+                log.error(
+                    "the weekly summary's chart is unreadable; posting the summary without it",
+                    extra={"error": f"{type(exc).__name__}: {exc}"},
+                )
+                return payload
+            body = FileBody(filename=filename, title=title, content=png)
+            try:
+                file_id = await self._upload(body, alt_txt=alt_text)
+                await self.client.files_completeUploadExternal(
+                    files=[{"id": file_id, "title": body.title}]
+                )
+            except (
+                SlackApiError,
+                aiohttp.ClientError,
+                TimeoutError,
+                OSError,
+                _UploadRefused,
+            ) as exc:
+                if isinstance(exc, SlackApiError):
+                    error = _errors(exc)
+                else:
+                    error = f"{type(exc).__name__}: {exc}"
+                if item.attempts < CHART_ATTEMPTS and _may_pass(exc):
+                    await self._retry(
+                        item, f"uploading the chart failed: {error}", self._backoff(item.attempts)
+                    )
+                    return None
+                log.error(
+                    "the weekly summary's chart could not be uploaded; "
+                    "posting the summary without it",
+                    extra={"error": error},
+                )
+                return payload
+            failpoints.hit("outbox.chart_uploaded")
+            if not await self.store.record_uploaded_file(
+                item.id, file_id=file_id, title=body.title, worker_id=self.worker_id
+            ):
+                return None
+            failpoints.hit("outbox.chart_recorded")
+        # Uploading took a while: hold the item for the post, or leave it.
+        until = self.clock.now() + timedelta(seconds=self.lease_seconds)
+        if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=until):
+            return None
+        return with_chart(payload, chart, file_id)
 
     # -- the incident's private channel (LEAKBOT_INCIDENT_CHANNELS=private) -------------------
 
@@ -655,3 +760,27 @@ class OutboxSender:
 
 class _UploadRefused(Exception):
     """The upload URL did not take the bytes (worth another try)."""
+
+
+def _errors(exc: SlackApiError) -> str:
+    """Slack's error code and its details (`errors`), e.g. an invalid block's json-pointer."""
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    details = [str(problem) for problem in data.get("errors") or []]
+    return " ".join([str(data.get("error") or f"HTTP {exc.response.status_code}"), *details])
+
+
+def _refused_file(exc: SlackApiError) -> bool:
+    """Slack refused a message because of a `slack_file` it cannot show."""
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    return data.get("error") == "invalid_blocks" and any(
+        "slack_file" in str(problem) for problem in data.get("errors") or []
+    )
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """A failure worth another try: the network, 429, 5xx or Slack's "try again" errors."""
+    if not isinstance(exc, SlackApiError):
+        return True
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    status = exc.response.status_code
+    return status == 429 or status >= 500 or str(data.get("error") or "") in RETRYABLE_ERRORS

@@ -46,6 +46,12 @@ async def test_two_instances_on_one_database_post_one_summary(
     texts = summaries(emulator)
     assert len(texts) == 1
     assert "2026-W48" in texts[0] and incident.id in texts[0]
+    # With one chart in it, uploaded once.
+    [(ts, file_id)] = emulator.images_shown(SUMMARY_CHANNEL)
+    assert emulator.messages(SUMMARY_CHANNEL)[0]["ts"] == ts
+    [upload] = emulator.successful_calls_to("files.getUploadURLExternal")
+    assert upload.args["filename"] == "leakbot-summary-2026-W48.png"
+    assert upload.response is not None and upload.response["file_id"] == file_id
     # The escalation (undecided for days) went out once per step, not once per replica.
     escalations = [
         c
@@ -148,7 +154,9 @@ async def test_apscheduler_runs_the_jobs(leakbot: Leakbot) -> None:
     scheduler.start()
     try:
         summary = await emulator.wait_for_call(
-            "chat.postMessage", where=lambda c: c.args.get("channel") == SUMMARY_CHANNEL
+            "chat.postMessage",
+            where=lambda c: c.args.get("channel") == SUMMARY_CHANNEL,
+            timeout=30,  # a bound: its chart is drawn by a child process first (seconds of CPU)
         )
         escalation = await emulator.wait_for_call(
             "chat.postMessage",

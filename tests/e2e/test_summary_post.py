@@ -108,6 +108,12 @@ async def test_post_queues_wait_reports_slacks_answer_and_retry_delivers(
     assert code == 0, out
     assert "posted to CSUMMARY01 (ts " in out
     assert len(summary_posts(emu)) == 1
+    # With its chart: drawn and uploaded once (before the refused post), the retry reused it.
+    [(ts, file_id)] = emu.images_shown(SUMMARY_CHANNEL)
+    assert f"(ts {ts})" in out
+    assert len(emu.successful_calls_to("files.getUploadURLExternal")) == 1
+    assert emu.uploaded_files()[file_id] is not None
+    assert emu.files_shared() == []  # shown in the message, not shared as a file message
 
     code, out = await cli("summary", "--week", "2026-W48", "--post", "--wait")
     assert code == 0 and "already posted" in out, out

@@ -4,6 +4,10 @@ Killed after the bytes were POSTed but before the file id was recorded, the rest
 again (Slack keeps the first upload private and unshared); killed after the file id was
 recorded, the restart completes that file without uploading. Either way the thread gets the
 document exactly once.
+
+The weekly summary's chart likewise: the process posts last week's summary when it starts;
+killed between the chart's upload and the post (or after the post, before recording it), the
+restart gives exactly one summary message with the chart in it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,101 @@ from conftest import APPROVER_1, CHANNEL, GROUP, REPORTER, SECRET, SUMMARY_CHANN
 from slackemu import SlackEmulator, SystemClock
 from test_faults_sigkill import WAIT, BotProcess, Driver, _free_port, _incident_ids
 
+from bot.store import Store
+
 # failpoint → how many uploads the thread's one file costs.
 POINTS = {"outbox.file_uploaded=1": 2, "outbox.file_recorded=1": 1}
+
+
+# failpoint → how many uploads the summary's one chart costs.
+CHART_POINTS = {
+    "outbox.chart_uploaded=1": 2,  # uploaded, not recorded: uploaded again (the first unshown)
+    "outbox.chart_recorded=1": 1,  # recorded: the restart posts with that file
+    "outbox.sent=1": 1,  # posted, not recorded: the restart finds the post (its metadata)
+}
+
+
+def _slack(emu: SlackEmulator) -> None:
+    emu.add_user(REPORTER, locale="ja-JP")
+    emu.add_user(APPROVER_1, locale="ja-JP")
+    emu.add_usergroup(GROUP, [])
+    emu.add_channel(CHANNEL, is_member=True)
+    emu.add_channel(SUMMARY_CHANNEL, is_member=True)
+
+
+def _env(emu: SlackEmulator, database_url: str, port: int) -> dict[str, str]:
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "LEAKBOT_", "DATABASE_URL"))
+        },
+        "SLACK_BOT_TOKEN": "xoxb-fault-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": emu.api_url,
+        "DATABASE_URL": database_url,
+        "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
+        "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
+        "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
+        "PORT": str(port),
+    }
+
+
+def _uploads(emu: SlackEmulator, suffix: str) -> list[Any]:
+    """The files declared for upload whose names end with `suffix` (a document: ".md"; the
+    summary's chart: ".png")."""
+    return [
+        call
+        for call in emu.successful_calls_to("files.getUploadURLExternal")
+        if str(call.args.get("filename")).endswith(suffix)
+    ]
+
+
+@pytest.mark.parametrize("failpoint", list(CHART_POINTS))
+async def test_sigkill_around_the_summary_chart_posts_one_message_with_one_image(
+    database_url: str, failpoint: str
+) -> None:
+    async with SlackEmulator(clock=SystemClock()) as emu:
+        _slack(emu)
+        bot = BotProcess(_env(emu, database_url, _free_port()))
+        await bot.start(failpoint)  # posts last week's summary at once, and dies at the point
+        try:
+            assert await bot.wait_exit() == -9
+            shown_before = emu.images_shown(SUMMARY_CHANNEL)
+            assert len(shown_before) == (1 if failpoint.startswith("outbox.sent") else 0)
+            await bot.start(None)
+            # The restart posts (or, after an unknown outcome, finds its post), then stops
+            # gracefully: the outbox finishes recording the call in flight.
+            await emu.wait_for_call(
+                "conversations.history" if shown_before else "chat.postMessage",
+                where=lambda call: call.ok and call.args.get("channel") == SUMMARY_CHANNEL,
+                timeout=WAIT,
+            )
+        finally:
+            await bot.stop()
+        item = await _summary_item(database_url)
+
+        [message] = emu.messages(SUMMARY_CHANNEL)
+        [(ts, file_id)] = emu.images_shown(SUMMARY_CHANNEL)
+        assert message["ts"] == ts and item["status"] == "sent"
+        assert item["result"]["ts"] == ts
+        [image] = [b for b in message["blocks"] if b["type"] == "image"]
+        # In the channel's language (Japanese by default), saying what the bars count.
+        assert "報告されたインシデントの件数を週ごとに" in image["alt_text"]
+        assert "当社の決定0件" in image["alt_text"] and "回答者" in image["alt_text"]
+        assert (emu.uploaded_files()[file_id] or b"").startswith(b"\x89PNG")
+        assert len(_uploads(emu, ".png")) == CHART_POINTS[failpoint]
+        assert emu.files_shared() == []  # shown in the summary, never a file message of its own
+        emu.assert_no_rejections()
+
+
+async def _summary_item(database_url: str) -> dict[str, Any]:
+    store = await Store.open(database_url)
+    try:
+        [item] = [i for i in await store.outbox_items() if i.kind == "summary"]
+        return {"status": item.status, "result": dict(item.result or {})}
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("failpoint", list(POINTS))
@@ -27,27 +124,8 @@ async def test_sigkill_during_an_upload_shares_the_file_once(
 ) -> None:
     port = _free_port()
     async with SlackEmulator(clock=SystemClock()) as emu:
-        emu.add_user(REPORTER, locale="ja-JP")
-        emu.add_user(APPROVER_1, locale="ja-JP")
-        emu.add_usergroup(GROUP, [])
-        emu.add_channel(CHANNEL, is_member=True)
-        emu.add_channel(SUMMARY_CHANNEL, is_member=True)
-        env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("SLACK_", "LEAKBOT_", "DATABASE_URL"))
-            },
-            "SLACK_BOT_TOKEN": "xoxb-fault-test",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": emu.api_url,
-            "DATABASE_URL": database_url,
-            "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
-            "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
-            "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
-            "PORT": str(port),
-        }
-        bot = BotProcess(env)
+        _slack(emu)
+        bot = BotProcess(_env(emu, database_url, port))
         driver = Driver(emu, bot, port, [])
         await bot.start(failpoint)
         try:
@@ -82,11 +160,14 @@ async def test_sigkill_during_an_upload_shares_the_file_once(
             assert reply.status == 200
             assert await bot.wait_exit() == -9  # killed at the failpoint, mid-upload
             assert emu.files_shared() == []
-            assert len(emu.uploaded_files()) == 1
+            assert len(_uploads(emu, ".md")) == 1
 
             await bot.start(None)
-            await asyncio.wait_for(
-                emu.wait_for_call("files.completeUploadExternal", where=lambda c: c.ok), WAIT
+            await emu.wait_for_call(
+                "files.completeUploadExternal",
+                # The document's share (the summary's chart is completed without a channel).
+                where=lambda c: c.ok and bool(c.args.get("channel_id")),
+                timeout=WAIT,
             )
         finally:
             await bot.stop()
@@ -94,5 +175,10 @@ async def test_sigkill_during_an_upload_shares_the_file_once(
 
         [shared] = emu.files_shared(CHANNEL, ts)
         assert shared["filename"] == f"ppc_preliminary-{incident_id}-ja.md"
-        assert len(emu.calls_to("files.getUploadURLExternal")) == POINTS[failpoint]
-        assert len([c for c in emu.calls_to("files.completeUploadExternal") if c.ok]) == 1
+        assert len(_uploads(emu, ".md")) == POINTS[failpoint]
+        shares = [
+            call
+            for call in emu.successful_calls_to("files.completeUploadExternal")
+            if call.args.get("channel_id")  # the summary's chart is completed without one
+        ]
+        assert len(shares) == 1

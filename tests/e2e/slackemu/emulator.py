@@ -227,6 +227,10 @@ class _Channel:
 MethodHandler = Callable[[dict[str, Any]], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
 
+# The file types Slack shows in image blocks (the Slack file object's reference).
+IMAGE_TYPES: Final[tuple[str, ...]] = (".png", ".jpg", ".jpeg", ".gif")
+
+
 @dataclass
 class _File:
     """A file of upload v2: declared by getUploadURLExternal, bytes POSTed, then shared."""
@@ -237,6 +241,10 @@ class _File:
     title: str = ""
     shares: list[tuple[str, str | None]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # files.completeUploadExternal finished it (with or without a channel): only then is it a
+    # file Slack shows, e.g. in an image block's `slack_file`.
+    completed: bool = False
+    alt_txt: str | None = None
 
 
 class SlackEmulator:
@@ -672,6 +680,11 @@ class SlackEmulator:
                     }
                 )
         return found
+
+    def delete_file(self, file_id: str) -> None:
+        """The file is gone from Slack (deleted by someone, or by the workspace's retention):
+        messages can no longer show it."""
+        del self._files[file_id]
 
     def uploaded_files(self) -> dict[str, bytes | None]:
         """Every file id handed out, with its uploaded bytes (None: never uploaded)."""
@@ -1138,8 +1151,49 @@ class SlackEmulator:
         problems = validate_message(args.get("text"), blocks, action_id_scope=self.action_id_scope)
         if any(p.endswith("[json-pointer:/text]") for p in problems):
             raise _Rejected("msg_too_long", problems, with_errors=False)
+        if not problems and isinstance(blocks, list):
+            problems = self._slack_file_problems(blocks)
         if problems:
             raise _Rejected("invalid_blocks", problems, with_errors=True)
+
+    def _slack_file_problems(self, blocks: list[Any]) -> list[str]:
+        """Image blocks and elements whose `slack_file` Slack could not show: an id it never
+        issued, or a file not uploaded and completed, or not an image. (A `url` is not checked:
+        this emulator hands out no file URLs.)"""
+        problems: list[str] = []
+
+        def visit(node: Any, path: str) -> None:
+            if isinstance(node, list):
+                for index, child in enumerate(node):
+                    visit(child, f"{path}/{index}")
+                return
+            if not isinstance(node, Mapping):
+                return
+            reference = node.get("slack_file") if node.get("type") == "image" else None
+            if isinstance(reference, Mapping) and reference.get("id") is not None:
+                file = self._files.get(str(reference["id"]))
+                if (
+                    file is None
+                    or not file.completed
+                    or not file.filename.lower().endswith(IMAGE_TYPES)
+                ):
+                    problems.append(f"invalid slack file [json-pointer:{path}/slack_file]")
+            for key, child in node.items():
+                if isinstance(child, list | Mapping):
+                    visit(child, f"{path}/{key}")
+
+        visit(blocks, "/blocks")
+        return problems
+
+    def images_shown(self, channel: str) -> list[tuple[str, str]]:
+        """(message ts, file id) of each `slack_file` image in the channel's messages."""
+        found: list[tuple[str, str]] = []
+        for ts, msg in self._messages.get(self._resolve_channel(channel), {}).items():
+            for block in msg.get("blocks") or []:
+                reference = block.get("slack_file") if block.get("type") == "image" else None
+                if isinstance(reference, Mapping) and reference.get("id"):
+                    found.append((ts, str(reference["id"])))
+        return found
 
     def _channel_for_post(self, args: Mapping[str, Any]) -> str:
         raw = args.get("channel")
@@ -1595,7 +1649,12 @@ class SlackEmulator:
         if not length_text.isdecimal() or int(length_text) <= 0:
             raise SlackApiFailure("invalid_arguments", extra={"detail": "length must be > 0"})
         file_id = self._new_id("F")
-        self._files[file_id] = _File(filename=filename, length=int(length_text))
+        alt_txt = call.args.get("alt_txt")
+        self._files[file_id] = _File(
+            filename=filename,
+            length=int(length_text),
+            alt_txt=str(alt_txt) if alt_txt is not None else None,
+        )
         return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
 
     def _files_complete_upload_external(self, call: RecordedCall) -> dict[str, Any]:
@@ -1619,6 +1678,7 @@ class SlackEmulator:
                 # Unknown, or its bytes never reached the upload URL.
                 raise SlackApiFailure("file_not_found", extra={"file_id": file_id})
             file.title = str(entry.get("title") or file.filename)
+            file.completed = True
             share = (target, str(thread_ts) if thread_ts else None)
             # Completing the same file again (a retry whose answer was lost) shares it once.
             if target is not None and share not in file.shares:

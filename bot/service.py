@@ -17,6 +17,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.domain.answers import Answers, AnswersError, parse_answers
@@ -35,10 +36,15 @@ from bot.store import (
     OutboxMessage,
     Store,
 )
+from bot.store import home as home_rows
+from bot.store.approvals import AfterDecision
 
 log = logging.getLogger(__name__)
 RECOMMENDATION = "recommendation"
 P = ParamSpec("P")
+FollowUps = Callable[[AsyncConnection, IncidentRecord], Awaitable[tuple[AfterDecision, list[str]]]]
+"""What a decision brings with it, in its own transaction (FollowThrough.decision_tasks): the
+outbox messages and audit rows, and whose App Home shows it besides the reporter and approvers."""
 R = TypeVar("R")
 
 
@@ -288,20 +294,36 @@ class IncidentService:
         action: OptionKey,
         needed: int,
         round_: int | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> ApprovalOutcome:
-        """`round_`: the round the approver saw; a vote for another round is refused."""
+        """`round_`: the round the approver saw; a vote for another round is refused.
+        `follow_ups`: written with the decision, in the same transaction, as are the App Home
+        refreshes of everyone who sees it."""
+        now = self.now()
+
+        async def then(conn: AsyncConnection, decided: IncidentRecord) -> AfterDecision:
+            after, people = (
+                await follow_ups(conn, decided) if follow_ups is not None else (AfterDecision(), [])
+            )
+            viewers = await home_rows.home_viewers_among(
+                conn, [decided.reporter_id, *people], approvers=True, since=now - HOME_VIEWER_TTL
+            )
+            if not viewers:
+                return after
+            homes = home_refresh(sorted(viewers), now=now)
+            return AfterDecision([*after.messages, *homes], after.audit)
+
         outcome = await self.store.record_approval(
             incident_id,
             approver_id=actor_id,
             action=action,
             required=needed,
-            now=self.now(),
+            now=now,
             on_decided=self._decision_messages,
             expected_round=round_,
+            then=then,
         )
-        if outcome.kind == "decided" and outcome.incident is not None:
-            await self.refresh_homes([outcome.incident.reporter_id], approvers=True)
-        elif outcome.kind == "recorded":
+        if outcome.kind == "recorded":
             await self.refresh_homes([actor_id])  # their vote shows in their tab
         return outcome
 

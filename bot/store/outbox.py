@@ -38,28 +38,35 @@ async def enqueue(
     """Queue the messages (`incident_id`: for those without one); returns the new item ids (a
     duplicate dedupe_key is skipped)."""
     aware("now", now)
-    ids: list[int] = []
+    if not messages:
+        return []
+    rows = []
     for message in messages:
         due = now
         if message.not_before is not None:
             due = max(now, aware("not_before", message.not_before))
-        stmt = insert(conn, outbox).values(
-            incident_id=message.incident_id or incident_id,
-            kind=message.kind,
-            method=message.method,
-            payload=dict(message.payload),
-            dedupe_key=message.dedupe_key,
-            status="pending",
-            attempts=0,
-            next_attempt_at=due,
-            created_at=now,
+        rows.append(
+            {
+                "incident_id": message.incident_id or incident_id,
+                "kind": message.kind,
+                "method": message.method,
+                "payload": dict(message.payload),
+                "dedupe_key": message.dedupe_key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": due,
+                "created_at": now,
+            }
         )
-        if message.dedupe_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
-        new_id = (await conn.execute(stmt.returning(outbox.c.id))).scalar_one_or_none()
-        if new_id is not None:
-            ids.append(int(new_id))
-    return ids
+    # One INSERT for all (a decision queues three or four): ids follow the rows' order, which
+    # is the order an incident's messages are sent in. A row whose dedupe_key exists is skipped.
+    stmt = (
+        insert(conn, outbox)
+        .values(rows if len(rows) > 1 else rows[0])
+        .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        .returning(outbox.c.id)
+    )
+    return sorted(int(new_id) for new_id in (await conn.execute(stmt)).scalars())
 
 
 async def claim_outbox(

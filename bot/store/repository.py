@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from . import approvals, audit, events_jobs, home, incidents, leases, outbox, tasks, uploads
 from . import lifecycle as lifecycle_queries
 from . import updates as update_queries
-from .approvals import OnChange
+from .approvals import OnChange, ThenDecided
 from .audit import AuditEntry, audit_hash
 from .common import aware, canonical_json
 from .engine import Database
@@ -319,6 +319,7 @@ class Store(Database):
         now: datetime,
         on_decided: OnChange | None = None,
         expected_round: int | None = None,
+        then: ThenDecided | None = None,
     ) -> ApprovalOutcome:
         """One approver's vote for `action` in the current round, with the incident row locked.
 
@@ -326,7 +327,8 @@ class Store(Database):
         messages from `on_decided(decided_record)` are enqueued in the same transaction (so the
         callback must be pure: it may run again when the transaction is retried). An approver
         who switches action replaces their earlier vote. With `expected_round`, a vote cast on
-        another round's message is refused ("stale") under the same lock.
+        another round's message is refused ("stale") under the same lock. `then(conn, decided)`
+        writes what the decision brings with it (tasks, say) in the same transaction.
         """
         return await self.write(
             lambda conn: approvals.record_approval(
@@ -338,6 +340,7 @@ class Store(Database):
                 now=now,
                 on_decided=on_decided,
                 expected_round=expected_round,
+                then=then,
             )
         )
 

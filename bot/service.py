@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from bot.store import (
     NewIncident,
     OutboxMessage,
     Store,
+    canonical_json,
 )
 from bot.store import home as home_rows
 from bot.store.approvals import AfterDecision
@@ -77,6 +79,8 @@ def store_errors_unavailable(method: Callable[P, Awaitable[R]]) -> Callable[P, A
 # `version`) held multiplier shares; both keep `assessed_at`, and an incident's assessment is
 # always re-computed from its stored answers (`assessment_of`), so both stay readable.
 SNAPSHOT_VERSION = 2
+# Assessments kept by `IncidentService.assessment_of` (the incidents being worked on now).
+ASSESSMENTS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class IncidentService:
         self.playbook = playbook
         self.config = config
         self.clock = clock
+        self._assessments: OrderedDict[str, Assessment] = OrderedDict()
 
     def now(self) -> datetime:
         return self.clock.now().astimezone(self.config.tz)
@@ -142,8 +147,31 @@ class IncidentService:
         return answers
 
     def assessment_of(self, record: IncidentRecord) -> Assessment:
-        assessed_at = datetime.fromisoformat(record.assessment["assessed_at"])
-        return assess(self.answers_of(record), self.playbook, tz=self.config.tz, now=assessed_at)
+        """The incident's assessment, re-computed from its stored answers (see SNAPSHOT_VERSION).
+
+        A click and the messages it causes ask for the same one several times (the tasks, the
+        decided message): the last few are kept, by everything the result depends on."""
+        snapshot = record.assessment
+        key = canonical_json(
+            [
+                record.answers,
+                snapshot.get("observed"),
+                snapshot.get("aware_at"),
+                snapshot["assessed_at"],
+            ]
+        )
+        found = self._assessments.get(key)
+        if found is not None:
+            self._assessments.move_to_end(key)
+            return found
+        assessed_at = datetime.fromisoformat(snapshot["assessed_at"])
+        assessment = assess(
+            self.answers_of(record), self.playbook, tz=self.config.tz, now=assessed_at
+        )
+        self._assessments[key] = assessment
+        if len(self._assessments) > ASSESSMENTS_KEPT:
+            self._assessments.popitem(last=False)
+        return assessment
 
     async def prior_incidents(self, partner: str) -> int:
         return await self.store.count_incidents_for_partner(normalize_partner(partner))

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -115,6 +116,8 @@ class OutboxSender:
         self.stats = OutboxStats()
         self.metrics: Metrics | None = None
         self._wake = asyncio.Event()
+        # Items leased together with the previous one's result (run_once, _mark_sent).
+        self._following: list[OutboxItem] = []
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -209,9 +212,15 @@ class OutboxSender:
             limit=self.batch,
             lease_seconds=self.lease_seconds,
         )
-        for item in items:
-            await self._deliver(item)
-        return len(items)
+        queue = deque(items)
+        handled = 0
+        while queue:
+            self._following = []
+            await self._deliver(queue.popleft())
+            handled += 1
+            # The incident's next message, leased when this one was recorded as sent.
+            queue.extendleft(reversed(self._following))
+        return handled
 
     # -- one item ----------------------------------------------------------------------------
 
@@ -241,10 +250,13 @@ class OutboxSender:
             if render is not None:
                 legacy = {"kind": str(render), "lang": lang}
                 notification = Notification.from_payload({PAYLOAD_KEY: legacy}, item.incident_id)
+        keys = [str(key) for key in (ref, thread) if key is not None]
+        sent: dict[str, dict[str, Any] | None] = {}
         if notification is not None:
             if item.incident_id is None:
                 raise ValueError("a notification needs an incident")
-            record = await self.store.get_incident(item.incident_id)
+            # The incident and where its earlier messages went, read together.
+            record, sent = await self.store.incident_and_sent(item.incident_id, keys)
             if record is None:
                 raise ValueError(f"incident {item.incident_id} is gone")
             payload.update(await self.renderer.render(notification, record))
@@ -254,11 +266,15 @@ class OutboxSender:
             if key is None:
                 continue
             assert item.incident_id is not None
-            sent = await self.store.last_sent_result(item.incident_id, str(key))
-            if not sent:
+            found = (
+                sent[str(key)]
+                if str(key) in sent
+                else await self.store.last_sent_result(item.incident_id, str(key))
+            )
+            if not found:
                 raise Unresolved(str(key))
-            payload["channel"] = sent["channel"]
-            payload["thread_ts" if as_thread else "ts"] = sent["ts"]
+            payload["channel"] = found["channel"]
+            payload["thread_ts" if as_thread else "ts"] = found["ts"]
         return self._with_metadata(item, payload)
 
     @staticmethod
@@ -358,7 +374,9 @@ class OutboxSender:
             await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
             return
         failpoints.hit("outbox.sent")
-        await self._sent(item, {"channel": response.get("channel"), "ts": response.get("ts")})
+        await self._sent(
+            item, {"channel": response.get("channel"), "ts": response.get("ts")}, chain=True
+        )
 
     async def _hold_lease(self, item: OutboxItem) -> bool:
         """Whether this worker still holds the item's lease, renewed for a whole lease from
@@ -423,10 +441,26 @@ class OutboxSender:
             log.warning("could not check for an earlier post", extra={"error": type(exc).__name__})
         return None
 
-    async def _sent(self, item: OutboxItem, result: dict[str, Any]) -> None:
-        if await self.store.mark_sent(
-            item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
-        ):
+    async def _mark_sent(self, item: OutboxItem, result: dict[str, Any], *, chain: bool) -> bool:
+        """Record the item as sent; with `chain`, lease its incident's next due item in the same
+        transaction (run_once delivers it next)."""
+        if not chain or item.incident_id is None:
+            return await self.store.mark_sent(
+                item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
+            )
+        marked, following = await self.store.mark_sent_and_claim_next(
+            item.id,
+            result=result,
+            now=self.clock.now(),
+            worker_id=self.worker_id,
+            incident_id=item.incident_id,
+            lease_seconds=self.lease_seconds,
+        )
+        self._following += following
+        return marked
+
+    async def _sent(self, item: OutboxItem, result: dict[str, Any], *, chain: bool = False) -> None:
+        if await self._mark_sent(item, result, chain=chain):
             self.stats.sent += 1
             if self.metrics is not None:
                 self.metrics.slack_calls.labels(item.kind, "sent").inc()

@@ -70,9 +70,16 @@ async def enqueue(
 
 
 async def claim_outbox(
-    conn: AsyncConnection, *, now: datetime, worker_id: str, limit: int, lease_seconds: float
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    incident_id: str | None = None,
 ) -> list[OutboxItem]:
-    """Lease due items to this worker (attempts + 1), oldest first.
+    """Lease due items to this worker (attempts + 1), oldest first (`incident_id`: only that
+    incident's).
 
     Per incident, items go out in order: an item is never returned while an older pending
     item of the same incident exists (leased, backing off or due), so at most one item per
@@ -97,6 +104,8 @@ async def claim_outbox(
         .order_by(outbox.c.id)
         .limit(limit)
     )
+    if incident_id is not None:
+        query = query.where(outbox.c.incident_id == incident_id)
     if is_postgres(conn):
         query = query.with_for_update(skip_locked=True, of=outbox)
     ids = list((await conn.execute(query)).scalars().all())

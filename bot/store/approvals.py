@@ -4,7 +4,7 @@ rejection. The incident row is locked for the whole change."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import and_, select
@@ -160,7 +160,12 @@ async def record_approval(
         decision_reason=None,
         updated_at=now,
     )
-    messages = list(on_decided(decided)) if on_decided is not None else []
+    # Its own messages belong to the incident; those of `then` say whom they belong to (an
+    # App Home refresh belongs to none: it must not hold back the incident's messages).
+    messages = [
+        replace(message, incident_id=message.incident_id or incident_id)
+        for message in (on_decided(decided) if on_decided is not None else ())
+    ]
     entries.append(
         AuditEntry(
             incident_id,
@@ -175,7 +180,7 @@ async def record_approval(
         after = await then(conn, decided)
         messages += after.messages
         entries += after.audit
-    await enqueue(conn, messages, now=now, incident_id=incident_id)
+    await enqueue(conn, messages, now=now)
     await append_audit(conn, *entries)
     return ApprovalOutcome(
         "decided", decided, action, len(approvers), required, approvers, previous

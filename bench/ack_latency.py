@@ -379,11 +379,10 @@ async def bench_database(
             picked: dict[str, dict[str, Any]] = {}
             for message in found:
                 for element in _buttons(message):
-                    if (
-                        element.get("action_id") == "leak_approve"
-                        and element.get("value") in wanted
-                    ):
-                        picked[element["value"]] = message
+                    # The value is "<incident>:<round>:<action>" (approve_value).
+                    shown = str(element.get("value") or "").partition(":")[0]
+                    if element.get("action_id") == "leak_approve" and shown in wanted:
+                        picked[shown] = message
             messages = [picked[i] for i in sorted(picked, key=order.__getitem__)]
             if len(messages) != len(incident_ids):
                 raise RuntimeError(

@@ -48,6 +48,8 @@ from bot.store import (
 )
 from bot.store import audit as audit_rows
 from bot.store import outbox as outbox_rows
+from bot.store import tasks as task_rows
+from bot.store.approvals import AfterDecision
 from bot.store.audit import AuditEntry
 from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
@@ -120,11 +122,9 @@ class FollowThrough:
 
     # -- tasks -------------------------------------------------------------------------------
 
-    async def create_tasks(self, record: IncidentRecord) -> list[TaskRecord]:
-        """The decided incident's deadlines and checklist as tasks (idempotent), and the thread
-        message that lists them with a Done button each."""
-        if record.status != "decided" or record.decided_action is None:
-            return []
+    def _plans(self, record: IncidentRecord, earlier: list[TaskRecord]) -> list[NewTask]:
+        """The decided incident's deadlines and checklist, as tasks (`earlier`: its tasks so
+        far, needed from round 2 on)."""
         assessment = self.service.assessment_of(record)
         approver = record.decided_by[-1] if record.decided_by else record.reporter_id
         plans = plan_tasks(
@@ -140,31 +140,68 @@ class FollowThrough:
             # A duty done in an earlier round (a regulator report filed, say) stays done.
             done = {
                 (task.kind, task.ref)
-                for task in await self.store.tasks_for(record.id)
+                for task in earlier
                 if task.round < record.round and task.status == "done"
             }
             plans = [plan for plan in plans if (plan.kind, plan.ref) not in done]
-        now = self.clock.now()
-        created = await self.store.create_tasks(
-            record.id,
-            [NewTask.planned(plan) for plan in plans],
-            now=now,
-        )
-        # The store writes the "tasks.created" audit row (with the tasks) itself.
-        failpoints.hit("tasks.created")
+        return [NewTask.planned(plan) for plan in plans]
+
+    def _tasks_messages(
+        self, record: IncidentRecord, owners: list[str | None]
+    ) -> list[OutboxMessage]:
+        """The thread message listing the tasks (or, with incident channels, the channel and
+        its messages; `owners`: of all the incident's tasks)."""
         tasks_note = Notification(
             kind="tasks", incident_id=record.id, thread=RECOMMENDATION, round=record.round
         )
         if self.config.incident_channels:
-            messages = incident_channel_messages(
-                record,
-                tasks_note,
-                approvers=self.config.approvers,
-                owners=[task.owner_id for task in await self.store.tasks_for(record.id)],
+            return incident_channel_messages(
+                record, tasks_note, approvers=self.config.approvers, owners=owners
             )
-        else:
-            messages = [tasks_note.to_outbox(dedupe_key=f"tasks:{record.id}:{record.round}")]
-        await self.store.enqueue(messages, now=now)
+        return [tasks_note.to_outbox(dedupe_key=f"tasks:{record.id}:{record.round}")]
+
+    async def decision_tasks(
+        self, conn: AsyncConnection, record: IncidentRecord
+    ) -> tuple[AfterDecision, list[str]]:
+        """`create_tasks` inside the decision's own transaction (`IncidentService.approve`): the
+        tasks, their "tasks.created" audit row and their message; and the owners of the new
+        tasks (whose App Home shows them)."""
+        if record.status != "decided" or record.decided_action is None:
+            return AfterDecision(), []
+        earlier = (
+            await task_rows.tasks_for(conn, record.id)
+            if record.round > 1 or self.config.incident_channels
+            else []
+        )
+        new_tasks = self._plans(record, earlier)
+        now = self.clock.now()
+        created = await task_rows.insert_new_tasks(
+            conn, record.id, record.round, new_tasks, now=now
+        )
+        entry = task_rows.tasks_created(
+            record.id, new_tasks, created, actor_id=SYSTEM_ACTOR, now=now
+        )
+        fresh = [task for task in new_tasks if (task.kind, task.ref) in created]
+        owners = [task.owner_id for task in earlier] + [task.owner_id for task in fresh]
+        after = AfterDecision(
+            self._tasks_messages(record, owners), [entry] if entry is not None else []
+        )
+        return after, [task.owner_id for task in fresh if task.owner_id]
+
+    async def create_tasks(self, record: IncidentRecord) -> list[TaskRecord]:
+        """The decided incident's deadlines and checklist as tasks (idempotent), and the thread
+        message that lists them with a Done button each."""
+        if record.status != "decided" or record.decided_action is None:
+            return []
+        earlier = await self.store.tasks_for(record.id) if record.round > 1 else []
+        now = self.clock.now()
+        created = await self.store.create_tasks(record.id, self._plans(record, earlier), now=now)
+        # The store writes the "tasks.created" audit row (with the tasks) itself.
+        failpoints.hit("tasks.created")
+        owners: list[str | None] = []
+        if self.config.incident_channels:
+            owners = [task.owner_id for task in await self.store.tasks_for(record.id)]
+        await self.store.enqueue(self._tasks_messages(record, owners), now=now)
         failpoints.hit("tasks.enqueued")
         await self.service.refresh_homes(task.owner_id for task in created)
         return created

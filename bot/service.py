@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.domain.answers import Answers, AnswersError, parse_answers
@@ -34,11 +36,17 @@ from bot.store import (
     NewIncident,
     OutboxMessage,
     Store,
+    canonical_json,
 )
+from bot.store import home as home_rows
+from bot.store.approvals import AfterDecision
 
 log = logging.getLogger(__name__)
 RECOMMENDATION = "recommendation"
 P = ParamSpec("P")
+FollowUps = Callable[[AsyncConnection, IncidentRecord], Awaitable[tuple[AfterDecision, list[str]]]]
+"""What a decision brings with it, in its own transaction (FollowThrough.decision_tasks): the
+outbox messages and audit rows, and whose App Home shows it besides the reporter and approvers."""
 R = TypeVar("R")
 
 
@@ -71,6 +79,8 @@ def store_errors_unavailable(method: Callable[P, Awaitable[R]]) -> Callable[P, A
 # `version`) held multiplier shares; both keep `assessed_at`, and an incident's assessment is
 # always re-computed from its stored answers (`assessment_of`), so both stay readable.
 SNAPSHOT_VERSION = 2
+# Assessments kept by `IncidentService.assessment_of` (the incidents being worked on now).
+ASSESSMENTS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,7 @@ class IncidentService:
         self.playbook = playbook
         self.config = config
         self.clock = clock
+        self._assessments: OrderedDict[str, Assessment] = OrderedDict()
 
     def now(self) -> datetime:
         return self.clock.now().astimezone(self.config.tz)
@@ -136,8 +147,31 @@ class IncidentService:
         return answers
 
     def assessment_of(self, record: IncidentRecord) -> Assessment:
-        assessed_at = datetime.fromisoformat(record.assessment["assessed_at"])
-        return assess(self.answers_of(record), self.playbook, tz=self.config.tz, now=assessed_at)
+        """The incident's assessment, re-computed from its stored answers (see SNAPSHOT_VERSION).
+
+        A click and the messages it causes ask for the same one several times (the tasks, the
+        decided message): the last few are kept, by everything the result depends on."""
+        snapshot = record.assessment
+        key = canonical_json(
+            [
+                record.answers,
+                snapshot.get("observed"),
+                snapshot.get("aware_at"),
+                snapshot["assessed_at"],
+            ]
+        )
+        found = self._assessments.get(key)
+        if found is not None:
+            self._assessments.move_to_end(key)
+            return found
+        assessed_at = datetime.fromisoformat(snapshot["assessed_at"])
+        assessment = assess(
+            self.answers_of(record), self.playbook, tz=self.config.tz, now=assessed_at
+        )
+        self._assessments[key] = assessment
+        if len(self._assessments) > ASSESSMENTS_KEPT:
+            self._assessments.popitem(last=False)
+        return assessment
 
     async def prior_incidents(self, partner: str) -> int:
         return await self.store.count_incidents_for_partner(normalize_partner(partner))
@@ -288,20 +322,36 @@ class IncidentService:
         action: OptionKey,
         needed: int,
         round_: int | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> ApprovalOutcome:
-        """`round_`: the round the approver saw; a vote for another round is refused."""
+        """`round_`: the round the approver saw; a vote for another round is refused.
+        `follow_ups`: written with the decision, in the same transaction, as are the App Home
+        refreshes of everyone who sees it."""
+        now = self.now()
+
+        async def then(conn: AsyncConnection, decided: IncidentRecord) -> AfterDecision:
+            after, people = (
+                await follow_ups(conn, decided) if follow_ups is not None else (AfterDecision(), [])
+            )
+            viewers = await home_rows.home_viewers_among(
+                conn, [decided.reporter_id, *people], approvers=True, since=now - HOME_VIEWER_TTL
+            )
+            if not viewers:
+                return after
+            homes = home_refresh(sorted(viewers), now=now)
+            return AfterDecision([*after.messages, *homes], after.audit)
+
         outcome = await self.store.record_approval(
             incident_id,
             approver_id=actor_id,
             action=action,
             required=needed,
-            now=self.now(),
+            now=now,
             on_decided=self._decision_messages,
             expected_round=round_,
+            then=then,
         )
-        if outcome.kind == "decided" and outcome.incident is not None:
-            await self.refresh_homes([outcome.incident.reporter_id], approvers=True)
-        elif outcome.kind == "recorded":
+        if outcome.kind == "recorded":
             await self.refresh_homes([actor_id])  # their vote shows in their tab
         return outcome
 

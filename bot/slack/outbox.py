@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -122,6 +123,8 @@ class OutboxSender:
         self.stats = OutboxStats()
         self.metrics: Metrics | None = None
         self._wake = asyncio.Event()
+        # Items leased together with the previous one's result (run_once, _mark_sent).
+        self._following: list[OutboxItem] = []
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -216,9 +219,15 @@ class OutboxSender:
             limit=self.batch,
             lease_seconds=self.lease_seconds,
         )
-        for item in items:
-            await self._deliver(item)
-        return len(items)
+        queue = deque(items)
+        handled = 0
+        while queue:
+            self._following = []
+            await self._deliver(queue.popleft())
+            handled += 1
+            # The incident's next message, leased when this one was recorded as sent.
+            queue.extendleft(reversed(self._following))
+        return handled
 
     # -- one item ----------------------------------------------------------------------------
 
@@ -248,10 +257,13 @@ class OutboxSender:
             if render is not None:
                 legacy = {"kind": str(render), "lang": lang}
                 notification = Notification.from_payload({PAYLOAD_KEY: legacy}, item.incident_id)
+        keys = [str(key) for key in (ref, thread) if key is not None]
+        sent: dict[str, dict[str, Any] | None] = {}
         if notification is not None:
             if item.incident_id is None:
                 raise ValueError("a notification needs an incident")
-            record = await self.store.get_incident(item.incident_id)
+            # The incident and where its earlier messages went, read together.
+            record, sent = await self.store.incident_and_sent(item.incident_id, keys)
             if record is None:
                 raise ValueError(f"incident {item.incident_id} is gone")
             payload.update(await self.renderer.render(notification, record))
@@ -261,11 +273,15 @@ class OutboxSender:
             if key is None:
                 continue
             assert item.incident_id is not None
-            sent = await self.store.last_sent_result(item.incident_id, str(key))
-            if not sent:
+            found = (
+                sent[str(key)]
+                if str(key) in sent
+                else await self.store.last_sent_result(item.incident_id, str(key))
+            )
+            if not found:
                 raise Unresolved(str(key))
-            payload["channel"] = sent["channel"]
-            payload["thread_ts" if as_thread else "ts"] = sent["ts"]
+            payload["channel"] = found["channel"]
+            payload["thread_ts" if as_thread else "ts"] = found["ts"]
         return self._with_metadata(item, payload)
 
     @staticmethod
@@ -344,8 +360,7 @@ class OutboxSender:
             return
         # A batch's last items may wait longer than the lease (each call can take 10 s): renew it
         # before each call, and leave an item whose lease another worker took after it ran out.
-        renewed_until = self.clock.now() + timedelta(seconds=self.lease_seconds)
-        if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=renewed_until):
+        if not await self._hold_lease(item):
             log.info(
                 "outbox lease lost before sending; another worker has the item",
                 extra={"incident_id": item.incident_id, "method": item.method},
@@ -394,7 +409,21 @@ class OutboxSender:
             await self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item.attempts))
             return
         failpoints.hit("outbox.sent")
-        await self._sent(item, {"channel": response.get("channel"), "ts": response.get("ts")})
+        await self._sent(
+            item, {"channel": response.get("channel"), "ts": response.get("ts")}, chain=True
+        )
+
+    async def _hold_lease(self, item: OutboxItem) -> bool:
+        """Whether this worker still holds the item's lease, renewed for a whole lease from
+        now. A lease claimed moments ago (three quarters of it left: the usual case, a batch
+        of one) is kept as it is, without a write: nobody can take it before it runs out."""
+        now = self.clock.now()
+        fresh = timedelta(seconds=self.lease_seconds * 0.75)
+        held = item.leased_by == self.worker_id and item.lease_until is not None
+        if held and item.lease_until is not None and item.lease_until - now >= fresh:
+            return True
+        until = now + timedelta(seconds=self.lease_seconds)
+        return await self.store.renew_lease(item.id, worker_id=self.worker_id, until=until)
 
     async def _gave_up_on(self, incident_id: str | None, kind: str) -> bool:
         if incident_id is None:
@@ -447,10 +476,26 @@ class OutboxSender:
             log.warning("could not check for an earlier post", extra={"error": type(exc).__name__})
         return None
 
-    async def _sent(self, item: OutboxItem, result: dict[str, Any]) -> None:
-        if await self.store.mark_sent(
-            item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
-        ):
+    async def _mark_sent(self, item: OutboxItem, result: dict[str, Any], *, chain: bool) -> bool:
+        """Record the item as sent; with `chain`, lease its incident's next due item in the same
+        transaction (run_once delivers it next)."""
+        if not chain or item.incident_id is None:
+            return await self.store.mark_sent(
+                item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
+            )
+        marked, following = await self.store.mark_sent_and_claim_next(
+            item.id,
+            result=result,
+            now=self.clock.now(),
+            worker_id=self.worker_id,
+            incident_id=item.incident_id,
+            lease_seconds=self.lease_seconds,
+        )
+        self._following += following
+        return marked
+
+    async def _sent(self, item: OutboxItem, result: dict[str, Any], *, chain: bool = False) -> None:
+        if await self._mark_sent(item, result, chain=chain):
             self.stats.sent += 1
             if self.metrics is not None:
                 self.metrics.slack_calls.labels(item.kind, "sent").inc()
@@ -681,8 +726,7 @@ class OutboxSender:
         except (ValueError, KeyError, TypeError) as exc:
             await self._dead(item, f"cannot build message: {type(exc).__name__}: {exc}")
             return
-        renewed_until = self.clock.now() + timedelta(seconds=self.lease_seconds)
-        if not await self.store.renew_lease(item.id, worker_id=self.worker_id, until=renewed_until):
+        if not await self._hold_lease(item):
             return  # another worker has it
         try:
             channel = await self._create_channel(name)

@@ -3,7 +3,8 @@ rejection. The incident row is locked for the whole change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import and_, select
@@ -17,6 +18,20 @@ from .records import ApprovalOutcome, IncidentRecord, OutboxMessage
 from .tables import approvals
 
 OnChange = Callable[[IncidentRecord], Sequence[OutboxMessage]]
+
+
+@dataclass(frozen=True)
+class AfterDecision:
+    """What a decision brings with it, written in the decision's own transaction: more outbox
+    messages (queued after `on_decided`'s) and audit rows (appended after the decision's)."""
+
+    messages: Sequence[OutboxMessage] = ()
+    audit: Sequence[AuditEntry] = ()
+
+
+ThenDecided = Callable[[AsyncConnection, IncidentRecord], Awaitable[AfterDecision]]
+"""Work on the decided incident inside the decision's transaction (tasks, say): it must not
+have effects outside the database, it may run again when the transaction is retried."""
 
 
 async def _approvers(
@@ -42,9 +57,11 @@ async def record_approval(
     now: datetime,
     on_decided: OnChange | None,
     expected_round: int | None = None,
+    then: ThenDecided | None = None,
 ) -> ApprovalOutcome:
     """One approver's vote for `action` in the current round; decides the incident when
-    `required` distinct approvers chose the same action, then enqueues `on_decided(decided)`.
+    `required` distinct approvers chose the same action, then enqueues `on_decided(decided)`
+    and writes what `then(conn, decided)` asks for.
     With `expected_round`, a vote cast on another round's message is refused ("stale") under
     the same lock."""
     aware("now", now)
@@ -64,17 +81,31 @@ async def record_approval(
             approvers=incident.decided_by,
         )
     round_ = incident.round
-    mine = and_(
-        approvals.c.incident_id == incident_id,
-        approvals.c.round == round_,
-        approvals.c.approver_id == approver_id,
-    )
-    previous = (await conn.execute(select(approvals.c.action).where(mine))).scalar_one_or_none()
+    # The round's votes, read once (under the incident's lock, nobody else votes meanwhile):
+    # this approver's earlier vote, and who else chose `action`, in the order they voted.
+    votes = (
+        await conn.execute(
+            select(
+                approvals.c.approver_id,
+                approvals.c.action,
+                approvals.c.created_at,
+                approvals.c.id,
+            )
+            .where(approvals.c.incident_id == incident_id)
+            .where(approvals.c.round == round_)
+        )
+    ).all()
+    previous = next((vote.action for vote in votes if vote.approver_id == approver_id), None)
     if previous == action:
         approvers = await _approvers(conn, incident_id, round_, action)
         return ApprovalOutcome("duplicate", incident, action, len(approvers), required, approvers)
     entries: list[AuditEntry] = []
     vote = {"round": round_, "action": action}
+    mine = and_(
+        approvals.c.incident_id == incident_id,
+        approvals.c.round == round_,
+        approvals.c.approver_id == approver_id,
+    )
     if previous is None:
         await conn.execute(
             approvals.insert().values(
@@ -98,7 +129,21 @@ async def record_approval(
                 vote,
             )
         )
-    approvers = await _approvers(conn, incident_id, round_, action)
+    # ORDER BY created_at, id as _approvers reads it: this vote is at `now`, with its own id
+    # (kept when it changed; the newest when it is new).
+    newest = max((v.id for v in votes), default=0) + 1
+    order = sorted(
+        [(v.created_at, v.id, v.approver_id) for v in votes if v.approver_id != approver_id]
+        + [
+            (
+                now,
+                next((v.id for v in votes if v.approver_id == approver_id), newest),
+                approver_id,
+            )
+        ]
+    )
+    same = {v.approver_id for v in votes if v.action == action} | {approver_id}
+    approvers = tuple(who for _, _, who in order if who in same)
     if len(approvers) < required:
         updated = await update_incident(conn, incident_id, updated_at=now)
         await append_audit(conn, *entries)
@@ -115,8 +160,12 @@ async def record_approval(
         decision_reason=None,
         updated_at=now,
     )
-    messages = on_decided(decided) if on_decided is not None else ()
-    await enqueue(conn, messages, now=now, incident_id=incident_id)
+    # Its own messages belong to the incident; those of `then` say whom they belong to (an
+    # App Home refresh belongs to none: it must not hold back the incident's messages).
+    messages = [
+        replace(message, incident_id=message.incident_id or incident_id)
+        for message in (on_decided(decided) if on_decided is not None else ())
+    ]
     entries.append(
         AuditEntry(
             incident_id,
@@ -127,6 +176,11 @@ async def record_approval(
             decision_state(decided) | {"required": required},
         )
     )
+    if then is not None:
+        after = await then(conn, decided)
+        messages += after.messages
+        entries += after.audit
+    await enqueue(conn, messages, now=now)
     await append_audit(conn, *entries)
     return ApprovalOutcome(
         "decided", decided, action, len(approvers), required, approvers, previous

@@ -74,7 +74,7 @@ async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[Audi
     prev = (
         await conn.execute(select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1))
     ).scalar_one_or_none() or GENESIS_HASH
-    appended: list[AuditRecord] = []
+    rows: list[dict[str, Any]] = []
     for entry in entries:
         aware("at", entry.at)
         before, after = plain(entry.before), plain(entry.after)
@@ -87,29 +87,25 @@ async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[Audi
             after=after,
             at=entry.at,
         )
-        row = (
-            (
-                await conn.execute(
-                    audit_log.insert()
-                    .values(
-                        incident_id=entry.incident_id,
-                        actor_id=entry.actor_id,
-                        action=entry.action,
-                        before=before,
-                        after=after,
-                        at=entry.at,
-                        prev_hash=prev,
-                        hash=digest,
-                    )
-                    .returning(*audit_log.c)
-                )
-            )
-            .mappings()
-            .one()
+        rows.append(
+            {
+                "incident_id": entry.incident_id,
+                "actor_id": entry.actor_id,
+                "action": entry.action,
+                "before": before,
+                "after": after,
+                "at": entry.at,
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
-        appended.append(_audit(row))
         prev = digest
-    return appended
+    # One INSERT for all the rows (a decision writes three); RETURNING gives no order, the
+    # hash (unique per row: it chains the previous one) puts them back in the entries' order.
+    stmt = audit_log.insert().values(rows) if len(rows) > 1 else audit_log.insert().values(rows[0])
+    returned = (await conn.execute(stmt.returning(*audit_log.c))).mappings().all()
+    by_hash = {row["hash"]: _audit(row) for row in returned}
+    return [by_hash[row["hash"]] for row in rows]
 
 
 async def audit_trail(conn: AsyncConnection, incident_id: str) -> list[AuditRecord]:

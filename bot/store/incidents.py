@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -149,8 +149,20 @@ async def incident_where(
     return None if row is None else incident_record(row)
 
 
+# By id, built once (a click and its messages read the incident four times): executed with
+# {"incident_id": ...}, SQLAlchemy's compiled cache does the rest.
+_BY_ID = select(incidents).where(incidents.c.id == bindparam("incident_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update(key_share=True)  # FOR NO KEY UPDATE on PostgreSQL
+
+
+async def _by_id(conn: AsyncConnection, incident_id: str, *, lock: bool) -> IncidentRecord | None:
+    query = _BY_ID_LOCKED if lock else _BY_ID
+    row = (await conn.execute(query, {"incident_id": incident_id})).mappings().one_or_none()
+    return None if row is None else incident_record(row)
+
+
 async def lock_incident(conn: AsyncConnection, incident_id: str) -> IncidentRecord | None:
-    return await incident_where(conn, incidents.c.id == incident_id, lock=True)
+    return await _by_id(conn, incident_id, lock=True)
 
 
 async def update_incident(conn: AsyncConnection, incident_id: str, **values: Any) -> IncidentRecord:
@@ -177,7 +189,7 @@ async def _incidents(conn: AsyncConnection, query: Any) -> list[IncidentRecord]:
 
 
 async def get_incident(conn: AsyncConnection, incident_id: str) -> IncidentRecord | None:
-    return await incident_where(conn, incidents.c.id == incident_id)
+    return await _by_id(conn, incident_id, lock=False)
 
 
 async def get_incidents(

@@ -3,11 +3,12 @@ about, leased to a worker (`FOR UPDATE SKIP LOCKED` on PostgreSQL), in order per
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,40 +39,70 @@ async def enqueue(
     """Queue the messages (`incident_id`: for those without one); returns the new item ids (a
     duplicate dedupe_key is skipped)."""
     aware("now", now)
-    ids: list[int] = []
+    if not messages:
+        return []
+    rows = []
     for message in messages:
         due = now
         if message.not_before is not None:
             due = max(now, aware("not_before", message.not_before))
-        stmt = insert(conn, outbox).values(
-            incident_id=message.incident_id or incident_id,
-            kind=message.kind,
-            method=message.method,
-            payload=dict(message.payload),
-            dedupe_key=message.dedupe_key,
-            status="pending",
-            attempts=0,
-            next_attempt_at=due,
-            created_at=now,
+        rows.append(
+            {
+                "incident_id": message.incident_id or incident_id,
+                "kind": message.kind,
+                "method": message.method,
+                "payload": dict(message.payload),
+                "dedupe_key": message.dedupe_key,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": due,
+                "created_at": now,
+            }
         )
-        if message.dedupe_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
-        new_id = (await conn.execute(stmt.returning(outbox.c.id))).scalar_one_or_none()
-        if new_id is not None:
-            ids.append(int(new_id))
-    return ids
+    # One INSERT for all (a decision queues three or four): ids follow the rows' order, which
+    # is the order an incident's messages are sent in. A row whose dedupe_key exists is skipped.
+    stmt = (
+        insert(conn, outbox)
+        .values(rows if len(rows) > 1 else rows[0])
+        .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
+        .returning(outbox.c.id)
+    )
+    return sorted(int(new_id) for new_id in (await conn.execute(stmt)).scalars())
 
 
 async def claim_outbox(
-    conn: AsyncConnection, *, now: datetime, worker_id: str, limit: int, lease_seconds: float
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    incident_id: str | None = None,
 ) -> list[OutboxItem]:
-    """Lease due items to this worker (attempts + 1), oldest first.
+    """Lease due items to this worker (attempts + 1), oldest first (`incident_id`: only that
+    incident's).
 
     Per incident, items go out in order: an item is never returned while an older pending
     item of the same incident exists (leased, backing off or due), so at most one item per
     incident is in flight. Items without an incident are independent.
     """
     aware("now", now)
+    params: dict[str, Any] = {"now": now, "limit": limit}
+    if incident_id is not None:
+        params["incident_id"] = incident_id
+    query = _claimable(postgres=is_postgres(conn), one_incident=incident_id is not None)
+    ids = list((await conn.execute(query, params)).scalars().all())
+    if not ids:
+        return []
+    leased = {"ids": ids, "until": now + timedelta(seconds=lease_seconds), "worker": worker_id}
+    rows = (await conn.execute(_LEASE, leased)).mappings().all()
+    return sorted((_item(row) for row in rows), key=lambda item: item.id)
+
+
+@functools.cache
+def _claimable(*, postgres: bool, one_incident: bool) -> Select[tuple[int]]:
+    """The claim's query, built once per kind (it runs every second and after every change):
+    parameters `now`, `limit` and, for `one_incident`, `incident_id`."""
     older = outbox.alias("older")
     blocked = (
         select(literal(1))
@@ -81,6 +112,7 @@ async def claim_outbox(
         .where(older.c.id < outbox.c.id)
         .exists()
     )
+    now = bindparam("now", type_=outbox.c.next_attempt_at.type)
     query = (
         select(outbox.c.id)
         .where(outbox.c.status == "pending")
@@ -88,30 +120,25 @@ async def claim_outbox(
         .where(or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now))
         .where(or_(outbox.c.incident_id.is_(None), ~blocked))
         .order_by(outbox.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if is_postgres(conn):
+    if one_incident:
+        query = query.where(outbox.c.incident_id == bindparam("incident_id"))
+    if postgres:
         query = query.with_for_update(skip_locked=True, of=outbox)
-    ids = list((await conn.execute(query)).scalars().all())
-    if not ids:
-        return []
-    rows = (
-        (
-            await conn.execute(
-                outbox.update()
-                .where(outbox.c.id.in_(ids))
-                .values(
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                    leased_by=worker_id,
-                    attempts=outbox.c.attempts + 1,
-                )
-                .returning(*outbox.c)
-            )
-        )
-        .mappings()
-        .all()
+    return query
+
+
+_LEASE = (
+    outbox.update()
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        lease_until=bindparam("until", type_=outbox.c.lease_until.type),
+        leased_by=bindparam("worker"),
+        attempts=outbox.c.attempts + 1,
     )
-    return sorted((_item(row) for row in rows), key=lambda item: item.id)
+    .returning(*outbox.c)
+)
 
 
 async def finish_item(conn: AsyncConnection, item_id: int, worker_id: str, **values: Any) -> bool:
@@ -191,17 +218,20 @@ async def queued_dedupe_keys(conn: AsyncConnection, keys: Iterable[str]) -> set[
     return found
 
 
+_LAST_SENT = (
+    select(outbox.c.result)
+    .where(outbox.c.incident_id == bindparam("incident_id"))
+    .where(outbox.c.kind == bindparam("kind"))
+    .where(outbox.c.status == "sent")
+    .order_by(outbox.c.sent_at.desc(), outbox.c.id.desc())
+    .limit(1)
+)
+
+
 async def last_sent_result(
     conn: AsyncConnection, incident_id: str, kind: str
 ) -> dict[str, Any] | None:
     """The `result` of the latest sent item of this kind for this incident, or None."""
-    query = (
-        select(outbox.c.result)
-        .where(outbox.c.incident_id == incident_id)
-        .where(outbox.c.kind == kind)
-        .where(outbox.c.status == "sent")
-        .order_by(outbox.c.sent_at.desc(), outbox.c.id.desc())
-        .limit(1)
-    )
-    value = (await conn.execute(query)).scalar_one_or_none()
+    params = {"incident_id": incident_id, "kind": kind}
+    value = (await conn.execute(_LAST_SENT, params)).scalar_one_or_none()
     return None if value is None else dict(value)

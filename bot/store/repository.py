@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import (
     approvals,
@@ -38,7 +39,7 @@ from . import (
 )
 from . import lifecycle as lifecycle_queries
 from . import updates as update_queries
-from .approvals import OnChange
+from .approvals import OnChange, ThenDecided
 from .audit import AuditEntry, audit_hash
 from .common import aware, canonical_json
 from .engine import Database
@@ -103,6 +104,18 @@ class Store(Database):
     async def get_incident(self, incident_id: str) -> IncidentRecord | None:
         async with self.read() as conn:
             return await incidents.get_incident(conn, incident_id)
+
+    async def incident_and_sent(
+        self, incident_id: str, kinds: Iterable[str]
+    ) -> tuple[IncidentRecord | None, dict[str, dict[str, Any] | None]]:
+        """The incident and, for each kind, `last_sent_result` (what the outbox needs to send
+        one of its messages), on one connection."""
+        async with self.read() as conn:
+            record = await incidents.get_incident(conn, incident_id)
+            if record is None:
+                return None, {}
+            sent = {kind: await outbox.last_sent_result(conn, incident_id, kind) for kind in kinds}
+            return record, sent
 
     async def get_incidents(self, incident_ids: Iterable[str]) -> dict[str, IncidentRecord]:
         """Several incidents by id in a few queries (missing ids are left out)."""
@@ -331,6 +344,7 @@ class Store(Database):
         now: datetime,
         on_decided: OnChange | None = None,
         expected_round: int | None = None,
+        then: ThenDecided | None = None,
     ) -> ApprovalOutcome:
         """One approver's vote for `action` in the current round, with the incident row locked.
 
@@ -338,7 +352,8 @@ class Store(Database):
         messages from `on_decided(decided_record)` are enqueued in the same transaction (so the
         callback must be pure: it may run again when the transaction is retried). An approver
         who switches action replaces their earlier vote. With `expected_round`, a vote cast on
-        another round's message is refused ("stale") under the same lock.
+        another round's message is refused ("stale") under the same lock. `then(conn, decided)`
+        writes what the decision brings with it (tasks, say) in the same transaction.
         """
         return await self.write(
             lambda conn: approvals.record_approval(
@@ -350,6 +365,7 @@ class Store(Database):
                 now=now,
                 on_decided=on_decided,
                 expected_round=expected_round,
+                then=then,
             )
         )
 
@@ -462,6 +478,37 @@ class Store(Database):
                 conn, item_id, result=result, now=now, worker_id=worker_id
             )
         )
+
+    async def mark_sent_and_claim_next(
+        self,
+        item_id: int,
+        *,
+        result: Mapping[str, Any] | None,
+        now: datetime,
+        worker_id: str,
+        incident_id: str,
+        lease_seconds: float,
+    ) -> tuple[bool, list[OutboxItem]]:
+        """`mark_sent`, and in the same transaction the incident's next due item leased to this
+        worker (its messages go out one after the other: a claim less per message). False (and
+        nothing claimed): the lease was lost."""
+
+        async def work(conn: AsyncConnection) -> tuple[bool, list[OutboxItem]]:
+            if not await outbox.mark_sent(
+                conn, item_id, result=result, now=now, worker_id=worker_id
+            ):
+                return False, []
+            following = await outbox.claim_outbox(
+                conn,
+                now=now,
+                worker_id=worker_id,
+                limit=1,
+                lease_seconds=lease_seconds,
+                incident_id=incident_id,
+            )
+            return True, following
+
+        return await self.write(work)
 
     async def mark_retry(
         self, item_id: int, *, error: str, next_attempt_at: datetime, worker_id: str

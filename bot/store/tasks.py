@@ -33,8 +33,20 @@ async def insert_tasks(
     now: datetime,
 ) -> list[int]:
     """Insert the tasks that do not exist yet (per round, kind, ref); returns the new ids."""
+    return sorted((await insert_new_tasks(conn, incident_id, round_, new_tasks, now=now)).values())
+
+
+async def insert_new_tasks(
+    conn: AsyncConnection,
+    incident_id: str,
+    round_: int,
+    new_tasks: Sequence[NewTask],
+    *,
+    now: datetime,
+) -> dict[tuple[str, str], int]:
+    """`insert_tasks`, returning the new ids by (kind, ref)."""
     if not new_tasks:
-        return []
+        return {}
     for task in new_tasks:
         if task.due_at is not None:
             aware("due_at", task.due_at)
@@ -60,9 +72,29 @@ async def insert_tasks(
         .on_conflict_do_nothing(
             index_elements=[tasks.c.incident_id, tasks.c.round, tasks.c.kind, tasks.c.ref]
         )
-        .returning(tasks.c.id)
+        .returning(tasks.c.id, tasks.c.kind, tasks.c.ref)
     )
-    return [int(new_id) for new_id in (await conn.execute(stmt)).scalars()]
+    return {(str(kind), str(ref)): int(new_id) for new_id, kind, ref in await conn.execute(stmt)}
+
+
+def tasks_created(
+    incident_id: str,
+    new_tasks: Sequence[NewTask],
+    created: dict[tuple[str, str], int],
+    *,
+    actor_id: str,
+    now: datetime,
+) -> AuditEntry | None:
+    """The "tasks.created" audit row of the tasks just inserted (None: none was new)."""
+    if not created:
+        return None
+    after = [
+        {"id": created[(t.kind, t.ref)], "kind": t.kind, "ref": t.ref, "owner_id": t.owner_id}
+        | {"due_at": iso(t.due_at) if t.due_at else None}
+        for t in new_tasks
+        if (t.kind, t.ref) in created
+    ]
+    return AuditEntry(incident_id, actor_id, "tasks.created", now, None, {"tasks": after})
 
 
 async def create_tasks(
@@ -81,21 +113,13 @@ async def create_tasks(
     ).scalar_one_or_none()
     if round_ is None:
         raise IncidentNotFound(incident_id)
-    created = await insert_tasks(conn, incident_id, round_, new_tasks, now=now)
+    created = await insert_new_tasks(conn, incident_id, round_, new_tasks, now=now)
     query = select(tasks).where(tasks.c.incident_id == incident_id).where(tasks.c.round == round_)
     by_ref = {(task.kind, task.ref): task for task in await _tasks(conn, query)}
     result = [by_ref[(task.kind, task.ref)] for task in new_tasks]
-    if created:
-        after = [
-            {"id": t.id, "kind": t.kind, "ref": t.ref, "owner_id": t.owner_id}
-            | {"due_at": iso(t.due_at) if t.due_at else None}
-            for t in result
-            if t.id in created
-        ]
-        await append_audit(
-            conn,
-            AuditEntry(incident_id, actor_id, "tasks.created", now, None, {"tasks": after}),
-        )
+    entry = tasks_created(incident_id, new_tasks, created, actor_id=actor_id, now=now)
+    if entry is not None:
+        await append_audit(conn, entry)
     return result
 
 

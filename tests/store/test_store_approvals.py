@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from db_reads import approvals_of
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import ApprovalOutcome, IncidentRecord, NewIncident, OutboxMessage, Store
+from bot.store.approvals import AfterDecision
+from bot.store.audit import AuditEntry
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -157,6 +160,65 @@ async def test_failing_callback_rolls_the_approval_back(store: Store, make_new: 
     assert await store.get_incident(incident.id) == incident
     assert await approvals_of(store, incident.id) == []
     assert [a.action for a in await store.audit_trail(incident.id)] == ["incident.created"]
+
+
+async def test_what_the_decision_brings_is_written_in_its_transaction(
+    store: Store, make_new: Factory
+) -> None:
+    """`then`: more messages and audit rows with the decision, in order after its own; the
+    audit chain stays whole (its rows are inserted with one statement)."""
+    incident, _ = await store.create_incident(make_new(), now=T0)
+    seen: list[IncidentRecord] = []
+
+    async def then(_conn: AsyncConnection, decided: IncidentRecord) -> AfterDecision:
+        seen.append(decided)
+        note = OutboxMessage("tasks", "chat.postMessage", {"text": "tasks"}, incident_id=decided.id)
+        home = OutboxMessage("home", "views.publish", {"user_id": "U1"})
+        entry = AuditEntry(decided.id, "leakbot", "tasks.created", T1, None, {"tasks": [1]})
+        return AfterDecision([note, home], [entry])
+
+    outcome = await store.record_approval(
+        incident.id,
+        approver_id="S1",
+        action="request_report",
+        required=1,
+        now=T1,
+        on_decided=announce,
+        then=then,
+    )
+    assert outcome.kind == "decided"
+    assert [record.status for record in seen] == ["decided"]
+    # The refresh belongs to no incident (it must not hold back the incident's messages).
+    items = await store.outbox_items()
+    assert [(item.kind, item.incident_id) for item in items] == [
+        ("decision", incident.id),
+        ("tasks", incident.id),
+        ("home", None),
+    ]
+    actions = [a.action for a in await store.audit_trail(incident.id)]
+    assert actions == ["incident.created", "approval.recorded", "incident.decided", "tasks.created"]
+    assert await store.verify_audit_chain() == []
+
+
+async def test_a_failing_then_rolls_the_decision_back(store: Store, make_new: Factory) -> None:
+    incident, _ = await store.create_incident(make_new(), now=T0)
+
+    async def boom(_conn: AsyncConnection, _decided: IncidentRecord) -> AfterDecision:
+        raise RuntimeError("planning failed")
+
+    with pytest.raises(RuntimeError):
+        await store.record_approval(
+            incident.id,
+            approver_id="S1",
+            action="request_report",
+            required=1,
+            now=T1,
+            on_decided=announce,
+            then=boom,
+        )
+    assert await store.get_incident(incident.id) == incident
+    assert await approvals_of(store, incident.id) == []
+    assert await store.outbox_items(incident.id) == []
 
 
 async def test_reject(store: Store, make_new: Factory) -> None:

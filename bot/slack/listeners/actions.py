@@ -180,14 +180,20 @@ async def decide(
             t(lang, key, incident_id=incident_id, approvers=await deps.approvers.mentions()),
         )
         return
+    # A decision's deadlines and checklist become tasks (and their thread message) in the
+    # decision's own transaction.
     outcome = await deps.service.approve(
-        incident_id, actor_id=user_id, action=action, needed=check.needed, round_=record.round
+        incident_id,
+        actor_id=user_id,
+        action=action,
+        needed=check.needed,
+        round_=record.round,
+        follow_ups=deps.follow.decision_tasks,
     )
     failpoints.hit("approval.committed")
     if outcome.kind == "decided" and outcome.incident is not None:
-        # Deadlines and the checklist become tasks in the thread (the scheduler's sweep redoes
-        # this if the process stops right here).
-        await deps.follow.create_tasks(outcome.incident)
+        failpoints.hit("tasks.created")
+        failpoints.hit("tasks.enqueued")
         deps.outbox.notify()
     await _ephemeral(respond, outcome_text(deps, outcome, lang, incident_id))
     if in_app_home(respond):  # the tab shows the outcome at once

@@ -23,7 +23,6 @@ from bot.domain.followups import (
     PARTNER_REPORT,
     due_reminders,
     escalation_times,
-    overdue_grace,
     overdue_moment,
     plan_tasks,
 )
@@ -417,11 +416,8 @@ class FollowThrough:
     # -- weekly summary ----------------------------------------------------------------------
 
     async def summary_data(self, week: Week, *, now: datetime) -> WeekData:
-        graces = {str(ref): overdue_grace(rule) for ref, rule in self.playbook.deadlines.items()}
         regulator = [str(ref) for ref, rule in self.playbook.deadlines.items() if rule.regulator]
-        return await week_data(
-            self.store, week, now=now, overdue_grace=graces, regulator_refs=regulator
-        )
+        return await week_data(self.store, week, now=now, regulator_refs=regulator)
 
     async def post_summary(self, data: WeekData, message: dict[str, Any]) -> bool:
         """Queue the summary once per week (replicas and restarts included).

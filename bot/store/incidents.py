@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.partners import normalize_partner
 
 from .audit import AuditEntry, append_audit
-from .common import aware, chunks, insert, iso, to_record
+from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
-from .tables import incident_counters, incidents
-from .tasks import insert_tasks
+from .tables import incident_counters, incidents, partners
+from .tasks import insert_tasks, refresh_live
 
 
 class ExistingSubmission(Exception):
@@ -105,6 +105,7 @@ async def create_incident(
         .one()
     )
     record = incident_record(row)
+    await _count_partner(conn, partner_key, new.partner, now)
     await enqueue(conn, render(outbox, record), now=now, incident_id=incident_id)
     await insert_tasks(conn, incident_id, 1, tasks, now=now)
     after: dict[str, Any] = {
@@ -119,6 +120,27 @@ async def create_incident(
         AuditEntry(incident_id, actor_id or new.reporter_id, "incident.created", now, None, after),
     )
     return record
+
+
+async def _count_partner(conn: AsyncConnection, key: str, name: str, now: datetime) -> None:
+    """One more incident for the partner (the `partners` table the weekly summary reads); its
+    name is the greatest one given, as max(partner) over its incidents was."""
+    stmt = insert(conn, partners).values(
+        partner_key=key, partner=name, incidents=1, first_seen=now, last_incident_at=now
+    )
+    greatest = func.greatest if is_postgres(conn) else func.max
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[partners.c.partner_key],
+            set_={
+                "partner": greatest(partners.c.partner, stmt.excluded.partner),
+                "incidents": partners.c.incidents + 1,
+                "last_incident_at": greatest(
+                    partners.c.last_incident_at, stmt.excluded.last_incident_at
+                ),
+            },
+        )
+    )
 
 
 async def _next_seq(conn: AsyncConnection, year: int) -> int:
@@ -311,6 +333,7 @@ async def reopen_for_new_round(
     if answers is not None:
         values["answers"] = dict(answers)
     updated = await update_incident(conn, incident_id, **values)
+    await refresh_live(conn, incident_id)  # the earlier round's checklist no longer runs
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     before = decision_state(current) | {"recommendation": current.recommendation}
     after = decision_state(updated) | {"recommendation": updated.recommendation, "reason": reason}
@@ -341,6 +364,7 @@ async def close_incident(
     if current.status == "closed":
         return current
     updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    await refresh_live(conn, incident_id)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     await append_audit(
         conn,

@@ -21,6 +21,7 @@ from .incidents import incident_record, lock_incident, update_incident
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord
 from .tables import incident_closures, incidents, tasks
+from .tasks import refresh_live
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +196,7 @@ async def close_with_outcome(
     if current.status == "closed":
         return None
     updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    await refresh_live(conn, incident_id)
     await insert_closure(
         conn,
         incident_id=incident_id,
@@ -246,6 +248,7 @@ async def reopen_closed(
     else:
         status = "pending"
     updated = await update_incident(conn, incident_id, status=status, updated_at=now)
+    await refresh_live(conn, incident_id)
     await mark_reopened(conn, incident_id, actor_id=actor_id, now=now)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     await append_audit(

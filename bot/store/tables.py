@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -43,6 +44,7 @@ __all__ = [
     "job_runs",
     "metadata",
     "outbox",
+    "partners",
     "processed_events",
     "tasks",
 ]
@@ -146,7 +148,13 @@ incidents = Table(
     CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
     CheckConstraint("round >= 1", name="round"),
     Index("ix_incidents_status_created_at", "status", "created_at"),
-    Index("ix_incidents_created_at_status", "created_at", "status", "decided_action"),
+    Index(
+        "ix_incidents_created_at_status",
+        "created_at",
+        "status",
+        "decided_action",
+        "partner_key",
+    ),
     Index(
         "ix_incidents_decided_at_status",
         "decided_at",
@@ -237,11 +245,25 @@ tasks = Table(
     Column("done_by", String(64), nullable=True),
     Column("done_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # When it counts as overdue (>= due_at; the 速報's is counted from awareness and skips
+    # closed days), and whether it still runs: its incident is not closed and no later round
+    # took it over (a checklist item: of the incident's current round). Kept by every write
+    # that changes them (bot/store/tasks.py refresh_live; migration 0006 filled them).
+    Column("overdue_after", UTCDateTime(), nullable=True),
+    Column("live", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("incident_id", "round", "kind", "ref"),
     CheckConstraint(_in("kind", TASK_KINDS), name="kind"),
     CheckConstraint(_in("status", TASK_STATUSES), name="status"),
     Index("ix_tasks_status_due_at", "status", "due_at"),
-    Index("ix_tasks_status_kind_due_at", "status", "kind", "due_at", "ref", "incident_id", "round"),
+    Index(
+        "ix_tasks_status_kind_live_due_at",
+        "status",
+        "kind",
+        "live",
+        "due_at",
+        "overdue_after",
+        "ref",
+    ),
     Index("ix_tasks_owner_id_status", "owner_id", "status", "due_at"),
 )
 
@@ -280,4 +302,18 @@ incident_closures = Table(
     Column("reopened_by", String(64), nullable=True),
     Column("reopened_at", UTCDateTime(), nullable=True),
     Index("ix_incident_closures_incident_id", "incident_id", "id"),
+)
+
+# Issue 14: every partner (by its normalised key) with how many incidents it has had, kept by
+# incident creation in the same transaction (migration 0006 filled it), so that the weekly
+# summary's repeat partners read one row per partner, not every incident of each.
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_key", Text, primary_key=True),
+    # The name shown: the greatest of the names its incidents gave (as max(partner) did).
+    Column("partner", Text, nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_incident_at", UTCDateTime(), nullable=False),
 )

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +14,54 @@ from .audit import AuditEntry, append_audit
 from .common import aware, chunks, insert, iso, to_record
 from .records import IncidentNotFound, NewTask, TaskOutcome, TaskRecord
 from .tables import incidents, tasks
+
+
+def _superseded() -> Any:
+    """A later round of the task's incident has a task of the same kind and ref."""
+    later = tasks.alias("later")
+    return (
+        select(later.c.id)
+        .where(
+            later.c.incident_id == tasks.c.incident_id,
+            later.c.kind == tasks.c.kind,
+            later.c.ref == tasks.c.ref,
+            later.c.round > tasks.c.round,
+        )
+        .exists()
+    )
+
+
+def live_condition(status: Any, round_: Any) -> Any:
+    """Whether a task still runs, for its incident's `status` and `round_` (values or columns):
+    the incident is not closed, and the task is of its current round or a deadline of an
+    earlier round that no later round re-created (legal clocks keep running while a re-assessed
+    incident waits for its new decision). `tasks.live` keeps this (refresh_live)."""
+    return and_(
+        status != "closed",
+        or_(
+            tasks.c.round >= round_,
+            and_(tasks.c.kind == "deadline", ~_superseded()),
+        ),
+    )
+
+
+async def refresh_live(conn: AsyncConnection, incident_id: str) -> None:
+    """Set `tasks.live` of the incident's tasks (a few rows) after a change to the incident's
+    status or round or to its set of tasks; only rows whose value changes are written."""
+    incident = (
+        select(incidents.c.status, incidents.c.round)
+        .where(incidents.c.id == incident_id)
+        .subquery()
+    )
+    now_live = select(
+        case((live_condition(incident.c.status, incident.c.round), true()), else_=false())
+    ).scalar_subquery()
+    await conn.execute(
+        tasks.update()
+        .where(tasks.c.incident_id == incident_id)
+        .where(tasks.c.live != now_live)
+        .values(live=now_live)
+    )
 
 
 def _task(row: RowMapping) -> TaskRecord:
@@ -51,6 +99,7 @@ async def insert_tasks(
                     "title": dict(task.title),
                     "owner_id": task.owner_id,
                     "due_at": task.due_at,
+                    "overdue_after": _overdue_after(task),
                     "status": "open",
                     "created_at": now,
                 }
@@ -62,7 +111,19 @@ async def insert_tasks(
         )
         .returning(tasks.c.id)
     )
-    return [int(new_id) for new_id in (await conn.execute(stmt)).scalars()]
+    created = [int(new_id) for new_id in (await conn.execute(stmt)).scalars()]
+    if created:  # a later round's task takes over the earlier one of the same kind and ref
+        await refresh_live(conn, incident_id)
+    return created
+
+
+def _overdue_after(task: NewTask) -> datetime | None:
+    """Never before the due time; without one of its own, at the due time."""
+    if task.due_at is None:
+        return task.overdue_after and aware("overdue_after", task.overdue_after)
+    if task.overdue_after is None:
+        return task.due_at
+    return max(task.due_at, aware("overdue_after", task.overdue_after))
 
 
 async def create_tasks(

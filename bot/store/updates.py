@@ -16,8 +16,9 @@ from .audit import AuditEntry, append_audit
 from .common import aware
 from .incidents import incident_record, lock_incident
 from .outbox import OutboxSpec, enqueue, render
-from .records import IncidentNotFound, IncidentRecord
+from .records import IncidentNotFound, IncidentRecord, TaskDue
 from .tables import incidents, tasks
+from .tasks import refresh_live
 
 
 async def _replace_row(
@@ -60,22 +61,26 @@ async def cancel_open_tasks(
         .all()
     )
     await conn.execute(tasks.delete().where(condition))
+    if rows:  # an earlier round's task of the same deadline may run again
+        await refresh_live(conn, incident_id)
     return [{"task": row["id"], "ref": row["ref"], "round": row["round"]} for row in rows]
 
 
 async def move_open_tasks(
-    conn: AsyncConnection, incident_id: str, due: Mapping[int, datetime]
+    conn: AsyncConnection, incident_id: str, due: Mapping[int, TaskDue]
 ) -> list[dict[str, Any]]:
-    """New due times for open follow-ups whose deadline moved; returns what moved."""
+    """New due times (and overdue-after moments) for open follow-ups whose deadline moved;
+    returns what moved."""
     moved: list[dict[str, Any]] = []
-    for task_id, due_at in due.items():
+    for task_id, (due_at, overdue_after) in due.items():
+        aware("due_at", due_at)
         row = (
             await conn.execute(
                 tasks.update()
                 .where(tasks.c.incident_id == incident_id)
                 .where(tasks.c.id == task_id)
                 .where(tasks.c.status == "open")
-                .values(due_at=due_at)
+                .values(due_at=due_at, overdue_after=max(due_at, overdue_after or due_at))
                 .returning(tasks.c.id, tasks.c.ref)
             )
         ).first()
@@ -123,7 +128,7 @@ async def adjust_tasks(
     incident_id: str,
     *,
     cancel: Sequence[int],
-    move: Mapping[int, datetime],
+    move: Mapping[int, TaskDue],
     actor_id: str,
     now: datetime,
 ) -> None:

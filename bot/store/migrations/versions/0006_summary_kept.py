@@ -1,0 +1,134 @@
+"""Kept data for the weekly summary, so that none of its figures reads the data in full (issue 14):
+
+- partners (partner_key → name, incidents, first seen, last incident): kept by incident
+  creation; the repeat partners of a week read one row per partner of the week's incidents
+  instead of every incident each of them ever had;
+- tasks.overdue_after: when a task counts as overdue (the 速報's is counted from awareness and
+  skips closed days; others at their due time), taken from the incident's assessment when the
+  task is created; before, the summary approximated it with the rule's grace after due_at;
+- tasks.live: the task still runs (its incident is not closed and no later round took it over;
+  a checklist item only in the incident's current round), kept by the writes that change it,
+  so counting the open deadlines needs no join to incidents;
+- tasks (status, kind, live, due_at, overdue_after, ref) instead of (status, kind, due_at, ref,
+  incident_id, round): the overdue and upcoming deadline counts from one index range;
+- incidents (created_at, status, decided_action, partner_key) instead of (created_at, status,
+  decided_action): the week's partners from the index alone.
+
+The backfill is set-based (a few UPDATE / INSERT … SELECT statements, no Python loop).
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# A task that no longer runs: its incident is closed, or it is of an earlier round and either a
+# checklist item or a deadline that a later round re-created (bot/store/tasks.py, LIVE).
+_SUPERSEDED = """EXISTS (SELECT 1 FROM tasks later WHERE later.incident_id = {t}.incident_id
+    AND later.kind = {t}.kind AND later.ref = {t}.ref AND later.round > {t}.round)"""
+_DEAD = "(i.status = 'closed' OR ({t}.round < i.round AND ({t}.kind <> 'deadline' OR " + (
+    _SUPERSEDED + ")))"
+)
+
+# PostgreSQL: one join (hash) over the tasks; the recorded overdue-after moments from the
+# assessment's deadlines (ISO text with offset) afterwards, only where there is one.
+_PG_FILL = f"""
+UPDATE tasks t SET overdue_after = t.due_at, live = NOT {_DEAD.format(t="t")}
+FROM incidents i WHERE i.id = t.incident_id
+"""
+_PG_RECORDED = """
+UPDATE tasks t SET overdue_after = greatest(t.due_at, r.at)
+FROM (
+  SELECT i.id, d ->> 'id' AS ref, (d ->> 'overdue_after')::timestamptz AS at
+  FROM incidents i,
+       json_array_elements(CASE WHEN json_typeof(i.assessment -> 'deadlines') = 'array'
+                                THEN i.assessment -> 'deadlines' END) AS d
+  WHERE json_typeof(d) = 'object' AND d ->> 'overdue_after' IS NOT NULL
+) AS r
+WHERE t.incident_id = r.id AND t.ref = r.ref AND t.kind = 'deadline' AND t.due_at IS NOT NULL
+"""
+# SQLite: correlated lookups by primary key (cheap there); times as the store keeps them, naive
+# UTC text with microseconds.
+_SQLITE_FILL = f"""
+UPDATE tasks SET overdue_after = due_at, live = NOT EXISTS (
+  SELECT 1 FROM incidents i WHERE i.id = tasks.incident_id AND {_DEAD.format(t="tasks")})
+"""
+_SQLITE_RECORDED = """
+UPDATE tasks SET overdue_after = max(due_at, (
+  SELECT strftime('%Y-%m-%d %H:%M:%f', json_extract(d.value, '$.overdue_after')) || '000'
+  FROM incidents i, json_each(i.assessment, '$.deadlines') AS d
+  WHERE i.id = tasks.incident_id AND d.type = 'object'
+    AND json_extract(d.value, '$.id') = tasks.ref
+    AND json_extract(d.value, '$.overdue_after') IS NOT NULL
+  LIMIT 1))
+WHERE kind = 'deadline' AND due_at IS NOT NULL AND EXISTS (
+  SELECT 1 FROM incidents i, json_each(i.assessment, '$.deadlines') AS d
+  WHERE i.id = tasks.incident_id AND d.type = 'object'
+    AND json_extract(d.value, '$.id') = tasks.ref
+    AND json_extract(d.value, '$.overdue_after') IS NOT NULL)
+"""
+_PARTNERS = """
+INSERT INTO partners (partner_key, partner, incidents, first_seen, last_incident_at)
+SELECT partner_key, max(partner), count(*), min(created_at), max(created_at)
+FROM incidents GROUP BY partner_key
+"""
+
+
+def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.create_table(
+        "partners",
+        sa.Column("partner_key", sa.Text(), nullable=False),
+        sa.Column("partner", sa.Text(), nullable=False),
+        sa.Column("incidents", sa.Integer(), nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_incident_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("partner_key", name="pk_partners"),
+    )
+    op.execute(_PARTNERS)
+    # The old index goes before the backfill (not maintained through it), the new one after.
+    op.drop_index("ix_tasks_status_kind_due_at", table_name="tasks")
+    op.add_column("tasks", sa.Column("overdue_after", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "tasks", sa.Column("live", sa.Boolean(), server_default=sa.true(), nullable=False)
+    )
+    op.execute(_PG_FILL if postgres else _SQLITE_FILL)
+    op.execute(_PG_RECORDED if postgres else _SQLITE_RECORDED)
+    op.create_index(
+        "ix_tasks_status_kind_live_due_at",
+        "tasks",
+        ["status", "kind", "live", "due_at", "overdue_after", "ref"],
+    )
+    op.drop_index("ix_incidents_created_at_status", table_name="incidents")
+    op.create_index(
+        "ix_incidents_created_at_status",
+        "incidents",
+        ["created_at", "status", "decided_action", "partner_key"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_incidents_created_at_status", table_name="incidents")
+    op.create_index(
+        "ix_incidents_created_at_status", "incidents", ["created_at", "status", "decided_action"]
+    )
+    op.drop_index("ix_tasks_status_kind_live_due_at", table_name="tasks")
+    op.drop_column("tasks", "live")
+    op.drop_column("tasks", "overdue_after")
+    op.create_index(
+        "ix_tasks_status_kind_due_at",
+        "tasks",
+        ["status", "kind", "due_at", "ref", "incident_id", "round"],
+    )
+    op.drop_table("partners")

@@ -1,8 +1,8 @@
 """The App Home tab's reads at scale: what `app_home_opened` costs before its views.publish.
 
-For each size and database: the weekly summary bench's data (bench/summary_scale.py: the same
-generator and bulk loaders), then `HomeService.snapshot` (bot/store/home.py's reads) and the
-view builder (bot/slack/blocks/home.py), timed for an approver (sees everything) and for a
+For each size and database: the shared bench data set (bench/_dataset.py; from the cache with
+`--cache DIR` / $LEAKBOT_BENCH_CACHE), then `HomeService.snapshot` (bot/store/home.py's reads)
+and the view builder (bot/slack/blocks/home.py), timed for an approver (sees everything) and for a
 reporter (their own incidents and tasks). p50 / p99 over the runs, after one warm-up.
 
     .venv/bin/python bench/app_home.py                          # 10k and 1M, both databases
@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import _common as common
-import summary_scale as data
+import _dataset as data
 
 TZ = ZoneInfo("Asia/Tokyo")
 HEADERS = ["database", "incidents", "person", "p50 ms", "p99 ms", "reads p50 ms", "blocks", "shown"]
@@ -84,7 +84,8 @@ async def main() -> int:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--dbs", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--seed", type=int, default=data.DEFAULT_SEED)
+    data.add_arguments(parser)
     args = parser.parse_args()
     dbs = [d for d in args.dbs.split(",") if d]
     if "postgresql" in dbs and (reason := await common.pg_available()):
@@ -94,24 +95,18 @@ async def main() -> int:
     with common.workdir("leakbot-home-") as work:
         print(f"load average: {common.loadavg()}", flush=True)
         for n in (int(s) for s in args.sizes.split(",") if s):
-            generated = data.generate(n, args.seed, max(50, min(5000, n // 5)))
+            rows_of_n = data.Rows(data.Spec.of(n, args.seed))
             for db in dbs:
-                async with common.fresh_database(db, work) as url:
-                    from bot.store import Store
-
-                    await (await Store.open(url)).close()  # migrations
-                    if db == "sqlite":
-                        path = url.split("///", 1)[1]
-                        await asyncio.to_thread(data.load_sqlite, path, generated, None)
-                    else:
-                        await data.load_postgres(common._libpq(url), generated, None)
+                async with data.dataset(
+                    db, rows_of_n, cache=data.cache_dir(args.cache), rebuild=args.rebuild, work=work
+                ) as ds:
                     for label, (p50, p99, read, blocks, shown) in (
-                        await time_home(url, args.runs)
+                        await time_home(ds.url, args.runs)
                     ).items():
                         figures = [f"{p50:.1f}", f"{p99:.1f}", f"{read:.1f}", blocks, shown]
                         rows.append([db, f"{n:,}", label, *figures])
                         print(f"  [{db} {n:>9,}] {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-            del generated
+            rows_of_n.release()
     print()
     print(
         common.table(

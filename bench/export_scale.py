@@ -1,7 +1,7 @@
 """`leakbot export` at scale: rows/s and memory growth while streaming every incident.
 
-The data set is summary_scale.py's (same generator and loaders: incidents with answers and
-assessment JSON, their deadline and checklist tasks), loaded into a fresh database of each kind.
+The data set is the shared one (bench/_dataset.py: incidents with answers and assessment JSON,
+their deadline and checklist tasks; from the cache with `--cache DIR` / $LEAKBOT_BENCH_CACHE).
 Then the real CLI runs as a child process, `leakbot export --format F --out FILE`, as an operator
 would run it. Its RSS (`VmRSS`) is sampled every 20 ms: the baseline is the first sample once
 the output has rows in it (imports done, store open, first page written), the growth is the
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import _common as common
-import summary_scale
+import _dataset
 
 TARGET_ROWS_PER_S = 50_000
 TARGET_GROWTH_MB = 50
@@ -117,27 +117,13 @@ async def run_export(db: str, url: str, n: int, fmt: str, work: Path) -> ExportR
 
 
 async def bench_db(
-    db: str, n: int, gen: summary_scale.Generated, args: argparse.Namespace, work: Path
+    db: str, n: int, rows: _dataset.Rows, args: argparse.Namespace, work: Path
 ) -> list[ExportRun]:
-    from bot.store import Store
-
     runs = []
-    async with common.fresh_database(db, work) as url:
-        store = await Store.open(url)  # migrations
-        await store.close()
-        t0 = time.perf_counter()
-        if db == "sqlite":
-            path = url.split("///", 1)[1]
-            tasks = await asyncio.to_thread(summary_scale.load_sqlite, path, gen, None)
-        else:
-            tasks = await summary_scale.load_postgres(common._libpq(url), gen, None)
-        print(
-            f"  [{db} {n:>9,}] loaded {n:,} incidents + {tasks:,} tasks in "
-            f"{time.perf_counter() - t0:.1f}s",
-            flush=True,
-        )
+    cache = _dataset.cache_dir(args.cache)
+    async with _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds:
         for fmt in args.formats.split(","):
-            run = await run_export(db, url, n, fmt, work)
+            run = await run_export(db, ds.url, ds.incidents, fmt, work)
             print(
                 f"  [{db} {n:>9,}] export {fmt}: {run.seconds:.1f}s, {run.rows_per_s:,.0f} rows/s "
                 f"({run.cpu_s:.1f} s CPU: {run.rows_per_cpu_s:,.0f} rows per CPU second), "
@@ -200,8 +186,9 @@ async def main() -> int:
     parser.add_argument("--dbs", default="sqlite,postgresql")
     parser.add_argument("--formats", default="csv,jsonl")
     parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
-    parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
     parser.add_argument("--json", help="write raw figures to this file")
+    _dataset.add_arguments(parser)
     args = parser.parse_args()
     dbs = [d for d in args.dbs.split(",") if d]
     if "postgresql" in dbs and (reason := await common.pg_available()):
@@ -212,10 +199,10 @@ async def main() -> int:
     with common.workdir("leakbot-export-") as work:
         print(f"load average: {common.loadavg()}", flush=True)
         for n in [int(s) for s in args.sizes.split(",") if s]:
-            generated = summary_scale.generate(n, args.seed, max(50, min(args.partners, n // 5)))
+            rows = _dataset.Rows(_dataset.Spec.of(n, args.seed, args.partners))
             for db in dbs:
-                runs += await bench_db(db, n, generated, args, work)
-            del generated
+                runs += await bench_db(db, n, rows, args, work)
+            rows.release()
     report(runs)
     print(f"\n(total {time.perf_counter() - started:.0f}s; load average now {common.loadavg()})")
     common.write_json(args.json, [asdict(r) for r in runs])

@@ -12,12 +12,17 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from bot.domain.summary import parse_week
 from bot.store import NewIncident, NewTask, Store
+from bot.store.migrate import alembic_config
 from bot.store.reports import week_data
 from bot.store.tables import incidents, partners, tasks
 
@@ -234,3 +239,74 @@ async def test_kept_counts_equal_a_recount_after_every_operation(store: Store, s
         await check(run)
     # Every operation ran at least once (a sequence that skipped one would prove nothing).
     assert set(run.log) == set(OPERATIONS), run.log
+
+
+def _downgrade_to_0005(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0005")
+
+
+async def test_migration_0006_fills_the_kept_data_from_existing_rows(database_url: str) -> None:
+    """A database with incidents in every state at 0005 (the kept data dropped), upgraded: the
+    backfill equals the recount; tasks take the overdue-after moment their incident's
+    assessment recorded (never before their due time), else their due time."""
+    store = await Store.open(database_url)
+    run = Run(store, random.Random(7))
+    try:
+        for _ in range(8):
+            await submit(run)
+        for _ in range(60):
+            await run.step()
+        recorded = datetime(2026, 11, 20, 23, 59, 59, tzinfo=ZoneInfo("Asia/Tokyo"))
+        due = recorded - timedelta(days=2)
+        record, _ = await store.create_incident(
+            NewIncident(
+                partner="Acme",
+                reporter_id="UREPORTER1",
+                team_id="T1",
+                locale="ja",
+                answers={"partner": "Acme"},
+                assessment={
+                    "recommendation": "request_report",
+                    "deadlines": [
+                        {"id": "partner_report", "due": due.isoformat(), "overdue_after": None},
+                        {"id": "appi_preliminary", "overdue_after": recorded.isoformat()},
+                        {"id": "gdpr_authority", "overdue_after": due.isoformat()},
+                    ],
+                },
+                recommendation="request_report",
+                year=2026,
+            ),
+            now=run.tick(),
+            tasks=[
+                NewTask("deadline", "appi_preliminary", {"en": "PPC"}, None, due),
+                NewTask("deadline", "gdpr_authority", {"en": "GDPR"}, None, recorded),
+                NewTask("deadline", "partner_report", {"en": "Report"}, None, due),
+            ],
+        )
+        async with store._writer.begin() as conn:
+            await conn.run_sync(_downgrade_to_0005)
+        assert (await store.migration_status()).current == "0005"
+    finally:
+        await store.close()
+    reopened = await Store.open(database_url)  # upgraded to head: the backfill
+    try:
+        run.store = reopened
+        await check(run)
+        moments = {
+            task.ref: task.overdue_after.astimezone(UTC)
+            for task in await _task_rows(reopened, record.id)
+        }
+        assert moments == {
+            "appi_preliminary": recorded.astimezone(UTC),  # as the assessment recorded it
+            "gdpr_authority": recorded.astimezone(UTC),  # recorded before due: the due time
+            "partner_report": due.astimezone(UTC),  # none recorded: the due time
+        }
+    finally:
+        await reopened.close()
+
+
+async def _task_rows(store: Store, incident_id: str) -> list[Any]:
+    async with store.read() as conn:
+        return list(await conn.execute(select(tasks).where(tasks.c.incident_id == incident_id)))

@@ -21,7 +21,7 @@ from .audit import AuditEntry, append_audit
 from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
-from .tables import incident_counters, incidents, partners
+from .tables import incident_counters, incident_status_counts, incidents, partners
 from .tasks import insert_tasks, refresh_live
 
 
@@ -106,6 +106,7 @@ async def create_incident(
     )
     record = incident_record(row)
     await _count_partner(conn, partner_key, new.partner, now)
+    await count_status_change(conn, None, "pending")
     await enqueue(conn, render(outbox, record), now=now, incident_id=incident_id)
     await insert_tasks(conn, incident_id, 1, tasks, now=now)
     after: dict[str, Any] = {
@@ -175,7 +176,31 @@ async def lock_incident(conn: AsyncConnection, incident_id: str) -> IncidentReco
     return await incident_where(conn, incidents.c.id == incident_id, lock=True)
 
 
-async def update_incident(conn: AsyncConnection, incident_id: str, **values: Any) -> IncidentRecord:
+async def count_status_change(conn: AsyncConnection, before: str | None, after: str) -> None:
+    """Keep `incident_status_counts`: one incident more with `after`, one fewer with `before`."""
+    if before == after:
+        return
+    changes = [{"status": after, "incidents": 1}]
+    if before is not None:
+        changes.append({"status": before, "incidents": -1})
+    stmt = insert(conn, incident_status_counts).values(changes)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[incident_status_counts.c.status],
+            set_={"incidents": incident_status_counts.c.incidents + stmt.excluded.incidents},
+        )
+    )
+
+
+async def update_incident(
+    conn: AsyncConnection, incident_id: str, *, from_status: str | None = None, **values: Any
+) -> IncidentRecord:
+    """Change the (locked) incident's columns; a new `status` needs the one it had
+    (`from_status`), for the kept counts per status."""
+    if "status" in values:
+        if from_status is None:
+            raise ValueError("a status change needs from_status")
+        await count_status_change(conn, from_status, values["status"])
     row = (
         (
             await conn.execute(
@@ -332,7 +357,7 @@ async def reopen_for_new_round(
     }
     if answers is not None:
         values["answers"] = dict(answers)
-    updated = await update_incident(conn, incident_id, **values)
+    updated = await update_incident(conn, incident_id, from_status=current.status, **values)
     await refresh_live(conn, incident_id)  # the earlier round's checklist no longer runs
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     before = decision_state(current) | {"recommendation": current.recommendation}
@@ -363,7 +388,9 @@ async def close_incident(
         raise IncidentNotFound(incident_id)
     if current.status == "closed":
         return current
-    updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    updated = await update_incident(
+        conn, incident_id, from_status=current.status, status="closed", updated_at=now
+    )
     await refresh_live(conn, incident_id)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     await append_audit(

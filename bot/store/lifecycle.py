@@ -195,7 +195,9 @@ async def close_with_outcome(
         raise IncidentNotFound(incident_id)
     if current.status == "closed":
         return None
-    updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    updated = await update_incident(
+        conn, incident_id, from_status=current.status, status="closed", updated_at=now
+    )
     await refresh_live(conn, incident_id)
     await insert_closure(
         conn,
@@ -247,7 +249,9 @@ async def reopen_closed(
         status = "rejected"
     else:
         status = "pending"
-    updated = await update_incident(conn, incident_id, status=status, updated_at=now)
+    updated = await update_incident(
+        conn, incident_id, from_status=current.status, status=status, updated_at=now
+    )
     await refresh_live(conn, incident_id)
     await mark_reopened(conn, incident_id, actor_id=actor_id, now=now)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)

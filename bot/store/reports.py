@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
 from bot.store.common import chunks
 from bot.store.engine import Database
-from bot.store.tables import incidents, partners, tasks
+from bot.store.tables import incident_status_counts, incidents, partners, tasks
 
 OPEN_STATUSES = ("pending", "decided")
 UPCOMING_DAYS = 7
@@ -55,11 +55,24 @@ async def week_data(
     deadlines owed to a regulator or affected persons."""
     start, end = week.start, week.end
     async with store.read() as conn:
+        status_counts = {
+            str(status): int(count)
+            for status, count in await conn.execute(
+                select(incident_status_counts.c.status, incident_status_counts.c.incidents)
+            )
+        }
 
-        async def counted_incidents(condition: Any, order: Any) -> Counted[IncidentLine]:
-            total = (
-                await conn.execute(select(func.count()).select_from(incidents).where(condition))
-            ).scalar_one()
+        async def counted_incidents(
+            condition: Any, order: Any, *, status: str | None = None
+        ) -> Counted[IncidentLine]:
+            """The first `limit` rows and how many in all: a status's count is kept
+            (incident_status_counts), any other is counted from its index range."""
+            if status is not None:
+                total = status_counts.get(status, 0)
+            else:
+                total = (
+                    await conn.execute(select(func.count()).select_from(incidents).where(condition))
+                ).scalar_one()
             rows = (
                 await conn.execute(
                     select(*_LINE_COLUMNS).where(condition).order_by(order).limit(limit)
@@ -88,12 +101,14 @@ async def week_data(
             )
         ).all()
         median = await _median_decision(conn, decided_in_week, decided.total)
-        pending = await counted_incidents(incidents.c.status == "pending", incidents.c.created_at)
+        pending = await counted_incidents(
+            incidents.c.status == "pending", incidents.c.created_at, status="pending"
+        )
         # Open = pending or decided (OPEN_STATUSES). The newest few of each status come from
         # its (status, created_at) index and are merged here: one ORDER BY over both statuses
         # sorted every open incident first (1M: ~400,000). Pending's count is the one above.
         decided_open = await counted_incidents(
-            incidents.c.status == "decided", incidents.c.created_at.desc()
+            incidents.c.status == "decided", incidents.c.created_at.desc(), status="decided"
         )
         newest = sorted(
             (*await _newest(conn, incidents.c.status == "pending", limit), *decided_open.items),
@@ -131,7 +146,9 @@ async def week_data(
                         tasks.c.owner_id,
                     )
                     .where(running, condition)
-                    .order_by(tasks.c.due_at, tasks.c.id)
+                    # The index's own order (then the rowid on SQLite): walked, not sorted, and
+                    # not through the (status, due_at) index past every open task.
+                    .order_by(tasks.c.due_at, tasks.c.overdue_after, tasks.c.ref, tasks.c.id)
                     .limit(limit)
                 )
             ).all()

@@ -40,6 +40,7 @@ __all__ = [
     "home_viewers",
     "incident_closures",
     "incident_counters",
+    "incident_status_counts",
     "incidents",
     "job_runs",
     "metadata",
@@ -316,4 +317,14 @@ partners = Table(
     Column("incidents", Integer, nullable=False),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("last_incident_at", UTCDateTime(), nullable=False),
+)
+
+# Issue 14: how many incidents have each status, kept by every status change in the same
+# transaction (bot/store/incidents.py; migration 0006 filled it): the weekly summary's pending
+# and open counts read two rows, not the (status, created_at) index of ~half of all incidents.
+incident_status_counts = Table(
+    "incident_status_counts",
+    metadata,
+    Column("status", String(16), primary_key=True),
+    Column("incidents", Integer, nullable=False),
 )

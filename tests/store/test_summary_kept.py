@@ -2,10 +2,10 @@
 through a random sequence of the application's operations: submit, decide (with its tasks),
 reject, new round, close, reopen, task done, new facts (tasks moved or cancelled).
 
-Kept: `partners` (incidents per partner key, the greatest name), `tasks.live` (the task still
-runs: its incident is not closed, and it is of the current round or a deadline no later round
-re-created), `tasks.overdue_after` (never before due_at). The recount reads the plain rows and
-decides in Python; the week's overdue and upcoming counts are checked against it as well."""
+Kept: `incident_status_counts`, `partners` (incidents per partner key, the greatest name),
+`tasks.live` (the task still runs: its incident is not closed, and it is of the current round or
+a deadline no later round re-created), `tasks.overdue_after` (never before due_at). The recount
+reads the plain rows and decides in Python; the week's counts are checked against it as well."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from bot.domain.summary import parse_week
 from bot.store import NewIncident, NewTask, Store
 from bot.store.migrate import alembic_config
 from bot.store.reports import week_data
-from bot.store.tables import incidents, partners, tasks
+from bot.store.tables import incident_status_counts, incidents, partners, tasks
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 WEEK = parse_week("2026-W46", UTC)  # Mon 9 – Sun 15 Nov 2026
@@ -201,9 +201,18 @@ async def check(run: Run) -> None:
                 ).group_by(incidents.c.partner_key)
             )
         }
+        kept_statuses = {
+            row.status: row.incidents
+            for row in await conn.execute(select(incident_status_counts))
+            if row.incidents
+        }
         by_id = {row.id: row for row in await conn.execute(select(incidents))}
         rows = (await conn.execute(select(tasks))).all()
     assert kept_partners == recount_partners, run.log
+    recount_statuses: dict[str, int] = {}
+    for incident in by_id.values():
+        recount_statuses[incident.status] = recount_statuses.get(incident.status, 0) + 1
+    assert kept_statuses == recount_statuses, run.log
     for task in rows:
         incident = by_id[task.incident_id]
         superseded = any(
@@ -218,6 +227,8 @@ async def check(run: Run) -> None:
         assert task.overdue_after is not None and task.overdue_after >= task.due_at, task
     # The week's counts against the recount (as of now: overdue after their own moment).
     data = await week_data(run.store, WEEK, now=run.now)
+    assert data.pending.total == recount_statuses.get("pending", 0)
+    assert data.open_incidents.total == data.pending.total + recount_statuses.get("decided", 0)
     running = [
         t
         for t in rows

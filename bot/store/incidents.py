@@ -22,7 +22,7 @@ from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
 from .tables import incident_counters, incident_status_counts, incidents, partners
-from .tasks import insert_tasks, refresh_live
+from .tasks import insert_tasks, refresh_kept, running_deadlines
 
 
 class ExistingSubmission(Exception):
@@ -344,6 +344,7 @@ async def reopen_for_new_round(
     current = await lock_incident(conn, incident_id)
     if current is None:
         raise IncidentNotFound(incident_id)
+    running = await running_deadlines(conn, incident_id)
     values: dict[str, Any] = {
         "status": "pending",
         "round": current.round + 1,
@@ -358,7 +359,7 @@ async def reopen_for_new_round(
     if answers is not None:
         values["answers"] = dict(answers)
     updated = await update_incident(conn, incident_id, from_status=current.status, **values)
-    await refresh_live(conn, incident_id)  # the earlier round's checklist no longer runs
+    await refresh_kept(conn, incident_id, running)  # the earlier round's checklist stops
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     before = decision_state(current) | {"recommendation": current.recommendation}
     after = decision_state(updated) | {"recommendation": updated.recommendation, "reason": reason}
@@ -388,10 +389,11 @@ async def close_incident(
         raise IncidentNotFound(incident_id)
     if current.status == "closed":
         return current
+    before = await running_deadlines(conn, incident_id)
     updated = await update_incident(
         conn, incident_id, from_status=current.status, status="closed", updated_at=now
     )
-    await refresh_live(conn, incident_id)
+    await refresh_kept(conn, incident_id, before)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     await append_audit(
         conn,

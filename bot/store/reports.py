@@ -4,7 +4,7 @@ so that the summary of a million incidents stays well under a second."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, true
@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
 from bot.store.common import chunks
 from bot.store.engine import Database
-from bot.store.tables import incident_status_counts, incidents, partners, tasks
+from bot.store.tables import (
+    deadline_counts,
+    incident_status_counts,
+    incidents,
+    partners,
+    tasks,
+)
 
 OPEN_STATUSES = ("pending", "decided")
 UPCOMING_DAYS = 7
@@ -118,24 +124,47 @@ async def week_data(
         open_incidents = Counted(tuple(newest[:limit]), pending.total + decided_open.total)
 
         # Open deadlines that still run (`tasks.live`: not of a closed incident, not taken over
-        # by a later round), overdue past their own `overdue_after`: counted from one index
-        # range (status, kind, live, due_at, …), no join; only the listed few read their row
-        # and incident. overdue_after >= due_at, so both ranges are bounded by due_at.
+        # by a later round), overdue past their own `overdue_after`. Counted without a join:
+        # the days before today from the kept `deadline_counts`, the rest from the index range
+        # (status, kind, live, due_at, overdue_after, ref) that starts at the first due day
+        # of a deadline not overdue before today (the newest few days, not every open one).
         running = and_(
             tasks.c.status == "open",
             tasks.c.kind == "deadline",
             tasks.c.live == true(),
         )
+        today = now.astimezone(UTC).date()
+        midnight = datetime.combine(today, time(), UTC)
+        overdue_by_ref = {
+            str(ref): int(count)
+            for ref, count in await conn.execute(
+                select(deadline_counts.c.ref, func.sum(deadline_counts.c.open))
+                .where(deadline_counts.c.overdue_day < today)
+                .group_by(deadline_counts.c.ref)
+            )
+            if count
+        }
+        first_due_day = (
+            await conn.execute(
+                select(func.min(deadline_counts.c.due_day)).where(
+                    deadline_counts.c.overdue_day >= today, deadline_counts.c.open > 0
+                )
+            )
+        ).scalar_one_or_none()
+        # Nothing due before this is overdue today or later (overdue_after >= due_at).
+        window = datetime.combine(first_due_day or today, time(), UTC)
 
-        async def counted_deadlines(condition: Any) -> tuple[Counted[DeadlineLine], dict[str, int]]:
-            by_ref = {
+        async def count_by_ref(condition: Any) -> dict[str, int]:
+            return {
                 str(ref): int(count)
                 for ref, count in await conn.execute(
                     select(tasks.c.ref, func.count())
-                    .where(running, condition)
+                    .where(running, tasks.c.due_at >= window, condition)
                     .group_by(tasks.c.ref)
                 )
             }
+
+        async def first_deadlines(condition: Any) -> tuple[DeadlineLine, ...]:
             rows = (
                 await conn.execute(
                     select(
@@ -153,7 +182,7 @@ async def week_data(
                 )
             ).all()
             names = await _partner_names(conn, {row.incident_id for row in rows})
-            lines = tuple(
+            return tuple(
                 DeadlineLine(
                     row.incident_id,
                     names.get(row.incident_id, ""),
@@ -164,16 +193,26 @@ async def week_data(
                 )
                 for row in rows
             )
-            return Counted(lines, sum(by_ref.values())), by_ref
 
-        overdue, overdue_by_ref = await counted_deadlines(
-            and_(tasks.c.due_at < now, tasks.c.overdue_after < now)
+        is_overdue = and_(tasks.c.due_at < now, tasks.c.overdue_after < now)
+        if first_due_day is not None:  # overdue since midnight
+            for ref, count in (
+                await count_by_ref(and_(is_overdue, tasks.c.overdue_after >= midnight))
+            ).items():
+                overdue_by_ref[ref] = overdue_by_ref.get(ref, 0) + count
+        overdue = Counted(await first_deadlines(is_overdue), sum(overdue_by_ref.values()))
+        is_upcoming = and_(
+            tasks.c.due_at >= window,
+            tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS),
+            tasks.c.overdue_after >= now,
         )
-        upcoming, _ = await counted_deadlines(
-            and_(
-                tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS),
-                tasks.c.overdue_after >= now,
+        upcoming = (
+            Counted(
+                await first_deadlines(is_upcoming),
+                sum((await count_by_ref(is_upcoming)).values()),
             )
+            if first_due_day is not None
+            else Counted((), 0)
         )
         # Repeat partners among this week's: how many incidents each has had in all, from the
         # kept `partners` rows of the week's partner keys (read from the created_at index).

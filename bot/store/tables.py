@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -37,6 +38,7 @@ __all__ = [
     "UTCDateTime",
     "approvals",
     "audit_log",
+    "deadline_counts",
     "home_viewers",
     "incident_closures",
     "incident_counters",
@@ -327,4 +329,17 @@ incident_status_counts = Table(
     metadata,
     Column("status", String(16), primary_key=True),
     Column("incidents", Integer, nullable=False),
+)
+
+# Issue 14: the running open deadlines (tasks: status open, kind deadline, live) counted per ref
+# and UTC day of their due time and of their overdue-after moment, kept by every write that
+# changes one (bot/store/tasks.py refresh_kept; migration 0006 filled it). The weekly summary
+# sums the days before today and reads only today's and the coming week's tasks.
+deadline_counts = Table(
+    "deadline_counts",
+    metadata,
+    Column("ref", String(128), primary_key=True),
+    Column("due_day", Date, primary_key=True),
+    Column("overdue_day", Date, primary_key=True),
+    Column("open", Integer, nullable=False),
 )

@@ -18,7 +18,7 @@ from .incidents import incident_record, lock_incident
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, TaskDue
 from .tables import incidents, tasks
-from .tasks import refresh_live
+from .tasks import refresh_kept, running_deadlines
 
 
 async def _replace_row(
@@ -61,8 +61,6 @@ async def cancel_open_tasks(
         .all()
     )
     await conn.execute(tasks.delete().where(condition))
-    if rows:  # an earlier round's task of the same deadline may run again
-        await refresh_live(conn, incident_id)
     return [{"task": row["id"], "ref": row["ref"], "round": row["round"]} for row in rows]
 
 
@@ -135,8 +133,11 @@ async def adjust_tasks(
     """Open follow-ups whose deadline no longer applies are cancelled (removed), those whose
     deadline moved get the new due time; one audit row says which."""
     aware("now", now)
+    before = await running_deadlines(conn, incident_id)
     cancelled = await cancel_open_tasks(conn, incident_id, cancel)
     moved = await move_open_tasks(conn, incident_id, move)
+    if cancelled or moved:  # an earlier round's task of a cancelled deadline may run again
+        await refresh_kept(conn, incident_id, before)
     if cancelled or moved:
         await append_audit(
             conn,

@@ -2,16 +2,17 @@
 through a random sequence of the application's operations: submit, decide (with its tasks),
 reject, new round, close, reopen, task done, new facts (tasks moved or cancelled).
 
-Kept: `incident_status_counts`, `partners` (incidents per partner key, the greatest name),
-`tasks.live` (the task still runs: its incident is not closed, and it is of the current round or
-a deadline no later round re-created), `tasks.overdue_after` (never before due_at). The recount
-reads the plain rows and decides in Python; the week's counts are checked against it as well."""
+Kept: `incident_status_counts`, `deadline_counts` (running open deadlines per ref and day),
+`partners` (incidents per partner key, the greatest name), `tasks.live` (the task still runs:
+its incident is not closed, and it is of the current round or a deadline no later round
+re-created), `tasks.overdue_after` (never before due_at). The recount reads the plain rows and
+decides in Python; the week's counts are checked against it as well."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,13 @@ from bot.domain.summary import parse_week
 from bot.store import NewIncident, NewTask, Store
 from bot.store.migrate import alembic_config
 from bot.store.reports import week_data
-from bot.store.tables import incident_status_counts, incidents, partners, tasks
+from bot.store.tables import (
+    deadline_counts,
+    incident_status_counts,
+    incidents,
+    partners,
+    tasks,
+)
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 WEEK = parse_week("2026-W46", UTC)  # Mon 9 – Sun 15 Nov 2026
@@ -206,6 +213,11 @@ async def check(run: Run) -> None:
             for row in await conn.execute(select(incident_status_counts))
             if row.incidents
         }
+        kept_deadlines = {
+            (row.ref, row.due_day, row.overdue_day): row.open
+            for row in await conn.execute(select(deadline_counts))
+            if row.open
+        }
         by_id = {row.id: row for row in await conn.execute(select(incidents))}
         rows = (await conn.execute(select(tasks))).all()
     assert kept_partners == recount_partners, run.log
@@ -225,6 +237,16 @@ async def check(run: Run) -> None:
         )
         assert bool(task.live) == live, (task, incident.status, incident.round, run.log)
         assert task.overdue_after is not None and task.overdue_after >= task.due_at, task
+    recount_deadlines: dict[tuple[str, date, date], int] = {}
+    for task in rows:
+        if task.status == "open" and task.kind == "deadline" and task.live and task.due_at:
+            key = (
+                task.ref,
+                task.due_at.astimezone(UTC).date(),
+                task.overdue_after.astimezone(UTC).date(),
+            )
+            recount_deadlines[key] = recount_deadlines.get(key, 0) + 1
+    assert kept_deadlines == recount_deadlines, run.log
     # The week's counts against the recount (as of now: overdue after their own moment).
     data = await week_data(run.store, WEEK, now=run.now)
     assert data.pending.total == recount_statuses.get("pending", 0)

@@ -11,6 +11,9 @@
 - tasks.live: the task still runs (its incident is not closed and no later round took it over;
   a checklist item only in the incident's current round), kept by the writes that change it,
   so counting the open deadlines needs no join to incidents;
+- deadline_counts (ref, UTC day of due_at, UTC day of overdue_after → running open deadlines):
+  kept with tasks.live; the overdue count sums the days before today and reads only today's
+  tasks, the upcoming ones are read from the first due day that is not yet overdue;
 - tasks (status, kind, live, due_at, overdue_after, ref) instead of (status, kind, due_at, ref,
   incident_id, round): the overdue and upcoming deadline counts from one index range;
 - incidents (created_at, status, decided_action, partner_key) instead of (created_at, status,
@@ -80,6 +83,15 @@ WHERE kind = 'deadline' AND due_at IS NOT NULL AND EXISTS (
     AND json_extract(d.value, '$.id') = tasks.ref
     AND json_extract(d.value, '$.overdue_after') IS NOT NULL)
 """
+# The running open deadlines per ref and UTC day of due_at and of overdue_after.
+_DEADLINE_COUNTS = """
+INSERT INTO deadline_counts (ref, due_day, overdue_day, open)
+SELECT ref, {due_day}, {overdue_day}, count(*) FROM tasks
+WHERE status = 'open' AND kind = 'deadline' AND live AND due_at IS NOT NULL
+GROUP BY ref, {due_day}, {overdue_day}
+"""
+_PG_DAY = "(({column}) AT TIME ZONE 'UTC')::date"
+_SQLITE_DAY = "substr({column}, 1, 10)"  # naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
 _PARTNERS = """
 INSERT INTO partners (partner_key, partner, incidents, first_seen, last_incident_at)
 SELECT partner_key, max(partner), count(*), min(created_at), max(created_at)
@@ -121,6 +133,20 @@ def upgrade() -> None:
     )
     op.execute(_PG_FILL if postgres else _SQLITE_FILL)
     op.execute(_PG_RECORDED if postgres else _SQLITE_RECORDED)
+    op.create_table(
+        "deadline_counts",
+        sa.Column("ref", sa.String(128), nullable=False),
+        sa.Column("due_day", sa.Date(), nullable=False),
+        sa.Column("overdue_day", sa.Date(), nullable=False),
+        sa.Column("open", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("ref", "due_day", "overdue_day", name="pk_deadline_counts"),
+    )
+    day = _PG_DAY if postgres else _SQLITE_DAY
+    op.execute(
+        _DEADLINE_COUNTS.format(
+            due_day=day.format(column="due_at"), overdue_day=day.format(column="overdue_after")
+        )
+    )
     op.create_index(
         "ix_tasks_status_kind_live_due_at",
         "tasks",
@@ -140,6 +166,7 @@ def downgrade() -> None:
         "ix_incidents_created_at_status", "incidents", ["created_at", "status", "decided_action"]
     )
     op.drop_index("ix_tasks_status_kind_live_due_at", table_name="tasks")
+    op.drop_table("deadline_counts")
     op.drop_column("tasks", "live")
     op.drop_column("tasks", "overdue_after")
     op.create_index(

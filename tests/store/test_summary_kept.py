@@ -283,7 +283,8 @@ def _downgrade_to_0005(connection: Connection) -> None:
 async def test_migration_0006_fills_the_kept_data_from_existing_rows(database_url: str) -> None:
     """A database with incidents in every state at 0005 (the kept data dropped), upgraded: the
     backfill equals the recount; tasks take the overdue-after moment their incident's
-    assessment recorded (never before their due time), else their due time."""
+    assessment recorded (never before their due time), else their due time plus the built-in
+    playbook's grace."""
     store = await Store.open(database_url)
     run = Run(store, random.Random(7))
     try:
@@ -318,6 +319,14 @@ async def test_migration_0006_fills_the_kept_data_from_existing_rows(database_ur
                 NewTask("deadline", "partner_report", {"en": "Report"}, None, due),
             ],
         )
+        unrecorded, _ = await store.create_incident(  # an assessment without the moments
+            _new("Globex"),
+            now=run.tick(),
+            tasks=[
+                NewTask("deadline", "appi_preliminary", {"en": "PPC"}, None, due),
+                NewTask("deadline", "partner_report", {"en": "Report"}, None, due),
+            ],
+        )
         async with store._writer.begin() as conn:
             await conn.run_sync(_downgrade_to_0005)
         assert (await store.migration_status()).current == "0005"
@@ -335,6 +344,14 @@ async def test_migration_0006_fills_the_kept_data_from_existing_rows(database_ur
             "appi_preliminary": recorded.astimezone(UTC),  # as the assessment recorded it
             "gdpr_authority": recorded.astimezone(UTC),  # recorded before due: the due time
             "partner_report": due.astimezone(UTC),  # none recorded: the due time
+        }
+        moments = {
+            task.ref: task.overdue_after.astimezone(UTC)
+            for task in await _task_rows(reopened, unrecorded.id)
+        }
+        assert moments == {  # the built-in playbook's grace (5 days - 3) after the due time
+            "appi_preliminary": (due + timedelta(days=2)).astimezone(UTC),
+            "partner_report": due.astimezone(UTC),
         }
     finally:
         await reopened.close()

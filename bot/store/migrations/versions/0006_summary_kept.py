@@ -7,7 +7,8 @@
   instead of every incident each of them ever had;
 - tasks.overdue_after: when a task counts as overdue (the 速報's is counted from awareness and
   skips closed days; others at their due time), taken from the incident's assessment when the
-  task is created; before, the summary approximated it with the rule's grace after due_at;
+  task is created (filled here from the assessment's recorded moment, else due_at plus the
+  built-in playbook's grace); before, the summary approximated it with the grace after due_at;
 - tasks.live: the task still runs (its incident is not closed and no later round took it over;
   a checklist item only in the incident's current round), kept by the writes that change it,
   so counting the open deadlines needs no join to incidents;
@@ -46,10 +47,28 @@ _DEAD = "(i.status = 'closed' OR ({t}.round < i.round AND ({t}.kind <> 'deadline
     _SUPERSEDED + ")))"
 )
 
+# Where the incident's assessment recorded no overdue-after moment for a deadline: its due time
+# plus the grace the built-in playbook gives it (overdue_after_days - days), as the
+# follow-through's overdue check (bot/domain/followups.py overdue_moment) falls back to.
+_GRACE_DAYS = {"appi_preliminary": 2}
+_PG_GRACE = "CASE {cases} ELSE t.due_at END".format(
+    cases=" ".join(
+        f"WHEN t.kind = 'deadline' AND t.ref = '{ref}' THEN t.due_at + interval '{days} days'"
+        for ref, days in _GRACE_DAYS.items()
+    )
+)
+_SQLITE_GRACE = "CASE {cases} ELSE due_at END".format(
+    cases=" ".join(
+        f"WHEN kind = 'deadline' AND ref = '{ref}' THEN "
+        f"strftime('%Y-%m-%d %H:%M:%S', due_at, '+{days} days') || substr(due_at, 20)"
+        for ref, days in _GRACE_DAYS.items()
+    )
+)
+
 # PostgreSQL: one join (hash) over the tasks; the recorded overdue-after moments from the
 # assessment's deadlines (ISO text with offset) afterwards, only where there is one.
 _PG_FILL = f"""
-UPDATE tasks t SET overdue_after = t.due_at, live = NOT {_DEAD.format(t="t")}
+UPDATE tasks t SET overdue_after = {_PG_GRACE}, live = NOT {_DEAD.format(t="t")}
 FROM incidents i WHERE i.id = t.incident_id
 """
 _PG_RECORDED = """
@@ -66,7 +85,7 @@ WHERE t.incident_id = r.id AND t.ref = r.ref AND t.kind = 'deadline' AND t.due_a
 # SQLite: correlated lookups by primary key (cheap there); times as the store keeps them, naive
 # UTC text with microseconds.
 _SQLITE_FILL = f"""
-UPDATE tasks SET overdue_after = due_at, live = NOT EXISTS (
+UPDATE tasks SET overdue_after = {_SQLITE_GRACE}, live = NOT EXISTS (
   SELECT 1 FROM incidents i WHERE i.id = tasks.incident_id AND {_DEAD.format(t="tasks")})
 """
 _SQLITE_RECORDED = """

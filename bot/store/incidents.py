@@ -177,13 +177,16 @@ async def lock_incident(conn: AsyncConnection, incident_id: str) -> IncidentReco
 
 
 async def count_status_change(conn: AsyncConnection, before: str | None, after: str) -> None:
-    """Keep `incident_status_counts`: one incident more with `after`, one fewer with `before`."""
+    """Keep `incident_status_counts`: one incident more with `after`, one fewer with `before`
+    (rows in status order, so that concurrent changes lock them in the same order)."""
     if before == after:
         return
     changes = [{"status": after, "incidents": 1}]
     if before is not None:
         changes.append({"status": before, "incidents": -1})
-    stmt = insert(conn, incident_status_counts).values(changes)
+    stmt = insert(conn, incident_status_counts).values(
+        sorted(changes, key=lambda row: str(row["status"]))
+    )
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[incident_status_counts.c.status],

@@ -24,7 +24,6 @@ from bot.domain.followups import (
     PARTNER_REPORT,
     due_reminders,
     escalation_times,
-    overdue_grace,
     overdue_moment,
     plan_tasks,
 )
@@ -461,11 +460,8 @@ class FollowThrough:
     # -- weekly summary ----------------------------------------------------------------------
 
     async def summary_data(self, week: Week, *, now: datetime) -> WeekData:
-        graces = {str(ref): overdue_grace(rule) for ref, rule in self.playbook.deadlines.items()}
         regulator = [str(ref) for ref, rule in self.playbook.deadlines.items() if rule.regulator]
-        return await week_data(
-            self.store, week, now=now, overdue_grace=graces, regulator_refs=regulator
-        )
+        return await week_data(self.store, week, now=now, regulator_refs=regulator)
 
     async def summary_queued(self, week: Week) -> bool:
         """Whether the week's summary has an outbox item already (pending, sent or dead)."""

@@ -11,11 +11,11 @@ from typing import Any, Literal
 from bot.domain.answers import Answers, parse_answers
 from bot.domain.changes import FactChanges, changed_answers, changed_deadlines
 from bot.domain.engine import Assessment, assess
-from bot.domain.followups import plan_tasks
+from bot.domain.followups import deadline_overdue_after, plan_tasks
 from bot.lifecycle import CLOCK_START, OBSERVED, Lifecycle, observed_answers
 from bot.notifications import Notification
 from bot.service import RECOMMENDATION, assessment_snapshot, store_errors_unavailable
-from bot.store import IncidentRecord, NewTask
+from bot.store import IncidentRecord, NewTask, TaskDue
 
 UpdateKind = Literal["unchanged", "kept", "reapproval", "pending"]
 
@@ -197,7 +197,9 @@ class FactUpdates:
             for task in await self.store.tasks_for(record.id)
             if task.kind == "deadline" and task.status == "open"
         }
-        new_due: dict[str, datetime] = {d.id: d.due for d in after.deadlines}
+        new_due: dict[str, TaskDue] = {
+            d.id: (d.due, deadline_overdue_after(d)) for d in after.deadlines
+        }
         appeared = {c.deadline_id for c in changes.deadlines if c.before is None}
         moved = {
             current[c.deadline_id].id: new_due[c.deadline_id]

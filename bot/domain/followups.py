@@ -29,6 +29,8 @@ class TaskPlan:
     owner_id: str
     due_at: datetime | None
     regulator: bool = False
+    # When it counts as overdue (a deadline's overdue-after moment, else its due time).
+    overdue_after: datetime | None = None
 
 
 def plan_tasks(
@@ -50,24 +52,28 @@ def plan_tasks(
     did not come), the partner gets a fresh period for its report, counted from the new
     decision; the legal clocks keep running from awareness.
     """
-    plans = [
-        TaskPlan(
-            kind="deadline",
-            ref=deadline.id,
-            title_ja=deadline.rule.label.ja,
-            title_en=deadline.rule.label.en,
-            owner_id=reporter_id if deadline.rule.owner == "reporter" else approver_id,
-            due_at=(
-                max(deadline.due, restarted_due(deadline, decided_at))
-                if round_ > 1 and deadline.id == PARTNER_REPORT
-                else deadline.due
-            ),
-            regulator=deadline.rule.regulator,
-        )
-        for deadline in deadlines
+    plans = []
+    for deadline in deadlines:
         # The partner's report is asked for unless the decided action continues unchanged.
-        if not (deadline.id == PARTNER_REPORT and action == NO_REPORT_ACTION)
-    ]
+        if deadline.id == PARTNER_REPORT and action == NO_REPORT_ACTION:
+            continue
+        due = (
+            max(deadline.due, restarted_due(deadline, decided_at))
+            if round_ > 1 and deadline.id == PARTNER_REPORT
+            else deadline.due
+        )
+        plans.append(
+            TaskPlan(
+                kind="deadline",
+                ref=deadline.id,
+                title_ja=deadline.rule.label.ja,
+                title_en=deadline.rule.label.en,
+                owner_id=reporter_id if deadline.rule.owner == "reporter" else approver_id,
+                due_at=due,
+                regulator=deadline.rule.regulator,
+                overdue_after=max(due, deadline_overdue_after(deadline)),
+            )
+        )
     checklist_due = decided_at + timedelta(hours=playbook.schedules.checklist_due_hours)
     plans += [
         TaskPlan(
@@ -77,6 +83,7 @@ def plan_tasks(
             title_en=item.en,
             owner_id=reporter_id,
             due_at=checklist_due,
+            overdue_after=checklist_due,
         )
         for index, item in enumerate(playbook.checklists[action])
     ]
@@ -126,6 +133,14 @@ def overdue_grace(rule: DeadlineRule | None) -> timedelta:
     if rule is None or rule.overdue_after_days is None or rule.days is None:
         return timedelta(0)
     return timedelta(days=max(rule.overdue_after_days - rule.days, 0))
+
+
+def deadline_overdue_after(deadline: Deadline) -> datetime:
+    """When the deadline counts as overdue: its overdue-after moment, else its due time plus
+    the rule's grace (the same moment `overdue_moment` finds in a stored assessment)."""
+    if deadline.overdue_after is not None:
+        return deadline.overdue_after
+    return deadline.due + overdue_grace(deadline.rule)
 
 
 def overdue_moment(

@@ -153,6 +153,7 @@ async def record_approval(
     decided = await update_incident(
         conn,
         incident_id,
+        from_status=incident.status,
         status="decided",
         decided_action=action,
         decided_by=list(approvers),
@@ -212,6 +213,7 @@ async def reject(
     rejected = await update_incident(
         conn,
         incident_id,
+        from_status=incident.status,
         status="rejected",
         decided_action=None,
         decided_by=[actor_id],

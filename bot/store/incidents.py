@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.partners import normalize_partner
 
 from .audit import AuditEntry, append_audit
-from .common import aware, chunks, insert, iso, to_record
+from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
-from .tables import incident_counters, incidents
-from .tasks import insert_tasks
+from .tables import incident_counters, incident_status_counts, incidents, partners
+from .tasks import insert_tasks, refresh_kept, running_deadlines
 
 
 class ExistingSubmission(Exception):
@@ -105,6 +105,8 @@ async def create_incident(
         .one()
     )
     record = incident_record(row)
+    await _count_partner(conn, partner_key, new.partner, now)
+    await count_status_change(conn, None, "pending")
     await enqueue(conn, render(outbox, record), now=now, incident_id=incident_id)
     await insert_tasks(conn, incident_id, 1, tasks, now=now)
     after: dict[str, Any] = {
@@ -119,6 +121,27 @@ async def create_incident(
         AuditEntry(incident_id, actor_id or new.reporter_id, "incident.created", now, None, after),
     )
     return record
+
+
+async def _count_partner(conn: AsyncConnection, key: str, name: str, now: datetime) -> None:
+    """One more incident for the partner (the `partners` table the weekly summary reads); its
+    name is the greatest one given, as max(partner) over its incidents was."""
+    stmt = insert(conn, partners).values(
+        partner_key=key, partner=name, incidents=1, first_seen=now, last_incident_at=now
+    )
+    greatest = func.greatest if is_postgres(conn) else func.max
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[partners.c.partner_key],
+            set_={
+                "partner": greatest(partners.c.partner, stmt.excluded.partner),
+                "incidents": partners.c.incidents + 1,
+                "last_incident_at": greatest(
+                    partners.c.last_incident_at, stmt.excluded.last_incident_at
+                ),
+            },
+        )
+    )
 
 
 async def _next_seq(conn: AsyncConnection, year: int) -> int:
@@ -165,7 +188,34 @@ async def lock_incident(conn: AsyncConnection, incident_id: str) -> IncidentReco
     return await _by_id(conn, incident_id, lock=True)
 
 
-async def update_incident(conn: AsyncConnection, incident_id: str, **values: Any) -> IncidentRecord:
+async def count_status_change(conn: AsyncConnection, before: str | None, after: str) -> None:
+    """Keep `incident_status_counts`: one incident more with `after`, one fewer with `before`
+    (rows in status order, so that concurrent changes lock them in the same order)."""
+    if before == after:
+        return
+    changes = [{"status": after, "incidents": 1}]
+    if before is not None:
+        changes.append({"status": before, "incidents": -1})
+    stmt = insert(conn, incident_status_counts).values(
+        sorted(changes, key=lambda row: str(row["status"]))
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[incident_status_counts.c.status],
+            set_={"incidents": incident_status_counts.c.incidents + stmt.excluded.incidents},
+        )
+    )
+
+
+async def update_incident(
+    conn: AsyncConnection, incident_id: str, *, from_status: str | None = None, **values: Any
+) -> IncidentRecord:
+    """Change the (locked) incident's columns; a new `status` needs the one it had
+    (`from_status`), for the kept counts per status."""
+    if "status" in values:
+        if from_status is None:
+            raise ValueError("a status change needs from_status")
+        await count_status_change(conn, from_status, values["status"])
     row = (
         (
             await conn.execute(
@@ -309,6 +359,7 @@ async def reopen_for_new_round(
     current = await lock_incident(conn, incident_id)
     if current is None:
         raise IncidentNotFound(incident_id)
+    running = await running_deadlines(conn, incident_id)
     values: dict[str, Any] = {
         "status": "pending",
         "round": current.round + 1,
@@ -322,7 +373,8 @@ async def reopen_for_new_round(
     }
     if answers is not None:
         values["answers"] = dict(answers)
-    updated = await update_incident(conn, incident_id, **values)
+    updated = await update_incident(conn, incident_id, from_status=current.status, **values)
+    await refresh_kept(conn, incident_id, running)  # the earlier round's checklist stops
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     before = decision_state(current) | {"recommendation": current.recommendation}
     after = decision_state(updated) | {"recommendation": updated.recommendation, "reason": reason}
@@ -352,7 +404,11 @@ async def close_incident(
         raise IncidentNotFound(incident_id)
     if current.status == "closed":
         return current
-    updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    before = await running_deadlines(conn, incident_id)
+    updated = await update_incident(
+        conn, incident_id, from_status=current.status, status="closed", updated_at=now
+    )
+    await refresh_kept(conn, incident_id, before)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     await append_audit(
         conn,

@@ -19,6 +19,7 @@ from .incidents import lock_incident, update_incident
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord
 from .tables import incident_closures, tasks
+from .tasks import refresh_kept, running_deadlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,10 @@ async def close_with_outcome(
         raise IncidentNotFound(incident_id)
     if current.status == "closed":
         return None
-    updated = await update_incident(conn, incident_id, status="closed", updated_at=now)
+    before = await running_deadlines(conn, incident_id)
+    updated = await update_incident(
+        conn, incident_id, from_status=current.status, status="closed", updated_at=now
+    )
     await insert_closure(
         conn,
         incident_id=incident_id,
@@ -162,6 +166,7 @@ async def close_with_outcome(
         now=now,
     )
     done = await complete_tasks(conn, done_task_ids, actor_id=actor_id, now=now)
+    await refresh_kept(conn, incident_id, before)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     after = {
         "status": "closed",
@@ -201,7 +206,11 @@ async def reopen_closed(
         status = "rejected"
     else:
         status = "pending"
-    updated = await update_incident(conn, incident_id, status=status, updated_at=now)
+    before = await running_deadlines(conn, incident_id)
+    updated = await update_incident(
+        conn, incident_id, from_status=current.status, status=status, updated_at=now
+    )
+    await refresh_kept(conn, incident_id, before)
     await mark_reopened(conn, incident_id, actor_id=actor_id, now=now)
     await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
     await append_audit(

@@ -201,6 +201,10 @@ class OutboxItem:
     last_error: str | None
 
 
+# A task's new due time and overdue-after moment (None: at the due time).
+TaskDue = tuple[datetime, datetime | None]
+
+
 @dataclass(frozen=True, slots=True)
 class NewTask:
     kind: TaskKind
@@ -208,6 +212,8 @@ class NewTask:
     title: Mapping[str, str]
     owner_id: str | None = None
     due_at: datetime | None = None
+    # When it counts as overdue; None: at its due time.
+    overdue_after: datetime | None = None
 
     @classmethod
     def planned(cls, plan: TaskPlan) -> NewTask:
@@ -218,6 +224,7 @@ class NewTask:
             title={"ja": plan.title_ja, "en": plan.title_en},
             owner_id=plan.owner_id,
             due_at=plan.due_at,
+            overdue_after=plan.overdue_after,
         )
 
 

@@ -3,16 +3,23 @@ so that the summary of a million incidents stays well under a second."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
+from bot.store.common import chunks
 from bot.store.engine import Database
-from bot.store.tables import incidents, tasks
+from bot.store.tables import (
+    deadline_counts,
+    incident_status_counts,
+    incidents,
+    partners,
+    tasks,
+)
 
 OPEN_STATUSES = ("pending", "decided")
 UPCOMING_DAYS = 7
@@ -47,20 +54,31 @@ async def week_data(
     *,
     now: datetime,
     limit: int = 10,
-    overdue_grace: Mapping[str, timedelta] | None = None,
     regulator_refs: Collection[str] = (),
 ) -> WeekData:
-    """The week's figures. `overdue_grace`: per deadline id, how long after its due time it
-    counts as overdue (the APPI preliminary report's target is 3 days, overdue after 5);
-    `regulator_refs`: the deadlines owed to a regulator or affected persons."""
+    """The week's figures. A deadline counts as overdue after its task's own `overdue_after`
+    (the APPI preliminary report's target is 3 days, overdue after 5); `regulator_refs`: the
+    deadlines owed to a regulator or affected persons."""
     start, end = week.start, week.end
-    graces = {ref: grace for ref, grace in (overdue_grace or {}).items() if grace}
     async with store.read() as conn:
+        status_counts = {
+            str(status): int(count)
+            for status, count in await conn.execute(
+                select(incident_status_counts.c.status, incident_status_counts.c.incidents)
+            )
+        }
 
-        async def counted_incidents(condition: Any, order: Any) -> Counted[IncidentLine]:
-            total = (
-                await conn.execute(select(func.count()).select_from(incidents).where(condition))
-            ).scalar_one()
+        async def counted_incidents(
+            condition: Any, order: Any, *, status: str | None = None
+        ) -> Counted[IncidentLine]:
+            """The first `limit` rows and how many in all: a status's count is kept
+            (incident_status_counts), any other is counted from its index range."""
+            if status is not None:
+                total = status_counts.get(status, 0)
+            else:
+                total = (
+                    await conn.execute(select(func.count()).select_from(incidents).where(condition))
+                ).scalar_one()
             rows = (
                 await conn.execute(
                     select(*_LINE_COLUMNS).where(condition).order_by(order).limit(limit)
@@ -89,12 +107,14 @@ async def week_data(
             )
         ).all()
         median = await _median_decision(conn, decided_in_week, decided.total)
-        pending = await counted_incidents(incidents.c.status == "pending", incidents.c.created_at)
+        pending = await counted_incidents(
+            incidents.c.status == "pending", incidents.c.created_at, status="pending"
+        )
         # Open = pending or decided (OPEN_STATUSES). The newest few of each status come from
         # its (status, created_at) index and are merged here: one ORDER BY over both statuses
         # sorted every open incident first (1M: ~400,000). Pending's count is the one above.
         decided_open = await counted_incidents(
-            incidents.c.status == "decided", incidents.c.created_at.desc()
+            incidents.c.status == "decided", incidents.c.created_at.desc(), status="decided"
         )
         newest = sorted(
             (*await _newest(conn, incidents.c.status == "pending", limit), *decided_open.items),
@@ -103,95 +123,111 @@ async def week_data(
         )
         open_incidents = Counted(tuple(newest[:limit]), pending.total + decided_open.total)
 
-        # A deadline that a later round re-created counts once: the latest round's task.
-        later = tasks.alias("later")
-        superseded = (
-            select(later.c.id)
-            .where(
-                later.c.incident_id == tasks.c.incident_id,
-                later.c.kind == tasks.c.kind,
-                later.c.ref == tasks.c.ref,
-                later.c.round > tasks.c.round,
-            )
-            .exists()
+        # Open deadlines that still run (`tasks.live`: not of a closed incident, not taken over
+        # by a later round), overdue past their own `overdue_after`. Counted without a join:
+        # the days before today from the kept `deadline_counts`, the rest from the index range
+        # (status, kind, live, due_at, overdue_after, ref) that starts at the first due day
+        # of a deadline not overdue before today (the newest few days, not every open one).
+        running = and_(
+            tasks.c.status == "open",
+            tasks.c.kind == "deadline",
+            tasks.c.live == true(),
         )
-        joined = tasks.join(incidents, incidents.c.id == tasks.c.incident_id)
-
-        async def counted_deadlines(condition: Any) -> tuple[Counted[DeadlineLine], dict[str, int]]:
-            base = and_(
-                tasks.c.status == "open",
-                tasks.c.kind == "deadline",
-                tasks.c.due_at.is_not(None),
-                incidents.c.status != "closed",
-                # Tasks of the incident's current round cannot be superseded: the subquery
-                # runs only for the few older-round ones.
-                or_(tasks.c.round >= incidents.c.round, ~superseded),
-                condition,
+        today = now.astimezone(UTC).date()
+        midnight = datetime.combine(today, time(), UTC)
+        overdue_by_ref = {
+            str(ref): int(count)
+            for ref, count in await conn.execute(
+                select(deadline_counts.c.ref, func.sum(deadline_counts.c.open))
+                .where(deadline_counts.c.overdue_day < today)
+                .group_by(deadline_counts.c.ref)
             )
-            by_ref = {
+            if count
+        }
+        first_due_day = (
+            await conn.execute(
+                select(func.min(deadline_counts.c.due_day)).where(
+                    deadline_counts.c.overdue_day >= today, deadline_counts.c.open > 0
+                )
+            )
+        ).scalar_one_or_none()
+        # Nothing due before this is overdue today or later (overdue_after >= due_at).
+        window = datetime.combine(first_due_day or today, time(), UTC)
+
+        async def count_by_ref(condition: Any) -> dict[str, int]:
+            return {
                 str(ref): int(count)
                 for ref, count in await conn.execute(
                     select(tasks.c.ref, func.count())
-                    .select_from(joined)
-                    .where(base)
+                    .where(running, tasks.c.due_at >= window, condition)
                     .group_by(tasks.c.ref)
                 )
             }
-            total = sum(by_ref.values())
+
+        async def first_deadlines(condition: Any) -> tuple[DeadlineLine, ...]:
             rows = (
                 await conn.execute(
                     select(
                         tasks.c.incident_id,
-                        incidents.c.partner,
                         tasks.c.ref,
                         tasks.c.title,
                         tasks.c.due_at,
                         tasks.c.owner_id,
                     )
-                    .select_from(joined)
-                    .where(base)
-                    .order_by(tasks.c.due_at, tasks.c.id)
+                    .where(running, condition)
+                    # The index's own order (then the rowid on SQLite): walked, not sorted, and
+                    # not through the (status, due_at) index past every open task.
+                    .order_by(tasks.c.due_at, tasks.c.overdue_after, tasks.c.ref, tasks.c.id)
                     .limit(limit)
                 )
             ).all()
-            lines = tuple(
+            names = await _partner_names(conn, {row.incident_id for row in rows})
+            return tuple(
                 DeadlineLine(
-                    row.incident_id, row.partner, row.ref, dict(row.title), row.due_at, row.owner_id
+                    row.incident_id,
+                    names.get(row.incident_id, ""),
+                    row.ref,
+                    dict(row.title),
+                    row.due_at,
+                    row.owner_id,
                 )
                 for row in rows
             )
-            return Counted(lines, int(total)), by_ref
 
-        is_overdue = or_(
-            and_(tasks.c.ref.not_in(list(graces)), tasks.c.due_at < now),
-            *(
-                and_(tasks.c.ref == ref, tasks.c.due_at < now - grace)
-                for ref, grace in graces.items()
-            ),
+        is_overdue = and_(tasks.c.due_at < now, tasks.c.overdue_after < now)
+        if first_due_day is not None:  # overdue since midnight
+            for ref, count in (
+                await count_by_ref(and_(is_overdue, tasks.c.overdue_after >= midnight))
+            ).items():
+                overdue_by_ref[ref] = overdue_by_ref.get(ref, 0) + count
+        overdue = Counted(await first_deadlines(is_overdue), sum(overdue_by_ref.values()))
+        is_upcoming = and_(
+            tasks.c.due_at >= window,
+            tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS),
+            tasks.c.overdue_after >= now,
         )
-        # The outer due_at bounds are implied by is_overdue; stated, they bound the index range.
-        overdue, overdue_by_ref = await counted_deadlines(and_(tasks.c.due_at < now, is_overdue))
-        upcoming, _ = await counted_deadlines(
-            and_(
-                tasks.c.due_at >= now - max(graces.values(), default=timedelta(0)),
-                ~is_overdue,
-                tasks.c.due_at < now + timedelta(days=UPCOMING_DAYS),
+        upcoming = (
+            Counted(
+                await first_deadlines(is_upcoming),
+                sum((await count_by_ref(is_upcoming)).values()),
             )
+            if first_due_day is not None
+            else Counted((), 0)
         )
-        # Repeat partners among this week's: how many incidents each has had in all.
+        # Repeat partners among this week's: how many incidents each has had in all, from the
+        # kept `partners` rows of the week's partner keys (read from the created_at index).
         this_week = select(incidents.c.partner_key).where(
             incidents.c.created_at >= start, incidents.c.created_at < end
         )
         partner_rows = (
             await conn.execute(
-                select(func.max(incidents.c.partner), func.count())
-                .where(incidents.c.partner_key.in_(this_week.distinct().scalar_subquery()))
-                .group_by(incidents.c.partner_key)
-                .having(func.count() > 1)
-                .order_by(func.count().desc(), func.max(incidents.c.partner))
+                select(partners.c.partner, partners.c.incidents)
+                .where(partners.c.partner_key.in_(this_week.distinct().scalar_subquery()))
+                .where(partners.c.incidents > 1)
+                .order_by(partners.c.incidents.desc(), partners.c.partner)
             )
         ).all()
-    partners = [(str(row[0]), int(row[1])) for row in partner_rows]
+    repeat = [(str(row[0]), int(row[1])) for row in partner_rows]
     by_action: dict[str, int] = {}
     for action, _followed, count in by_action_rows:
         if action:
@@ -205,7 +241,7 @@ async def week_data(
         pending=pending,
         overdue=overdue,
         upcoming=upcoming,
-        repeat_partners=Counted(tuple(partners[:limit]), len(partners)),
+        repeat_partners=Counted(tuple(repeat[:limit]), len(repeat)),
         open_incidents=open_incidents,
         median_decision=median,
         followed_recommendation=sum(
@@ -213,6 +249,14 @@ async def week_data(
         ),
         regulator_overdue=sum(overdue_by_ref.get(ref, 0) for ref in set(regulator_refs)),
     )
+
+
+async def _partner_names(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for chunk in chunks(ids):
+        query = select(incidents.c.id, incidents.c.partner).where(incidents.c.id.in_(chunk))
+        names.update((row.id, row.partner) for row in await conn.execute(query))
+    return names
 
 
 async def _newest(conn: AsyncConnection, condition: Any, limit: int) -> tuple[IncidentLine, ...]:

@@ -55,6 +55,7 @@ from .records import (
     NewTask,
     OutboxItem,
     OutboxMessage,
+    TaskDue,
     TaskOutcome,
     TaskRecord,
 )
@@ -320,12 +321,13 @@ class Store(Database):
         incident_id: str,
         *,
         cancel: Sequence[int],
-        move: Mapping[int, datetime],
+        move: Mapping[int, TaskDue],
         actor_id: str,
         now: datetime,
     ) -> None:
         """Open follow-ups whose deadline no longer applies are cancelled (removed), those whose
-        deadline moved get the new due time; one audit row says which."""
+        deadline moved get the new due time and overdue-after moment; one audit row says
+        which."""
         await self.write(
             lambda conn: update_queries.adjust_tasks(
                 conn, incident_id, cancel=cancel, move=move, actor_id=actor_id, now=now

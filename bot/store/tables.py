@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -36,15 +38,18 @@ __all__ = [
     "UTCDateTime",
     "approvals",
     "audit_log",
+    "deadline_counts",
     "home_viewers",
     "incident_closures",
     "incident_counters",
+    "incident_status_counts",
     "incident_viewers",
     "incidents",
     "job_runs",
     "metadata",
     "outbox",
     "partner_status_counts",
+    "partners",
     "processed_events",
     "reporter_status_counts",
     "tasks",
@@ -149,7 +154,13 @@ incidents = Table(
     CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
     CheckConstraint("round >= 1", name="round"),
     Index("ix_incidents_status_created_at", "status", "created_at"),
-    Index("ix_incidents_created_at_status", "created_at", "status", "decided_action"),
+    Index(
+        "ix_incidents_created_at_status",
+        "created_at",
+        "status",
+        "decided_action",
+        "partner_key",
+    ),
     Index(
         "ix_incidents_decided_at_status",
         "decided_at",
@@ -279,11 +290,25 @@ tasks = Table(
     Column("done_by", String(64), nullable=True),
     Column("done_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # When it counts as overdue (>= due_at; the 速報's is counted from awareness and skips
+    # closed days), and whether it still runs: its incident is not closed and no later round
+    # took it over (a checklist item: of the incident's current round). Kept by every write
+    # that changes them (bot/store/tasks.py refresh_live; migration 0006 filled them).
+    Column("overdue_after", UTCDateTime(), nullable=True),
+    Column("live", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("incident_id", "round", "kind", "ref"),
     CheckConstraint(_in("kind", TASK_KINDS), name="kind"),
     CheckConstraint(_in("status", TASK_STATUSES), name="status"),
     Index("ix_tasks_status_due_at", "status", "due_at"),
-    Index("ix_tasks_status_kind_due_at", "status", "kind", "due_at", "ref", "incident_id", "round"),
+    Index(
+        "ix_tasks_status_kind_live_due_at",
+        "status",
+        "kind",
+        "live",
+        "due_at",
+        "overdue_after",
+        "ref",
+    ),
     Index("ix_tasks_owner_id_status", "owner_id", "status", "due_at"),
 )
 
@@ -322,4 +347,41 @@ incident_closures = Table(
     Column("reopened_by", String(64), nullable=True),
     Column("reopened_at", UTCDateTime(), nullable=True),
     Index("ix_incident_closures_incident_id", "incident_id", "id"),
+)
+
+# Issue 14: every partner (by its normalised key) with how many incidents it has had, kept by
+# incident creation in the same transaction (migration 0006 filled it), so that the weekly
+# summary's repeat partners read one row per partner, not every incident of each.
+partners = Table(
+    "partners",
+    metadata,
+    Column("partner_key", Text, primary_key=True),
+    # The name shown: the greatest of the names its incidents gave (as max(partner) did).
+    Column("partner", Text, nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_incident_at", UTCDateTime(), nullable=False),
+)
+
+# Issue 14: how many incidents have each status, kept by every status change in the same
+# transaction (bot/store/incidents.py; migration 0006 filled it): the weekly summary's pending
+# and open counts read two rows, not the (status, created_at) index of ~half of all incidents.
+incident_status_counts = Table(
+    "incident_status_counts",
+    metadata,
+    Column("status", String(16), primary_key=True),
+    Column("incidents", Integer, nullable=False),
+)
+
+# Issue 14: the running open deadlines (tasks: status open, kind deadline, live) counted per ref
+# and UTC day of their due time and of their overdue-after moment, kept by every write that
+# changes one (bot/store/tasks.py refresh_kept; migration 0006 filled it). The weekly summary
+# sums the days before today and reads only today's and the coming week's tasks.
+deadline_counts = Table(
+    "deadline_counts",
+    metadata,
+    Column("ref", String(128), primary_key=True),
+    Column("due_day", Date, primary_key=True),
+    Column("overdue_day", Date, primary_key=True),
+    Column("open", Integer, nullable=False),
 )

@@ -2,18 +2,121 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, false, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .audit import AuditEntry, append_audit
 from .common import aware, chunks, insert, iso, to_record
 from .records import IncidentNotFound, NewTask, TaskOutcome, TaskRecord
-from .tables import incidents, tasks
+from .tables import deadline_counts, incidents, tasks
+
+
+def _superseded() -> Any:
+    """A later round of the task's incident has a task of the same kind and ref."""
+    later = tasks.alias("later")
+    return (
+        select(later.c.id)
+        .where(
+            later.c.incident_id == tasks.c.incident_id,
+            later.c.kind == tasks.c.kind,
+            later.c.ref == tasks.c.ref,
+            later.c.round > tasks.c.round,
+        )
+        .exists()
+    )
+
+
+def live_condition(status: Any, round_: Any) -> Any:
+    """Whether a task still runs, for its incident's `status` and `round_` (values or columns):
+    the incident is not closed, and the task is of its current round or a deadline of an
+    earlier round that no later round re-created (legal clocks keep running while a re-assessed
+    incident waits for its new decision). `tasks.live` keeps this (refresh_kept)."""
+    return and_(
+        status != "closed",
+        or_(
+            tasks.c.round >= round_,
+            and_(tasks.c.kind == "deadline", ~_superseded()),
+        ),
+    )
+
+
+# (ref, UTC day of due_at, UTC day of overdue_after): a `deadline_counts` row.
+DeadlineDays = tuple[str, date, date]
+
+
+def deadline_days(ref: str, due_at: datetime, overdue_after: datetime) -> DeadlineDays:
+    return ref, due_at.astimezone(UTC).date(), overdue_after.astimezone(UTC).date()
+
+
+async def running_deadlines(conn: AsyncConnection, incident_id: str) -> Counter[DeadlineDays]:
+    """The incident's running open deadlines (what `deadline_counts` counts), by their days:
+    taken before a change and given to `refresh_kept` after it."""
+    rows = await conn.execute(
+        select(tasks.c.ref, tasks.c.due_at, tasks.c.overdue_after).where(
+            tasks.c.incident_id == incident_id,
+            tasks.c.status == "open",
+            tasks.c.kind == "deadline",
+            tasks.c.live == true(),
+            tasks.c.due_at.is_not(None),
+        )
+    )
+    return Counter(
+        deadline_days(row.ref, row.due_at, row.overdue_after or row.due_at) for row in rows
+    )
+
+
+async def refresh_kept(
+    conn: AsyncConnection, incident_id: str, before: Counter[DeadlineDays]
+) -> None:
+    """After a change to the incident's status or round or to its tasks (`before`: its
+    `running_deadlines` when the change began): set `tasks.live` of its tasks (a few rows; only
+    those whose value changes are written) and move `deadline_counts` by the difference."""
+    incident = (
+        select(incidents.c.status, incidents.c.round)
+        .where(incidents.c.id == incident_id)
+        .subquery()
+    )
+    now_live = select(
+        case((live_condition(incident.c.status, incident.c.round), true()), else_=false())
+    ).scalar_subquery()
+    await conn.execute(
+        tasks.update()
+        .where(tasks.c.incident_id == incident_id)
+        .where(tasks.c.live != now_live)
+        .values(live=now_live)
+    )
+    after = await running_deadlines(conn, incident_id)
+    changes = {key: after[key] - before[key] for key in before.keys() | after.keys()}
+    await count_deadlines(conn, changes)
+
+
+async def count_deadlines(conn: AsyncConnection, changes: Mapping[DeadlineDays, int]) -> None:
+    """Add `changes` to `deadline_counts` (one statement; in key order, so that concurrent
+    writers lock the rows in the same order)."""
+    rows = [
+        {"ref": ref, "due_day": due_day, "overdue_day": overdue_day, "open": change}
+        for (ref, due_day, overdue_day), change in sorted(changes.items())
+        if change
+    ]
+    if not rows:
+        return
+    stmt = insert(conn, deadline_counts).values(rows)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[
+                deadline_counts.c.ref,
+                deadline_counts.c.due_day,
+                deadline_counts.c.overdue_day,
+            ],
+            set_={"open": deadline_counts.c.open + stmt.excluded.open},
+        )
+    )
 
 
 def _task(row: RowMapping) -> TaskRecord:
@@ -50,6 +153,7 @@ async def insert_new_tasks(
     for task in new_tasks:
         if task.due_at is not None:
             aware("due_at", task.due_at)
+    before = await running_deadlines(conn, incident_id)
     # One multi-row INSERT (not one per task): a decision creates ~10 tasks.
     stmt = (
         insert(conn, tasks)
@@ -63,6 +167,7 @@ async def insert_new_tasks(
                     "title": dict(task.title),
                     "owner_id": task.owner_id,
                     "due_at": task.due_at,
+                    "overdue_after": _overdue_after(task),
                     "status": "open",
                     "created_at": now,
                 }
@@ -74,7 +179,19 @@ async def insert_new_tasks(
         )
         .returning(tasks.c.id, tasks.c.kind, tasks.c.ref)
     )
-    return {(str(kind), str(ref)): int(new_id) for new_id, kind, ref in await conn.execute(stmt)}
+    created = {(str(kind), str(ref)): int(new_id) for new_id, kind, ref in await conn.execute(stmt)}
+    if created:  # a later round's task takes over the earlier one of the same kind and ref
+        await refresh_kept(conn, incident_id, before)
+    return created
+
+
+def _overdue_after(task: NewTask) -> datetime | None:
+    """Never before the due time; without one of its own, at the due time."""
+    if task.due_at is None:
+        return task.overdue_after and aware("overdue_after", task.overdue_after)
+    if task.overdue_after is None:
+        return task.due_at
+    return max(task.due_at, aware("overdue_after", task.overdue_after))
 
 
 def tasks_created(
@@ -164,6 +281,7 @@ async def complete_task(
         return TaskOutcome("not_found")
     if row["status"] == "done":
         return TaskOutcome("already_done", _task(row))
+    before = await running_deadlines(conn, row["incident_id"])
     done = (
         (
             await conn.execute(
@@ -177,6 +295,7 @@ async def complete_task(
         .one()
     )
     record = _task(done)
+    await refresh_kept(conn, record.incident_id, before)
     await append_audit(
         conn,
         AuditEntry(

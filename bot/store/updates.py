@@ -16,8 +16,9 @@ from .audit import AuditEntry, append_audit
 from .common import aware
 from .incidents import incident_record, lock_incident
 from .outbox import OutboxSpec, enqueue, render
-from .records import IncidentNotFound, IncidentRecord
+from .records import IncidentNotFound, IncidentRecord, TaskDue
 from .tables import incidents, tasks
+from .tasks import refresh_kept, running_deadlines
 
 
 async def _replace_row(
@@ -64,18 +65,20 @@ async def cancel_open_tasks(
 
 
 async def move_open_tasks(
-    conn: AsyncConnection, incident_id: str, due: Mapping[int, datetime]
+    conn: AsyncConnection, incident_id: str, due: Mapping[int, TaskDue]
 ) -> list[dict[str, Any]]:
-    """New due times for open follow-ups whose deadline moved; returns what moved."""
+    """New due times (and overdue-after moments) for open follow-ups whose deadline moved;
+    returns what moved."""
     moved: list[dict[str, Any]] = []
-    for task_id, due_at in due.items():
+    for task_id, (due_at, overdue_after) in due.items():
+        aware("due_at", due_at)
         row = (
             await conn.execute(
                 tasks.update()
                 .where(tasks.c.incident_id == incident_id)
                 .where(tasks.c.id == task_id)
                 .where(tasks.c.status == "open")
-                .values(due_at=due_at)
+                .values(due_at=due_at, overdue_after=max(due_at, overdue_after or due_at))
                 .returning(tasks.c.id, tasks.c.ref)
             )
         ).first()
@@ -123,15 +126,18 @@ async def adjust_tasks(
     incident_id: str,
     *,
     cancel: Sequence[int],
-    move: Mapping[int, datetime],
+    move: Mapping[int, TaskDue],
     actor_id: str,
     now: datetime,
 ) -> None:
     """Open follow-ups whose deadline no longer applies are cancelled (removed), those whose
     deadline moved get the new due time; one audit row says which."""
     aware("now", now)
+    before = await running_deadlines(conn, incident_id)
     cancelled = await cancel_open_tasks(conn, incident_id, cancel)
     moved = await move_open_tasks(conn, incident_id, move)
+    if cancelled or moved:  # an earlier round's task of a cancelled deadline may run again
+        await refresh_kept(conn, incident_id, before)
     if cancelled or moved:
         await append_audit(
             conn,

@@ -127,7 +127,7 @@ EXPECTED = {
     "ja": {
         "title": "📊 情報漏洩 週次サマリー 2026-W48（2026年11月23日(月)〜2026年11月29日(日)）",
         "as_of": "2026年11月30日(月) 09:00 時点",
-        "counts": "新規 4件 ／ 決定 2件 ／ 承認待ち 2件 ／ 期限超過 6件",
+        "counts": "新規 4件 ／ 決定 2件 ／ 承認待ち 2件 ／ 期限超過 5件",
         "bars": [
             r"報告書・改善書の提出を求める █{10}░{10}\s+1 \( 50%\) ▏ 43%",
             r"即時停止・法的措置を検討\s+█{10}░{10}\s+1 \( 50%\) ▏ 17%",
@@ -138,12 +138,14 @@ EXPECTED = {
             "LEAK-2026-0005 Umbrella Corp — 承認待ち・即時停止・法的措置を検討（47時間経過）",
         ],
         "pending_title": "承認待ち（2件）",
-        "overdue_title": "期限を過ぎたもの（6件）",
+        "overdue_title": "期限を過ぎたもの（5件）",
         "overdue": "LEAK-2026-0002 株式会社アクメ：EU監督機関への通知（GDPR） — "
         "期限 2026年11月26日(木) 10:00",
         # The partners' first facts (2 days) are overdue for all three decided incidents; the
-        # 14-day report of last week's incident (aware Fri Nov 20) is due within 7 days.
-        "upcoming_title": "7日以内の期限（1件）",
+        # 14-day report of last week's incident (aware Fri Nov 20) is due within 7 days, and so
+        # is ACME's 速報: past its target (Thu Nov 26) but overdue only after its own moment, 5
+        # days from awareness (Mon Nov 23) moved past the weekend to Mon Nov 30 23:59.
+        "upcoming_title": "7日以内の期限（2件）",
         "upcoming": "LEAK-2026-0001 Globex Inc.：取引先の事故報告書・再発防止策 — "
         "期限 2026年12月4日(金) 23:59",
         "partners": "Globex Inc.：2件",
@@ -153,7 +155,7 @@ EXPECTED = {
     "en": {
         "title": "📊 Partner leaks: weekly summary 2026-W48 (",
         "as_of": "As of ",
-        "counts": "Opened 4 / Decided 2 / Waiting for approval 2 / Overdue 6",
+        "counts": "Opened 4 / Decided 2 / Waiting for approval 2 / Overdue 5",
         "bars": [
             r"Request a report and improvement plan\s+█{10}░{10}\s+1 \( 50%\) ▏ 43%",
             r"Suspend at once and consider legal action\s+█{10}░{10}\s+1 \( 50%\) ▏ 17%",
@@ -163,10 +165,10 @@ EXPECTED = {
             "LEAK-2026-0005 Umbrella Corp — waiting for approval, ",
         ],
         "pending_title": "Waiting for approval (2)",
-        "overdue_title": "Overdue (6)",
+        "overdue_title": "Overdue (5)",
         "overdue": "LEAK-2026-0002 株式会社アクメ: "
         "Notice to the EU supervisory authority (GDPR) — due ",
-        "upcoming_title": "Due within 7 days (1)",
+        "upcoming_title": "Due within 7 days (2)",
         "upcoming": "LEAK-2026-0001 Globex Inc.: "
         "Partner's incident report and prevention plan — due ",
         "partners": "Globex Inc.: 2 incidents",

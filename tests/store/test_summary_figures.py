@@ -13,7 +13,6 @@ import pytest
 from bot.domain.chart import CATEGORIES, chart_weeks, stack
 from bot.domain.playbook import load_playbook
 from bot.domain.summary import parse_week, summary_text
-from bot.followthrough import overdue_grace
 from bot.store import NewIncident, NewTask, Store
 from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
@@ -67,13 +66,21 @@ async def _known_weeks(store: Store) -> None:
     await _decided(store, "Hooli", day - timedelta(weeks=2), timedelta(days=3), "suspend_and_legal")
     await store.create_incident(_new("Old Co."), now=day - timedelta(weeks=12))
     # Deadlines of the pending incident, all past due: GDPR (a regulator's), the partner's
-    # report (internal); the APPI preliminary report is overdue only 5 days after it is due.
+    # report (internal); the APPI preliminary report is overdue only at its own overdue-after
+    # moment (5 days from awareness, skipping closed days), a day from now.
     await store.create_tasks(
         pending.id,
         [
             NewTask("deadline", "gdpr_authority", {"en": "GDPR"}, None, NOW - timedelta(hours=1)),
             NewTask("deadline", "partner_report", {"en": "Report"}, None, NOW - timedelta(days=1)),
-            NewTask("deadline", "appi_preliminary", {"en": "PPC"}, None, NOW - timedelta(days=2)),
+            NewTask(
+                "deadline",
+                "appi_preliminary",
+                {"en": "PPC"},
+                None,
+                NOW - timedelta(days=2),
+                overdue_after=NOW + timedelta(days=1),
+            ),
         ],
         now=day,
     )
@@ -81,15 +88,15 @@ async def _known_weeks(store: Store) -> None:
 
 async def test_week_figures(store: Store) -> None:
     await _known_weeks(store)
-    graces = {str(ref): overdue_grace(rule) for ref, rule in PLAYBOOK.deadlines.items()}
     regulator = [str(ref) for ref, rule in PLAYBOOK.deadlines.items() if rule.regulator]
-    data = await week_data(store, WEEK, now=NOW, overdue_grace=graces, regulator_refs=regulator)
+    data = await week_data(store, WEEK, now=NOW, regulator_refs=regulator)
     assert data.decided.total == 3 and data.decisions == 3
     assert data.decisions_by_action == {"request_report": 2, "consider_suspension": 1}
     assert data.median_decision == timedelta(hours=4)
     assert data.followed_recommendation == 2
     assert data.overdue.total == 2  # GDPR and the partner's report; not the APPI one yet
     assert data.regulator_overdue == 1  # GDPR only
+    assert data.upcoming.total == 1  # the APPI one, past due but not yet overdue
     text = summary_text(PLAYBOOK, data, "en", JST)
     assert "Median time to decision: 4 h (this week's 3 decisions)" in text
     assert "Decided as recommended: 2 of this week's 3 decisions" in text

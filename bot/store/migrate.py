@@ -151,9 +151,9 @@ async def read_status(engine: AsyncEngine) -> MigrationStatus:
 
 async def upgrade_in_child(engine: AsyncEngine, url: str) -> None:
     """`upgrade_to_head` in a child process (`leakbot run`): Alembic, Mako and Pygments (~11 MB)
-    imported in the server would stay in its memory after a first start (removing the modules
-    afterwards frees nothing measurable: SQLAlchemy keeps Alembic's compiler hooks). The usual
-    start (already at head) reads the revision here, through `engine`, and starts no process."""
+    imported in the server would stay in its memory after a first start (deleting the modules
+    from sys.modules and collecting afterwards freed nothing measurable). The usual start
+    (already at head) reads the revision here, through `engine`, and starts no process."""
     status = await read_status(engine)
     if status.up_to_date:
         return

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import itertools
 import random
 import statistics
@@ -289,6 +290,10 @@ async def main() -> int:
     if "postgresql" in dbs and (reason := await common.pg_available()):
         print(f"PostgreSQL unavailable, skipped: {reason}")
         dbs = [d for d in dbs if d != "postgresql"]
+    # As deployed: the image's `pip install` compiles leakbot's bytecode. A checkout under
+    # PYTHONDONTWRITEBYTECODE=1 (set here and in the image) would otherwise compile its ~100
+    # modules from source at every start (~0.15 s CPU and ~1 MB more).
+    compileall.compile_dir(str(common.ROOT / "bot"), quiet=1)
     started = time.perf_counter()
     results = []
     with common.workdir("leakbot-mem-") as work, common.Children() as children:

@@ -85,13 +85,19 @@ def _sqlite_file(resolved: str) -> Path | None:
 
 
 async def open_store(
-    raw_url: str | None, *, migrate: bool, create: bool = True, require_schema: bool = False
+    raw_url: str | None,
+    *,
+    migrate: bool,
+    create: bool = True,
+    require_schema: bool = False,
+    migrate_in_child: bool = False,
 ) -> Store:
     """Store.open with one-line errors.
 
     `create=False`: a missing SQLite file (or its folder) is an error, not created (summary,
     audit verify, outbox, doctor). `require_schema`: the database must already hold this
-    release's schema; nothing is migrated."""
+    release's schema; nothing is migrated. `migrate_in_child`: a due migration runs in a child
+    process (`leakbot run`: Alembic does not stay in the server's memory)."""
     try:
         resolved = resolve_database_url(raw_url, create_folder=create)
     except ValueError as exc:
@@ -104,7 +110,9 @@ async def open_store(
         if path is not None and not path.is_file():
             raise _unavailable(raw_url, msg("database.missing_file"))
     async with database_errors(raw_url):
-        store = await Store.open(resolved, migrate=migrate and not require_schema)
+        store = await Store.open(
+            resolved, migrate=migrate and not require_schema, migrate_in_child=migrate_in_child
+        )
         try:  # connects (Store.open without migrating does not): a wrong name fails here
             status = await store.migration_status()
         except BaseException:

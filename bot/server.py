@@ -175,7 +175,9 @@ async def serve(
 async def _serve(
     settings: Settings, playbook: Playbook, socket_mode: bool, clock: Clock, stop: asyncio.Event
 ) -> None:
-    store: Store = await _unless_stopped(stop, open_store(settings.DATABASE_URL, migrate=True))
+    store: Store = await _unless_stopped(
+        stop, open_store(settings.DATABASE_URL, migrate=True, migrate_in_child=True)
+    )
     runners: list[web.AppRunner] = []
     socket_handler: Any = None
     socket_connect: asyncio.Task[Any] | None = None

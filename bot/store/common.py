@@ -6,13 +6,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import Table
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql as pg
+    from sqlalchemy.dialects import sqlite
 
 RecordT = TypeVar("RecordT")
 
@@ -62,5 +64,12 @@ def is_postgres(conn: AsyncConnection) -> bool:
 
 
 def insert(conn: AsyncConnection, table: Table) -> pg.Insert | sqlite.Insert:
-    """The dialect's INSERT (for ON CONFLICT upserts)."""
-    return pg.insert(table) if is_postgres(conn) else sqlite.insert(table)
+    """The dialect's INSERT (for ON CONFLICT upserts). Each dialect's module is imported when
+    its database is used (the engine loads it then anyway), not at start."""
+    if is_postgres(conn):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .common import dumps
-from .migrate import read_status, upgrade_to_head
+from .migrate import read_status, upgrade_in_child, upgrade_to_head
 from .records import MigrationStatus
 from .urls import display_url, resolve_database_url
 
@@ -138,14 +138,22 @@ class Database:
 
     @classmethod
     async def open(
-        cls, url: str | None = None, *, migrate: bool = True, echo: bool = False
+        cls,
+        url: str | None = None,
+        *,
+        migrate: bool = True,
+        echo: bool = False,
+        migrate_in_child: bool = False,
     ) -> Self:
-        """Connect (DATABASE_URL syntax; None: the default SQLite file) and apply migrations."""
+        """Connect (DATABASE_URL syntax; None: the default SQLite file) and apply migrations
+        (`migrate_in_child`: in a child process, see `upgrade_in_child`)."""
         resolved = resolve_database_url(url)
         engine = create_engine(resolved, echo=echo)
         database = cls(engine, url=resolved)
         try:
-            if migrate:
+            if migrate and migrate_in_child:
+                await upgrade_in_child(database._reader, resolved)
+            elif migrate:
                 await upgrade_to_head(database._writer)
         except BaseException:
             await engine.dispose()

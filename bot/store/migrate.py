@@ -6,13 +6,18 @@ write lock). The second replica waits, then finds the schema at head and does no
 
 Alembic (~11 MB and ~0.1 s of imports with Mako) is imported only when a migration is due: the
 usual start reads `alembic_version` and compares it with the head revision, which is read from
-the revision files' `revision` / `down_revision` lines.
+the revision files' `revision` / `down_revision` lines. `leakbot run` migrates in a child process
+(`upgrade_in_child`), so that after a first start Alembic is not in the server's memory either.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
+import logging
+import os
+import sys
 import weakref
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .records import MigrationStatus
@@ -27,11 +33,29 @@ from .records import MigrationStatus
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "head_revision", "read_status", "upgrade_to_head"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "MigrationFailed",
+    "alembic_config",
+    "head_revision",
+    "read_status",
+    "upgrade_in_child",
+    "upgrade_to_head",
+]
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR: Final[Path] = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_xact_lock key ("leakmigr"); the audit chain uses another one.
 MIGRATION_LOCK_KEY: Final[int] = int.from_bytes(b"leakmigr", "big")
+# How `upgrade_in_child` hands the database URL (with its password) to the child: not argv,
+# which every user of the machine can read.
+_CHILD_URL_ENV: Final[str] = "LEAKBOT_MIGRATE_URL"
+
+
+class MigrationFailed(SQLAlchemyError):
+    """The migration child process failed; the message is its one-line reason."""
+
 
 # Alembic's `context` / `op` are process-global proxies: two upgrades interleaving on one event
 # loop would trample each other, so they are serialised per loop (the database lock does the rest).
@@ -123,3 +147,53 @@ async def read_status(engine: AsyncEngine) -> MigrationStatus:
     async with engine.connect() as conn:
         current = await conn.run_sync(_current)
     return MigrationStatus(current=current, head=head_revision())
+
+
+async def upgrade_in_child(engine: AsyncEngine, url: str) -> None:
+    """`upgrade_to_head` in a child process (`leakbot run`): Alembic, Mako and Pygments (~11 MB)
+    imported in the server would stay in its memory after a first start (deleting the modules
+    from sys.modules and collecting afterwards freed nothing measurable). The usual start
+    (already at head) reads the revision here, through `engine`, and starts no process."""
+    status = await read_status(engine)
+    if status.up_to_date:
+        return
+    log.info("migrating the database", extra={"current": status.current, "head": status.head})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from bot.store.migrate import child_main; child_main()",
+        env={**os.environ, _CHILD_URL_ENV: url},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, stderr = await process.communicate()
+    except BaseException:  # cancelled: SIGTERM while starting
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
+    if process.returncode != 0:
+        lines = stderr.decode(errors="replace").strip().splitlines()
+        raise MigrationFailed(
+            lines[-1] if lines else f"the migration process ended with {process.returncode}"
+        )
+
+
+def child_main() -> None:
+    """The child process of `upgrade_in_child`: exit 0 at head, or 1 with one line on stderr."""
+    from .engine import Database
+
+    async def migrate() -> None:
+        await (await Database.open(os.environ[_CHILD_URL_ENV], migrate=True)).close()
+
+    try:
+        asyncio.run(migrate())
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        reason = getattr(exc, "orig", None) or exc
+        lines = str(reason).strip().splitlines()
+        print(lines[0] if lines else type(exc).__name__, file=sys.stderr)
+        raise SystemExit(1) from None

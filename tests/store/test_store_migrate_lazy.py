@@ -1,5 +1,6 @@
 """Start-up without Alembic: a database already at head is opened without importing it, and one
-at an older revision is still upgraded (bot/store/migrate.py)."""
+at an older revision is still upgraded (bot/store/migrate.py); `leakbot run` migrates in a child
+process, so Alembic is not in its memory even after a first start."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from bot.database import DatabaseUnavailable, open_store
 from bot.store import Store
-from bot.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
+from bot.store.migrate import MIGRATIONS_DIR, MigrationFailed, alembic_config, head_revision
 
 
 def _downgrade_to_first(connection: Connection) -> None:
@@ -66,3 +70,42 @@ async def test_older_revision_is_upgraded(database_url: str) -> None:
         assert status.up_to_date and status.current == head_revision()
     finally:
         await reopened.close()
+
+
+async def test_migrating_in_a_child_leaves_alembic_out_of_this_process(database_url: str) -> None:
+    probe = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from bot.store import Store
+
+        async def main():
+            store = await Store.open({database_url!r}, migrate_in_child=True)
+            status = await store.migration_status()
+            await store.close()
+            print(status.current, any(m.split(".")[0] == "alembic" for m in sys.modules))
+
+        asyncio.run(main())
+        """
+    )
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [head_revision(), "False"]
+
+
+async def test_a_migration_failing_in_the_child_is_one_line(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        async with store._writer.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await store.close()
+    with pytest.raises(MigrationFailed) as raised:
+        await Store.open(database_url, migrate_in_child=True)
+    assert str(raised.value) == "Can't locate revision identified by '9999'"
+    with pytest.raises(DatabaseUnavailable) as unavailable:
+        await open_store(database_url, migrate=True, migrate_in_child=True)
+    message = str(unavailable.value)
+    assert message.startswith("DATABASE_URL ") and message.endswith("'9999'"), message
+    assert "\n" not in message

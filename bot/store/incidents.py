@@ -212,10 +212,8 @@ async def update_incident(
 ) -> IncidentRecord:
     """Change the (locked) incident's columns; a new `status` needs the one it had
     (`from_status`), for the kept counts per status."""
-    if "status" in values:
-        if from_status is None:
-            raise ValueError("a status change needs from_status")
-        await count_status_change(conn, from_status, values["status"])
+    if "status" in values and from_status is None:
+        raise ValueError("a status change needs from_status")
     row = (
         (
             await conn.execute(
@@ -228,6 +226,11 @@ async def update_incident(
         .mappings()
         .one()
     )
+    if "status" in values:
+        # After the incident's row (and the counts its triggers keep, migration 0007), as
+        # create_incident does: every writer takes the count rows in one order, so concurrent
+        # intakes and decisions on PostgreSQL cannot deadlock.
+        await count_status_change(conn, from_status, values["status"])
     return incident_record(row)
 
 

@@ -15,6 +15,7 @@ from bot.domain.followups import TaskPlan
 
 __all__ = [
     "GENESIS_HASH",
+    "SYSTEM_ACTOR",
     "ApprovalOutcome",
     "ApprovalOutcomeKind",
     "ApprovalRecord",
@@ -44,6 +45,8 @@ ApprovalOutcomeKind = Literal[
 ]
 
 GENESIS_HASH: Final[str] = "0" * 64
+# Who acts when nobody clicked: the scheduler, the follow-through, a migration.
+SYSTEM_ACTOR: Final[str] = "leakbot"
 
 
 def format_incident_id(year: int, seq: int) -> str:

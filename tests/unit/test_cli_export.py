@@ -7,40 +7,22 @@ and its output is parsed back and compared with what the Store returns.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.cli import main
 from bot.domain.export import BASE_COLUMNS
 from bot.store import NewIncident, NewTask, Store
 from bot.store.export import iter_export
 
+from .cli_support import CliRun
+
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-SETTINGS_ENV = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "LEAKBOT_ESCALATION_CHANNEL",
-    "LEAKBOT_SUMMARY_CHANNEL",
-    "LEAKBOT_APPROVERS",
-    "LEAKBOT_ESCALATION_APPROVERS",
-    "LEAKBOT_LANGUAGE",
-    "LEAKBOT_TIMEZONE",
-    "LEAKBOT_PLAYBOOK",
-    "LEAKBOT_LOG_LEVEL",
-    "PORT",
-)
-Run = Callable[..., Awaitable[tuple[int, str, str]]]
 
 
 def _incident(partner: str, **answers: Any) -> NewIncident:
@@ -111,33 +93,18 @@ async def _history(store: Store) -> list[str]:
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Run:
-    """Run `leakbot export ARGS` against the test database; returns (exit code, out, err)."""
-    monkeypatch.chdir(tmp_path)  # no .env from the working tree
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
+def run_export(run_cli: CliRun, monkeypatch: pytest.MonkeyPatch) -> CliRun:
+    """`leakbot export ARGS` against the test database, in English: (exit code, out, err)."""
     monkeypatch.setenv("LEAKBOT_LANGUAGE", "en")
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-
-        def call() -> int:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                return main(["export", *args])
-
-        code = await asyncio.to_thread(call)
-        return code, out.getvalue(), err.getvalue()
-
-    return run
+    return lambda *args: run_cli("export", *args)
 
 
 async def test_csv_rows_equal_the_stored_incidents(
-    store: Store, run_cli: Run, tmp_path: Path
+    store: Store, run_export: CliRun, tmp_path: Path
 ) -> None:
     ids = await _history(store)
     target = tmp_path / "incidents.csv"
-    code, out, err = await run_cli("--out", str(target))
+    code, out, err = await run_export("--out", str(target))
     assert (code, err) == (0, "")
     assert "4" in out and str(target) in out
 
@@ -180,9 +147,9 @@ async def test_csv_rows_equal_the_stored_incidents(
     assert fourth["status"] == "closed" and fourth["followed_recommendation"] == "true"
 
 
-async def test_jsonl_and_json_carry_the_same_incidents(store: Store, run_cli: Run) -> None:
+async def test_jsonl_and_json_carry_the_same_incidents(store: Store, run_export: CliRun) -> None:
     ids = await _history(store)
-    code, out, err = await run_cli("--format", "jsonl")
+    code, out, err = await run_export("--format", "jsonl")
     assert (code, err) == (0, "")
     lines = [json.loads(line) for line in out.splitlines()]
     assert [item["id"] for item in lines] == ids
@@ -199,12 +166,12 @@ async def test_jsonl_and_json_carry_the_same_incidents(store: Store, run_cli: Ru
     }
     assert "outcome" in first and first["outcome"] is None
 
-    code, out, _ = await run_cli("--format", "json")
+    code, out, _ = await run_export("--format", "json")
     assert code == 0
     assert json.loads(out) == lines
 
 
-async def test_later_round_deadline_is_exported_once(store: Store, run_cli: Run) -> None:
+async def test_later_round_deadline_is_exported_once(store: Store, run_export: CliRun) -> None:
     incident, _ = await store.create_incident(_incident("Umbrella"), now=T0)
     preliminary = NewTask("deadline", "appi_preliminary", {"en": "Prelim"}, None)
     await store.create_tasks(
@@ -245,16 +212,16 @@ def _task_fields(task: NewTask) -> dict[str, Any]:
     }
 
 
-async def test_since_filters_by_creation_day(store: Store, run_cli: Run) -> None:
+async def test_since_filters_by_creation_day(store: Store, run_export: CliRun) -> None:
     ids = await _history(store)
-    code, out, _ = await run_cli("--format", "jsonl", "--since", "2026-05-04")
+    code, out, _ = await run_export("--format", "jsonl", "--since", "2026-05-04")
     assert code == 0
     # LEAKBOT_TIMEZONE defaults to Asia/Tokyo: 2026-05-04 00:00 JST = 05-03 15:00 UTC.
     assert [json.loads(line)["id"] for line in out.splitlines()] == ids[2:]
-    code, out, _ = await run_cli("--format", "jsonl", "--since", "2026-05-04T09:00:00+00:00")
+    code, out, _ = await run_export("--format", "jsonl", "--since", "2026-05-04T09:00:00+00:00")
     assert code == 0
     assert [json.loads(line)["id"] for line in out.splitlines()] == ids[2:]
-    code, out, _ = await run_cli("--format", "json", "--since", "2030-01-01")
+    code, out, _ = await run_export("--format", "json", "--since", "2030-01-01")
     assert (code, json.loads(out)) == (0, [])
 
 
@@ -268,22 +235,24 @@ async def test_pages_cover_every_incident_once(store: Store) -> None:
     assert [item.id for page in pages for item in page] == created
 
 
-async def test_csv_cells_never_start_a_formula(store: Store, run_cli: Run, tmp_path: Path) -> None:
+async def test_csv_cells_never_start_a_formula(
+    store: Store, run_export: CliRun, tmp_path: Path
+) -> None:
     record, _ = await store.create_incident(_incident('=HYPERLINK("http://x")'), now=T0)
     await store.reject(record.id, actor_id="UAPPROVER1", reason="+1 dup", now=T0)
     target = tmp_path / "x.csv"
-    code, _, _ = await run_cli("--out", str(target))
+    code, _, _ = await run_export("--out", str(target))
     assert code == 0
     (row,) = csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"), newline=""))
     assert row["partner"] == '\'=HYPERLINK("http://x")'
     assert row["answer.partner"] == '\'=HYPERLINK("http://x")'
     assert row["decision_reason"] == "'+1 dup"
-    code, out, _ = await run_cli("--format", "jsonl")
+    code, out, _ = await run_export("--format", "jsonl")
     assert json.loads(out)["partner"] == '=HYPERLINK("http://x")'  # JSON keeps the text as is
 
 
-async def test_empty_store_gives_a_header_only_csv(store: Store, run_cli: Run) -> None:
-    code, out, _ = await run_cli()
+async def test_empty_store_gives_a_header_only_csv(store: Store, run_export: CliRun) -> None:
+    code, out, _ = await run_export()
     assert code == 0
     assert out.startswith("\ufeffid,status,partner,")
     assert out.count("\r\n") == 1
@@ -299,9 +268,9 @@ async def test_empty_store_gives_a_header_only_csv(store: Store, run_cli: Run) -
     ],
 )
 async def test_bad_arguments_exit_2_with_one_line(
-    store: Store, run_cli: Run, args: tuple[str, ...], fragment: str, tmp_path: Path
+    store: Store, run_export: CliRun, args: tuple[str, ...], fragment: str, tmp_path: Path
 ) -> None:
-    code, out, err = await run_cli(*args)
+    code, out, err = await run_export(*args)
     assert code == 2
     assert out == ""
     lines = err.splitlines()

@@ -8,58 +8,15 @@ a thread: it starts its own event loop), `migrate` on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-
 import pytest
 
-from bot.cli import main
 from bot.store import Store
 
-SETTINGS_ENV = (
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "DATABASE_URL",
-    "LEAKBOT_ESCALATION_CHANNEL",
-    "LEAKBOT_SUMMARY_CHANNEL",
-    "LEAKBOT_APPROVERS",
-    "LEAKBOT_ESCALATION_APPROVERS",
-    "LEAKBOT_LANGUAGE",
-    "LEAKBOT_TIMEZONE",
-    "LEAKBOT_PLAYBOOK",
-    "LEAKBOT_LOG_LEVEL",
-    "PORT",
-)
-Run = Callable[..., Awaitable[tuple[int, str, str]]]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
-    """`leakbot ARGS…` with no settings but those a test sets; returns (exit code, out, err)."""
-    monkeypatch.chdir(tmp_path)  # no .env from the working tree
-    for name in SETTINGS_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-
-        def call() -> int:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                return main(list(args))
-
-        code = await asyncio.to_thread(call)
-        return code, out.getvalue(), err.getvalue()
-
-    return run
+from .cli_support import CliRun
 
 
 async def test_migrate_in_japanese_and_english(
-    cli: Run, database_url: str, monkeypatch: pytest.MonkeyPatch
+    cli: CliRun, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     code, out, err = await cli("migrate")
@@ -81,7 +38,7 @@ async def test_migrate_in_japanese_and_english(
 
 
 async def test_a_wrong_database_url_in_japanese_and_english(
-    cli: Run, monkeypatch: pytest.MonkeyPatch
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://db/leakbot")
     code, out, err = await cli("migrate")
@@ -93,7 +50,7 @@ async def test_a_wrong_database_url_in_japanese_and_english(
 
 
 async def test_a_wrong_setting_is_said_in_the_raw_leakbot_language(
-    cli: Run, monkeypatch: pytest.MonkeyPatch
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The settings cannot be read: LEAKBOT_LANGUAGE as written in the environment decides."""
     monkeypatch.setenv("LEAKBOT_TIMEZONE", "Mars/Olympus")
@@ -112,7 +69,7 @@ async def test_a_wrong_setting_is_said_in_the_raw_leakbot_language(
 
 
 async def test_a_language_setting_that_is_neither_ja_nor_en_is_said_in_japanese(
-    cli: Run, monkeypatch: pytest.MonkeyPatch
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LEAKBOT_LANGUAGE", "fr")
     code, _, err = await cli("migrate")
@@ -124,7 +81,7 @@ async def test_a_language_setting_that_is_neither_ja_nor_en_is_said_in_japanese(
 
 
 async def test_summary_options_in_japanese_and_english(
-    cli: Run, monkeypatch: pytest.MonkeyPatch
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, _, err = await cli("summary", "--week", "2026-W99")
     assert code == 2

@@ -386,6 +386,26 @@ def _read_until(stream: Any, marker: bytes, timeout: float = 60) -> bytes:
     return seen
 
 
+# read(2)'s number as /proc/PID/syscall shows it while a process waits in it.
+READ_SYSCALL = {"x86_64": "0", "aarch64": "63"}
+
+
+def _wait_until_reading_stdin(pid: int, timeout: float = 60) -> None:
+    """Until the process waits in read(0, …). Ctrl-C between its prompt and that read stays
+    pending until the read returns: sent then, the test would race with the process."""
+    number = READ_SYSCALL.get(os.uname().machine)
+    syscall = Path(f"/proc/{pid}/syscall")
+    if number is None or not syscall.exists():
+        pytest.skip("needs /proc/PID/syscall (Linux, x86_64 or aarch64)")
+    end = time.monotonic() + timeout
+    while True:
+        fields = syscall.read_text().split()
+        if fields[:2] == [number, "0x0"]:
+            return
+        assert time.monotonic() < end, fields
+        select.select([], [], [], 0.01)  # look again in 10 ms
+
+
 def test_ctrl_c_exits_130_on_its_own_line(tmp_path: Path) -> None:
     with subprocess.Popen(
         [str(LEAKBOT), "assess", "--lang", "en", "--now", NOW],
@@ -397,8 +417,11 @@ def test_ctrl_c_exits_130_on_its_own_line(tmp_path: Path) -> None:
     ) as process:
         assert process.stdin and process.stdout and process.stderr
         _read_until(process.stdout, b"> ")
+        _wait_until_reading_stdin(process.pid)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        # stdin stays open: closing it (as communicate() does) could end the read with EOF first.
+        process.wait(timeout=60)
+        out, err = process.stdout.read(), process.stderr.read()
     assert process.returncode == 130
     assert out == b"\n"  # the rest of the prompt's line
     assert err.decode() == "leakbot: Interrupted.\n"

@@ -414,6 +414,9 @@ def test_ctrl_c_exits_130_on_its_own_line(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         env=clean_env(),
         cwd=tmp_path,
+        # Ctrl-C as a terminal delivers it: a test run started in the background by a
+        # non-interactive shell has SIGINT ignored, and a child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as process:
         assert process.stdin and process.stdout and process.stderr
         _read_until(process.stdout, b"> ")

@@ -240,33 +240,42 @@ async def _incident_ids(database_url: str) -> list[str]:
         await store.close()
 
 
+def fault_workspace(emu: SlackEmulator) -> None:
+    """The people and channels the killed processes work with."""
+    emu.add_user(REPORTER, locale="ja-JP")
+    emu.add_user(APPROVER_1, locale="ja-JP")
+    emu.add_usergroup(GROUP, [])
+    emu.add_channel(CHANNEL, is_member=True)
+    emu.add_channel(SUMMARY_CHANNEL, is_member=True)
+
+
+def fault_env(emu: SlackEmulator, database_url: str, port: int) -> dict[str, str]:
+    """A `leakbot run` child's environment: this one's without leakbot's settings, plus these."""
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "LEAKBOT_", "DATABASE_URL"))
+        },
+        "SLACK_BOT_TOKEN": "xoxb-fault-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": emu.api_url,
+        "DATABASE_URL": database_url,
+        "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
+        "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
+        "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
+        "PORT": str(port),
+    }
+
+
 async def test_sigkill_at_many_points_loses_and_doubles_nothing(database_url: str) -> None:
     # Every point on SQLite; every other one on PostgreSQL (same code paths, and each life
     # costs a process start), which keeps CI well inside its budget.
     points = FAILPOINTS if database_url.startswith("sqlite") else FAILPOINTS[::2]
     port = _free_port()
     async with SlackEmulator(clock=SystemClock()) as emu:
-        emu.add_user(REPORTER, locale="ja-JP")
-        emu.add_user(APPROVER_1, locale="ja-JP")
-        emu.add_usergroup(GROUP, [])
-        emu.add_channel(CHANNEL, is_member=True)
-        emu.add_channel(SUMMARY_CHANNEL, is_member=True)
-        env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("SLACK_", "LEAKBOT_", "DATABASE_URL"))
-            },
-            "SLACK_BOT_TOKEN": "xoxb-fault-test",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": emu.api_url,
-            "DATABASE_URL": database_url,
-            "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
-            "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
-            "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
-            "PORT": str(port),
-        }
-        bot = BotProcess(env)
+        fault_workspace(emu)
+        bot = BotProcess(fault_env(emu, database_url, port))
         driver = Driver(emu, bot, port, points)
         driver.armed = driver.pending.pop(0)
         await bot.start(driver.armed)

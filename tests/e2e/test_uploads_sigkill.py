@@ -13,13 +13,20 @@ restart gives exactly one summary message with the chart in it.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import pytest
-from conftest import APPROVER_1, CHANNEL, GROUP, REPORTER, SECRET, SUMMARY_CHANNEL
+from conftest import CHANNEL, REPORTER, SUMMARY_CHANNEL
 from slackemu import SlackEmulator, SystemClock
-from test_faults_sigkill import WAIT, BotProcess, Driver, _free_port, _incident_ids
+from test_faults_sigkill import (
+    WAIT,
+    BotProcess,
+    Driver,
+    _free_port,
+    _incident_ids,
+    fault_env,
+    fault_workspace,
+)
 
 from bot.store import Store
 
@@ -33,32 +40,6 @@ CHART_POINTS = {
     "outbox.chart_recorded=1": 1,  # recorded: the restart posts with that file
     "outbox.sent=1": 1,  # posted, not recorded: the restart finds the post (its metadata)
 }
-
-
-def _slack(emu: SlackEmulator) -> None:
-    emu.add_user(REPORTER, locale="ja-JP")
-    emu.add_user(APPROVER_1, locale="ja-JP")
-    emu.add_usergroup(GROUP, [])
-    emu.add_channel(CHANNEL, is_member=True)
-    emu.add_channel(SUMMARY_CHANNEL, is_member=True)
-
-
-def _env(emu: SlackEmulator, database_url: str, port: int) -> dict[str, str]:
-    return {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "LEAKBOT_", "DATABASE_URL"))
-        },
-        "SLACK_BOT_TOKEN": "xoxb-fault-test",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": emu.api_url,
-        "DATABASE_URL": database_url,
-        "LEAKBOT_ESCALATION_CHANNEL": CHANNEL,
-        "LEAKBOT_SUMMARY_CHANNEL": SUMMARY_CHANNEL,
-        "LEAKBOT_APPROVERS": f"{APPROVER_1},{GROUP}",
-        "PORT": str(port),
-    }
 
 
 def _uploads(emu: SlackEmulator, suffix: str) -> list[Any]:
@@ -76,8 +57,8 @@ async def test_sigkill_around_the_summary_chart_posts_one_message_with_one_image
     database_url: str, failpoint: str
 ) -> None:
     async with SlackEmulator(clock=SystemClock()) as emu:
-        _slack(emu)
-        bot = BotProcess(_env(emu, database_url, _free_port()))
+        fault_workspace(emu)
+        bot = BotProcess(fault_env(emu, database_url, _free_port()))
         await bot.start(failpoint)  # posts last week's summary at once, and dies at the point
         try:
             assert await bot.wait_exit() == -9
@@ -124,8 +105,8 @@ async def test_sigkill_during_an_upload_shares_the_file_once(
 ) -> None:
     port = _free_port()
     async with SlackEmulator(clock=SystemClock()) as emu:
-        _slack(emu)
-        bot = BotProcess(_env(emu, database_url, port))
+        fault_workspace(emu)
+        bot = BotProcess(fault_env(emu, database_url, port))
         driver = Driver(emu, bot, port, [])
         await bot.start(failpoint)
         try:

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Text,
     TextClause,
     bindparam,
-    null,
     select,
     text,
     tuple_,
@@ -42,7 +41,7 @@ from bot.domain.export import (
     json_record,
 )
 from bot.store.repository import Store
-from bot.store.tables import UTCDateTime, approvals, incidents, tasks
+from bot.store.tables import UTCDateTime, approvals, incident_closures, incidents, tasks
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
@@ -57,10 +56,20 @@ __all__ = [
 EXPORT_PAGE_SIZE: Final[int] = 2000
 _T = TypeVar("_T")
 
-# `outcome` (how a closed incident ended) exists once the close-with-outcome migration is in;
-# until then the column is exported empty.
+# `outcome`: how a closed incident ended, from its current closure (the latest, not reopened);
+# empty for an incident that is not closed, or was closed without an outcome (`close_incident`).
+_CURRENT_CLOSURE_OUTCOME_SQL: Final[str] = (
+    "(SELECT c.outcome FROM incident_closures c WHERE c.incident_id = p.id "
+    "AND c.reopened_at IS NULL ORDER BY c.id DESC LIMIT 1)"
+)
 _outcome: ColumnElement[Any] = (
-    incidents.c["outcome"] if "outcome" in incidents.c else null().label("outcome")
+    select(incident_closures.c.outcome)
+    .where(incident_closures.c.incident_id == incidents.c.id)
+    .where(incident_closures.c.reopened_at.is_(None))
+    .order_by(incident_closures.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("outcome")
 )
 
 
@@ -339,7 +348,7 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
             "ORDER BY a.round, a.created_at, a.id))"
         )
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    outcome = safe("p.outcome") if "outcome" in incidents.c else "NULL"
+    outcome = _CURRENT_CLOSURE_OUTCOME_SQL  # a closed vocabulary: never a formula
     listed = decided_by
 
     def time(column: str) -> str:
@@ -543,7 +552,7 @@ def json_rows_sql(dialect: str, *, since: bool) -> str:
         )
         decided_by, answers = "p.decided_by", "p.answers"
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    outcome = "p.outcome" if "outcome" in incidents.c else "NULL"
+    outcome = _CURRENT_CLOSURE_OUTCOME_SQL
     values = [
         "p.id",
         "p.status",

@@ -86,9 +86,16 @@ async def _history(store: Store) -> list[str]:
         required=1,
         now=T0 + timedelta(days=10, hours=1),
     )
-    await store.close_incident(
-        fourth.id, actor_id="UAPPROVER1", reason="done", now=T0 + timedelta(days=20)
+    closed = await store.close_with_outcome(
+        fourth.id,
+        actor_id="UAPPROVER1",
+        outcome="continued_with_conditions",
+        note="再発防止策を条件に継続",
+        regulator=[],
+        done_task_ids=[],
+        now=T0 + timedelta(days=20),
     )
+    assert closed is not None
     return [first.id, second.id, third.id, fourth.id]
 
 
@@ -129,7 +136,8 @@ async def test_csv_rows_equal_the_stored_incidents(
         assert row["decided_by"] == "; ".join(stored.decided_by)
         assert row["created_at"] == stored.created_at.isoformat()
         assert row["decided_at"] == (stored.decided_at.isoformat() if stored.decided_at else "")
-        assert row["outcome"] == ""  # no outcome stored for these
+        closure = await store.latest_closure(row["id"])
+        assert row["outcome"] == (closure.outcome if closure else "")
 
     first, second, third, fourth = rows
     assert first["partner"] == "株式会社アクメ"
@@ -145,6 +153,8 @@ async def test_csv_rows_equal_the_stored_incidents(
     assert second["status"] == "pending" and second["followed_recommendation"] == ""
     assert third["status"] == "rejected" and third["decision_reason"] == "重複"
     assert fourth["status"] == "closed" and fourth["followed_recommendation"] == "true"
+    assert fourth["outcome"] == "continued_with_conditions"
+    assert first["outcome"] == second["outcome"] == third["outcome"] == ""
 
 
 async def test_jsonl_and_json_carry_the_same_incidents(store: Store, run_export: CliRun) -> None:
@@ -165,6 +175,7 @@ async def test_jsonl_and_json_carry_the_same_incidents(store: Store, run_export:
         "partner_report": "open",
     }
     assert "outcome" in first and first["outcome"] is None
+    assert lines[3]["outcome"] == "continued_with_conditions"
 
     code, out, _ = await run_export("--format", "json")
     assert code == 0

@@ -11,7 +11,9 @@ The pages are small so that paging, the read-ahead and the flagged rows meet acr
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,6 +77,19 @@ def _incident(n: int) -> NewIncident:
         recommendation="request_report" if n % 3 else "consider_suspension",
         year=2025 + n % 2,
     )
+
+
+async def _close_with(store: Store, incident_id: str, outcome: str, at: datetime) -> None:
+    closed = await store.close_with_outcome(
+        incident_id,
+        actor_id="UAPPROVER1",
+        outcome=outcome,
+        note="結果",
+        regulator=[],
+        done_task_ids=[],
+        now=at,
+    )
+    assert closed is not None
 
 
 def _deadline(ref: str, due: datetime | None, owner: str | None = None) -> NewTask:
@@ -155,13 +170,18 @@ async def _awkward_history(store: Store) -> list[str]:
             await store.record_approval(
                 record.id, approver_id="UAPPROVER1", action="request_report", required=1, now=at
             )
-            await store.close_incident(
-                record.id, actor_id="UAPPROVER1", reason="done", now=at + timedelta(days=3)
-            )
+            if n % 3 == 0:  # closed without an outcome: an empty cell
+                await store.close_incident(
+                    record.id, actor_id="UAPPROVER1", reason="done", now=at + timedelta(days=3)
+                )
+            else:
+                await _close_with(store, record.id, "terminated", at + timedelta(days=3))
             if n % 16 == 15:
                 await store.reopen_closed(
                     record.id, actor_id="UAPPROVER1", now=at + timedelta(days=4)
                 )
+                if n % 32 == 31:  # closed again: the second closure's outcome
+                    await _close_with(store, record.id, "suspended", at + timedelta(days=5))
 
     async def odd_shapes(conn: AsyncConnection) -> None:
         # decided_by that is not a plain list of ids; a separator inside a deadline's ref.
@@ -226,6 +246,28 @@ async def test_fast_paths_write_the_python_paths_bytes(store: Store) -> None:
             )
     csv_text = await _python_path(store, playbook, "csv")
     assert csv_text.count("\r\n") >= len(ids) + 1 and "'=HYPERLINK" in csv_text
+
+
+async def test_outcome_is_the_current_closures(store: Store) -> None:
+    """`outcome` is how a closed incident ended: its latest closure's outcome; empty when it was
+    closed without one, or reopened (and a closure after the reopen counts)."""
+    ids = await _awkward_history(store)
+    playbook = _playbook()
+    expected = {ids[7]: "terminated", ids[23]: "terminated", ids[31]: "suspended"}
+    for fmt in ("csv", "jsonl"):
+        for text_ in (
+            await _python_path(store, playbook, fmt),
+            await _fast_path(store, playbook, fmt, page_size=7),
+        ):
+            if fmt == "csv":
+                rows = csv.DictReader(io.StringIO(text_.lstrip("\ufeff"), newline=""))
+                outcomes = {row["id"]: row["outcome"] for row in rows}
+            else:
+                records = [json.loads(line) for line in text_.splitlines()]
+                outcomes = {r["id"]: r["outcome"] or "" for r in records}
+            assert {i: outcomes[i] for i in expected} == expected
+            assert outcomes[ids[15]] == outcomes[ids[39]] == ""  # reopened; no outcome given
+            assert sum(1 for value in outcomes.values() if value) == len(expected)
 
 
 async def test_fast_paths_with_since(store: Store) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "HOUR_COUNT_CATEGORIES",
     "INCIDENT_STATUSES",
     "OUTBOX_STATUSES",
     "TASK_KINDS",
@@ -39,9 +40,11 @@ __all__ = [
     "approvals",
     "audit_log",
     "deadline_counts",
+    "decision_hour_counts",
     "home_viewers",
     "incident_closures",
     "incident_counters",
+    "incident_hour_counts",
     "incident_status_counts",
     "incident_viewers",
     "incidents",
@@ -384,4 +387,36 @@ deadline_counts = Table(
     Column("due_day", Date, primary_key=True),
     Column("overdue_day", Date, primary_key=True),
     Column("open", Integer, nullable=False),
+)
+
+# Issue 14 (migration 0008): incidents per UTC hour of creation and chart category (the five
+# actions, "rejected", "undecided": bot.domain.chart.category), one column each, kept by
+# triggers on `incidents`: the weekly chart's 12 weeks and a week's "opened" count read one row
+# per hour instead of every incident of those weeks.
+HOUR_COUNT_CATEGORIES: Final[tuple[str, ...]] = (
+    "continue_unchanged",
+    "continue_with_concern",
+    "request_report",
+    "consider_suspension",
+    "suspend_and_legal",
+    "rejected",
+    "undecided",
+)
+incident_hour_counts = Table(
+    "incident_hour_counts",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in HOUR_COUNT_CATEGORIES),
+)
+
+# Issue 14 (migration 0008): the decisions (incidents with status "decided") per UTC hour of
+# decided_at, decided action ("" for none) and whether it followed the recommendation (1/0),
+# kept by triggers on `incidents`: the summary's decisions by action and their total.
+decision_hour_counts = Table(
+    "decision_hour_counts",
+    metadata,
+    Column("hour", UTCDateTime(), primary_key=True),
+    Column("decided_action", String(64), primary_key=True),
+    Column("followed", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
 )

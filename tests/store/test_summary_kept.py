@@ -21,12 +21,16 @@ from alembic import command
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from bot.domain.chart import category
 from bot.domain.summary import parse_week
 from bot.store import NewIncident, NewTask, Store
 from bot.store.migrate import alembic_config
 from bot.store.reports import week_data
 from bot.store.tables import (
+    HOUR_COUNT_CATEGORIES,
     deadline_counts,
+    decision_hour_counts,
+    incident_hour_counts,
     incident_status_counts,
     incidents,
     partners,
@@ -220,11 +224,34 @@ async def check(run: Run) -> None:
         }
         by_id = {row.id: row for row in await conn.execute(select(incidents))}
         rows = (await conn.execute(select(tasks))).all()
+        kept_hours = {
+            (row.hour, name): row._mapping[name]
+            for row in await conn.execute(select(incident_hour_counts))
+            for name in HOUR_COUNT_CATEGORIES
+            if row._mapping[name]
+        }
+        kept_decisions = {
+            (row.hour, row.decided_action, row.followed): row.n
+            for row in await conn.execute(select(decision_hour_counts))
+            if row.n
+        }
     assert kept_partners == recount_partners, run.log
     recount_statuses: dict[str, int] = {}
     for incident in by_id.values():
         recount_statuses[incident.status] = recount_statuses.get(incident.status, 0) + 1
     assert kept_statuses == recount_statuses, run.log
+    recount_hours: dict[tuple[datetime, str], int] = {}
+    recount_decisions: dict[tuple[datetime, str, int], int] = {}
+    for incident in by_id.values():
+        hour = _hour(incident.created_at)
+        key = (hour, category(incident.decided_action, incident.status))
+        recount_hours[key] = recount_hours.get(key, 0) + 1
+        if incident.status == "decided" and incident.decided_at is not None:
+            followed = int(incident.decided_action == incident.recommendation)
+            decision = (_hour(incident.decided_at), incident.decided_action or "", followed)
+            recount_decisions[decision] = recount_decisions.get(decision, 0) + 1
+    assert kept_hours == recount_hours, run.log
+    assert kept_decisions == recount_decisions, run.log
     for task in rows:
         incident = by_id[task.incident_id]
         superseded = any(
@@ -260,6 +287,10 @@ async def check(run: Run) -> None:
     assert data.upcoming.total == sum(
         t.overdue_after >= run.now and t.due_at < run.now + timedelta(days=7) for t in running
     )
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -9,7 +9,7 @@ reads the (created_at, status, decided_action, …) index alone (~115,000 entrie
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.chart import CHART_WEEKS, REJECTED, UNDECIDED, WeeklyActions, chart_weeks, stack
 from bot.domain.summary import Week
+from bot.store.common import on_the_hour
 from bot.store.repository import Store
 from bot.store.tables import HOUR_COUNT_CATEGORIES, incident_hour_counts, incidents
 
-__all__ = ["kept_weekly_action_counts", "on_the_hour", "weekly_action_counts", "weekly_actions"]
+__all__ = ["kept_weekly_action_counts", "weekly_action_counts", "weekly_actions"]
 
 # What each kept column stands for as a (decided action, status) pair that bot.domain.chart's
 # `category` maps back to that same column.
@@ -29,15 +30,6 @@ _AS_ROW: dict[str, tuple[str | None, str]] = {
     REJECTED: (None, "rejected"),
     UNDECIDED: (None, "pending"),
 }
-
-
-def on_the_hour(*moments: datetime) -> bool:
-    """Every moment is a whole UTC hour: a range between them is a range of kept hour rows."""
-    return all(
-        moment.utcoffset() is not None
-        and moment.astimezone(UTC).timetz().replace(hour=0, tzinfo=None) == time()
-        for moment in moments
-    )
 
 
 def _week_index(column: Any, starts: Sequence[datetime]) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
@@ -73,3 +73,12 @@ def insert(conn: AsyncConnection, table: Table) -> pg.Insert | sqlite.Insert:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+def on_the_hour(*moments: datetime) -> bool:
+    """Every moment is a whole UTC hour: a range between them is a range of kept hour rows."""
+    return all(
+        moment.utcoffset() is not None
+        and moment.astimezone(UTC).timetz().replace(hour=0, tzinfo=None) == time()
+        for moment in moments
+    )

@@ -79,6 +79,21 @@ def _label(statement: str) -> str:
     low = text.lower()
     if low.startswith("begin") or low.startswith("select 1"):
         return text[:20]
+    # Issue 14, migration 0008: the merged statements of bot/store/reports.py.
+    if "incident_hour_counts" in low and "decision_hour_counts" in low:
+        return "kept counts: statuses, week's incidents, decisions by action"
+    if "julianday" in low or "extract(epoch" in low:
+        return "median time to decision"
+    if "from deadline_counts group by" in low:
+        return "kept deadline counts (overdue, upcoming, first due day)"
+    if "as partner" in low:
+        return "first deadlines (overdue, upcoming) with partners"
+    if "from tasks" in low and "group by" in low and "union all" in low:
+        return "deadline counts: today's and the last day's index ranges"
+    if "partners.partner_key in" in low:
+        return "repeat partners"
+    if "union all" in low and "from incidents" in low:
+        return "first incidents (opened, decided, pending, newest open)"
     if "count(" in low and "join" in low:
         return "count deadlines (join)"
     if "join" in low:
@@ -122,7 +137,7 @@ async def time_summary(
     timer = QueryTimer(store._engine)
     from bot.store.chart import weekly_actions
 
-    data_ms, render_ms, total_ms, chart_ms = [], [], [], []
+    data_ms, render_ms, total_ms, chart_ms, cpu_ms = [], [], [], [], []
     per_query: list[list[tuple[str, float]]] = []
     figures: dict[str, Any] = {}
     try:
@@ -130,8 +145,10 @@ async def time_summary(
             timer.samples = []
             timer.active = True
             t0 = time.perf_counter()
+            c0 = time.process_time()
             data = await follow.summary_data(week, now=NOW)
             t1 = time.perf_counter()
+            cpu_ms.append((time.process_time() - c0) * 1000)
             timer.active = False
             message = summary_message(playbook, data, "ja", settings.tz)
             t2 = time.perf_counter()
@@ -156,6 +173,9 @@ async def time_summary(
             total_ms.append((t2 - t0) * 1000)
             per_query.append(list(timer.samples))
         figures["chart_query_ms_median"] = round(statistics.median(chart_ms[1:] or chart_ms), 1)
+        # Process CPU (both threads: the event loop and aiosqlite's) and statements per summary.
+        figures["queries_cpu_ms_median"] = round(statistics.median(cpu_ms[1:] or cpu_ms), 1)
+        figures["statements"] = len(per_query[0]) if per_query else 0
         if explain:
             await print_plans(follow, store, db, week)
     finally:

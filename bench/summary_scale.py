@@ -86,7 +86,7 @@ def _label(statement: str) -> str:
         return "median time to decision"
     if "from deadline_counts group by" in low:
         return "kept deadline counts (overdue, upcoming, first due day)"
-    if "as partner" in low:
+    if "as partner" in low and "from tasks" in low:
         return "first deadlines (overdue, upcoming) with partners"
     if "from tasks" in low and "group by" in low and "union all" in low:
         return "deadline counts: today's and the last day's index ranges"

@@ -380,16 +380,20 @@ async def _median_decision(
         return None
     if conn.dialect.name == "postgresql":
         seconds: Any = func.extract("epoch", incidents.c.decided_at - incidents.c.created_at)
+        # Sorted by the interval (compared as 64-bit microseconds), not by the numeric its epoch
+        # is: the same order (epoch is linear in the interval), a cheaper sort (1M: 8,798 rows).
+        order: Any = incidents.c.decided_at - incidents.c.created_at
     else:  # stored as UTC text; julianday gives days
         seconds = (
             func.julianday(incidents.c.decided_at) - func.julianday(incidents.c.created_at)
         ) * 86400
+        order = seconds
     middle = (
         (
             await conn.execute(
                 select(seconds)
                 .where(decided_in_week)
-                .order_by(seconds)
+                .order_by(order)
                 .offset((count - 1) // 2)
                 .limit(2 - count % 2)
             )

@@ -65,6 +65,10 @@ def _audit(row: RowMapping) -> AuditRecord:
     return to_record(AuditRecord, row)
 
 
+# Built once (see common.insert); the rows are parameters.
+_INSERT_AUDIT = audit_log.insert().returning(*audit_log.c)
+
+
 async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[AuditRecord]:
     """Append to the hash chain. Call LAST in a transaction: it takes the global audit lock."""
     if not entries:
@@ -102,8 +106,7 @@ async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[Audi
         prev = digest
     # One INSERT for all the rows (a decision writes three); RETURNING gives no order, the
     # hash (unique per row: it chains the previous one) puts them back in the entries' order.
-    stmt = audit_log.insert().values(rows) if len(rows) > 1 else audit_log.insert().values(rows[0])
-    returned = (await conn.execute(stmt.returning(*audit_log.c))).mappings().all()
+    returned = (await conn.execute(_INSERT_AUDIT, rows)).mappings().all()
     by_hash = {row["hash"]: _audit(row) for row in returned}
     return [by_hash[row["hash"]] for row in rows]
 

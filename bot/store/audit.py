@@ -67,6 +67,7 @@ def _audit(row: RowMapping) -> AuditRecord:
 
 # Built once (see common.insert); the rows are parameters.
 _INSERT_AUDIT = audit_log.insert().returning(*audit_log.c)
+_LAST_HASH = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
 
 
 async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[AuditRecord]:
@@ -75,9 +76,7 @@ async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[Audi
         return []
     if is_postgres(conn):
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    prev = (
-        await conn.execute(select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1))
-    ).scalar_one_or_none() or GENESIS_HASH
+    prev = (await conn.execute(_LAST_HASH)).scalar_one_or_none() or GENESIS_HASH
     rows: list[dict[str, Any]] = []
     for entry in entries:
         aware("at", entry.at)

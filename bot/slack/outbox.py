@@ -44,7 +44,6 @@ from bot.service import Unavailable
 from bot.slack.blocks.summary import CHART_KEY, with_chart
 from bot.slack.render import FileBody, NotificationRenderer
 from bot.store import IncidentRecord, OutboxItem, Store
-from bot.store.facade_outbox import IncidentContext
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +123,8 @@ class OutboxSender:
         self.stats = OutboxStats()
         self.metrics: Metrics | None = None
         self._wake = asyncio.Event()
-        # Items leased together with the previous one's result (run_once, _mark_sent), and
-        # their incident with where its earlier messages went, read in that same transaction.
+        # Items leased together with the previous one's result (run_once, _mark_sent).
         self._following: list[OutboxItem] = []
-        self._context: dict[int, IncidentContext] = {}
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -216,13 +213,11 @@ class OutboxSender:
         return total
 
     async def run_once(self) -> int:
-        # The first item is sent at once: its incident is read with the claim (_sent_kinds).
-        items, self._context = await self.store.claim_outbox_with_context(
+        items = await self.store.claim_outbox(
             now=self.clock.now(),
             worker_id=self.worker_id,
             limit=self.batch,
             lease_seconds=self.lease_seconds,
-            sent_kinds=self._sent_kinds,
         )
         queue = deque(items)
         handled = 0
@@ -267,14 +262,8 @@ class OutboxSender:
         if notification is not None:
             if item.incident_id is None:
                 raise ValueError("a notification needs an incident")
-            # The incident and where its earlier messages went, read together (when the item
-            # was leased with the previous one's result, in that transaction: _sent_kinds).
-            context = self._context.pop(item.id, None)
-            record, sent = (
-                context
-                if context is not None
-                else await self.store.incident_and_sent(item.incident_id, keys)
-            )
+            # The incident and where its earlier messages went, read together.
+            record, sent = await self.store.incident_and_sent(item.incident_id, keys)
             if record is None:
                 raise ValueError(f"incident {item.incident_id} is gone")
             payload.update(await self.renderer.render(notification, record))
@@ -294,20 +283,6 @@ class OutboxSender:
             payload["channel"] = found["channel"]
             payload["thread_ts" if as_thread else "ts"] = found["ts"]
         return self._with_metadata(item, payload)
-
-    @staticmethod
-    def _sent_kinds(item: OutboxItem) -> list[str] | None:
-        """What `_payload` reads with the incident for this item (the `ref` and `thread` of a
-        notification about it), or None when it builds the message otherwise (App Home, an
-        incident channel, files, bodies stored as sent): read ahead with its lease."""
-        if item.incident_id is None or not is_notification(item.payload):
-            return None
-        if item.kind == INCIDENT_CHANNEL or item.method == FILE_METHOD:
-            return None
-        notification = Notification.from_payload(item.payload, item.incident_id)
-        if notification.kind in ("home", "channel_link") or notification.within is not None:
-            return None
-        return [str(key) for key in (notification.ref, notification.thread) if key is not None]
 
     @staticmethod
     def _with_metadata(item: OutboxItem, payload: dict[str, Any]) -> dict[str, Any]:
@@ -508,17 +483,15 @@ class OutboxSender:
             return await self.store.mark_sent(
                 item.id, result=result, now=self.clock.now(), worker_id=self.worker_id
             )
-        marked, following, contexts = await self.store.mark_sent_and_claim_next(
+        marked, following = await self.store.mark_sent_and_claim_next(
             item.id,
             result=result,
             now=self.clock.now(),
             worker_id=self.worker_id,
             incident_id=item.incident_id,
             lease_seconds=self.lease_seconds,
-            sent_kinds=self._sent_kinds,
         )
         self._following += following
-        self._context.update(contexts)
         return marked
 
     async def _sent(self, item: OutboxItem, result: dict[str, Any], *, chain: bool = False) -> None:

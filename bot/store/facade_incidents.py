@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from . import (
     incidents,
     listing,
+    outbox,
 )
 from . import lifecycle as lifecycle_queries
 from . import updates as update_queries
@@ -72,7 +73,11 @@ class IncidentsFacade(Database):
         """The incident and, for each kind, `last_sent_result` (what the outbox needs to send
         one of its messages), on one connection."""
         async with self.read() as conn:
-            return await incidents.incident_and_sent(conn, incident_id, kinds)
+            record = await incidents.get_incident(conn, incident_id)
+            if record is None:
+                return None, {}
+            sent = {kind: await outbox.last_sent_result(conn, incident_id, kind) for kind in kinds}
+            return record, sent
 
     async def get_incidents(self, incident_ids: Iterable[str]) -> dict[str, IncidentRecord]:
         """Several incidents by id in a few queries (missing ids are left out)."""

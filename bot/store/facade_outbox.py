@@ -4,7 +4,7 @@ Part of the `Store` facade (bot/store/repository.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import (
     events_jobs,
-    incidents,
     leases,
     outbox,
     uploads,
@@ -21,13 +20,9 @@ from .audit import AuditEntry
 from .common import aware
 from .engine import Database
 from .records import (
-    IncidentRecord,
     OutboxItem,
     OutboxMessage,
 )
-
-# An incident and where its earlier messages went (`incident_and_sent`).
-IncidentContext = tuple[IncidentRecord | None, dict[str, dict[str, Any] | None]]
 
 
 class OutboxFacade(Database):
@@ -50,28 +45,6 @@ class OutboxFacade(Database):
                 conn, now=now, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds
             )
         )
-
-    async def claim_outbox_with_context(
-        self,
-        *,
-        now: datetime,
-        worker_id: str,
-        limit: int,
-        lease_seconds: float,
-        sent_kinds: Callable[[OutboxItem], Sequence[str] | None],
-    ) -> tuple[list[OutboxItem], dict[int, IncidentContext]]:
-        """`claim_outbox`, and for the first item (the one sent next) what `sent_kinds` asks
-        for, read in the same transaction (see `mark_sent_and_claim_next`)."""
-
-        async def work(
-            conn: AsyncConnection,
-        ) -> tuple[list[OutboxItem], dict[int, IncidentContext]]:
-            items = await outbox.claim_outbox(
-                conn, now=now, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds
-            )
-            return items, await _contexts(conn, items[:1], sent_kinds)
-
-        return await self.write(work)
 
     async def record_uploaded_file(
         self, item_id: int, *, file_id: str, title: str, worker_id: str
@@ -118,23 +91,16 @@ class OutboxFacade(Database):
         worker_id: str,
         incident_id: str,
         lease_seconds: float,
-        sent_kinds: Callable[[OutboxItem], Sequence[str] | None] | None = None,
-    ) -> tuple[bool, list[OutboxItem], dict[int, IncidentContext]]:
+    ) -> tuple[bool, list[OutboxItem]]:
         """`mark_sent`, and in the same transaction the incident's next due item leased to this
         worker (its messages go out one after the other: a claim less per message). False (and
-        nothing claimed): the lease was lost.
+        nothing claimed): the lease was lost."""
 
-        `sent_kinds(item)`: for the leased item, the kinds whose `last_sent_result` its message
-        needs (None: none of this); they are read with the incident in the same transaction
-        (`incident_and_sent`, by item id) — a read transaction less per message."""
-
-        async def work(
-            conn: AsyncConnection,
-        ) -> tuple[bool, list[OutboxItem], dict[int, IncidentContext]]:
+        async def work(conn: AsyncConnection) -> tuple[bool, list[OutboxItem]]:
             if not await outbox.mark_sent(
                 conn, item_id, result=result, now=now, worker_id=worker_id
             ):
-                return False, [], {}
+                return False, []
             following = await outbox.claim_outbox(
                 conn,
                 now=now,
@@ -143,7 +109,7 @@ class OutboxFacade(Database):
                 lease_seconds=lease_seconds,
                 incident_id=incident_id,
             )
-            return True, following, await _contexts(conn, following, sent_kinds)
+            return True, following
 
         return await self.write(work)
 
@@ -205,17 +171,3 @@ class OutboxFacade(Database):
     async def claim_job(self, key: str, *, owner: str, now: datetime) -> bool:
         """True only for the one caller (of any replica, ever) that claims `key` first."""
         return await self.write(lambda conn: events_jobs.claim_job(conn, key, owner=owner, now=now))
-
-
-async def _contexts(
-    conn: AsyncConnection,
-    items: Sequence[OutboxItem],
-    sent_kinds: Callable[[OutboxItem], Sequence[str] | None] | None,
-) -> dict[int, IncidentContext]:
-    """For each item `sent_kinds` wants them for: its incident and those `last_sent_result`s."""
-    contexts: dict[int, IncidentContext] = {}
-    for item in items:
-        kinds = sent_kinds(item) if sent_kinds is not None else None
-        if kinds is not None and item.incident_id is not None:
-            contexts[item.id] = await incidents.incident_and_sent(conn, item.incident_id, kinds)
-    return contexts

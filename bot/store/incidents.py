@@ -20,7 +20,7 @@ from bot.domain.partners import normalize_partner
 
 from .audit import AuditEntry, append_audit
 from .common import aware, chunks, insert, is_postgres, iso, to_record
-from .outbox import OutboxSpec, enqueue, last_sent_result, render
+from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
 from .tables import incident_counters, incident_status_counts, incidents, partners
 from .tasks import insert_tasks, refresh_kept, running_deadlines
@@ -183,17 +183,6 @@ async def _by_id(conn: AsyncConnection, incident_id: str, *, lock: bool) -> Inci
     query = _BY_ID_LOCKED if lock else _BY_ID
     row = (await conn.execute(query, {"incident_id": incident_id})).mappings().one_or_none()
     return None if row is None else incident_record(row)
-
-
-async def incident_and_sent(
-    conn: AsyncConnection, incident_id: str, kinds: Iterable[str]
-) -> tuple[IncidentRecord | None, dict[str, dict[str, Any] | None]]:
-    """The incident and, for each kind, `last_sent_result` (what the outbox needs to send one of
-    its messages)."""
-    record = await get_incident(conn, incident_id)
-    if record is None:
-        return None, {}
-    return record, {kind: await last_sent_result(conn, incident_id, kind) for kind in kinds}
 
 
 async def lock_incident(conn: AsyncConnection, incident_id: str) -> IncidentRecord | None:

@@ -161,52 +161,6 @@ async def test_last_sent_result(store: Store, make_new: Factory) -> None:
     assert await store.last_sent_result(a, "decision") is None
 
 
-async def test_context_read_with_the_lease_equals_a_separate_read(
-    store: Store, make_new: Factory
-) -> None:
-    """The incident and earlier results read with a claim or a mark-sent (the outbox's next
-    message) are what `incident_and_sent` reads on its own; only the items asked for get them."""
-    a, b = await two_incidents(store, make_new)
-    rec = OutboxMessage("recommendation", "chat.postMessage", {"text": "rec"}, incident_id=a)
-    await store.enqueue([rec, msg("a2", a), msg("b1", b), msg("free")], now=T0)
-    wanted = {"rec": ["recommendation"], "a2": ["recommendation", "decision"]}
-
-    def kinds(item: OutboxItem) -> list[str] | None:
-        return wanted.get(item.payload["text"])
-
-    items, context = await store.claim_outbox_with_context(
-        now=T0, worker_id="w", limit=20, lease_seconds=60, sent_kinds=kinds
-    )
-    assert texts(items) == ["rec", "b1", "free"]
-    assert context == {items[0].id: await store.incident_and_sent(a, ["recommendation"])}
-    assert context[items[0].id][1] == {"recommendation": None}
-
-    marked, following, context = await store.mark_sent_and_claim_next(
-        items[0].id,
-        result={"channel": "C9", "ts": "171.0001"},
-        now=T0,
-        worker_id="w",
-        incident_id=a,
-        lease_seconds=60,
-        sent_kinds=kinds,
-    )
-    assert marked and texts(following) == ["a2"]
-    separate = await store.incident_and_sent(a, ["recommendation", "decision"])
-    assert context == {following[0].id: separate}
-    assert separate[1] == {"recommendation": {"channel": "C9", "ts": "171.0001"}, "decision": None}
-    # Not asked for (b1): nothing read.
-    marked, following, context = await store.mark_sent_and_claim_next(
-        items[1].id,
-        result={"ts": "b"},
-        now=T0,
-        worker_id="w",
-        incident_id=b,
-        lease_seconds=60,
-        sent_kinds=kinds,
-    )
-    assert marked and following == [] and context == {}
-
-
 async def test_concurrent_workers_never_claim_the_same_item(
     store: Store, open_store: StoreFactory, make_new: Factory
 ) -> None:

@@ -32,6 +32,7 @@ from bot.slack.listeners import register_all
 from bot.slack.outbox import OutboxSender
 from bot.slack.render import NotificationRenderer
 from bot.slack.replay import ReplayGuard
+from bot.slack.respond import shared_respond
 from bot.slack.verification import SignedRequestCheck
 from bot.store import Store
 
@@ -250,5 +251,8 @@ def build_app(
         deps.metrics.failures.labels("listener").inc()
         log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
 
+    # respond() posts through the Web API client's keep-alive session (one connection, not one
+    # per click's answer).
+    bolt.middleware(shared_respond(lambda: deps.client.session))
     register_all(bolt, deps)
     return LeakbotApp(bolt, deps, build_scheduler(deps), run_outbox)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .audit import AuditEntry, append_audit
@@ -32,6 +32,15 @@ class AfterDecision:
 ThenDecided = Callable[[AsyncConnection, IncidentRecord], Awaitable[AfterDecision]]
 """Work on the decided incident inside the decision's transaction (tasks, say): it must not
 have effects outside the database, it may run again when the transaction is retried."""
+
+
+# Built once (every vote runs them).
+_VOTES = (
+    select(approvals.c.approver_id, approvals.c.action, approvals.c.created_at, approvals.c.id)
+    .where(approvals.c.incident_id == bindparam("of_incident"))
+    .where(approvals.c.round == bindparam("of_round"))
+)
+_INSERT_VOTE = approvals.insert()
 
 
 async def _approvers(
@@ -83,18 +92,7 @@ async def record_approval(
     round_ = incident.round
     # The round's votes, read once (under the incident's lock, nobody else votes meanwhile):
     # this approver's earlier vote, and who else chose `action`, in the order they voted.
-    votes = (
-        await conn.execute(
-            select(
-                approvals.c.approver_id,
-                approvals.c.action,
-                approvals.c.created_at,
-                approvals.c.id,
-            )
-            .where(approvals.c.incident_id == incident_id)
-            .where(approvals.c.round == round_)
-        )
-    ).all()
+    votes = (await conn.execute(_VOTES, {"of_incident": incident_id, "of_round": round_})).all()
     previous = next((vote.action for vote in votes if vote.approver_id == approver_id), None)
     if previous == action:
         approvers = await _approvers(conn, incident_id, round_, action)
@@ -108,13 +106,14 @@ async def record_approval(
     )
     if previous is None:
         await conn.execute(
-            approvals.insert().values(
-                incident_id=incident_id,
-                round=round_,
-                approver_id=approver_id,
-                action=action,
-                created_at=now,
-            )
+            _INSERT_VOTE,
+            {
+                "incident_id": incident_id,
+                "round": round_,
+                "approver_id": approver_id,
+                "action": action,
+                "created_at": now,
+            },
         )
         entries.append(AuditEntry(incident_id, approver_id, "approval.recorded", now, None, vote))
     else:

@@ -65,15 +65,18 @@ def _audit(row: RowMapping) -> AuditRecord:
     return to_record(AuditRecord, row)
 
 
+# Built once (see common.insert); the rows are parameters.
+_INSERT_AUDIT = audit_log.insert().returning(*audit_log.c)
+_LAST_HASH = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+
+
 async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[AuditRecord]:
     """Append to the hash chain. Call LAST in a transaction: it takes the global audit lock."""
     if not entries:
         return []
     if is_postgres(conn):
         await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    prev = (
-        await conn.execute(select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1))
-    ).scalar_one_or_none() or GENESIS_HASH
+    prev = (await conn.execute(_LAST_HASH)).scalar_one_or_none() or GENESIS_HASH
     rows: list[dict[str, Any]] = []
     for entry in entries:
         aware("at", entry.at)
@@ -102,8 +105,7 @@ async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[Audi
         prev = digest
     # One INSERT for all the rows (a decision writes three); RETURNING gives no order, the
     # hash (unique per row: it chains the previous one) puts them back in the entries' order.
-    stmt = audit_log.insert().values(rows) if len(rows) > 1 else audit_log.insert().values(rows[0])
-    returned = (await conn.execute(stmt.returning(*audit_log.c))).mappings().all()
+    returned = (await conn.execute(_INSERT_AUDIT, rows)).mappings().all()
     by_hash = {row["hash"]: _audit(row) for row in returned}
     return [by_hash[row["hash"]] for row in rows]
 

@@ -63,10 +63,11 @@ def is_postgres(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def insert(conn: AsyncConnection, table: Table) -> pg.Insert | sqlite.Insert:
-    """The dialect's INSERT (for ON CONFLICT upserts). Each dialect's module is imported when
-    its database is used (the engine loads it then anyway), not at start."""
-    if is_postgres(conn):
+def insert(conn: AsyncConnection | bool, table: Table) -> pg.Insert | sqlite.Insert:
+    """The dialect's INSERT (for ON CONFLICT upserts) for a connection, or for PostgreSQL
+    (True) / SQLite (False). Each dialect's module is imported when its database is used (the
+    engine loads it then anyway), not at start."""
+    if conn is True or (not isinstance(conn, bool) and is_postgres(conn)):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table)
@@ -82,3 +83,9 @@ def on_the_hour(*moments: datetime) -> bool:
         and moment.astimezone(UTC).timetz().replace(hour=0, tzinfo=None) == time()
         for moment in moments
     )
+
+
+# Rows go to a statement built once (`conn.execute(stmt, rows)`), never into the statement
+# (`.values(rows)`): a multi-row VALUES has no cache key, so SQLAlchemy compiled it again on
+# every run (a decision ran five: ~5 ms of CPU per click, bench/ack_statements.py). Several
+# rows still make one INSERT (SQLAlchemy's "insertmanyvalues": one statement, rows in order).

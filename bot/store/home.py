@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, chunks, insert
@@ -346,11 +346,21 @@ async def home_viewers_among(
     """Which of `people` (and, with `approvers`, which approvers) opened their tab since then."""
     aware("since", since)
     found: set[str] = set()
-    recent = home_viewers.c.opened_at >= since
-    if approvers:
-        query = select(home_viewers.c.user_id).where(recent, home_viewers.c.approver.is_(True))
-        found.update(str(user) for user in (await conn.execute(query)).scalars())
-    for chunk in chunks(people):
-        query = select(home_viewers.c.user_id).where(recent, home_viewers.c.user_id.in_(chunk))
-        found.update(str(user) for user in (await conn.execute(query)).scalars())
+    # The approvers with the first chunk of people (a decision's few): one statement, not two.
+    groups = chunks(people)
+    if approvers and not groups:
+        groups = [[]]
+    for n, chunk in enumerate(groups):
+        query = _VIEWERS_OR_APPROVERS if approvers and n == 0 else _VIEWERS_AMONG
+        rows = await conn.execute(query, {"since": since, "people": chunk})
+        found.update(str(user) for user in rows.scalars())
     return found
+
+
+_RECENT_VIEWER = home_viewers.c.opened_at >= bindparam("since", type_=home_viewers.c.opened_at.type)
+_AMONG = home_viewers.c.user_id.in_(bindparam("people", expanding=True))
+# Built once (a decision runs it, with its App Home refreshes).
+_VIEWERS_AMONG = select(home_viewers.c.user_id).where(_RECENT_VIEWER, _AMONG)
+_VIEWERS_OR_APPROVERS = select(home_viewers.c.user_id).where(
+    _RECENT_VIEWER, or_(home_viewers.c.approver.is_(True), _AMONG)
+)

@@ -7,6 +7,7 @@ foreign-key checks of rows that refer to it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -196,14 +197,19 @@ async def count_status_change(conn: AsyncConnection, before: str | None, after: 
     changes = [{"status": after, "incidents": 1}]
     if before is not None:
         changes.append({"status": before, "incidents": -1})
-    stmt = insert(conn, incident_status_counts).values(
-        sorted(changes, key=lambda row: str(row["status"]))
-    )
     await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[incident_status_counts.c.status],
-            set_={"incidents": incident_status_counts.c.incidents + stmt.excluded.incidents},
-        )
+        _status_counts_upsert(is_postgres(conn)),
+        sorted(changes, key=lambda row: str(row["status"])),
+    )
+
+
+@functools.cache
+def _status_counts_upsert(postgres: bool) -> Any:
+    """Built once per dialect (see common.insert); the rows are parameters."""
+    stmt = insert(postgres, incident_status_counts)
+    return stmt.on_conflict_do_update(
+        index_elements=[incident_status_counts.c.status],
+        set_={"incidents": incident_status_counts.c.incidents + stmt.excluded.incidents},
     )
 
 

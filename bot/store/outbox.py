@@ -61,13 +61,18 @@ async def enqueue(
         )
     # One INSERT for all (a decision queues three or four): ids follow the rows' order, which
     # is the order an incident's messages are sent in. A row whose dedupe_key exists is skipped.
-    stmt = (
-        insert(conn, outbox)
-        .values(rows if len(rows) > 1 else rows[0])
+    stmt = _enqueue_statement(is_postgres(conn))
+    return sorted(int(new_id) for new_id in (await conn.execute(stmt, rows)).scalars())
+
+
+@functools.cache
+def _enqueue_statement(postgres: bool) -> Any:
+    """The outbox INSERT, built once per dialect (see common.insert); the rows are parameters."""
+    return (
+        insert(postgres, outbox)
         .on_conflict_do_nothing(index_elements=[outbox.c.dedupe_key])
         .returning(outbox.c.id)
     )
-    return sorted(int(new_id) for new_id in (await conn.execute(stmt)).scalars())
 
 
 async def claim_outbox(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, false, or_, select, true
+from sqlalchemy import and_, bindparam, case, false, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .audit import AuditEntry, append_audit
-from .common import aware, chunks, insert, iso, to_record
+from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .records import IncidentNotFound, NewTask, TaskOutcome, TaskRecord
 from .tables import deadline_counts, incidents, tasks
 
@@ -57,17 +58,41 @@ def deadline_days(ref: str, due_at: datetime, overdue_after: datetime) -> Deadli
 async def running_deadlines(conn: AsyncConnection, incident_id: str) -> Counter[DeadlineDays]:
     """The incident's running open deadlines (what `deadline_counts` counts), by their days:
     taken before a change and given to `refresh_kept` after it."""
-    rows = await conn.execute(
-        select(tasks.c.ref, tasks.c.due_at, tasks.c.overdue_after).where(
-            tasks.c.incident_id == incident_id,
-            tasks.c.status == "open",
-            tasks.c.kind == "deadline",
-            tasks.c.live == true(),
-            tasks.c.due_at.is_not(None),
-        )
-    )
+    rows = await conn.execute(_running_deadlines_query(), {"of_incident": incident_id})
     return Counter(
         deadline_days(row.ref, row.due_at, row.overdue_after or row.due_at) for row in rows
+    )
+
+
+# The statements every task write runs, built once and executed with {"of_incident": ...}:
+# a statement object built per call costs its construction and its cache key each time
+# (~2 ms of CPU per approval click for these two, bench/ack_statements.py).
+@functools.cache
+def _running_deadlines_query() -> Any:
+    return select(tasks.c.ref, tasks.c.due_at, tasks.c.overdue_after).where(
+        tasks.c.incident_id == bindparam("of_incident"),
+        tasks.c.status == "open",
+        tasks.c.kind == "deadline",
+        tasks.c.live == true(),
+        tasks.c.due_at.is_not(None),
+    )
+
+
+@functools.cache
+def _refresh_live_statement() -> Any:
+    incident = (
+        select(incidents.c.status, incidents.c.round)
+        .where(incidents.c.id == bindparam("of_incident"))
+        .subquery()
+    )
+    now_live = select(
+        case((live_condition(incident.c.status, incident.c.round), true()), else_=false())
+    ).scalar_subquery()
+    return (
+        tasks.update()
+        .where(tasks.c.incident_id == bindparam("of_incident"))
+        .where(tasks.c.live != now_live)
+        .values(live=now_live)
     )
 
 
@@ -77,20 +102,7 @@ async def refresh_kept(
     """After a change to the incident's status or round or to its tasks (`before`: its
     `running_deadlines` when the change began): set `tasks.live` of its tasks (a few rows; only
     those whose value changes are written) and move `deadline_counts` by the difference."""
-    incident = (
-        select(incidents.c.status, incidents.c.round)
-        .where(incidents.c.id == incident_id)
-        .subquery()
-    )
-    now_live = select(
-        case((live_condition(incident.c.status, incident.c.round), true()), else_=false())
-    ).scalar_subquery()
-    await conn.execute(
-        tasks.update()
-        .where(tasks.c.incident_id == incident_id)
-        .where(tasks.c.live != now_live)
-        .values(live=now_live)
-    )
+    await conn.execute(_refresh_live_statement(), {"of_incident": incident_id})
     after = await running_deadlines(conn, incident_id)
     changes = {key: after[key] - before[key] for key in before.keys() | after.keys()}
     await count_deadlines(conn, changes)
@@ -106,16 +118,20 @@ async def count_deadlines(conn: AsyncConnection, changes: Mapping[DeadlineDays, 
     ]
     if not rows:
         return
-    stmt = insert(conn, deadline_counts).values(rows)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[
-                deadline_counts.c.ref,
-                deadline_counts.c.due_day,
-                deadline_counts.c.overdue_day,
-            ],
-            set_={"open": deadline_counts.c.open + stmt.excluded.open},
-        )
+    await conn.execute(_deadline_counts_upsert(is_postgres(conn)), rows)
+
+
+@functools.cache
+def _deadline_counts_upsert(postgres: bool) -> Any:
+    """Built once per dialect (see common.insert); the rows are parameters."""
+    stmt = insert(postgres, deadline_counts)
+    return stmt.on_conflict_do_update(
+        index_elements=[
+            deadline_counts.c.ref,
+            deadline_counts.c.due_day,
+            deadline_counts.c.overdue_day,
+        ],
+        set_={"open": deadline_counts.c.open + stmt.excluded.open},
     )
 
 
@@ -155,34 +171,40 @@ async def insert_new_tasks(
             aware("due_at", task.due_at)
     before = await running_deadlines(conn, incident_id)
     # One multi-row INSERT (not one per task): a decision creates ~10 tasks.
-    stmt = (
-        insert(conn, tasks)
-        .values(
-            [
-                {
-                    "incident_id": incident_id,
-                    "round": round_,
-                    "kind": task.kind,
-                    "ref": task.ref,
-                    "title": dict(task.title),
-                    "owner_id": task.owner_id,
-                    "due_at": task.due_at,
-                    "overdue_after": _overdue_after(task),
-                    "status": "open",
-                    "created_at": now,
-                }
-                for task in new_tasks
-            ]
-        )
+    rows = [
+        {
+            "incident_id": incident_id,
+            "round": round_,
+            "kind": task.kind,
+            "ref": task.ref,
+            "title": dict(task.title),
+            "owner_id": task.owner_id,
+            "due_at": task.due_at,
+            "overdue_after": _overdue_after(task),
+            "status": "open",
+            "created_at": now,
+        }
+        for task in new_tasks
+    ]
+    stmt = _insert_tasks_statement(is_postgres(conn))
+    created = {
+        (str(kind), str(ref)): int(new_id) for new_id, kind, ref in await conn.execute(stmt, rows)
+    }
+    if created:  # a later round's task takes over the earlier one of the same kind and ref
+        await refresh_kept(conn, incident_id, before)
+    return created
+
+
+@functools.cache
+def _insert_tasks_statement(postgres: bool) -> Any:
+    """Built once per dialect (see common.insert); the rows are parameters."""
+    return (
+        insert(postgres, tasks)
         .on_conflict_do_nothing(
             index_elements=[tasks.c.incident_id, tasks.c.round, tasks.c.kind, tasks.c.ref]
         )
         .returning(tasks.c.id, tasks.c.kind, tasks.c.ref)
     )
-    created = {(str(kind), str(ref)): int(new_id) for new_id, kind, ref in await conn.execute(stmt)}
-    if created:  # a later round's task takes over the earlier one of the same kind and ref
-        await refresh_kept(conn, incident_id, before)
-    return created
 
 
 def _overdue_after(task: NewTask) -> datetime | None:

@@ -11,12 +11,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.chart import CHART_WEEKS, WeeklyActions, chart_weeks, stack
 from bot.domain.summary import Week
 from bot.store.repository import Store
 from bot.store.tables import incidents
+
+from .aio import AsyncConnection
 
 __all__ = ["weekly_action_counts", "weekly_actions"]
 

@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from bot import failpoints
 from bot.clock import Clock
 from bot.domain.chart import WeeklyActions
@@ -48,6 +46,7 @@ from bot.store import (
 from bot.store import audit as audit_rows
 from bot.store import outbox as outbox_rows
 from bot.store import tasks as task_rows
+from bot.store.aio import AsyncConnection
 from bot.store.approvals import AfterDecision
 from bot.store.audit import AuditEntry
 from bot.store.chart import weekly_actions

@@ -15,8 +15,6 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from bot import failpoints
 from bot.clock import Clock
 from bot.domain.answers import Answers
@@ -30,6 +28,7 @@ from bot.service import (
     store_errors_unavailable,
 )
 from bot.store import IncidentRecord, Store, TaskRecord, events_jobs, incidents
+from bot.store.aio import AsyncConnection
 from bot.store.lifecycle import ClosureRecord
 
 SYSTEM_ACTOR: Final = "leakbot"

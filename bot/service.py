@@ -18,7 +18,6 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.domain.answers import Answers, AnswersError, parse_answers
@@ -39,6 +38,7 @@ from bot.store import (
     canonical_json,
 )
 from bot.store import home as home_rows
+from bot.store.aio import AsyncConnection
 from bot.store.approvals import AfterDecision
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
 from .common import aware
 from .incidents import decision_state, lock_incident, update_incident

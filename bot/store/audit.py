@@ -13,8 +13,8 @@ from typing import Any, Final
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .common import aware, canonical_json, is_postgres, iso, plain, to_record
 from .records import GENESIS_HASH, AuditProblem, AuditRecord
 from .tables import audit_log

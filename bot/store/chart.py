@@ -14,13 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.chart import CHART_WEEKS, REJECTED, UNDECIDED, WeeklyActions, chart_weeks, stack
 from bot.domain.summary import Week
 from bot.store.common import on_the_hour
 from bot.store.repository import Store
 from bot.store.tables import HOUR_COUNT_CATEGORIES, incident_hour_counts, incidents
+
+from .aio import AsyncConnection
 
 __all__ = ["kept_weekly_action_counts", "weekly_action_counts", "weekly_actions"]
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import Table
+
+from .aio import AsyncConnection
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql as pg

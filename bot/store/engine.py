@@ -25,8 +25,8 @@ from typing import Any, Final, Self, TypeVar
 from sqlalchemy import event, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .aio import AsyncConnection, AsyncEngine, create_async_engine
 from .common import dumps
 from .migrate import read_status, upgrade_in_child, upgrade_to_head
 from .records import MigrationStatus

@@ -30,7 +30,6 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.export import (
     CsvLayout,
@@ -42,6 +41,8 @@ from bot.domain.export import (
 )
 from bot.store.repository import Store
 from bot.store.tables import UTCDateTime, approvals, incident_closures, incidents, tasks
+
+from .aio import AsyncConnection
 
 __all__ = [
     "EXPORT_PAGE_SIZE",

@@ -8,14 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from . import (
     events_jobs,
     leases,
     outbox,
     uploads,
 )
+from .aio import AsyncConnection
 from .audit import AuditEntry
 from .common import aware
 from .engine import Database

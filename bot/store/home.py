@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .common import aware, chunks, insert
 from .tables import (
     INCIDENT_STATUSES,

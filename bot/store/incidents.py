@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, or_, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.partners import normalize_partner
 
+from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
 from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .outbox import OutboxSpec, enqueue, render

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from .aio import AsyncConnection
 from .common import aware
 from .tables import outbox
 

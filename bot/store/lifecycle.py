@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
 from .common import aware
 from .incidents import lock_incident, update_incident

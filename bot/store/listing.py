@@ -25,10 +25,10 @@ from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, union_all
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.partners import normalize_partner
 
+from .aio import AsyncConnection
 from .incidents import incident_record
 from .records import IncidentRecord
 from .tables import INCIDENT_STATUSES, incidents, partner_status_counts, reporter_status_counts

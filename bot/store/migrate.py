@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .aio import AsyncEngine
 from .records import MigrationStatus
 
 if TYPE_CHECKING:

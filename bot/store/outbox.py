@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .common import aware, chunks, insert, is_postgres, to_record
 from .records import IncidentRecord, OutboxItem, OutboxMessage
 from .tables import outbox

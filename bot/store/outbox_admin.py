@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .records import OutboxItem
 from .tables import outbox
 

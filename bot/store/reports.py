@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal_column, select, true, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
 from bot.store.common import on_the_hour
@@ -23,6 +22,8 @@ from bot.store.tables import (
     partners,
     tasks,
 )
+
+from .aio import AsyncConnection
 
 OPEN_STATUSES = ("pending", "decided")
 UPCOMING_DAYS = 7

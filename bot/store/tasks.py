@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, false, or_, select, true
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
 from .common import aware, chunks, insert, is_postgres, iso, to_record
 from .records import IncidentNotFound, NewTask, TaskOutcome, TaskRecord

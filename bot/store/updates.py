@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
 from .common import aware
 from .incidents import incident_record, lock_incident

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
 from .outbox import enqueue
 from .records import OutboxMessage

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from db_reads import approvals_of
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import ApprovalOutcome, IncidentRecord, NewIncident, OutboxMessage, Store
+from bot.store.aio import AsyncConnection
 from bot.store.approvals import AfterDecision
 from bot.store.audit import AuditEntry
 

@@ -11,9 +11,9 @@ import pytest
 from db_reads import job_claimed_by
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store import NewIncident, OutboxMessage, Store, events_jobs, incidents, outbox
+from bot.store.aio import AsyncConnection
 from bot.store.tables import incidents as incidents_table
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)

@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.export import CsvLayout, write_csv_rows, write_export, write_json_records
 from bot.domain.playbook import Playbook, load_playbook
 from bot.store import NewIncident, NewTask, Store
+from bot.store.aio import AsyncConnection
 from bot.store.export import iter_csv_rows, iter_export, iter_json_records
 from bot.store.tables import incidents, tasks
 

@@ -1,13 +1,16 @@
 """What `leakbot run` and the other commands import at start: not the libraries only some
 commands or features use (Alembic only to migrate, matplotlib only to draw the summary chart,
 holidays at the first deadline, python-docx and Jinja2 when drafting, the PostgreSQL dialect only
-for a PostgreSQL database)."""
+for a PostgreSQL database) — and never `sqlalchemy.orm` (~7.7 MB, pulled in by
+`sqlalchemy.ext.asyncio`, which bot/store/aio.py replaces), not even once a store is open and
+written to."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 # Loaded later, by the features that need them (the names as in sys.modules).
 LATER = (
@@ -20,6 +23,9 @@ LATER = (
     "sqlalchemy.dialects.postgresql",
     "asyncpg",
 )
+# Never imported by a store that is already migrated (Alembic, which imports it, runs only to
+# migrate, and `leakbot run` migrates in a child process).
+NEVER = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio")
 
 
 def _loaded_of(later: tuple[str, ...], code: str) -> list[str]:
@@ -36,7 +42,26 @@ def _loaded_of(later: tuple[str, ...], code: str) -> list[str]:
 
 
 def test_start_up_imports_none_of_what_features_load_later() -> None:
-    assert _loaded_of(LATER, "import bot.cli, bot.server, bot.slack.app, bot.logs") == []
+    code = "import bot.cli, bot.server, bot.slack.app, bot.logs"
+    assert _loaded_of((*LATER, *NEVER), code) == []
+
+
+def test_an_open_store_reads_and_writes_without_the_orm(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'leakbot.db'}"
+    # Created (and migrated: Alembic) in one process, then used as `leakbot run` uses it.
+    migrate = f"import asyncio; from bot.store import Store; asyncio.run(Store.open({url!r}))"
+    subprocess.run([sys.executable, "-c", migrate], timeout=120, check=True)
+    use = (
+        "import asyncio; from datetime import UTC, datetime; from bot.store import Store\n"
+        "async def main():\n"
+        f"    store = await Store.open({url!r}, migrate_in_child=True)\n"
+        "    assert await store.ping() and (await store.migration_status()).up_to_date\n"
+        "    now = datetime(2026, 5, 1, tzinfo=UTC)\n"
+        "    assert await store.claim_job('job:1', owner='t', now=now)\n"
+        "    await store.close()\n"
+        "asyncio.run(main())"
+    )
+    assert _loaded_of(NEVER, use) == []
 
 
 def test_the_first_deadline_imports_holidays() -> None:

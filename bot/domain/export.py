@@ -8,6 +8,7 @@ text stream as they come, so an export of any size runs in constant memory.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -309,6 +310,27 @@ async def write_csv_rows(
     async for page in pages:
         writer.writerows(page)
         count += len(page)  # type: ignore[arg-type]
+    return count
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+async def write_csv_lines(
+    pages: AsyncIterable[tuple[int, str]], out: TextIO, *, layout: CsvLayout
+) -> int:
+    """The CSV export from pages already written as CSV text (how many rows, their lines, as
+    `csv_text` writes them): the header, then every page; returns how many rows were written.
+    The same bytes as `write_export(..., fmt="csv")` of the same incidents."""
+    out.write(csv_text([layout.columns]))
+    count = 0
+    async for rows, lines in pages:
+        out.write(lines)
+        count += rows
     return count
 
 

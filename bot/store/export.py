@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -249,6 +250,12 @@ async def iter_export(
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # playbook ids (validated on load)
 _FIRST_KEY: Final[tuple[int, int]] = (-(2**31), -(2**31))
+_LAST_KEY: Final[tuple[int, int]] = (2**31 - 1, 2**31 - 1)
+# Every :size-th incident's key, in order: the pages' upper bounds (`_pages`, PostgreSQL).
+_PAGE_BOUNDS_SQL: Final[str] = (
+    "SELECT year, seq FROM (SELECT year, seq, row_number() OVER (ORDER BY year, seq) AS n "
+    "FROM incidents {since}) k WHERE n % :limit = 0 ORDER BY year, seq"
+)
 # Between a deadline task's fields, and between tasks, in the statement's deadlines column.
 _FIELD, _ITEM = "\x1f", "\x1e"
 
@@ -390,6 +397,7 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
            {", ".join(cells)}
     FROM incidents p
     WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
     {"AND p.created_at >= :since" if since else ""}
     ORDER BY p.year, p.seq
     LIMIT :limit"""
@@ -436,29 +444,41 @@ async def _pages(
 ) -> AsyncGenerator[list[_T], None]:
     """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
     keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
-    `export_page` reads it. One read connection (on SQLite one snapshot; on PostgreSQL one
-    statement per page, as in `iter_export`); the next page is read while this one is used."""
+    `export_page` reads it. SQLite: one read connection (one snapshot), the next page read
+    while this one is used. PostgreSQL: each page is its own statement (as in `iter_export`),
+    over two connections, so that the server builds two pages at once (its work per row is
+    most of an export's time there): the pages' bounds first (every `page_size`-th key, one
+    index-only scan), then each range on the next free connection, yielded in order."""
     params: dict[str, Any] = {"limit": page_size}
+    bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
+    bounds_statement = text(bounds_sql)
     if since is not None:
         statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+        bounds_statement = bounds_statement.bindparams(bindparam("since", type_=UTCDateTime()))
         params["since"] = since
     pg = store.dialect == "postgresql"
+
+    async def fetch(
+        conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
+    ) -> list[Any]:
+        key = {"after_year": after[0], "after_seq": after[1], "limit": limit}
+        key |= {"upto_year": upto[0], "upto_seq": upto[1]}
+        return list((await conn.execute(statement, params | key)).all())
+
+    async def complete(conn: AsyncConnection, rows: Sequence[Any], page: list[Any]) -> None:
+        """The Python path's items in the page's gaps (None)."""
+        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
+        where = incidents.c.id.in_(list(positions))
+        for item in await _export_items(conn, where):
+            page[positions[item.id]] = fallback(item)
+
     async with store.read() as conn:
-
-        async def fetch(after: tuple[int, int]) -> list[Any]:
-            key = {"after_year": after[0], "after_seq": after[1]}
-            return list((await conn.execute(statement, params | key)).all())
-
-        if pg:
-            # Its cost estimate makes PostgreSQL compile the statement (JIT) for every page:
-            # ~0.35 s each, for nothing. A connection setting, reset below.
-            await conn.execute(text("SET jit = off"))
-        try:
-            rows = await fetch(_FIRST_KEY)
+        if not pg:
+            rows = await fetch(conn, _FIRST_KEY, _LAST_KEY, page_size)
             while rows:
                 last = rows[-1]
                 following = (
-                    asyncio.ensure_future(fetch((last[0], last[1])))
+                    asyncio.ensure_future(fetch(conn, (last[0], last[1]), _LAST_KEY, page_size))
                     if len(rows) == page_size
                     else None
                 )
@@ -467,10 +487,7 @@ async def _pages(
                     if None in page:
                         if following is not None:  # one statement at a time on `conn`
                             await asyncio.wait([following])
-                        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
-                        where = incidents.c.id.in_(list(positions))
-                        for item in await _export_items(conn, where):
-                            page[positions[item.id]] = fallback(item)
+                        await complete(conn, rows, page)
                     yield page  # type: ignore[misc]
                 except BaseException:
                     if following is not None:  # stopped early: let the read end first
@@ -479,9 +496,53 @@ async def _pages(
                             await following
                     raise
                 rows = await following if following is not None else []
-        finally:
-            if pg:
-                await conn.execute(text("RESET jit"))
+            return
+
+        async with store.read() as other:
+            connections = (conn, other)
+            # Its cost estimate makes PostgreSQL compile the statement (JIT) for every page:
+            # ~0.35 s each, for nothing. A connection setting, reset below.
+            for each in connections:
+                await each.execute(text("SET jit = off"))
+            inflight: deque[tuple[AsyncConnection, tuple[int, int], asyncio.Future[Any]]]
+            inflight = deque()
+            try:
+                bound_rows = await conn.execute(bounds_statement, params)
+                bounds = [(row[0], row[1]) for row in bound_rows]
+                ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
+
+                def launch(on: AsyncConnection) -> None:
+                    if ranges:
+                        after, upto = ranges.popleft()
+                        # One row more than a page: a range that grew since its bounds
+                        # were read (incidents created meanwhile) goes on by keyset.
+                        future = asyncio.ensure_future(fetch(on, after, upto, page_size + 1))
+                        inflight.append((on, upto, future))
+
+                for each in connections:
+                    launch(each)
+                while inflight:
+                    on, upto, future = inflight.popleft()
+                    rows = await future
+                    while True:
+                        more = len(rows) > page_size
+                        rows = rows[:page_size]
+                        page = [None if row[2] else make(row) for row in rows]
+                        if None in page:
+                            await complete(on, rows, page)
+                        yield page  # type: ignore[misc]
+                        if not more:
+                            break
+                        last = rows[-1]
+                        rows = await fetch(on, (last[0], last[1]), upto, page_size + 1)
+                    launch(on)
+            finally:
+                for _, _, future in inflight:  # stopped early: let the reads end first
+                    future.cancel()
+                    with suppress(BaseException):
+                        await future
+                for each in connections:
+                    await each.execute(text("RESET jit"))
 
 
 def _latest_deadlines(
@@ -585,6 +646,7 @@ def json_rows_sql(dialect: str, *, since: bool) -> str:
            {", ".join(values)}
     FROM incidents p
     WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
     {"AND p.created_at >= :since" if since else ""}
     ORDER BY p.year, p.seq
     LIMIT :limit"""
@@ -899,6 +961,8 @@ def csv_lines_sql(
     FROM (SELECT {", ".join(inner)}
           FROM incidents p {answers_from}
           WHERE (p.year, p.seq) > (:after_year, :after_seq)
+          AND (p.year, p.seq) <= (:upto_year, :upto_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
           {"AND p.created_at >= :since" if since else ""}
           ORDER BY p.year, p.seq
           LIMIT :limit OFFSET 0) page"""

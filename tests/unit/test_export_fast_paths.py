@@ -40,6 +40,8 @@ from bot.store.export import (
 from bot.store.tables import incidents, tasks
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+# The statements' parameters for every incident in one page.
+KEYS = {"after_year": 0, "after_seq": 0, "upto_year": 9999, "upto_seq": 2**31 - 1, "limit": 1000}
 
 PARTNERS = (
     "株式会社アクメ",
@@ -306,7 +308,7 @@ async def test_awkward_rows_are_flagged_and_plain_rows_are_not(store: Store) -> 
     ids = await _awkward_history(store)
     sql = csv_rows_sql(store.dialect, CsvLayout(_playbook()).question_ids, since=False)
     async with store.read() as conn:
-        result = await conn.execute(text(sql), {"after_year": 0, "after_seq": 0, "limit": 1000})
+        result = await conn.execute(text(sql), KEYS)
         flagged = {row[3] for row in result if row[2]}
     # ids[1]: decided_by holds escaped texts; ids[12] (SQLite): a time stored with an offset.
     # (ids[10]'s ref holding the field separator is caught in Python, not flagged by SQL.)
@@ -321,7 +323,7 @@ async def test_lines_the_database_builds_and_those_it_leaves_to_python(store: St
     layout = CsvLayout(_playbook())
     sql = csv_lines_sql(store.dialect, layout.question_ids, layout.deadline_ids, since=False)
     async with store.read() as conn:
-        result = await conn.execute(text(sql), {"after_year": 0, "after_seq": 0, "limit": 1000})
+        result = await conn.execute(text(sql), KEYS)
         lines = {row[3]: row[4] for row in result}
     assert set(lines) == set(ids)
     built = {ids[n] for n in (0, 8, 16, 26)}  # plain partners; answer sets 0, 8, 4 and 2

@@ -368,24 +368,36 @@ async def _json_pages(
         yield [incident_json(item) for item in page]
 
 
+# Each JSON object as one compact line (the JSON and JSONL exports).
+json_text: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 async def write_json_records(
     pages: AsyncIterable[Iterable[dict[str, Any]]], out: TextIO, *, fmt: str
 ) -> int:
     """The JSON (`fmt` "json": one array, one incident per line inside it) or JSONL export
     ("jsonl": one object per line) of the incidents' JSON objects; returns how many."""
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return await write_json_texts(_texts(pages), out, fmt=fmt)
+
+
+async def _texts(pages: AsyncIterable[Iterable[dict[str, Any]]]) -> AsyncIterator[list[str]]:
+    async for page in pages:
+        yield [json_text(record) for record in page]
+
+
+async def write_json_texts(pages: AsyncIterable[Sequence[str]], out: TextIO, *, fmt: str) -> int:
+    """`write_json_records` from the objects already as text (`json_text`'s)."""
     count = 0
     if fmt == "jsonl":
         async for page in pages:
-            lines = [dumps(record) for record in page]
-            if lines:
-                out.write("\n".join(lines) + "\n")
-            count += len(lines)
+            if page:
+                out.write("\n".join(page) + "\n")
+            count += len(page)
         return count
     out.write("[")
     async for page in pages:
-        for record in page:
-            out.write(("\n" if count == 0 else ",\n") + dumps(record))
-            count += 1
+        if page:
+            out.write(("\n" if count == 0 else ",\n") + ",\n".join(page))
+            count += len(page)
     out.write("\n]\n" if count else "]\n")
     return count

@@ -41,6 +41,7 @@ from bot.domain.export import (
     csv_text,
     incident_json,
     json_record,
+    json_text,
 )
 from bot.store.repository import Store
 from bot.store.tables import UTCDateTime, approvals, incident_closures, incidents, tasks
@@ -53,7 +54,9 @@ __all__ = [
     "iter_csv_lines",
     "iter_csv_rows",
     "iter_export",
+    "iter_json_lines",
     "iter_json_records",
+    "json_lines_sql",
     "json_rows_sql",
 ]
 
@@ -1001,3 +1004,120 @@ async def iter_csv_lines(
 
     async for page in _pages(store, statement, since, page_size, line, python_line):
         yield len(page), "".join(page)
+
+
+# JSON objects as compact text (Python's `json` with ensure_ascii=False, separators "," ":"):
+# the answers as stored (the app writes them with `json.dumps`, ", " and ": " between items)
+# with the whitespace outside strings removed; a value with a `\u` escape, or a decided_by that
+# is not plain texts, goes to Python.
+_MINIFY_PG: Final[str] = r"""regexp_replace({}, '("(?:[^"\\]|\\.)*")|\s+', '\1', 'g')"""
+
+
+def json_lines_sql(*, since: bool) -> str:
+    """PostgreSQL: one page of incidents as the compact text of `incident_json`'s object, like
+    `csv_lines_sql`: `year, seq, 0, id, line` (NULL for the Python path)."""
+    sql = _Lines("postgresql")
+
+    def text_(value: str) -> str:
+        return f"coalesce(to_json(({value})::text)::text, 'null')"
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
+
+    def obj(*pairs: tuple[str, str]) -> str:
+        return "'{' || " + " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs) + " || '}'"
+
+    approval = obj(
+        ("round", "a.round"),
+        ("approver_id", text_("a.approver_id")),
+        ("action", text_("a.action")),
+        ("at", text_(f"coalesce({time('a.created_at')}, '')")),
+    )
+    approvals = (
+        f"coalesce((SELECT '[' || string_agg({approval}, ',' "
+        "ORDER BY a.round, a.created_at, a.id) || ']' "
+        "FROM approvals a WHERE a.incident_id = p.id), '[]')"
+    )
+    deadline = obj(
+        ("ref", text_("ref")),
+        ("round", "round"),
+        ("due_at", text_("due")),
+        ("status", text_("status")),
+        ("done_at", text_("done")),
+        ("owner_id", text_("owner_id")),
+    )
+    deadlines = (
+        f"""coalesce((SELECT '[' || string_agg({deadline}, ',' ORDER BY ref COLLATE "C") || ']' """
+        f"FROM (SELECT DISTINCT ON (t.ref) t.ref, t.round, {time('t.due_at')} AS due, "
+        f"t.status, {time('t.done_at')} AS done, t.owner_id FROM tasks t "
+        "WHERE t.incident_id = p.id AND t.kind = 'deadline' ORDER BY t.ref, t.round DESC) d), "
+        "'[]')"
+    )
+    decided_by = "p.decided_by::text"
+    record = obj(
+        ("id", text_("p.id")),
+        ("status", text_("p.status")),
+        ("partner", text_("p.partner")),
+        ("reporter_id", text_("p.reporter_id")),
+        ("team_id", text_("p.team_id")),
+        ("locale", text_("p.locale")),
+        ("created_at", text_(f"coalesce({time('p.created_at')}, '')")),
+        ("updated_at", text_(f"coalesce({time('p.updated_at')}, '')")),
+        ("round", "p.round"),
+        ("recommendation", text_("p.recommendation")),
+        ("decided_action", text_("p.decided_action")),
+        (
+            "decided_by",
+            f"CASE WHEN {decided_by} IS NULL THEN '[]' "
+            f"""ELSE replace({decided_by}, '", "', '","') END""",
+        ),
+        ("decided_at", text_(time("p.decided_at"))),
+        ("decision_reason", text_("p.decision_reason")),
+        (
+            "followed_recommendation",
+            "CASE WHEN p.decided_action IS NULL THEN 'null' "
+            "WHEN p.decided_action = p.recommendation THEN 'true' ELSE 'false' END",
+        ),
+        ("approvals", approvals),
+        ("outcome", text_(_CURRENT_CLOSURE_OUTCOME_SQL)),
+        ("answers", _MINIFY_PG.format("p.answers::text")),
+        ("deadlines", deadlines),
+    )
+    python_only = (
+        f"strpos(p.answers::text, '\\u') > 0 "
+        f"OR {decided_by} IS NOT NULL AND NOT {sql.plain(decided_by)}"
+    )
+    return f"""
+    SELECT p.year, p.seq, 0 AS needs_python, p.id,
+           CASE WHEN {python_only} THEN NULL ELSE {record} END AS line
+    FROM incidents p
+    WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
+    {"AND p.created_at >= :since" if since else ""}
+    ORDER BY p.year, p.seq
+    LIMIT :limit"""
+
+
+async def iter_json_lines(
+    store: Store,
+    *,
+    since: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> AsyncGenerator[list[str], None]:
+    """Every incident (created at or after `since`) as the compact JSON text of its object
+    (`json_text(incident_json(...))`), in id order, a page at a time. PostgreSQL builds the
+    texts (`json_lines_sql`); SQLite's rows come from `iter_json_records`."""
+    if store.dialect != "postgresql":
+        async for records in iter_json_records(store, since=since, page_size=page_size):
+            yield [json_text(record) for record in records]
+        return
+    statement = text(json_lines_sql(since=since is not None))
+
+    def line(row: Any) -> str | None:
+        return row[4]  # type: ignore[no-any-return]
+
+    def python_line(item: ExportedIncident) -> str:
+        return json_text(incident_json(item))
+
+    async for page in _pages(store, statement, since, page_size, line, python_line):
+        yield page

@@ -27,6 +27,7 @@ from bot.domain.export import (
     write_csv_rows,
     write_export,
     write_json_records,
+    write_json_texts,
 )
 from bot.domain.playbook import Playbook, load_playbook
 from bot.store import NewIncident, NewTask, Store
@@ -35,7 +36,9 @@ from bot.store.export import (
     iter_csv_lines,
     iter_csv_rows,
     iter_export,
+    iter_json_lines,
     iter_json_records,
+    json_lines_sql,
 )
 from bot.store.tables import incidents, tasks
 
@@ -246,6 +249,9 @@ async def _fast_path(
         layout = CsvLayout(playbook)
         rows = iter_csv_rows(store, layout=layout, since=since, page_size=page_size)
         await write_csv_rows(rows, out, layout=layout)
+    elif fmt.startswith("json") and fmt.endswith(":text"):  # the CLI's path: texts
+        texts = iter_json_lines(store, since=since, page_size=page_size)
+        await write_json_texts(texts, out, fmt=fmt.split(":")[0])
     else:
         records = iter_json_records(store, since=since, page_size=page_size)
         await write_json_records(records, out, fmt=fmt)
@@ -255,7 +261,7 @@ async def _fast_path(
 async def test_fast_paths_write_the_python_paths_bytes(store: Store) -> None:
     ids = await _awkward_history(store)
     playbook = _playbook()
-    for fmt in ("csv", "csv:sql", "csv:python", "jsonl", "json"):
+    for fmt in ("csv", "csv:sql", "csv:python", "jsonl", "json", "jsonl:text", "json:text"):
         expected = await _python_path(store, playbook, fmt.split(":")[0])
         assert expected.count("LEAK-") >= len(ids)  # every incident is in it
         assert "株式会社アクメ" in expected
@@ -294,7 +300,7 @@ async def test_fast_paths_with_since(store: Store) -> None:
     await _awkward_history(store)
     playbook = _playbook()
     since = T0 + timedelta(days=17, hours=12)
-    for fmt in ("csv", "csv:sql", "csv:python", "jsonl", "json"):
+    for fmt in ("csv", "csv:sql", "csv:python", "jsonl", "json", "jsonl:text", "json:text"):
         expected = await _python_path(store, playbook, fmt.split(":")[0], since=since)
         assert 1 < expected.count("LEAK-") < 40
         assert await _fast_path(store, playbook, fmt, page_size=5, since=since) == expected
@@ -337,11 +343,29 @@ async def test_lines_the_database_builds_and_those_it_leaves_to_python(store: St
     assert ',"\'@mention, Ltd.",' in lines[ids[26]] and ",'=1+1," in lines[ids[26]]
 
 
+async def test_json_lines_the_database_builds(store: Store) -> None:
+    """PostgreSQL builds the JSON text of most incidents of the awkward data set (texts with
+    quotes, newlines, tabs, backslashes; numbers of every kind; nested answers) and leaves to
+    Python (NULL) those with a `\\u` escape in their answers or a decided_by of escaped texts."""
+    if store.dialect != "postgresql":
+        return  # SQLite's texts are encoded in Python (`iter_json_lines`)
+    ids = await _awkward_history(store)
+    async with store.read() as conn:
+        result = await conn.execute(text(json_lines_sql(since=False)), KEYS)
+        lines = {row[3]: row[4] for row in result}
+    assert set(lines) == set(ids)
+    nulls = {i for i, line in lines.items() if line is None}
+    # ids[1]: decided_by; answer sets 7 and 10 hold \u0007 and \u0000
+    assert {ids[1], ids[7], ids[10], ids[19], ids[22]} <= nulls
+    assert len(nulls) <= 8
+    assert json.loads(lines[ids[6]])["answers"]["damage"] == {"b": 2, "a": [1, "x"]}
+
+
 async def test_empty_store(store: Store) -> None:
     playbook = _playbook()
-    for fmt in ("csv", "csv:sql", "csv:python", "jsonl", "json"):
+    for fmt in ("csv", "csv:sql", "csv:python", "jsonl", "json", "jsonl:text", "json:text"):
         expected = await _python_path(store, playbook, fmt.split(":")[0])
-        assert expected.count("\n") == (1 if fmt != "jsonl" else 0)
+        assert expected.count("\n") == (0 if fmt.startswith("jsonl") else 1)
         assert await _fast_path(store, playbook, fmt, page_size=3) == expected
 
 

@@ -1008,9 +1008,14 @@ async def iter_csv_lines(
 
 # JSON objects as compact text (Python's `json` with ensure_ascii=False, separators "," ":"):
 # the answers as stored (the app writes them with `json.dumps`, ", " and ": " between items)
-# with the whitespace outside strings removed; a value with a `\u` escape, or a decided_by that
-# is not plain texts, goes to Python.
-_MINIFY_PG: Final[str] = r"""regexp_replace({}, '("(?:[^"\\]|\\.)*")|\s+', '\1', 'g')"""
+# without the spaces outside strings: with no backslash in the text every '"' starts or ends a
+# string, so the text split at '"' alternates between outside (odd places) and inside. (A
+# regexp_replace doing the same took ~2x the server's time.) Answers with a backslash, or a
+# decided_by that is not plain texts, go to Python.
+_MINIFY_PG: Final[str] = (
+    "array_to_string(ARRAY(SELECT CASE WHEN n % 2 = 1 THEN replace(s, ' ', '') ELSE s END "
+    """FROM unnest(string_to_array({}, '"')) WITH ORDINALITY AS u(s, n)), '"')"""
+)
 
 
 def json_lines_sql(*, since: bool) -> str:
@@ -1084,7 +1089,7 @@ def json_lines_sql(*, since: bool) -> str:
         ("deadlines", deadlines),
     )
     python_only = (
-        f"strpos(p.answers::text, '\\u') > 0 "
+        f"strpos(p.answers::text, {_BACKSLASH}) > 0 "
         f"OR {decided_by} IS NOT NULL AND NOT {sql.plain(decided_by)}"
     )
     return f"""

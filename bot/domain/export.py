@@ -126,6 +126,13 @@ def _plain(value: Any) -> str:
 
 def _cell(value: Any) -> str:
     """An answer (or other value) as one CSV cell: lists joined, never a formula."""
+    if value.__class__ is list:  # most often a list of texts: joined at once
+        try:
+            joined = LIST_SEPARATOR.join(value)
+        except TypeError:  # an item that is not a text: `_plain` of each
+            pass
+        else:
+            return "'" + joined if joined[:1] in _FORMULA_FIRST else joined
     return _text(_plain(value))
 
 

@@ -4,10 +4,13 @@ Keyset pagination over the incidents' (year, seq) — the unique index behind th
 so each page is one index range however deep into the table it is, and memory stays constant.
 Each page's approvals and deadline tasks come in one query each (`IN` the page's ids).
 
-`leakbot export` itself reads through the fast paths below (`iter_csv_rows`,
-`iter_json_records`: one statement per page that does most of the flattening; at 100,000
-incidents CSV took ~2-3x fewer CPU seconds, JSON lines ~1.5x, bench/export_scale.py);
-`export_page` stays the reference they are tested against and the path for the rows they flag.
+`leakbot export` itself reads through the fast paths below: `iter_csv_lines` /
+`iter_json_lines`. On PostgreSQL the server builds each incident's whole CSV line or JSON text
+(`csv_lines_sql`, `json_lines_sql`) and the pages are read over two connections at once; on
+SQLite one statement per page does most of the flattening (`iter_csv_rows`,
+`iter_json_records`) and Python the rest. `export_page` stays the reference they are tested
+against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they
+flag.
 """
 
 from __future__ import annotations

@@ -968,7 +968,6 @@ def csv_lines_sql(
           FROM incidents p {answers_from}
           WHERE (p.year, p.seq) > (:after_year, :after_seq)
           AND (p.year, p.seq) <= (:upto_year, :upto_seq)
-    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
           {"AND p.created_at >= :since" if since else ""}
           ORDER BY p.year, p.seq
           LIMIT :limit OFFSET 0) page"""

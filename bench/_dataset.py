@@ -868,7 +868,7 @@ async def _count_incidents(db: str, url: str) -> int | None:
             uri = f"file:{sqlite_path(url)}?mode=ro"
             with contextlib.closing(sqlite3.connect(uri, uri=True)) as lite:
                 return int(lite.execute("SELECT count(*) FROM incidents").fetchone()[0])
-        conn = await asyncpg.connect(common._libpq(url), timeout=10)
+        conn = await asyncpg.connect(common._libpq(url), timeout=120)
         try:
             return int(await conn.fetchval("SELECT count(*) FROM incidents"))
         finally:
@@ -933,7 +933,12 @@ class _Slot:
             return None
         found = DataSet(**{**meta, "url": self.url, "source": "", "reused": True})
         # A cheap guard against a run that wrote to a shared set (they must only read).
-        if (count := await _count_incidents(self.db, self.url)) != found.incidents:
+        count = await _count_incidents(self.db, self.url)
+        if count is None:
+            # Not a reason to drop a shared set: a connection that timed out on a busy machine
+            # once made a run drop the 1M PostgreSQL base (and build it again, ~30 min).
+            raise RuntimeError(f"{self.where}: could not count its incidents (busy?); try again")
+        if count != found.incidents:
             print(f"  ({self.where} holds {count} incidents, not {found.incidents}: rebuilt)")
             return None
         return found

@@ -121,9 +121,9 @@ async def _export_to_stdout(
 async def _export(
     settings: Settings, playbook: Any, fmt: str, since: datetime | None, out: TextIO
 ) -> int:
-    from bot.domain.export import CsvLayout, write_csv_rows, write_json_records
+    from bot.domain.export import CsvLayout, write_csv_lines, write_json_texts
     from bot.store import Store
-    from bot.store.export import iter_csv_rows, iter_json_records
+    from bot.store.export import iter_csv_lines, iter_json_lines
 
     store = await Store.open(settings.DATABASE_URL)
     try:
@@ -133,9 +133,9 @@ async def _export(
             # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
             # connection is returned before the store closes.
             layout = CsvLayout(playbook)
-            async with aclosing(iter_csv_rows(store, layout=layout, since=since)) as pages:
-                return await write_csv_rows(pages, out, layout=layout)
-        async with aclosing(iter_json_records(store, since=since)) as records:
-            return await write_json_records(records, out, fmt=fmt)
+            async with aclosing(iter_csv_lines(store, layout=layout, since=since)) as pages:
+                return await write_csv_lines(pages, out, layout=layout)
+        async with aclosing(iter_json_lines(store, since=since)) as lines:
+            return await write_json_texts(lines, out, fmt=fmt)
     finally:
         await store.close()

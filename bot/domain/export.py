@@ -8,6 +8,7 @@ text stream as they come, so an export of any size runs in constant memory.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,13 @@ def _plain(value: Any) -> str:
 
 def _cell(value: Any) -> str:
     """An answer (or other value) as one CSV cell: lists joined, never a formula."""
+    if value.__class__ is list:  # most often a list of texts: joined at once
+        try:
+            joined = LIST_SEPARATOR.join(value)
+        except TypeError:  # an item that is not a text: `_plain` of each
+            pass
+        else:
+            return "'" + joined if joined[:1] in _FORMULA_FIRST else joined
     return _text(_plain(value))
 
 
@@ -312,6 +320,27 @@ async def write_csv_rows(
     return count
 
 
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+async def write_csv_lines(
+    pages: AsyncIterable[tuple[int, str]], out: TextIO, *, layout: CsvLayout
+) -> int:
+    """The CSV export from pages already written as CSV text (how many rows, their lines, as
+    `csv_text` writes them): the header, then every page; returns how many rows were written.
+    The same bytes as `write_export(..., fmt="csv")` of the same incidents."""
+    out.write(csv_text([layout.columns]))
+    count = 0
+    async for rows, lines in pages:
+        out.write(lines)
+        count += rows
+    return count
+
+
 async def write_export(
     pages: AsyncIterable[Iterable[ExportedIncident]],
     out: TextIO,
@@ -346,24 +375,36 @@ async def _json_pages(
         yield [incident_json(item) for item in page]
 
 
+# Each JSON object as one compact line (the JSON and JSONL exports).
+json_text: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 async def write_json_records(
     pages: AsyncIterable[Iterable[dict[str, Any]]], out: TextIO, *, fmt: str
 ) -> int:
     """The JSON (`fmt` "json": one array, one incident per line inside it) or JSONL export
     ("jsonl": one object per line) of the incidents' JSON objects; returns how many."""
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    return await write_json_texts(_texts(pages), out, fmt=fmt)
+
+
+async def _texts(pages: AsyncIterable[Iterable[dict[str, Any]]]) -> AsyncIterator[list[str]]:
+    async for page in pages:
+        yield [json_text(record) for record in page]
+
+
+async def write_json_texts(pages: AsyncIterable[Sequence[str]], out: TextIO, *, fmt: str) -> int:
+    """`write_json_records` from the objects already as text (`json_text`'s)."""
     count = 0
     if fmt == "jsonl":
         async for page in pages:
-            lines = [dumps(record) for record in page]
-            if lines:
-                out.write("\n".join(lines) + "\n")
-            count += len(lines)
+            if page:
+                out.write("\n".join(page) + "\n")
+            count += len(page)
         return count
     out.write("[")
     async for page in pages:
-        for record in page:
-            out.write(("\n" if count == 0 else ",\n") + dumps(record))
-            count += 1
+        if page:
+            out.write(("\n" if count == 0 else ",\n") + ",\n".join(page))
+            count += len(page)
     out.write("\n]\n" if count else "]\n")
     return count

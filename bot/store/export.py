@@ -4,10 +4,13 @@ Keyset pagination over the incidents' (year, seq) — the unique index behind th
 so each page is one index range however deep into the table it is, and memory stays constant.
 Each page's approvals and deadline tasks come in one query each (`IN` the page's ids).
 
-`leakbot export` itself reads through the fast paths below (`iter_csv_rows`,
-`iter_json_records`: one statement per page that does most of the flattening; at 100,000
-incidents CSV took ~2-3x fewer CPU seconds, JSON lines ~1.5x, bench/export_scale.py);
-`export_page` stays the reference they are tested against and the path for the rows they flag.
+`leakbot export` itself reads through the fast paths below: `iter_csv_lines` /
+`iter_json_lines`. On PostgreSQL the server builds each incident's whole CSV line or JSON text
+(`csv_lines_sql`, `json_lines_sql`) and the pages are read over two connections at once; on
+SQLite one statement per page does most of the flattening (`iter_csv_rows`,
+`iter_json_records`) and Python the rest. `export_page` stays the reference they are tested
+against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they
+flag.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -36,8 +40,10 @@ from bot.domain.export import (
     ExportedApproval,
     ExportedDeadline,
     ExportedIncident,
+    csv_text,
     incident_json,
     json_record,
+    json_text,
 )
 from bot.store.repository import Store
 from bot.store.tables import UTCDateTime, approvals, incident_closures, incidents, tasks
@@ -46,11 +52,15 @@ from .aio import AsyncConnection
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
+    "csv_lines_sql",
     "csv_rows_sql",
     "export_page",
+    "iter_csv_lines",
     "iter_csv_rows",
     "iter_export",
+    "iter_json_lines",
     "iter_json_records",
+    "json_lines_sql",
     "json_rows_sql",
 ]
 
@@ -247,6 +257,12 @@ async def iter_export(
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # playbook ids (validated on load)
 _FIRST_KEY: Final[tuple[int, int]] = (-(2**31), -(2**31))
+_LAST_KEY: Final[tuple[int, int]] = (2**31 - 1, 2**31 - 1)
+# Every :size-th incident's key, in order: the pages' upper bounds (`_pages`, PostgreSQL).
+_PAGE_BOUNDS_SQL: Final[str] = (
+    "SELECT year, seq FROM (SELECT year, seq, row_number() OVER (ORDER BY year, seq) AS n "
+    "FROM incidents {since}) k WHERE n % :limit = 0 ORDER BY year, seq"
+)
 # Between a deadline task's fields, and between tasks, in the statement's deadlines column.
 _FIELD, _ITEM = "\x1f", "\x1e"
 
@@ -388,6 +404,7 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
            {", ".join(cells)}
     FROM incidents p
     WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
     {"AND p.created_at >= :since" if since else ""}
     ORDER BY p.year, p.seq
     LIMIT :limit"""
@@ -434,29 +451,41 @@ async def _pages(
 ) -> AsyncGenerator[list[_T], None]:
     """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
     keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
-    `export_page` reads it. One read connection (on SQLite one snapshot; on PostgreSQL one
-    statement per page, as in `iter_export`); the next page is read while this one is used."""
+    `export_page` reads it. SQLite: one read connection (one snapshot), the next page read
+    while this one is used. PostgreSQL: each page is its own statement (as in `iter_export`),
+    over two connections, so that the server builds two pages at once (its work per row is
+    most of an export's time there): the pages' bounds first (every `page_size`-th key, one
+    index-only scan), then each range on the next free connection, yielded in order."""
     params: dict[str, Any] = {"limit": page_size}
+    bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
+    bounds_statement = text(bounds_sql)
     if since is not None:
         statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+        bounds_statement = bounds_statement.bindparams(bindparam("since", type_=UTCDateTime()))
         params["since"] = since
     pg = store.dialect == "postgresql"
+
+    async def fetch(
+        conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
+    ) -> list[Any]:
+        key = {"after_year": after[0], "after_seq": after[1], "limit": limit}
+        key |= {"upto_year": upto[0], "upto_seq": upto[1]}
+        return list((await conn.execute(statement, params | key)).all())
+
+    async def complete(conn: AsyncConnection, rows: Sequence[Any], page: list[Any]) -> None:
+        """The Python path's items in the page's gaps (None)."""
+        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
+        where = incidents.c.id.in_(list(positions))
+        for item in await _export_items(conn, where):
+            page[positions[item.id]] = fallback(item)
+
     async with store.read() as conn:
-
-        async def fetch(after: tuple[int, int]) -> list[Any]:
-            key = {"after_year": after[0], "after_seq": after[1]}
-            return list((await conn.execute(statement, params | key)).all())
-
-        if pg:
-            # Its cost estimate makes PostgreSQL compile the statement (JIT) for every page:
-            # ~0.35 s each, for nothing. A connection setting, reset below.
-            await conn.execute(text("SET jit = off"))
-        try:
-            rows = await fetch(_FIRST_KEY)
+        if not pg:
+            rows = await fetch(conn, _FIRST_KEY, _LAST_KEY, page_size)
             while rows:
                 last = rows[-1]
                 following = (
-                    asyncio.ensure_future(fetch((last[0], last[1])))
+                    asyncio.ensure_future(fetch(conn, (last[0], last[1]), _LAST_KEY, page_size))
                     if len(rows) == page_size
                     else None
                 )
@@ -465,10 +494,7 @@ async def _pages(
                     if None in page:
                         if following is not None:  # one statement at a time on `conn`
                             await asyncio.wait([following])
-                        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
-                        where = incidents.c.id.in_(list(positions))
-                        for item in await _export_items(conn, where):
-                            page[positions[item.id]] = fallback(item)
+                        await complete(conn, rows, page)
                     yield page  # type: ignore[misc]
                 except BaseException:
                     if following is not None:  # stopped early: let the read end first
@@ -477,9 +503,53 @@ async def _pages(
                             await following
                     raise
                 rows = await following if following is not None else []
-        finally:
-            if pg:
-                await conn.execute(text("RESET jit"))
+            return
+
+        async with store.read() as other:
+            connections = (conn, other)
+            # Its cost estimate makes PostgreSQL compile the statement (JIT) for every page:
+            # ~0.35 s each, for nothing. A connection setting, reset below.
+            for each in connections:
+                await each.execute(text("SET jit = off"))
+            inflight: deque[tuple[AsyncConnection, tuple[int, int], asyncio.Future[Any]]]
+            inflight = deque()
+            try:
+                bound_rows = await conn.execute(bounds_statement, params)
+                bounds = [(row[0], row[1]) for row in bound_rows]
+                ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
+
+                def launch(on: AsyncConnection) -> None:
+                    if ranges:
+                        after, upto = ranges.popleft()
+                        # One row more than a page: a range that grew since its bounds
+                        # were read (incidents created meanwhile) goes on by keyset.
+                        future = asyncio.ensure_future(fetch(on, after, upto, page_size + 1))
+                        inflight.append((on, upto, future))
+
+                for each in connections:
+                    launch(each)
+                while inflight:
+                    on, upto, future = inflight.popleft()
+                    rows = await future
+                    while True:
+                        more = len(rows) > page_size
+                        rows = rows[:page_size]
+                        page = [None if row[2] else make(row) for row in rows]
+                        if None in page:
+                            await complete(on, rows, page)
+                        yield page  # type: ignore[misc]
+                        if not more:
+                            break
+                        last = rows[-1]
+                        rows = await fetch(on, (last[0], last[1]), upto, page_size + 1)
+                    launch(on)
+            finally:
+                for _, _, future in inflight:  # stopped early: let the reads end first
+                    future.cancel()
+                    with suppress(BaseException):
+                        await future
+                for each in connections:
+                    await each.execute(text("RESET jit"))
 
 
 def _latest_deadlines(
@@ -583,6 +653,7 @@ def json_rows_sql(dialect: str, *, since: bool) -> str:
            {", ".join(values)}
     FROM incidents p
     WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
     {"AND p.created_at >= :since" if since else ""}
     ORDER BY p.year, p.seq
     LIMIT :limit"""
@@ -646,4 +717,415 @@ async def iter_json_records(
     record = _json_record_maker(store.dialect == "postgresql")
     statement = text(json_rows_sql(store.dialect, since=since is not None))
     async for page in _pages(store, statement, since, page_size, record, incident_json):
+        yield page
+
+
+# -- Whole lines, built by the database -------------------------------------------------------
+#
+# `iter_csv_rows` / `iter_json_records` still spent ~3/4 of an export's CPU in Python per row
+# (answers decoded and each cell checked, deadlines split, the csv module, JSON encoded again).
+# Here the statement returns each incident's whole CSV line (RFC 4180 quoting as the csv module
+# does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON object, and Python only joins
+# a page's texts and writes them. Answers are read as the JSON text of each value, never decoded
+# by the database: a text value with an escape, a float, an object or a list that is not plain
+# texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its place.
+
+_BACKSLASH: Final[str] = "'\\'"  # an SQL literal
+
+
+class _Lines(_Sql):
+    """`_Sql` plus the text expressions that build whole lines."""
+
+    def special(self, value: str) -> str:
+        """`value` holds a character the csv module quotes for (NULL stays NULL)."""
+        if self.pg:
+            return f"({value} ~ E'[,\"\\\\r\\\\n]')"
+        return (
+            f"(instr({value}, ',') OR instr({value}, '\"') OR instr({value}, char(10)) "
+            f"OR instr({value}, char(13)))"
+        )
+
+    def quoted(self, value: str, shown: str | None = None) -> str:
+        """`shown` (default `value`) as one CSV cell, quoted when `value` needs it (`shown` adds
+        at most a leading apostrophe to `value`, which never does)."""
+        shown = shown or value
+        return (
+            f"""CASE WHEN {self.special(value)} THEN '"' || replace({shown}, '"', '""') || '"' """
+            f"ELSE {shown} END"
+        )
+
+    def text_cell(self, value: str) -> str:
+        """`CsvLayout`'s `_text`: formula-safe, then quoted."""
+        return self.quoted(value, self.formula_safe(value))
+
+    def find(self, value: str, needle: str) -> str:
+        return f"{'strpos' if self.pg else 'instr'}({value}, {needle})"
+
+    def integer(self, value: str) -> str:
+        """`value` (a JSON number's text) is an integer Python writes back the same."""
+        if self.pg:
+            return f"({value} ~ '^(0|-?[1-9][0-9]*)$')"
+        return (
+            f"({value} = '0' OR ({value} GLOB '[1-9]*' OR {value} GLOB '-[1-9]*') "
+            f"AND {value} NOT GLOB '?*[^0-9]*')"
+        )
+
+    def starts(self, value: str, char: str) -> str:
+        return f"left({value}, 1) = {char}" if self.pg else f"substr({value}, 1, 1) = {char}"
+
+    def answer_cell(self, value: str) -> str:
+        """The `answer.<id>` cell from the JSON text of the answer (`value`, NULL when missing),
+        as `CsvLayout.answer_cells`; NULL for a value only Python turns into its cell.
+
+        A JSON text without a backslash holds no quote, CR or LF (JSON escapes them) and does
+        not start with a tab: it needs CSV quotes only for a comma, and then its own JSON quotes
+        are the CSV ones."""
+        quote, comma = "'\"'", "','"
+        body = f"{'btrim' if self.pg else 'trim'}({value}, {quote})"
+        joined = self.joined(value)
+        has_comma = f"{self.find(value, comma)} > 0"
+        negative, array = self.starts(value, "'-'"), self.starts(value, "'['")
+        return (
+            f"CASE WHEN {self.starts(value, quote)} THEN CASE "
+            f"WHEN {self.find(value, _BACKSLASH)} > 0 THEN NULL "
+            f"WHEN substr({value}, 2, 1) IN ('=', '+', '-', '@') THEN CASE WHEN {has_comma} "
+            f"THEN '\"''' || substr({value}, 2) ELSE '''' || {body} END "
+            f"WHEN {has_comma} THEN {value} ELSE {body} END "
+            f"WHEN {value} IS NULL OR {value} = 'null' THEN '' "
+            f"WHEN {value} IN ('true', 'false') THEN {value} "
+            f"WHEN {self.integer(value)} THEN "
+            f"CASE WHEN {negative} THEN '''' || {value} ELSE {value} END "
+            f"WHEN {array} THEN CASE WHEN {self.plain(value)} THEN "
+            f"{self.quoted(joined, self.formula_safe(joined))} END END"
+        )
+
+
+def csv_lines_sql(
+    dialect: str, question_ids: Sequence[str], deadline_ids: Sequence[str], *, since: bool
+) -> str:
+    """One page of CSV lines (`CsvLayout.row` quoted as the csv module writes it, CRLF at the
+    end) for incidents after (:after_year, :after_seq) (and created at or after :since with
+    `since`), at most :limit of them, in id order: `year, seq, 0, id, line`; the line is NULL
+    for an incident the Python path must flatten. The plan: an index range scan of the
+    incidents by (year, seq); per incident, its tasks, approvals and closures by index."""
+    for value in (*question_ids, *deadline_ids):
+        if not _IDENTIFIER.match(value):  # written into the statement: never anything else
+            raise ValueError(f"unexpected playbook id {value!r}")
+    sql = _Lines(dialect)
+    q = sql.quoted
+    nl = "chr(13) || chr(10)" if sql.pg else "char(13, 10)"
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} ELSE '' END"
+
+    # Per incident its deadlines' cells, from the latest round's task per ref: the playbook's
+    # refs in their columns, the others in `deadlines.other` (sorted by ref); NULL when a ref or
+    # status would need quoting or a due time is stored in another format (the Python path).
+    due = time("t.due_at")
+    bad_due = sql.time_unusual("t.due_at")
+    bad = f"{sql.special('t.ref || t.status')}" + (f" OR ({bad_due})" if bad_due else "")
+    refs = ", ".join(f"'{ref}'" for ref in deadline_ids) or "''"
+    pivot = " || ',' || ".join(
+        f"coalesce(max(CASE WHEN ref = '{ref}' THEN cell END), ',')" for ref in deadline_ids
+    )
+    other = f"CASE WHEN ref NOT IN ({refs}) THEN ref || '=' || due || ' (' || status || ')' END"
+    if sql.pg:
+        latest = (
+            f"SELECT DISTINCT ON (t.ref) t.ref, {due} AS due, t.status, ({bad}) AS bad "
+            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+            "ORDER BY t.ref, t.round DESC"
+        )
+        others = f"""coalesce(string_agg({other}, '; ' ORDER BY ref COLLATE "C"), '')"""
+        any_bad = "bool_or(bad)"
+        source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}) l)"
+    else:
+        # max(round) makes the other columns the latest round's row (SQLite's bare columns);
+        # ORDER BY ref: group_concat takes the rows in that order.
+        latest = (
+            f"SELECT t.ref, {due} AS due, t.status, ({bad}) AS bad, max(t.round) "
+            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+            "GROUP BY t.ref ORDER BY t.ref"
+        )
+        others = f"ifnull(group_concat({other}, '; '), '')"
+        any_bad = "max(bad)"
+        source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}))"
+    deadlines = (
+        f"(SELECT CASE WHEN {any_bad} THEN NULL ELSE "
+        f"{pivot + ' || ' + repr(',') + ' || ' if pivot else ''}{others} END FROM {source} d)"
+    )
+
+    if sql.pg:
+        # One parse of the answers: each question's value as its JSON text, reproduced exactly
+        # (`json_to_record` with json columns). `\u` escapes are never decoded (PostgreSQL
+        # refuses some): such answers go to Python.
+        columns = ", ".join(f"{qid} json" for qid in question_ids)
+        answers_from = (
+            f"LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(p.answers) = 'object' "
+            f"AND strpos(p.answers::text, '\\u') = 0 THEN p.answers END) AS x({columns}) ON true"
+            if question_ids
+            else ""
+        )
+        answer_values = [f"x.{qid}::text AS a_{qid}" for qid in question_ids]
+        answers_ok = "json_typeof(p.answers) = 'object' AND strpos(p.answers::text, '\\u') = 0"
+        decided_by = "p.decided_by::text"
+        approvals = (
+            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
+            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
+        )
+    else:
+        answers_from = ""
+        answer_values = [f"p.answers -> '$.{qid}' AS a_{qid}" for qid in question_ids]
+        answers_ok = "json_type(p.answers) = 'object'"
+        decided_by = "json(p.decided_by)"
+        approvals = (
+            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
+            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
+            "ORDER BY a.round, a.created_at, a.id))"
+        )
+    inner = [
+        "p.year",
+        "p.seq",
+        "p.id",
+        "p.status",
+        "p.partner",
+        "p.reporter_id",
+        "coalesce(p.team_id, '') AS team_id",
+        "p.locale",
+        f"{time('p.created_at')} AS created_at",
+        f"{time('p.updated_at')} AS updated_at",
+        "p.round",
+        "p.recommendation",
+        "coalesce(p.decided_action, '') AS decided_action",
+        f"{decided_by} AS decided_by",
+        f"{time('p.decided_at')} AS decided_at",
+        "coalesce(p.decision_reason, '') AS decision_reason",
+        "CASE WHEN p.decided_action IS NULL THEN '' "
+        "WHEN p.decided_action = p.recommendation THEN 'true' ELSE 'false' END AS followed",
+        f"coalesce({approvals}, '') AS approvals",
+        f"coalesce({_CURRENT_CLOSURE_OUTCOME_SQL}, '') AS outcome",
+        f"CASE WHEN {answers_ok} THEN 1 ELSE 0 END AS answers_ok",
+        *answer_values,
+        f"{deadlines} AS deadlines",
+        # stored times in another format (SQLite): the Python path
+        "CASE WHEN "
+        + (
+            " OR ".join(
+                f"({sql.time_unusual(f'p.{c}')})"
+                for c in ("created_at", "updated_at", "decided_at")
+            )
+            if not sql.pg
+            else "false"
+        )
+        + " THEN 1 ELSE 0 END AS odd_time",
+    ]
+    joined_by = sql.joined("decided_by")
+    decided = (
+        f"CASE WHEN decided_by IS NULL THEN '' WHEN {sql.plain('decided_by')} THEN {joined_by} END"
+    )
+    # Cells that never need quoting from the app's own values (ids, closed vocabularies): one
+    # check of them all; a row where one would is the Python path's.
+    plain_cells = " || ".join(
+        [
+            "id",
+            "status",
+            "reporter_id",
+            "team_id",
+            "locale",
+            "recommendation",
+            "decided_action",
+            "approvals",
+            "outcome",
+        ]
+    )
+    cells = [
+        "id",
+        "status",
+        sql.text_cell("partner"),
+        "reporter_id",
+        "team_id",
+        "locale",
+        "created_at",
+        "updated_at",
+        "round",
+        "recommendation",
+        "decided_action",
+        q(decided),
+        "decided_at",
+        sql.text_cell("decision_reason"),
+        "followed",
+        "approvals",
+        sql.text_cell("outcome"),
+        *(sql.answer_cell(f"a_{qid}") for qid in question_ids),
+        "deadlines",
+    ]
+    line = " || ',' || ".join(cells)
+    # OFFSET 0: the page is computed once (not flattened into the outer select, which would
+    # repeat each answer's extraction per use), and read in its order.
+    return f"""
+    SELECT year, seq, 0 AS needs_python, id,
+           CASE WHEN answers_ok = 0 OR odd_time = 1 OR {sql.special(plain_cells)}
+           THEN NULL ELSE {line} || {nl} END AS line
+    FROM (SELECT {", ".join(inner)}
+          FROM incidents p {answers_from}
+          WHERE (p.year, p.seq) > (:after_year, :after_seq)
+          AND (p.year, p.seq) <= (:upto_year, :upto_seq)
+          {"AND p.created_at >= :since" if since else ""}
+          ORDER BY p.year, p.seq
+          LIMIT :limit OFFSET 0) page"""
+
+
+async def iter_csv_lines(
+    store: Store,
+    *,
+    layout: CsvLayout,
+    since: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+    lines_in_sql: bool | None = None,
+) -> AsyncGenerator[tuple[int, str], None]:
+    """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
+    page at a time: (how many, the page's lines); the next page is read while this one is
+    written. PostgreSQL builds the lines (`csv_lines_sql`; its work is in its own process);
+    on SQLite, where the same statement took more CPU than Python does, the rows come from
+    `iter_csv_rows` and the csv module writes them (`lines_in_sql` forces either way)."""
+    if lines_in_sql is None:
+        lines_in_sql = store.dialect == "postgresql"
+    if not lines_in_sql:
+        async for rows in iter_csv_rows(store, layout=layout, since=since, page_size=page_size):
+            yield len(rows), csv_text(rows)
+        return
+    statement = text(
+        csv_lines_sql(
+            store.dialect, layout.question_ids, layout.deadline_ids, since=since is not None
+        )
+    )
+
+    def line(row: Any) -> str | None:
+        return row[4]  # type: ignore[no-any-return]
+
+    def python_line(item: ExportedIncident) -> str:
+        return csv_text([layout.row(item)])
+
+    async for page in _pages(store, statement, since, page_size, line, python_line):
+        yield len(page), "".join(page)
+
+
+# JSON objects as compact text (Python's `json` with ensure_ascii=False, separators "," ":"):
+# the answers as stored (the app writes them with `json.dumps`, ", " and ": " between items)
+# without the spaces outside strings: with no backslash in the text every '"' starts or ends a
+# string, so the text split at '"' alternates between outside (odd places) and inside. (A
+# regexp_replace doing the same took ~2x the server's time.) Answers with a backslash, or a
+# decided_by that is not plain texts, go to Python.
+_MINIFY_PG: Final[str] = (
+    "array_to_string(ARRAY(SELECT CASE WHEN n % 2 = 1 THEN replace(s, ' ', '') ELSE s END "
+    """FROM unnest(string_to_array({}, '"')) WITH ORDINALITY AS u(s, n)), '"')"""
+)
+
+
+def json_lines_sql(*, since: bool) -> str:
+    """PostgreSQL: one page of incidents as the compact text of `incident_json`'s object, like
+    `csv_lines_sql`: `year, seq, 0, id, line` (NULL for the Python path)."""
+    sql = _Lines("postgresql")
+
+    def text_(value: str) -> str:
+        return f"coalesce(to_json(({value})::text)::text, 'null')"
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
+
+    def obj(*pairs: tuple[str, str]) -> str:
+        return "'{' || " + " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs) + " || '}'"
+
+    approval = obj(
+        ("round", "a.round"),
+        ("approver_id", text_("a.approver_id")),
+        ("action", text_("a.action")),
+        ("at", text_(f"coalesce({time('a.created_at')}, '')")),
+    )
+    approvals = (
+        f"coalesce((SELECT '[' || string_agg({approval}, ',' "
+        "ORDER BY a.round, a.created_at, a.id) || ']' "
+        "FROM approvals a WHERE a.incident_id = p.id), '[]')"
+    )
+    deadline = obj(
+        ("ref", text_("ref")),
+        ("round", "round"),
+        ("due_at", text_("due")),
+        ("status", text_("status")),
+        ("done_at", text_("done")),
+        ("owner_id", text_("owner_id")),
+    )
+    deadlines = (
+        f"""coalesce((SELECT '[' || string_agg({deadline}, ',' ORDER BY ref COLLATE "C") || ']' """
+        f"FROM (SELECT DISTINCT ON (t.ref) t.ref, t.round, {time('t.due_at')} AS due, "
+        f"t.status, {time('t.done_at')} AS done, t.owner_id FROM tasks t "
+        "WHERE t.incident_id = p.id AND t.kind = 'deadline' ORDER BY t.ref, t.round DESC) d), "
+        "'[]')"
+    )
+    decided_by = "p.decided_by::text"
+    record = obj(
+        ("id", text_("p.id")),
+        ("status", text_("p.status")),
+        ("partner", text_("p.partner")),
+        ("reporter_id", text_("p.reporter_id")),
+        ("team_id", text_("p.team_id")),
+        ("locale", text_("p.locale")),
+        ("created_at", text_(f"coalesce({time('p.created_at')}, '')")),
+        ("updated_at", text_(f"coalesce({time('p.updated_at')}, '')")),
+        ("round", "p.round"),
+        ("recommendation", text_("p.recommendation")),
+        ("decided_action", text_("p.decided_action")),
+        (
+            "decided_by",
+            f"CASE WHEN {decided_by} IS NULL THEN '[]' "
+            f"""ELSE replace({decided_by}, '", "', '","') END""",
+        ),
+        ("decided_at", text_(time("p.decided_at"))),
+        ("decision_reason", text_("p.decision_reason")),
+        (
+            "followed_recommendation",
+            "CASE WHEN p.decided_action IS NULL THEN 'null' "
+            "WHEN p.decided_action = p.recommendation THEN 'true' ELSE 'false' END",
+        ),
+        ("approvals", approvals),
+        ("outcome", text_(_CURRENT_CLOSURE_OUTCOME_SQL)),
+        ("answers", _MINIFY_PG.format("p.answers::text")),
+        ("deadlines", deadlines),
+    )
+    python_only = (
+        f"strpos(p.answers::text, {_BACKSLASH}) > 0 "
+        f"OR {decided_by} IS NOT NULL AND NOT {sql.plain(decided_by)}"
+    )
+    return f"""
+    SELECT p.year, p.seq, 0 AS needs_python, p.id,
+           CASE WHEN {python_only} THEN NULL ELSE {record} END AS line
+    FROM incidents p
+    WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
+    {"AND p.created_at >= :since" if since else ""}
+    ORDER BY p.year, p.seq
+    LIMIT :limit"""
+
+
+async def iter_json_lines(
+    store: Store,
+    *,
+    since: datetime | None = None,
+    page_size: int = EXPORT_PAGE_SIZE,
+) -> AsyncGenerator[list[str], None]:
+    """Every incident (created at or after `since`) as the compact JSON text of its object
+    (`json_text(incident_json(...))`), in id order, a page at a time. PostgreSQL builds the
+    texts (`json_lines_sql`); SQLite's rows come from `iter_json_records`."""
+    if store.dialect != "postgresql":
+        async for records in iter_json_records(store, since=since, page_size=page_size):
+            yield [json_text(record) for record in records]
+        return
+    statement = text(json_lines_sql(since=since is not None))
+
+    def line(row: Any) -> str | None:
+        return row[4]  # type: ignore[no-any-return]
+
+    def python_line(item: ExportedIncident) -> str:
+        return json_text(incident_json(item))
+
+    async for page in _pages(store, statement, since, page_size, line, python_line):
         yield page

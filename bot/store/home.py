@@ -3,10 +3,10 @@
 The tab is published on every open, so it must stay cheap at a million incidents: three or four
 reads on one connection — capped lists newest first by `ix_incidents_status_created_at` (the
 approver's pending ones with their vote, by the approvals' unique (incident, round, approver)
-index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003), and the counts with
-their `home_viewers` row in one statement of scalar subqueries. An approver's totals come from
-the counts migration 0007 keeps (bot/store/listing.py); a person's task counts stop at
-TASK_COUNT_CAP.
+index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003) tested on their kept
+`live` flag (migration 0006), and the counts with their `home_viewers` row in one statement of
+scalar subqueries. An approver's totals come from the counts migration 0007 keeps
+(bot/store/listing.py); a person's task counts stop at TASK_COUNT_CAP.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .common import aware, chunks, insert
@@ -95,27 +95,11 @@ class HomeSnapshot:
 
 
 def _my_open_tasks(user_id: str) -> ColumnElement[bool]:
-    """Open, on an incident not closed, and still running: of the incident's round, or a
-    deadline no later round took over (legal clocks keep running through a re-assessment)."""
-    later = tasks.alias("later")
-    superseded = exists().where(
-        and_(
-            later.c.incident_id == tasks.c.incident_id,
-            later.c.kind == tasks.c.kind,
-            later.c.ref == tasks.c.ref,
-            later.c.round > tasks.c.round,
-        )
-    )
-    return and_(
-        tasks.c.owner_id == user_id,
-        tasks.c.status == "open",
-        incidents.c.id == tasks.c.incident_id,
-        incidents.c.status != "closed",
-        or_(
-            tasks.c.round == incidents.c.round,
-            and_(tasks.c.kind == "deadline", ~superseded),
-        ),
-    )
+    """Open and still running: on an incident not closed, and of its round or a deadline no
+    later round took over — what `tasks.live` keeps (bot/store/tasks.py `live_condition`, set by
+    every write that changes it), read from the task's own row instead of looking up its
+    incident and its later rounds for each task."""
+    return and_(tasks.c.owner_id == user_id, tasks.c.status == "open", tasks.c.live == true())
 
 
 def _incident_columns() -> list[ColumnElement[object]]:
@@ -257,30 +241,9 @@ async def home_snapshot(
 
     def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
         # Counted up to the cap (then shown as "500+"): the person's tasks by their index,
-        # each checked against its incident by a correlated lookup — a join would let
-        # PostgreSQL hash every open incident first.
-        later = tasks.alias("later")
-        incident_round = (
-            select(incidents.c.round)
-            .where(incidents.c.id == tasks.c.incident_id, incidents.c.status != "closed")
-            .scalar_subquery()
-        )
-        superseded = exists().where(
-            later.c.incident_id == tasks.c.incident_id,
-            later.c.kind == tasks.c.kind,
-            later.c.ref == tasks.c.ref,
-            later.c.round > tasks.c.round,
-        )
-        # Most tasks are of their incident's round: one lookup each (NULL when it is closed).
-        running = and_(
-            tasks.c.owner_id == user_id,
-            tasks.c.status == "open",
-            or_(
-                tasks.c.round == incident_round,
-                and_(tasks.c.kind == "deadline", incident_round.is_not(None), ~superseded),
-            ),
-        )
-        capped = select(tasks.c.id).where(running, *conditions).limit(TASK_COUNT_CAP + 1)
+        # each tested on its own row (`tasks.live`), never joined to the incidents.
+        capped = select(tasks.c.id).where(_my_open_tasks(user_id), *conditions)
+        capped = capped.limit(TASK_COUNT_CAP + 1)
         return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
     if everyone:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Select, and_, exists, or_, select
+from test_summary_kept import OPERATIONS, Run, submit
 
 from bot.notifications import HOME_WINDOW_SECONDS, home_refresh
 from bot.store import NewIncident, NewTask, Store
+from bot.store.tables import incidents, tasks
 
 T0 = datetime(2026, 5, 6, 9, 0, 2, tzinfo=UTC)  # a Wednesday
 WEEK_START = datetime(2026, 5, 3, 15, 0, tzinfo=UTC)  # Monday 00:00 in Tokyo
@@ -212,3 +216,55 @@ async def test_which_tasks_still_run_after_a_new_round(store: Store, make_new: F
     assert (count, refs) == (1, ["d1"])  # the round-2 one only
     await store.close_incident(record.id, actor_id=APPROVER, reason=None, now=T0)
     assert await seen() == (0, [])
+
+
+def _reference_open_tasks(user_id: str, now: datetime) -> Select[tuple[int, datetime]]:
+    """The person's running open tasks as App Home read them before `tasks.live` (issue 14):
+    each task joined to its incident (not closed; of its round, or a deadline no later round
+    re-created), earliest due first."""
+    later = tasks.alias("later")
+    superseded = exists().where(
+        later.c.incident_id == tasks.c.incident_id,
+        later.c.kind == tasks.c.kind,
+        later.c.ref == tasks.c.ref,
+        later.c.round > tasks.c.round,
+    )
+    return (
+        select(tasks.c.id, tasks.c.due_at)
+        .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
+        .where(
+            tasks.c.owner_id == user_id,
+            tasks.c.status == "open",
+            incidents.c.status != "closed",
+            or_(
+                tasks.c.round == incidents.c.round,
+                and_(tasks.c.kind == "deadline", ~superseded),
+            ),
+        )
+        .order_by(tasks.c.due_at, tasks.c.id)
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_tasks_shown_equal_the_incident_rules_after_every_operation(
+    store: Store, seed: int
+) -> None:
+    """The tab's tasks and task counts (read from `tasks.live`) equal the same read over the
+    incidents (the reference above) through a random sequence of the application's operations:
+    submit, decide with tasks, reject, new round, close, reopen, task done, new facts."""
+    run = Run(store, random.Random(seed))
+    for _ in range(8):
+        await submit(run)
+    for _ in range(60):
+        await run.step()
+        for user_id in ("UOWNER1", "UREPORTER1"):
+            async with store.read() as conn:
+                rows = (await conn.execute(_reference_open_tasks(user_id, run.now))).all()
+            snapshot = await store.home_snapshot(
+                user_id, everyone=False, week_start=WEEK_START, now=run.now, limit=1000
+            )
+            assert [t.id for t in snapshot.tasks] == [row.id for row in rows], run.log
+            assert snapshot.counts.my_open_tasks == len(rows), run.log
+            overdue = sum(row.due_at < run.now for row in rows)
+            assert snapshot.counts.my_overdue_tasks == overdue, run.log
+    assert set(run.log) == set(OPERATIONS), run.log

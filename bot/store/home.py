@@ -219,12 +219,8 @@ async def home_snapshot(
     mine = incident_viewers
 
     def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        """Over every incident (approvers), or over the person's own `incident_viewers` rows."""
-        if everyone:
-            return select(func.count()).select_from(incidents).where(*conditions).scalar_subquery()
-        source = mine.join(incidents, incidents.c.id == mine.c.incident_id)
-        query = select(func.count()).select_from(source).where(mine.c.user_id == user_id)
-        return query.where(*conditions).scalar_subquery()
+        """Over every incident (approvers: the week's range of a covering index)."""
+        return select(func.count()).select_from(incidents).where(*conditions).scalar_subquery()
 
     def viewer_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
         """From the person's `incident_viewers` rows alone (their index)."""
@@ -251,11 +247,16 @@ async def home_snapshot(
         awaiting_me = kept("pending") - kept("pending", user_id)
         pending, decided_open = kept("pending"), kept("decided")
         opened = count(incidents.c.created_at >= week_start)
+        decided = count(
+            incidents.c.decided_at >= week_start, incidents.c.decided_action.is_not(None)
+        )
     else:
         awaiting_me = literal(0)
         pending = viewer_count(mine.c.status == "pending")
         decided_open = viewer_count(mine.c.status == "decided")
         opened = viewer_count(mine.c.status.in_(INCIDENT_STATUSES), mine.c.created_at >= week_start)
+        # Kept beside the row (migration 0008: NULL unless decided with an action).
+        decided = viewer_count(mine.c.decided_at >= week_start)
     seen = home_viewers.c.user_id == user_id
     counts = (
         (
@@ -267,10 +268,7 @@ async def home_snapshot(
                     task_count().label("my_open_tasks"),
                     task_count(tasks.c.due_at < now).label("my_overdue_tasks"),
                     opened.label("opened_this_week"),
-                    count(
-                        incidents.c.decided_at >= week_start,
-                        incidents.c.decided_action.is_not(None),
-                    ).label("decided_this_week"),
+                    decided.label("decided_this_week"),
                     select(home_viewers.c.opened_at).where(seen).scalar_subquery().label("seen"),
                     select(home_viewers.c.approver).where(seen).scalar_subquery().label("as"),
                 )

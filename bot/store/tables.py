@@ -200,8 +200,12 @@ incident_viewers = Table(
     Column("incident_id", String(32), primary_key=True),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Migration 0008: the incident's decided_at when it has a decided_action (else NULL), so
+    # that a person's "decided this week" reads their own index entries, not their incidents.
+    Column("decided_at", UTCDateTime(), nullable=True),
     Index("ix_incident_viewers_user_id_status", "user_id", "status", "created_at", "incident_id"),
     Index("ix_incident_viewers_incident_id", "incident_id"),
+    Index("ix_incident_viewers_user_id_decided_at", "user_id", "decided_at"),
 )
 
 partner_status_counts = Table(

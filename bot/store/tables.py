@@ -174,7 +174,16 @@ incidents = Table(
     # Issue 14 (migration 0007): a reporter's incidents per status newest first (`/leak list`,
     # App Home), and the incidents of a few partners per status (`/leak list PARTNER`).
     # With the id: the page's ids come from the index alone, in its order.
-    Index("ix_incidents_reporter_id_status", "reporter_id", "status", "created_at", "id"),
+    # Migration 0008: with the partner, so that a reporter's partner filter reads the index.
+    Index(
+        "ix_incidents_reporter_id_status",
+        "reporter_id",
+        "status",
+        "created_at",
+        "id",
+        "partner_key",
+        "partner",
+    ),
     Index("ix_incidents_partner_status_created_at", "partner", "status", "created_at", "id"),
 )
 

@@ -13,6 +13,11 @@ task owner takes it from the incident, and a change of the incident's status, de
 decided action updates its rows (one UPDATE for both, as a decision changes both).
 Backfilled with one UPDATE … FROM. The downgrade puts 0007's triggers back.
 
+Also `/leak list PARTNER` for a reporter: their count (and page) tested the partner on each of
+their incident rows (1,200 random reads for a reporter's open incidents at 1M); the index on
+(reporter_id, status, created_at, id) now ends with (partner_key, partner), so the test reads
+the index alone.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-05
@@ -199,10 +204,22 @@ def upgrade() -> None:
     )
     for statement in _viewer_triggers(postgres):
         op.execute(statement)
+    op.drop_index("ix_incidents_reporter_id_status", table_name="incidents")
+    op.create_index(
+        "ix_incidents_reporter_id_status",
+        "incidents",
+        ["reporter_id", "status", "created_at", "id", "partner_key", "partner"],
+    )
 
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    op.drop_index("ix_incidents_reporter_id_status", table_name="incidents")
+    op.create_index(
+        "ix_incidents_reporter_id_status",
+        "incidents",
+        ["reporter_id", "status", "created_at", "id"],
+    )
     _drop_viewer_triggers(postgres)
     op.drop_index("ix_incident_viewers_user_id_decided_at", table_name="incident_viewers")
     op.drop_column("incident_viewers", "decided_at")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -57,6 +58,115 @@ def people() -> People:
     return {"approver": (data.APPROVERS[0], True), "reporter": (data.REPORTERS[7], False)}
 
 
+class Statements:
+    """Every statement a timed call runs, with its execute time (SQLAlchemy's cursor events: on
+    both drivers the rows are fetched inside the execute), and the garbage collector's pauses
+    meanwhile: where a call's time goes, per statement (`--statements`)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine.sync_engine
+        self.runs: list[list[tuple[str, float]]] = []  # per call: (statement, ms) in order
+        self.totals: list[float] = []  # per call: its reads' time (ms)
+        self.render: list[float] = []  # per call: the view / message built from them (ms)
+        self.gc: list[tuple[int, float]] = []  # (generation, ms) of every collection
+        self._started: float = 0.0
+        self._gc_started: float = 0.0
+
+    def _before(self, *args: Any) -> None:
+        self._started = time.perf_counter()
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.runs[-1].append((statement, (time.perf_counter() - self._started) * 1000))
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc.append((info["generation"], (time.perf_counter() - self._gc_started) * 1000))
+
+    def __enter__(self) -> Statements:
+        import gc
+
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        gc.callbacks.append(self._gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+        gc.callbacks.remove(self._gc)
+
+    def call(self) -> None:
+        """A new timed call starts."""
+        self.runs.append([])
+
+    def print(self, title: str) -> None:
+        """Per statement (by position in the call): median / p99 / max ms; the time outside
+        the statements (Python, the driver's hand-offs); the collections that ran."""
+        runs = self.runs[1:]  # the first is the warm-up
+        totals = self.totals
+        counts = sorted({len(r) for r in runs})
+        print(f"\n--- {title}: {len(runs)} calls, statements per call {counts} ---")
+        width = max(counts) if counts else 0
+        for i in range(width):
+            times = sorted(r[i][1] for r in runs if len(r) > i)
+            sql = " ".join(next(r[i][0] for r in runs if len(r) > i).split())
+            print(
+                f"  #{i + 1} median {common.median(times):7.2f}  p99 "
+                f"{common.percentile(times, 99):7.2f}  max {times[-1]:7.2f} ms  {sql[:110]}"
+            )
+        inside = [sum(ms for _, ms in r) for r in runs]
+        outside = sorted(t - i for t, i in zip(totals, inside, strict=True))
+        inside.sort()
+        print(
+            f"  statements median {common.median(inside):.2f} p99 "
+            f"{common.percentile(inside, 99):.2f} ms; outside them median "
+            f"{common.median(outside):.2f} p99 {common.percentile(outside, 99):.2f} ms; "
+            f"rendering median {common.median(self.render):.2f} p99 "
+            f"{common.percentile(sorted(self.render), 99):.2f} ms"
+        )
+        slow = sorted(((t, i) for i, t in enumerate(totals)), reverse=True)[:3]
+        for total, i in slow:
+            parts = ", ".join(f"{ms:.1f}" for _, ms in runs[i])
+            print(f"  slowest call {total:.1f} ms: statements [{parts}]")
+        by_gen: dict[int, list[float]] = {}
+        for gen, ms in self.gc:
+            by_gen.setdefault(gen, []).append(ms)
+        print(
+            "  gc: "
+            + (
+                ", ".join(
+                    f"gen{g} x{len(v)} max {max(v):.1f} ms total {sum(v):.1f} ms"
+                    for g, v in sorted(by_gen.items())
+                )
+                or "no collections"
+            )
+        )
+
+
+def freeze_startup_objects() -> None:
+    """What `leakbot run` does once it is up (bot/server.py): the objects built at start are
+    moved out of the collector's reach. Without it a full collection here walks every module,
+    the playbook and SQLAlchemy's caches (95-135 ms at load ~7, one per ~50 calls), a pause the
+    server does not have — it was the p99 of App Home in this benchmark."""
+    try:
+        from bot.server import freeze_startup_objects as freeze
+    except ImportError:  # a `--before` checkout without it
+        import gc
+
+        gc.collect()
+        gc.freeze()
+    else:
+        freeze()
+
+
 class Fixed:
     """The data's "now" (a Clock)."""
 
@@ -64,7 +174,9 @@ class Fixed:
         return data.NOW
 
 
-async def time_home(url: str, runs: int, explain: bool = False) -> dict[str, Figures]:
+async def time_home(
+    url: str, runs: int, explain: bool = False, statements: bool = False
+) -> dict[str, Figures]:
     """Per person: (p50 ms, p99 ms, p50 of the reads alone, blocks, pending shown)."""
     from bot.domain.playbook import load_playbook
     from bot.home import HomeService, week_start
@@ -74,6 +186,7 @@ async def time_home(url: str, runs: int, explain: bool = False) -> dict[str, Fig
     playbook = load_playbook()
     store = await Store.open(url)
     home = HomeService(store, TZ, Fixed())
+    freeze_startup_objects()
     results: dict[str, Figures] = {}
     try:
         for label, (user_id, approver) in people().items():
@@ -81,24 +194,31 @@ async def time_home(url: str, runs: int, explain: bool = False) -> dict[str, Fig
             reads: list[float] = []
             cpu: list[float] = []
             view: dict[str, Any] = {}
-            for run in range(runs + 1):
-                cpu_started = time.process_time()
-                started = time.perf_counter()
-                snapshot = await home.snapshot(user_id, approver=approver, opened=False)
-                read = time.perf_counter()
-                view = home_view(
-                    playbook,
-                    snapshot,
-                    lang="ja",
-                    tz=TZ,
-                    now=data.NOW,
-                    week_start=week_start(data.NOW, TZ),
-                    approver=approver,
-                )
-                if run:  # the first is a warm-up
-                    times.append((time.perf_counter() - started) * 1000)
-                    reads.append((read - started) * 1000)
-                    cpu.append((time.process_time() - cpu_started) * 1000)
+            stats = Statements(store._engine)
+            with stats if statements else contextlib.nullcontext():
+                for run in range(runs + 1):
+                    stats.call()
+                    cpu_started = time.process_time()
+                    started = time.perf_counter()
+                    snapshot = await home.snapshot(user_id, approver=approver, opened=False)
+                    read = time.perf_counter()
+                    view = home_view(
+                        playbook,
+                        snapshot,
+                        lang="ja",
+                        tz=TZ,
+                        now=data.NOW,
+                        week_start=week_start(data.NOW, TZ),
+                        approver=approver,
+                    )
+                    if run:  # the first is a warm-up
+                        times.append((time.perf_counter() - started) * 1000)
+                        reads.append((read - started) * 1000)
+                        cpu.append((time.process_time() - cpu_started) * 1000)
+                        stats.totals.append(reads[-1])
+                        stats.render.append(times[-1] - reads[-1])
+                    else:
+                        stats.gc.clear()
             times.sort()
             results[label] = (
                 common.percentile(times, 50),
@@ -108,6 +228,8 @@ async def time_home(url: str, runs: int, explain: bool = False) -> dict[str, Fig
                 len(snapshot.awaiting),
                 common.median(cpu),
             )
+            if statements:
+                stats.print(f"App Home, {label}")
             if explain:
                 await print_plans(
                     store,
@@ -120,7 +242,11 @@ async def time_home(url: str, runs: int, explain: bool = False) -> dict[str, Fig
 
 
 async def time_list(
-    url: str, runs: int, args: Sequence[str] = LIST_ARGS, explain: bool = False
+    url: str,
+    runs: int,
+    args: Sequence[str] = LIST_ARGS,
+    explain: bool = False,
+    statements: bool = False,
 ) -> dict[str, Figures]:
     """`/leak list ARGS` (its reads and its message, what the command does before it answers),
     per person and arguments ("approver open", "reporter all page 5", ...): (p50 ms, p99 ms,
@@ -132,6 +258,7 @@ async def time_list(
 
     playbook = load_playbook()
     store = await Store.open(url)
+    freeze_startup_objects()
     results: dict[str, Figures] = {}
     try:
         for label, (user_id, approver) in people().items():
@@ -154,18 +281,25 @@ async def time_list(
                 cpu: list[float] = []
                 message: dict[str, Any] = {}
                 records: list[Any] = []
-                for run in range(runs + 1):
-                    cpu_started = time.process_time()
-                    started = time.perf_counter()
-                    records, total = await read()
-                    done = time.perf_counter()
-                    message = await _list_message(
-                        listing, playbook, parsed, records, total, store, user_id, approver
-                    )
-                    if run:  # the first is a warm-up
-                        times.append((time.perf_counter() - started) * 1000)
-                        reads.append((done - started) * 1000)
-                        cpu.append((time.process_time() - cpu_started) * 1000)
+                stats = Statements(store._engine)
+                with stats if statements else contextlib.nullcontext():
+                    for run in range(runs + 1):
+                        stats.call()
+                        cpu_started = time.process_time()
+                        started = time.perf_counter()
+                        records, total = await read()
+                        done = time.perf_counter()
+                        message = await _list_message(
+                            listing, playbook, parsed, records, total, store, user_id, approver
+                        )
+                        if run:  # the first is a warm-up
+                            times.append((time.perf_counter() - started) * 1000)
+                            reads.append((done - started) * 1000)
+                            cpu.append((time.process_time() - cpu_started) * 1000)
+                            stats.totals.append(reads[-1])
+                            stats.render.append(times[-1] - reads[-1])
+                        else:
+                            stats.gc.clear()
                 times.sort()
                 results[f"{label} {text}"] = (
                     common.percentile(times, 50),
@@ -175,6 +309,8 @@ async def time_list(
                     len(records),
                     common.median(cpu),
                 )
+                if statements:
+                    stats.print(f"/leak list {text}, {label}")
                 if explain:
                     await print_plans(store, f"/leak list {text}, {label}", read)
     finally:
@@ -254,6 +390,14 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=data.DEFAULT_SEED)
     parser.add_argument("--explain", action="store_true", help="print the query plans")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="per statement: median / p99 execute time; time outside them; gc pauses",
+    )
+    parser.add_argument(
+        "--only", default="", help="'home' or 'list': time only that (default: both)"
+    )
     data.add_arguments(parser)
     args = parser.parse_args()
     dbs = [d for d in args.dbs.split(",") if d]
@@ -269,10 +413,15 @@ async def main() -> int:
                 async with data.dataset(
                     db, rows_of_n, cache=data.cache_dir(args.cache), rebuild=args.rebuild, work=work
                 ) as ds:
-                    timed = {
-                        "App Home": await time_home(ds.url, args.runs, args.explain),
-                        "/leak list": await time_list(ds.url, args.runs, explain=args.explain),
-                    }
+                    timed = {}
+                    if args.only in ("", "home"):
+                        timed["App Home"] = await time_home(
+                            ds.url, args.runs, args.explain, args.statements
+                        )
+                    if args.only in ("", "list"):
+                        timed["/leak list"] = await time_list(
+                            ds.url, args.runs, explain=args.explain, statements=args.statements
+                        )
                     for what, figures in timed.items():
                         for label, (p50, p99, read, blocks, shown, cpu) in figures.items():
                             cells = [

@@ -3,10 +3,10 @@
 The tab is published on every open, so it must stay cheap at a million incidents: three or four
 reads on one connection — capped lists newest first by `ix_incidents_status_created_at` (the
 approver's pending ones with their vote, by the approvals' unique (incident, round, approver)
-index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003), and the counts with
-their `home_viewers` row in one statement of scalar subqueries. An approver's totals come from
-the counts migration 0007 keeps (bot/store/listing.py); a person's task counts stop at
-TASK_COUNT_CAP.
+index), the person's tasks by `ix_tasks_owner_id_status` (migration 0003) tested on their kept
+`live` flag (migration 0006), and the counts with their `home_viewers` row in one statement of
+scalar subqueries. An approver's totals come from the counts migration 0007 keeps
+(bot/store/listing.py); a person's task counts stop at TASK_COUNT_CAP.
 """
 
 from __future__ import annotations
@@ -14,14 +14,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
 
 from .aio import AsyncConnection
 from .common import aware, chunks, insert
 from .tables import (
     INCIDENT_STATUSES,
+    UTCDateTime,
     approvals,
     home_viewers,
     incident_viewers,
@@ -94,28 +108,20 @@ class HomeSnapshot:
     viewer: HomeViewer | None = None
 
 
-def _my_open_tasks(user_id: str) -> ColumnElement[bool]:
-    """Open, on an incident not closed, and still running: of the incident's round, or a
-    deadline no later round took over (legal clocks keep running through a re-assessment)."""
-    later = tasks.alias("later")
-    superseded = exists().where(
-        and_(
-            later.c.incident_id == tasks.c.incident_id,
-            later.c.kind == tasks.c.kind,
-            later.c.ref == tasks.c.ref,
-            later.c.round > tasks.c.round,
-        )
-    )
-    return and_(
-        tasks.c.owner_id == user_id,
-        tasks.c.status == "open",
-        incidents.c.id == tasks.c.incident_id,
-        incidents.c.status != "closed",
-        or_(
-            tasks.c.round == incidents.c.round,
-            and_(tasks.c.kind == "deadline", ~superseded),
-        ),
-    )
+# The statements' parameters, bound at each call (the statements are built once: below).
+_USER = bindparam("user_id", type_=String())
+_LIMIT = bindparam("limit", type_=Integer())
+_CAP = bindparam("cap", type_=Integer())
+_WEEK_START = bindparam("week_start", type_=UTCDateTime())
+_NOW = bindparam("now", type_=UTCDateTime())
+
+
+def _my_open_tasks() -> ColumnElement[bool]:
+    """Open and still running: on an incident not closed, and of its round or a deadline no
+    later round took over — what `tasks.live` keeps (bot/store/tasks.py `live_condition`, set by
+    every write that changes it), read from the task's own row instead of looking up its
+    incident and its later rounds for each task."""
+    return and_(tasks.c.owner_id == _USER, tasks.c.status == "open", tasks.c.live == true())
 
 
 def _incident_columns() -> list[ColumnElement[object]]:
@@ -133,17 +139,14 @@ def _incident_columns() -> list[ColumnElement[object]]:
     ]
 
 
-async def _incident_list(
-    conn: AsyncConnection,
-    user_id: str,
+def _incident_list(
     *,
     statuses: tuple[str, ...],
     condition: ColumnElement[bool] | None,
     with_vote: bool,
-    limit: int,
     viewer: bool = False,
-) -> list[HomeIncident]:
-    """Newest first; `viewer`: only those `user_id` may see (their `incident_viewers` rows)."""
+) -> Select[Any]:
+    """Newest first; `viewer`: only those the user may see (their `incident_viewers` rows)."""
     columns = _incident_columns()
     source = incidents
     status, created, key = incidents.c.status, incidents.c.created_at, incidents.c.id
@@ -151,12 +154,12 @@ async def _incident_list(
         seen_by = incident_viewers
         source = seen_by.join(incidents, incidents.c.id == seen_by.c.incident_id)  # type: ignore[assignment]
         status, created, key = seen_by.c.status, seen_by.c.created_at, seen_by.c.incident_id
-        condition = seen_by.c.user_id == user_id
+        condition = seen_by.c.user_id == _USER
     if with_vote:
         mine = and_(
             approvals.c.incident_id == incidents.c.id,
             approvals.c.round == incidents.c.round,
-            approvals.c.approver_id == user_id,
+            approvals.c.approver_id == _USER,
         )
         source = incidents.outerjoin(approvals, mine)  # type: ignore[assignment]
         columns.append(approvals.c.action.label("my_vote"))
@@ -169,11 +172,105 @@ async def _incident_list(
         query = select(*columns).select_from(source).where(status == one)
         if condition is not None:
             query = query.where(condition)
-        parts.append(select(query.order_by(*newest).limit(limit).subquery()))
+        parts.append(select(query.order_by(*newest).limit(_LIMIT).subquery()))
     merged = union_all(*parts).subquery()
-    query = select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(limit)
-    rows = (await conn.execute(query)).mappings().all()
-    return [HomeIncident(**dict(row)) for row in rows]
+    return select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(_LIMIT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Queries:
+    awaiting: Select[Any] | None
+    shown: Select[Any]
+    tasks: Select[Any]
+    counts: Select[Any]
+
+
+@cache
+def _queries(everyone: bool) -> _Queries:
+    """The tab's statements for an approver (`everyone`) or another person, built once: building
+    them (subqueries, their column proxies, cache keys) took ~3-4 ms of CPU per tab, more than
+    their execution on PostgreSQL. The person, the week, now and the caps are parameters."""
+    awaiting = None
+    if everyone:
+        awaiting = _incident_list(
+            statuses=("pending",), condition=incidents.c.reporter_id != _USER, with_vote=True
+        )
+    shown = _incident_list(
+        statuses=OPEN_STATUSES, condition=None, with_vote=False, viewer=not everyone
+    )
+    task_list = (
+        select(
+            tasks.c.id,
+            tasks.c.incident_id,
+            incidents.c.partner,
+            tasks.c.kind,
+            tasks.c.ref,
+            tasks.c.title,
+            tasks.c.due_at,
+        )
+        .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
+        .where(_my_open_tasks())
+        # In the order of ix_tasks_owner_id_status: walked, not sorted (every task leakbot
+        # plans has a due time).
+        .order_by(tasks.c.due_at, tasks.c.id)
+        .limit(_LIMIT)
+    )
+
+    mine = incident_viewers
+
+    def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        """Over every incident (approvers: the week's range of a covering index)."""
+        return select(func.count()).select_from(incidents).where(*conditions).scalar_subquery()
+
+    def viewer_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        """From the person's `incident_viewers` rows alone (their index)."""
+        query = select(func.count()).select_from(mine).where(mine.c.user_id == _USER)
+        return query.where(*conditions).scalar_subquery()
+
+    def kept(status: str, *, mine: bool = False) -> ColumnElement[int]:
+        """From the kept counts (migration 0007): a sum over a row per reporter."""
+        counts = reporter_status_counts
+        query = select(func.coalesce(func.sum(counts.c.n), 0)).where(counts.c.status == status)
+        if mine:
+            query = query.where(counts.c.reporter_id == _USER)
+        return query.scalar_subquery()
+
+    def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+        # Counted up to the cap (then shown as "500+"): the person's tasks by their index,
+        # each tested on its own row (`tasks.live`), never joined to the incidents.
+        capped = select(tasks.c.id).where(_my_open_tasks(), *conditions).limit(_CAP)
+        return select(func.count()).select_from(capped.subquery()).scalar_subquery()
+
+    if everyone:
+        # Approvers see every incident: the totals are kept, not counted.
+        awaiting_me = kept("pending") - kept("pending", mine=True)
+        pending, decided_open = kept("pending"), kept("decided")
+        opened = count(incidents.c.created_at >= _WEEK_START)
+        decided = count(
+            incidents.c.decided_at >= _WEEK_START, incidents.c.decided_action.is_not(None)
+        )
+    else:
+        awaiting_me = literal(0)
+        pending = viewer_count(mine.c.status == "pending")
+        decided_open = viewer_count(mine.c.status == "decided")
+        opened = viewer_count(
+            mine.c.status.in_(INCIDENT_STATUSES), mine.c.created_at >= _WEEK_START
+        )
+        # Kept beside the row (migration 0009: NULL unless decided with an action).
+        decided = viewer_count(mine.c.decided_at >= _WEEK_START)
+    seen = home_viewers.c.user_id == _USER
+    counts = select(
+        awaiting_me.label("awaiting_me"),
+        pending.label("pending"),
+        decided_open.label("decided_open"),
+        task_count().label("my_open_tasks"),
+        task_count(tasks.c.due_at < _NOW).label("my_overdue_tasks"),
+        opened.label("opened_this_week"),
+        decided.label("decided_this_week"),
+        select(home_viewers.c.opened_at).where(seen).scalar_subquery().label("seen"),
+        select(home_viewers.c.approver).where(seen).scalar_subquery().label("as"),
+    )
+    return _Queries(awaiting, shown, task_list, counts)
 
 
 async def home_snapshot(
@@ -188,134 +285,24 @@ async def home_snapshot(
     """What `user_id` sees: `everyone` for approvers; lists capped at `limit` (+ counts)."""
     aware("week_start", week_start)
     aware("now", now)
-    awaiting: list[HomeIncident] = []
-    if everyone:
-        awaiting = await _incident_list(
-            conn,
-            user_id,
-            statuses=("pending",),
-            condition=incidents.c.reporter_id != user_id,
-            with_vote=True,
-            limit=limit,
-        )
-    shown = await _incident_list(
-        conn,
-        user_id,
-        statuses=OPEN_STATUSES,
-        condition=None,
-        with_vote=False,
-        limit=limit,
-        viewer=not everyone,
-    )
-    task_rows = (
-        (
-            await conn.execute(
-                select(
-                    tasks.c.id,
-                    tasks.c.incident_id,
-                    incidents.c.partner,
-                    tasks.c.kind,
-                    tasks.c.ref,
-                    tasks.c.title,
-                    tasks.c.due_at,
-                )
-                .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
-                .where(_my_open_tasks(user_id))
-                # In the order of ix_tasks_owner_id_status: walked, not sorted (every task
-                # leakbot plans has a due time).
-                .order_by(tasks.c.due_at, tasks.c.id)
-                .limit(limit)
-            )
-        )
-        .mappings()
-        .all()
-    )
+    queries = _queries(everyone)
+    params = {
+        "user_id": user_id,
+        "limit": limit,
+        "cap": TASK_COUNT_CAP + 1,
+        "week_start": week_start,
+        "now": now,
+    }
+
+    async def incident_list(query: Select[Any]) -> list[HomeIncident]:
+        rows = (await conn.execute(query, params)).mappings().all()
+        return [HomeIncident(**dict(row)) for row in rows]
+
+    awaiting = [] if queries.awaiting is None else await incident_list(queries.awaiting)
+    shown = await incident_list(queries.shown)
+    task_rows = (await conn.execute(queries.tasks, params)).mappings().all()
     my_tasks = [HomeTask(**dict(row)) for row in task_rows]
-
-    mine = incident_viewers
-
-    def count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        """Over every incident (approvers), or over the person's own `incident_viewers` rows."""
-        if everyone:
-            return select(func.count()).select_from(incidents).where(*conditions).scalar_subquery()
-        source = mine.join(incidents, incidents.c.id == mine.c.incident_id)
-        query = select(func.count()).select_from(source).where(mine.c.user_id == user_id)
-        return query.where(*conditions).scalar_subquery()
-
-    def viewer_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        """From the person's `incident_viewers` rows alone (their index)."""
-        query = select(func.count()).select_from(mine).where(mine.c.user_id == user_id)
-        return query.where(*conditions).scalar_subquery()
-
-    def kept(status: str, reporter_id: str | None = None) -> ColumnElement[int]:
-        """From the kept counts (migration 0007): a sum over a row per reporter."""
-        counts = reporter_status_counts
-        query = select(func.coalesce(func.sum(counts.c.n), 0)).where(counts.c.status == status)
-        if reporter_id is not None:
-            query = query.where(counts.c.reporter_id == reporter_id)
-        return query.scalar_subquery()
-
-    def task_count(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
-        # Counted up to the cap (then shown as "500+"): the person's tasks by their index,
-        # each checked against its incident by a correlated lookup — a join would let
-        # PostgreSQL hash every open incident first.
-        later = tasks.alias("later")
-        incident_round = (
-            select(incidents.c.round)
-            .where(incidents.c.id == tasks.c.incident_id, incidents.c.status != "closed")
-            .scalar_subquery()
-        )
-        superseded = exists().where(
-            later.c.incident_id == tasks.c.incident_id,
-            later.c.kind == tasks.c.kind,
-            later.c.ref == tasks.c.ref,
-            later.c.round > tasks.c.round,
-        )
-        # Most tasks are of their incident's round: one lookup each (NULL when it is closed).
-        running = and_(
-            tasks.c.owner_id == user_id,
-            tasks.c.status == "open",
-            or_(
-                tasks.c.round == incident_round,
-                and_(tasks.c.kind == "deadline", incident_round.is_not(None), ~superseded),
-            ),
-        )
-        capped = select(tasks.c.id).where(running, *conditions).limit(TASK_COUNT_CAP + 1)
-        return select(func.count()).select_from(capped.subquery()).scalar_subquery()
-
-    if everyone:
-        # Approvers see every incident: the totals are kept, not counted.
-        awaiting_me = kept("pending") - kept("pending", user_id)
-        pending, decided_open = kept("pending"), kept("decided")
-        opened = count(incidents.c.created_at >= week_start)
-    else:
-        awaiting_me = literal(0)
-        pending = viewer_count(mine.c.status == "pending")
-        decided_open = viewer_count(mine.c.status == "decided")
-        opened = viewer_count(mine.c.status.in_(INCIDENT_STATUSES), mine.c.created_at >= week_start)
-    seen = home_viewers.c.user_id == user_id
-    counts = (
-        (
-            await conn.execute(
-                select(
-                    awaiting_me.label("awaiting_me"),
-                    pending.label("pending"),
-                    decided_open.label("decided_open"),
-                    task_count().label("my_open_tasks"),
-                    task_count(tasks.c.due_at < now).label("my_overdue_tasks"),
-                    opened.label("opened_this_week"),
-                    count(
-                        incidents.c.decided_at >= week_start,
-                        incidents.c.decided_action.is_not(None),
-                    ).label("decided_this_week"),
-                    select(home_viewers.c.opened_at).where(seen).scalar_subquery().label("seen"),
-                    select(home_viewers.c.approver).where(seen).scalar_subquery().label("as"),
-                )
-            )
-        )
-        .mappings()
-        .one()
-    )
+    counts = (await conn.execute(queries.counts, params)).mappings().one()
     opened_at, was_approver = counts["seen"], counts["as"]
     return HomeSnapshot(
         awaiting=awaiting,

@@ -177,7 +177,16 @@ incidents = Table(
     # Issue 14 (migration 0007): a reporter's incidents per status newest first (`/leak list`,
     # App Home), and the incidents of a few partners per status (`/leak list PARTNER`).
     # With the id: the page's ids come from the index alone, in its order.
-    Index("ix_incidents_reporter_id_status", "reporter_id", "status", "created_at", "id"),
+    # Migration 0009: with the partner, so that a reporter's partner filter reads the index.
+    Index(
+        "ix_incidents_reporter_id_status",
+        "reporter_id",
+        "status",
+        "created_at",
+        "id",
+        "partner_key",
+        "partner",
+    ),
     Index("ix_incidents_partner_status_created_at", "partner", "status", "created_at", "id"),
 )
 
@@ -203,8 +212,12 @@ incident_viewers = Table(
     Column("incident_id", String(32), primary_key=True),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Migration 0009: the incident's decided_at when it has a decided_action (else NULL), so
+    # that a person's "decided this week" reads their own index entries, not their incidents.
+    Column("decided_at", UTCDateTime(), nullable=True),
     Index("ix_incident_viewers_user_id_status", "user_id", "status", "created_at", "incident_id"),
     Index("ix_incident_viewers_incident_id", "incident_id"),
+    Index("ix_incident_viewers_user_id_decided_at", "user_id", "decided_at"),
 )
 
 partner_status_counts = Table(

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.engine import Connection
+from test_store_listing import assert_viewers_kept
+from test_summary_kept import OPERATIONS, Run, submit
 
 from bot.notifications import HOME_WINDOW_SECONDS, home_refresh
 from bot.store import NewIncident, NewTask, Store
+from bot.store.migrate import alembic_config
+from bot.store.tables import incident_viewers, incidents, tasks
 
 T0 = datetime(2026, 5, 6, 9, 0, 2, tzinfo=UTC)  # a Wednesday
 WEEK_START = datetime(2026, 5, 3, 15, 0, tzinfo=UTC)  # Monday 00:00 in Tokyo
@@ -212,3 +220,166 @@ async def test_which_tasks_still_run_after_a_new_round(store: Store, make_new: F
     assert (count, refs) == (1, ["d1"])  # the round-2 one only
     await store.close_incident(record.id, actor_id=APPROVER, reason=None, now=T0)
     assert await seen() == (0, [])
+
+
+def _reference_open_tasks(user_id: str, now: datetime) -> Select[tuple[int, datetime]]:
+    """The person's running open tasks as App Home read them before `tasks.live` (issue 14):
+    each task joined to its incident (not closed; of its round, or a deadline no later round
+    re-created), earliest due first."""
+    later = tasks.alias("later")
+    superseded = exists().where(
+        later.c.incident_id == tasks.c.incident_id,
+        later.c.kind == tasks.c.kind,
+        later.c.ref == tasks.c.ref,
+        later.c.round > tasks.c.round,
+    )
+    return (
+        select(tasks.c.id, tasks.c.due_at)
+        .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
+        .where(
+            tasks.c.owner_id == user_id,
+            tasks.c.status == "open",
+            incidents.c.status != "closed",
+            or_(
+                tasks.c.round == incidents.c.round,
+                and_(tasks.c.kind == "deadline", ~superseded),
+            ),
+        )
+        .order_by(tasks.c.due_at, tasks.c.id)
+    )
+
+
+def _reference_decided_since(user_id: str, week_start: datetime) -> Select[tuple[int]]:
+    """A person's "decided this week" as App Home counted it before migration 0008: their
+    incident_viewers rows joined to the incidents."""
+    seen = incident_viewers
+    return (
+        select(func.count())
+        .select_from(seen.join(incidents, incidents.c.id == seen.c.incident_id))
+        .where(
+            seen.c.user_id == user_id,
+            incidents.c.decided_at >= week_start,
+            incidents.c.decided_action.is_not(None),
+        )
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_tasks_shown_equal_the_incident_rules_after_every_operation(
+    store: Store, seed: int
+) -> None:
+    """The tab's tasks and task counts (read from `tasks.live`) and its "decided this week"
+    (from `incident_viewers.decided_at`) equal the same reads over the incidents (the
+    references above) through a random sequence of the application's operations:
+    submit, decide with tasks, reject, new round, close, reopen, task done, new facts."""
+    run = Run(store, random.Random(seed))
+    for _ in range(8):
+        await submit(run)
+    for _ in range(60):
+        await run.step()
+        week_start = run.now - timedelta(days=2)
+        for user_id in ("UOWNER1", "UREPORTER1"):
+            async with store.read() as conn:
+                rows = (await conn.execute(_reference_open_tasks(user_id, run.now))).all()
+                decided = (
+                    await conn.execute(_reference_decided_since(user_id, week_start))
+                ).scalar_one()
+            snapshot = await store.home_snapshot(
+                user_id, everyone=False, week_start=week_start, now=run.now, limit=1000
+            )
+            assert snapshot.counts.decided_this_week == decided, run.log
+            assert [t.id for t in snapshot.tasks] == [row.id for row in rows], run.log
+            assert snapshot.counts.my_open_tasks == len(rows), run.log
+            overdue = sum(row.due_at < run.now for row in rows)
+            assert snapshot.counts.my_overdue_tasks == overdue, run.log
+    assert set(run.log) == set(OPERATIONS), run.log
+
+
+def _to_0007(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0007")
+
+
+async def test_migration_0008_fills_decided_at_and_goes_back(
+    database_url: str, make_new: Factory
+) -> None:
+    """Upgraded from 0007 with incidents in every state (one's decision changed while nothing
+    kept it), `incident_viewers.decided_at` equals the incidents'; downgraded, 0007's triggers
+    keep the rows again."""
+    store = await Store.open(database_url)
+    try:
+        made = []
+        for n in range(6):
+            record, _ = await store.create_incident(
+                make_new(reporter_id=f"U_R{n % 2}"), now=T0 + timedelta(minutes=n)
+            )
+            made.append(record)
+        for record in made[1:]:
+            await store.record_approval(
+                record.id, approver_id=APPROVER, action="request_report", required=1, now=T0
+            )
+        await store.close_incident(made[2].id, actor_id=APPROVER, reason=None, now=T0)
+        await store.reopen_for_new_round(
+            made[3].id,
+            assessment={"recommendation": "request_report"},
+            recommendation="request_report",
+            actor_id=APPROVER,
+            reason="new facts",
+            now=T0,
+        )
+        await store.create_tasks(made[1].id, [task("0", "U_OWNER", T0)], now=T0)
+        async with store._writer.begin() as conn:
+            await conn.run_sync(_to_0007)
+            columns = (await conn.execute(select(incident_viewers.c.user_id).limit(1))).keys()
+            assert list(columns) == ["user_id"]
+            # Decided again while nothing kept decided_at; a task owner added under 0007's
+            # triggers.
+            await conn.execute(
+                incidents.update()
+                .where(incidents.c.id == made[4].id)
+                .values(decided_at=T0 + timedelta(days=1))
+            )
+            await conn.execute(
+                tasks.insert().values(
+                    incident_id=made[5].id,
+                    round=1,
+                    kind="checklist",
+                    ref="1",
+                    title={"en": "Step"},
+                    owner_id="U_NEW",
+                    status="open",
+                    created_at=T0,
+                )
+            )
+            seen = select(incident_viewers.c.incident_id).where(
+                incident_viewers.c.user_id == "U_NEW"
+            )
+            assert (await conn.execute(seen)).scalars().all() == [made[5].id]
+    finally:
+        await store.close()
+    store = await Store.open(database_url)  # upgraded to head again
+    try:
+        await assert_viewers_kept(store)
+        async with store.read() as conn:
+            rows = await conn.execute(
+                select(incident_viewers.c.incident_id, incident_viewers.c.decided_at).where(
+                    incident_viewers.c.user_id.in_(["U_R0", "U_R1"])
+                )
+            )
+            decided = {incident_id: at for incident_id, at in rows}
+        # Pending (never decided; sent back to a new round: its action cleared) have none.
+        assert decided == {
+            made[0].id: None,
+            made[1].id: T0,
+            made[2].id: T0,
+            made[3].id: None,
+            made[4].id: T0 + timedelta(days=1),
+            made[5].id: T0,
+        }
+        await store.record_approval(  # the triggers of 0008 keep it from here
+            made[3].id, approver_id=APPROVER, action="request_report", required=1, now=T0
+        )
+        await assert_viewers_kept(store)
+    finally:
+        await store.close()

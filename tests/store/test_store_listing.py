@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.engine import Connection
 
 from bot.domain.partners import normalize_partner
@@ -70,24 +70,19 @@ async def assert_counts_kept(store: Store) -> None:
 
 
 async def assert_viewers_kept(store: Store) -> None:
-    """incident_viewers holds each incident's reporter and task owners, with its status."""
+    """incident_viewers holds each incident's reporter and task owners, with its status,
+    creation time and decision time (when it has a decided action: migration 0008)."""
+    decided = case((incidents.c.decided_action.is_not(None), incidents.c.decided_at))
+    state = (incidents.c.id, incidents.c.status, incidents.c.created_at, decided)
     async with store.read() as conn:
         kept = {tuple(row) for row in await conn.execute(select(incident_viewers))}
         expected = {
-            tuple(row)
-            for row in await conn.execute(
-                select(
-                    incidents.c.reporter_id,
-                    incidents.c.id,
-                    incidents.c.status,
-                    incidents.c.created_at,
-                )
-            )
+            tuple(row) for row in await conn.execute(select(incidents.c.reporter_id, *state))
         }
         expected |= {
             tuple(row)
             for row in await conn.execute(
-                select(tasks.c.owner_id, incidents.c.id, incidents.c.status, incidents.c.created_at)
+                select(tasks.c.owner_id, *state)
                 .select_from(tasks.join(incidents, incidents.c.id == tasks.c.incident_id))
                 .where(tasks.c.owner_id.is_not(None))
             )
@@ -156,6 +151,15 @@ async def test_counts_follow_every_change(store: Store, make_new: Factory) -> No
         )
         await conn.execute(
             incidents.update().where(incidents.c.id == made[4].id).values(reporter_id="U_R9")
+        )
+        # The decision's time or action changed alone (not through the app).
+        await conn.execute(
+            incidents.update()
+            .where(incidents.c.id == made[2].id)
+            .values(decided_at=T0 + timedelta(days=3))
+        )
+        await conn.execute(
+            incidents.update().where(incidents.c.id == made[6].id).values(decided_action=None)
         )
     await assert_counts_kept(store)
     # Tasks: owners added, one moved to someone else, one removed, one without an owner.

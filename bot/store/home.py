@@ -26,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal,
+    or_,
     select,
     true,
     union_all,

@@ -29,6 +29,10 @@ def _superseded() -> Any:
             later.c.ref == tasks.c.ref,
             later.c.round > tasks.c.round,
         )
+        # Tied to the task being tested even inside the UPDATE's scalar subquery (where
+        # auto-correlation would give this EXISTS a `tasks` of its own: every earlier-round
+        # deadline of the incident then counted as re-created).
+        .correlate(tasks)
         .exists()
     )
 

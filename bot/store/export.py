@@ -323,6 +323,17 @@ class _Sql:
         )
 
 
+def _page_of_incidents(*, since: bool) -> str:
+    """What every export statement reads of `incidents p`: the keys after (:after_year,
+    :after_seq) up to (:upto_year, :upto_seq), created at or after :since with `since`, at most
+    :limit, in key order (the (year, seq) index gives the order and the limit: no sort)."""
+    created = "AND p.created_at >= :since" if since else ""
+    return f"""WHERE (p.year, p.seq) > (:after_year, :after_seq)
+    AND (p.year, p.seq) <= (:upto_year, :upto_seq) {created}
+    ORDER BY p.year, p.seq
+    LIMIT :limit"""
+
+
 def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
     """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
     after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
@@ -403,11 +414,7 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
     SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
            {", ".join(cells)}
     FROM incidents p
-    WHERE (p.year, p.seq) > (:after_year, :after_seq)
-    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
-    {"AND p.created_at >= :since" if since else ""}
-    ORDER BY p.year, p.seq
-    LIMIT :limit"""
+    {_page_of_incidents(since=since)}"""
 
 
 async def iter_csv_rows(
@@ -652,11 +659,7 @@ def json_rows_sql(dialect: str, *, since: bool) -> str:
     SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
            {", ".join(values)}
     FROM incidents p
-    WHERE (p.year, p.seq) > (:after_year, :after_seq)
-    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
-    {"AND p.created_at >= :since" if since else ""}
-    ORDER BY p.year, p.seq
-    LIMIT :limit"""
+    {_page_of_incidents(since=since)}"""
 
 
 def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
@@ -967,11 +970,7 @@ def csv_lines_sql(
            THEN NULL ELSE {line} || {nl} END AS line
     FROM (SELECT {", ".join(inner)}
           FROM incidents p {answers_from}
-          WHERE (p.year, p.seq) > (:after_year, :after_seq)
-          AND (p.year, p.seq) <= (:upto_year, :upto_seq)
-          {"AND p.created_at >= :since" if since else ""}
-          ORDER BY p.year, p.seq
-          LIMIT :limit OFFSET 0) page"""
+          {_page_of_incidents(since=since)} OFFSET 0) page"""
 
 
 async def iter_csv_lines(
@@ -1099,11 +1098,7 @@ def json_lines_sql(*, since: bool) -> str:
     SELECT p.year, p.seq, 0 AS needs_python, p.id,
            CASE WHEN {python_only} THEN NULL ELSE {record} END AS line
     FROM incidents p
-    WHERE (p.year, p.seq) > (:after_year, :after_seq)
-    AND (p.year, p.seq) <= (:upto_year, :upto_seq)
-    {"AND p.created_at >= :since" if since else ""}
-    ORDER BY p.year, p.seq
-    LIMIT :limit"""
+    {_page_of_incidents(since=since)}"""
 
 
 async def iter_json_lines(

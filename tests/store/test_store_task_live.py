@@ -6,6 +6,7 @@ the same kind and ref anywhere made every earlier-round deadline count as re-cre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
@@ -16,20 +17,9 @@ from bot.store import NewIncident, NewTask, Store
 from bot.store.migrate import alembic_config
 from bot.store.tables import deadline_counts, tasks
 
+NewIncidentFactory = Callable[..., NewIncident]  # the `make_new` fixture (tests/store/conftest.py)
+
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-def _new(partner: str) -> NewIncident:
-    return NewIncident(
-        partner=partner,
-        reporter_id="UREPORTER1",
-        team_id="T1",
-        locale="ja",
-        answers={"partner": partner},
-        assessment={"recommendation": "request_report"},
-        recommendation="request_report",
-        year=2026,
-    )
 
 
 def _deadline(ref: str, due: datetime) -> NewTask:
@@ -49,6 +39,18 @@ async def _decided_with(store: Store, incident_id: str, refs: list[str], at: dat
     )
 
 
+async def _new_round(store: Store, incident_id: str, at: datetime) -> None:
+    """A re-assessment asks for a new decision (round + 1), as bot/lifecycle.py does."""
+    await store.reopen_for_new_round(
+        incident_id,
+        assessment={"recommendation": "request_report"},
+        recommendation="request_report",
+        actor_id="leakbot",
+        reason="reassessed",
+        now=at,
+    )
+
+
 async def _live(store: Store, incident_id: str) -> dict[tuple[int, str], bool]:
     async with store.read() as conn:
         rows = await conn.execute(
@@ -59,34 +61,22 @@ async def _live(store: Store, incident_id: str) -> dict[tuple[int, str], bool]:
         return {(row.round, row.ref): bool(row.live) for row in rows}
 
 
-async def _two_incidents_with_new_rounds(store: Store) -> tuple[str, str]:
+async def _two_incidents_with_new_rounds(
+    store: Store, make_new: NewIncidentFactory
+) -> tuple[str, str]:
     # Another incident with a round 2 that re-created partner_report: it must not matter here.
-    other, _ = await store.create_incident(_new("Globex"), now=T0)
+    other, _ = await store.create_incident(make_new(partner="Globex"), now=T0)
     await _decided_with(store, other.id, ["partner_report"], T0)
-    await store.reopen_for_new_round(
-        other.id,
-        assessment={"recommendation": "request_report"},
-        recommendation="request_report",
-        actor_id="leakbot",
-        reason="reassessed",
-        now=T0 + timedelta(hours=1),
-    )
+    await _new_round(store, other.id, T0 + timedelta(hours=1))
     await _decided_with(store, other.id, ["partner_report"], T0 + timedelta(hours=2))
 
-    record, _ = await store.create_incident(_new("Acme"), now=T0)
+    record, _ = await store.create_incident(make_new(partner="Acme"), now=T0)
     await _decided_with(store, record.id, ["appi_preliminary", "partner_report"], T0)
     assert await _live(store, record.id) == {
         (1, "appi_preliminary"): True,
         (1, "partner_report"): True,
     }
-    await store.reopen_for_new_round(
-        record.id,
-        assessment={"recommendation": "request_report"},
-        recommendation="request_report",
-        actor_id="leakbot",
-        reason="reassessed",
-        now=T0 + timedelta(hours=3),
-    )
+    await _new_round(store, record.id, T0 + timedelta(hours=3))
     # Waiting for the new decision: both round-1 clocks keep running.
     assert await _live(store, record.id) == {
         (1, "appi_preliminary"): True,
@@ -96,8 +86,10 @@ async def _two_incidents_with_new_rounds(store: Store) -> tuple[str, str]:
     return record.id, other.id
 
 
-async def test_a_later_round_stops_only_the_deadlines_it_re_creates(store: Store) -> None:
-    record_id, other_id = await _two_incidents_with_new_rounds(store)
+async def test_a_later_round_stops_only_the_deadlines_it_re_creates(
+    store: Store, make_new: NewIncidentFactory
+) -> None:
+    record_id, other_id = await _two_incidents_with_new_rounds(store, make_new)
     assert await _live(store, record_id) == {
         (1, "appi_preliminary"): True,  # not re-created: still runs
         (1, "partner_report"): False,  # re-created by round 2
@@ -144,12 +136,14 @@ def _downgrade_to_0009(connection: Connection) -> None:
     command.downgrade(config, "0009")
 
 
-async def test_migration_0010_repairs_what_the_old_refresh_left(database_url: str) -> None:
+async def test_migration_0010_repairs_what_the_old_refresh_left(
+    database_url: str, make_new: NewIncidentFactory
+) -> None:
     """Rows as the old refresh left them (an earlier-round deadline no later round re-created
     marked as not running, its count gone): upgrading to 0010 puts both right."""
     store = await Store.open(database_url)
     try:
-        record_id, _ = await _two_incidents_with_new_rounds(store)
+        record_id, _ = await _two_incidents_with_new_rounds(store, make_new)
         async with store._writer.begin() as conn:
             await conn.execute(
                 update(tasks)

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from alembic import command
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from summary_reference import reference_week_data
+from test_summary_kept import OPERATIONS, Run, check, submit
 
 from bot.domain.chart import CATEGORIES, chart_weeks, stack
 from bot.domain.summary import Week, week_of
@@ -24,8 +26,6 @@ from bot.store.common import on_the_hour
 from bot.store.migrate import alembic_config
 from bot.store.reports import week_data
 from bot.store.tables import HOUR_COUNT_CATEGORIES, decision_hour_counts, incident_hour_counts
-from tests.store.summary_reference import reference_week_data
-from tests.store.test_summary_kept import OPERATIONS, Run, check, submit
 
 ZONES = [
     ZoneInfo("UTC"),

@@ -22,7 +22,8 @@ from bot.slack.blocks.summary import (
     with_chart,
 )
 from bot.summary_chart import actions_from_input, chart_input
-from tests.unit.test_summary import week_data
+
+from .test_summary import week_data
 
 PLAYBOOK = load_playbook()
 JST = ZoneInfo("Asia/Tokyo")

@@ -12,11 +12,13 @@ passes exactly as the scheduler runs them, on a fixed clock:
 
 Per pass: process CPU (the event loop and aiosqlite's thread; PostgreSQL's server CPU is not
 in it), wall time, SQL statements executed, and the outbox items and audit rows it added.
-Run the "before" with the code of another checkout by putting it first on the path, from a
-directory that is not a checkout (the script's own folder supplies the bench helpers):
+The bench helpers (bench/_common.py) put their own checkout first on the path, so the "before"
+runs this script from a copy of the other code (`git archive`), with this venv:
 
-    cd /tmp && PYTHONPATH=/work/main /work/wt/x/.venv/bin/python /work/wt/x/bench/followthrough_scale.py
-    .venv/bin/python bench/followthrough_scale.py --sizes 10000,100000 --dbs sqlite,postgresql
+    .venv/bin/python bench/followthrough_scale.py --sizes 10000,100000 --steady 3
+    git archive main | tar -x -C /tmp/main-code
+    cp bench/followthrough_scale.py /tmp/main-code/bench/
+    cd /tmp && /work/wt/NAME/.venv/bin/python /tmp/main-code/bench/followthrough_scale.py ...
 """
 
 from __future__ import annotations
@@ -45,6 +47,19 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.moment
+
+
+HEADERS = [
+    "db",
+    "incidents",
+    "head",
+    "pass",
+    "CPU ms",
+    "wall ms",
+    "statements",
+    "outbox +",
+    "audit +",
+]
 
 
 @dataclass
@@ -202,14 +217,11 @@ async def main() -> int:
     table = []
     for r in results:
         for p in r.passes:
-            table.append(
-                [r.db, f"{r.incidents:,}", r.code, p.label, p.cpu_ms, p.wall_ms, p.statements]
-                + [p.outbox_added, p.audit_added]
-            )
+            figures = [p.cpu_ms, p.wall_ms, p.statements, p.outbox_added, p.audit_added]
+            table.append([r.db, f"{r.incidents:,}", r.code, p.label, *figures])
     print(
         common.table(
-            ["db", "incidents", "head", "pass", "CPU ms", "wall ms", "statements"]
-            + ["outbox +", "audit +"],
+            HEADERS,
             table,
         )
     )

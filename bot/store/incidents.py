@@ -295,17 +295,19 @@ async def list_incidents(
     return await _incidents(conn, query)
 
 
-async def incidents_decided_between(
+async def decisions_between(
     conn: AsyncConnection, start: datetime, end: datetime
-) -> list[IncidentRecord]:
-    """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
+) -> list[tuple[str, int]]:
+    """(id, round) of the decided incidents with start <= decided_at < end, oldest first: the
+    follow-through's sweep reads every minute only these two columns, not the whole rows."""
     query = (
-        select(incidents)
+        select(incidents.c.id, incidents.c.round)
         .where(incidents.c.decided_at >= aware("start", start))
         .where(incidents.c.decided_at < aware("end", end))
+        .where(incidents.c.status == "decided")
         .order_by(incidents.c.decided_at, incidents.c.id)
     )
-    return await _incidents(conn, query)
+    return [(str(row.id), int(row.round)) for row in await conn.execute(query)]
 
 
 async def count_incidents_for_partner(

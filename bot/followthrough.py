@@ -271,26 +271,19 @@ class FollowThrough:
     async def _sweep_decided(self, now: datetime) -> None:
         # Tasks and their thread message follow a decision at once; this catches a process
         # that stopped in between (before the tasks were stored, or before the message was).
-        # Every minute it reads the week's decisions' ids and rounds only (the whole rows cost
-        # ~50 ms of CPU a minute at 100,000 incidents: bench/followthrough_scale.py), and one
-        # query for their message keys (per incident it cost ~5 ms: bench/ack_latency.py).
-        decided = await self.store.decisions_between(
-            now - timedelta(days=7), now + timedelta(seconds=1)
-        )
-        queued = await self.store.queued_dedupe_keys(
-            f"tasks:{incident_id}:{round_}" for incident_id, round_ in decided
-        )
-        missing = [
-            incident_id
-            for incident_id, round_ in decided
-            if f"tasks:{incident_id}:{round_}" not in queued
+        decided = [
+            record
+            for record in await self.store.incidents_decided_between(
+                now - timedelta(days=7), now + timedelta(seconds=1)
+            )
+            if record.status == "decided"
         ]
-        if not missing:
-            return
-        records = await self.store.get_incidents(missing)
-        for incident_id in missing:
-            record = records.get(incident_id)
-            if record is not None and record.status == "decided":
+        # One query for all (per incident, it cost ~5 ms each minute: bench/ack_latency.py).
+        queued = await self.store.queued_dedupe_keys(
+            f"tasks:{record.id}:{record.round}" for record in decided
+        )
+        for record in decided:
+            if f"tasks:{record.id}:{record.round}" not in queued:
                 await self.create_tasks(record)
 
     async def _reminders(self, now: datetime) -> None:

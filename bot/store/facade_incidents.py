@@ -106,10 +106,12 @@ class IncidentsFacade(Database):
                 created_before=created_before,
             )
 
-    async def decisions_between(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
-        """(id, round) of the decided incidents with start <= decided_at < end, oldest first."""
+    async def incidents_decided_between(
+        self, start: datetime, end: datetime
+    ) -> list[IncidentRecord]:
+        """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
         async with self.read() as conn:
-            return await incidents.decisions_between(conn, start, end)
+            return await incidents.incidents_decided_between(conn, start, end)
 
     async def count_incidents_for_partner(
         self,

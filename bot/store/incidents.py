@@ -295,19 +295,17 @@ async def list_incidents(
     return await _incidents(conn, query)
 
 
-async def decisions_between(
+async def incidents_decided_between(
     conn: AsyncConnection, start: datetime, end: datetime
-) -> list[tuple[str, int]]:
-    """(id, round) of the decided incidents with start <= decided_at < end, oldest first: the
-    follow-through's sweep reads every minute only these two columns, not the whole rows."""
+) -> list[IncidentRecord]:
+    """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
     query = (
-        select(incidents.c.id, incidents.c.round)
+        select(incidents)
         .where(incidents.c.decided_at >= aware("start", start))
         .where(incidents.c.decided_at < aware("end", end))
-        .where(incidents.c.status == "decided")
         .order_by(incidents.c.decided_at, incidents.c.id)
     )
-    return [(str(row.id), int(row.round)) for row in await conn.execute(query)]
+    return await _incidents(conn, query)
 
 
 async def count_incidents_for_partner(

@@ -155,26 +155,15 @@ async def test_queries(store: Store, make_new: Factory) -> None:
         b.id, approver_id="S1", action="request_report", required=1, now=T0 + timedelta(days=3)
     )
     assert outcome.kind == "decided"
-    decided = await store.decisions_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
-    assert decided == [(b.id, 1)]
-    assert await store.decisions_between(T0, T0 + timedelta(days=3)) == []
+    decided = await store.incidents_decided_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
+    assert [i.id for i in decided] == [b.id]
+    assert await store.incidents_decided_between(T0, T0 + timedelta(days=3)) == []
     assert [i.id for i in await store.list_incidents(statuses=["decided"])] == [b.id]
     assert [i.id for i in await store.list_incidents(statuses=["pending", "decided"])] == [
         c.id,
         b.id,
         a.id,
     ]
-
-
-async def test_decisions_between_leaves_rejections_out(store: Store, make_new: Factory) -> None:
-    kept, _ = await store.create_incident(make_new(), now=T0)
-    sent_back, _ = await store.create_incident(make_new(partner="Globex"), now=T0)
-    at = T0 + timedelta(hours=1)
-    await store.record_approval(
-        kept.id, approver_id="S1", action="request_report", required=1, now=at
-    )
-    await store.reject(sent_back.id, actor_id="S1", reason=None, now=at)
-    assert await store.decisions_between(T0, at + timedelta(seconds=1)) == [(kept.id, 1)]
 
 
 async def test_set_message_ref_is_idempotent(store: Store, make_new: Factory) -> None:

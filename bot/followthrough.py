@@ -20,8 +20,10 @@ from bot.clock import Clock
 from bot.domain.chart import WeeklyActions
 from bot.domain.followups import (
     PARTNER_REPORT,
+    attention_moments,
     due_reminders,
     escalation_times,
+    next_moment,
     overdue_moment,
     plan_tasks,
 )
@@ -42,12 +44,14 @@ from bot.store import (
     Store,
     TaskOutcome,
     TaskRecord,
+    attention,
 )
 from bot.store import audit as audit_rows
 from bot.store import outbox as outbox_rows
 from bot.store import tasks as task_rows
 from bot.store.aio import AsyncConnection
 from bot.store.approvals import AfterDecision
+from bot.store.attention import DueTask, NextAttention, NextEscalation
 from bot.store.audit import AuditEntry
 from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
@@ -56,6 +60,9 @@ from bot.updates import FactUpdates
 log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "leakbot"
 TASKS = "tasks"
+# Rows one batch of the minute pass reads and writes in one transaction; a pass takes as many
+# batches as there are rows whose time has come.
+BATCH_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -68,18 +75,6 @@ class FollowThroughConfig:
     escalation_approvers: tuple[str, ...]
     # LEAKBOT_INCIDENT_CHANNELS=private: a private channel per decided incident.
     incident_channels: bool = False
-
-
-def _live(task: TaskRecord, record: IncidentRecord, tasks: list[TaskRecord]) -> bool:
-    """Whether an open task still runs: one of the incident's current round, or a deadline of
-    an earlier round that no later round has taken over (legal clocks keep running while a
-    re-assessed incident waits for its new decision)."""
-    if task.round == record.round:
-        return True
-    return task.kind == "deadline" and not any(
-        other.kind == task.kind and other.ref == task.ref and other.round > task.round
-        for other in tasks
-    )
 
 
 async def _enqueue_and_audit(
@@ -99,9 +94,16 @@ def summary_key(week: Week) -> str:
 
 class FollowThrough:
     def __init__(
-        self, store: Store, service: IncidentService, config: FollowThroughConfig, clock: Clock
+        self,
+        store: Store,
+        service: IncidentService,
+        config: FollowThroughConfig,
+        clock: Clock,
+        *,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.store = store
+        self.batch_size = batch_size
         self.service = service
         self.playbook: Playbook = service.playbook
         self.config = config
@@ -285,38 +287,74 @@ class FollowThrough:
                 await self.create_tasks(record)
 
     async def _reminders(self, now: datetime) -> None:
+        """Reminders, overdue notices and missed partner reports of the open tasks whose next
+        attention time has come (`tasks.next_attention_at`), a batch at a time."""
         hours = self.playbook.schedules.reminder_hours_before
-        horizon = now + timedelta(hours=max(hours, default=0), seconds=1)
+        done: set[int] = set()
+        while True:
+            batch = [
+                due
+                for due in await self.store.due_attention(now, limit=self.batch_size)
+                if due.task.id not in done
+            ]
+            if not batch:  # (a row a concurrent change set to "look now" again is seen once)
+                return
+            done.update(due.task.id for due in batch)
+            await self._attend(batch, hours, now)
+
+    async def _attend(self, batch: list[DueTask], hours: tuple[int, ...], now: datetime) -> None:
+        records = await self.store.get_incidents(due.task.incident_id for due in batch)
         # One DM per owner, due time and stage (a checklist's items share their due time).
         groups: dict[tuple[str, str, datetime, int, str], list[TaskRecord]] = {}
         overdue: list[tuple[IncidentRecord, TaskRecord]] = []
-        due = await self.store.open_tasks_due_before(horizon)
-        # Their incidents and tasks in a few queries, not two per incident.
-        ids = [task.incident_id for task in due]
-        records = await self.store.get_incidents(ids)
-        all_tasks = await self.store.tasks_for_incidents(ids)
-        for task in due:
-            if task.due_at is None:
-                continue
-            record = records.get(task.incident_id)
-            if record is None or record.status == "closed":
-                continue
-            if not _live(task, record, all_tasks[task.incident_id]):
+        moves: list[NextAttention] = []
+        for due in batch:
+            task, record = due.task, records.get(due.task.incident_id)
+            # (`tasks.live` chose running tasks of incidents not closed: bot/store/tasks.py.)
+            if task.due_at is None or record is None or record.status == "closed":
                 continue
             owner = task.owner_id or record.reporter_id
             for step in due_reminders(task.due_at, hours, now, created_at=task.created_at):
                 key = (record.id, owner, task.due_at, step.hours_before, step.stage)
                 groups.setdefault(key, []).append(task)
-            rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-            overdue_at = overdue_moment(task.ref, task.due_at, rule, record.assessment)
-            if task.kind == "deadline" and overdue_at <= now:
-                overdue.append((record, task))
-        for (incident_id, owner, due_at, hours_before, stage), group in groups.items():
-            await self._remind(records[incident_id], group, owner, due_at, hours_before, stage, now)
-        for record, task in overdue:
-            await self._overdue(record, task, now)
+            overdue_at = None
+            if task.kind == "deadline":
+                rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
+                overdue_at = overdue_moment(task.ref, task.due_at, rule, record.assessment)
+                if overdue_at <= now:
+                    overdue.append((record, task))
+            moments = attention_moments(
+                task.due_at, hours, created_at=task.created_at, overdue_at=overdue_at
+            )
+            moves.append(NextAttention(task.id, task.due_at, due.seen, next_moment(moments, now)))
+        reminders = [
+            self._reminder(records[incident_id], group, owner, due_at, hours_before, stage, now)
+            for (incident_id, owner, due_at, hours_before, stage), group in groups.items()
+        ]
+        notices = [
+            message
+            for record, task in overdue
+            if (message := self._overdue_notice(record, task)) is not None
+        ]
 
-    async def _remind(
+        async def send(conn: AsyncConnection) -> None:
+            for message, entry in reminders:
+                await _enqueue_and_audit(conn, [message], entry, now)
+            await outbox_rows.enqueue(conn, notices, now=now)
+
+        if reminders or notices:
+            await self.store.write(send)
+        for record, task in overdue:
+            if (
+                task.ref == PARTNER_REPORT
+                and record.status == "decided"
+                and task.round == record.round
+            ):
+                await self._partner_report_missed(record, task, now)
+        # Last: a pass stopped before this point does the batch again (deduplicated).
+        await self.store.write(lambda conn: attention.move_attention(conn, moves))
+
+    def _reminder(
         self,
         record: IncidentRecord,
         group: list[TaskRecord],
@@ -325,7 +363,7 @@ class FollowThrough:
         hours: int,
         stage: str,
         now: datetime,
-    ) -> None:
+    ) -> tuple[OutboxMessage, AuditEntry]:
         lang = record.locale if owner == record.reporter_id else self.config.channel_lang
         notification = Notification(
             kind="reminder",
@@ -354,32 +392,29 @@ class FollowThrough:
                 "owner": owner,
             },
         )
-        await self.store.write(lambda conn: _enqueue_and_audit(conn, [message], entry, now))
+        return message, entry
 
-    async def _overdue(self, record: IncidentRecord, task: TaskRecord, now: datetime) -> None:
-        """Past its due time (plus the playbook's grace, if any)."""
+    def _overdue_notice(self, record: IncidentRecord, task: TaskRecord) -> OutboxMessage | None:
+        """Past its due time (plus the playbook's grace, if any): the approvers hear of a
+        regulator deadline, once per deadline of the incident, whichever round's task it is."""
         assert task.due_at is not None
         lang = self.config.channel_lang
         rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-        if rule is not None and rule.regulator:
-            notification = Notification(
-                kind="overdue",
-                incident_id=record.id,
-                channel=self.config.escalation_channel,
-                lang=lang,
-                round=task.round,
-                facts={
-                    "audience": list(self.config.approvers),
-                    "title": task.title.get(lang) or task.ref,
-                    "due": task.due_at.isoformat(),
-                },
-            )
-            # Once per deadline of the incident, whichever round's task it is.
-            await self.store.enqueue(
-                [notification.to_outbox(dedupe_key=f"overdue:{record.id}:{task.ref}")], now=now
-            )
-        if task.ref == PARTNER_REPORT and record.status == "decided" and task.round == record.round:
-            await self._partner_report_missed(record, task, now)
+        if rule is None or not rule.regulator:
+            return None
+        notification = Notification(
+            kind="overdue",
+            incident_id=record.id,
+            channel=self.config.escalation_channel,
+            lang=lang,
+            round=task.round,
+            facts={
+                "audience": list(self.config.approvers),
+                "title": task.title.get(lang) or task.ref,
+                "due": task.due_at.isoformat(),
+            },
+        )
+        return notification.to_outbox(dedupe_key=f"overdue:{record.id}:{task.ref}")
 
     async def _partner_report_missed(
         self, record: IncidentRecord, task: TaskRecord, now: datetime
@@ -393,33 +428,72 @@ class FollowThrough:
         await self.service.refresh_homes([record.reporter_id], approvers=True)
 
     async def _escalations(self, now: datetime) -> None:
-        policy = self.playbook.approval
-        # None is due before the shortest timeout after its assessment (never before its
-        # creation), so the fresh ones stay in the database: loading every pending incident
-        # each minute cost ~2 s and ~70 MB at 10,000 (bench/memory_startup.py).
-        shortest = min([policy.timeout_hours, *policy.timeout_hours_by_recommendation.values()])
-        for record in await self.store.list_incidents(
-            statuses=("pending",), limit=10_000, created_before=now - timedelta(hours=shortest)
-        ):
-            started = datetime.fromisoformat(
-                record.assessment.get("assessed_at") or record.created_at.isoformat()
-            )
-            times = escalation_times(started, record.recommendation, policy, self.config.tz)  # type: ignore[arg-type]
-            for step, when in enumerate(times, start=1):
-                if when <= now:
-                    await self._escalate(record, step, started, now)
+        """The pending incidents whose next escalation time has come
+        (`incidents.next_escalation_at`), a batch at a time: each step is sent once, and when
+        several fell due since the incident was last looked at (the bot was down, or the
+        incident waits for its first look after migration 0011) only the latest is sent, its
+        audit row naming the steps it overtook (docs/architecture.md)."""
+        done: set[str] = set()
+        while True:
+            batch = [
+                due
+                for due in await self.store.due_escalations(now, limit=self.batch_size)
+                if due.record.id not in done
+            ]
+            if not batch:
+                return
+            done.update(due.record.id for due in batch)
+            sends: list[tuple[list[OutboxMessage], AuditEntry]] = []
+            moves: list[NextEscalation] = []
+            for due in batch:
+                record = due.record
+                started = datetime.fromisoformat(
+                    record.assessment.get("assessed_at") or record.created_at.isoformat()
+                )
+                times = escalation_times(
+                    started,
+                    record.recommendation,  # type: ignore[arg-type]
+                    self.playbook.approval,
+                    self.config.tz,
+                )
+                # Later steps tell the second level: without one, only step 1 tells anyone.
+                fallen = [
+                    step
+                    for step, when in enumerate(times, start=1)
+                    if when <= now and (step == 1 or self.config.escalation_approvers)
+                ]
+                if fallen:
+                    overtaken = [step for step in fallen[:-1] if times[step - 1] >= due.seen]
+                    sends.append(self._escalation(record, fallen[-1], started, now, overtaken))
+                moves.append(
+                    NextEscalation(record.id, record.round, due.seen, next_moment(times, now))
+                )
 
-    async def _escalate(
-        self, record: IncidentRecord, step: int, started: datetime, now: datetime
-    ) -> None:
-        """Step 1 re-notifies the approvers; later steps go to the second level, if any."""
+            async def send(
+                conn: AsyncConnection,
+                sends: list[tuple[list[OutboxMessage], AuditEntry]] = sends,
+                moves: list[NextEscalation] = moves,
+            ) -> None:
+                for messages, entry in sends:
+                    await _enqueue_and_audit(conn, messages, entry, now)
+                await attention.move_escalations(conn, moves)
+
+            await self.store.write(send)
+
+    def _escalation(
+        self,
+        record: IncidentRecord,
+        step: int,
+        started: datetime,
+        now: datetime,
+        overtaken: list[int],
+    ) -> tuple[list[OutboxMessage], AuditEntry]:
+        """Step 1 re-notifies the approvers; later steps go to the second level."""
         lang = self.config.channel_lang
         if step == 1:
             audience, action = self.config.approvers, "escalation.reminded"
-        elif self.config.escalation_approvers:
-            audience, action = self.config.escalation_approvers, "escalation.second_level"
         else:
-            return
+            audience, action = self.config.escalation_approvers, "escalation.second_level"
         facts = {
             "step": step,
             "audience": list(audience),
@@ -451,10 +525,10 @@ class FollowThrough:
                 for user in audience
                 if not user.startswith("S")
             ]
-        entry = AuditEntry(
-            record.id, SYSTEM_ACTOR, action, now, after={"step": step, "round": record.round}
-        )
-        await self.store.write(lambda conn: _enqueue_and_audit(conn, messages, entry, now))
+        after: dict[str, Any] = {"step": step, "round": record.round}
+        if overtaken:
+            after["overtaken"] = overtaken
+        return messages, AuditEntry(record.id, SYSTEM_ACTOR, action, now, after=after)
 
     # -- weekly summary ----------------------------------------------------------------------
 

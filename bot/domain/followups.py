@@ -127,6 +127,28 @@ def due_reminders(
     return fallen[-1:]
 
 
+def attention_moments(
+    due_at: datetime,
+    hours_before: Sequence[int],
+    *,
+    created_at: datetime,
+    overdue_at: datetime | None,
+) -> list[datetime]:
+    """When an open task needs the follow-through: each reminder stage `due_reminders` may
+    send, and (for a deadline) its overdue moment."""
+    moments = [
+        step.at
+        for step in reminder_steps(due_at, hours_before)
+        if step.hours_before == 0 or step.at > created_at
+    ]
+    return moments + ([overdue_at] if overdue_at is not None else [])
+
+
+def next_moment(moments: Sequence[datetime], now: datetime) -> datetime | None:
+    """The first of `moments` after `now` (None: all have passed)."""
+    return min((moment for moment in moments if moment > now), default=None)
+
+
 def overdue_grace(rule: DeadlineRule | None) -> timedelta:
     """How long after its due time (the target) a deadline counts as overdue: the APPI
     preliminary report is due "promptly" (3 days) and shown overdue after 5."""

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from . import (
+    attention,
     home,
     tasks,
 )
+from .attention import DueIncident, DueTask
 from .engine import Database
 from .home import HomeSnapshot
 from .records import (
@@ -63,6 +65,19 @@ class TasksFacade(Database):
         """Open tasks with due_at < t, earliest first."""
         async with self.read() as conn:
             return await tasks.open_tasks_due_before(conn, t)
+
+    # -- the follow-through's minute pass (moved on in its own transactions: attention.py) -----
+
+    async def due_escalations(self, now: datetime, *, limit: int) -> list[DueIncident]:
+        """Up to `limit` pending incidents whose next escalation time has come, earliest first."""
+        async with self.read() as conn:
+            return await attention.due_escalations(conn, now, limit=limit)
+
+    async def due_attention(self, now: datetime, *, limit: int) -> list[DueTask]:
+        """Up to `limit` open running tasks whose next attention time has come, earliest first
+        (a full batch ends with all of its last incident's)."""
+        async with self.read() as conn:
+            return await attention.due_attention(conn, now, limit=limit)
 
     # -- App Home -------------------------------------------------------------------------------
 

@@ -98,6 +98,7 @@ async def create_incident(
                     created_at=now,
                     updated_at=now,
                     submission_key=key,
+                    next_escalation_at=now,  # the follow-through's next pass schedules it
                 )
                 .returning(*incidents.c)
             )
@@ -220,6 +221,10 @@ async def update_incident(
     (`from_status`), for the kept counts per status."""
     if "status" in values and from_status is None:
         raise ValueError("a status change needs from_status")
+    if values.get("status") == "pending" or values.keys() & {"round", "assessment"}:
+        # Its escalation times may have changed: the follow-through's next pass looks at it
+        # again ("look now": a moment not after the change; migration 0011).
+        values.setdefault("next_escalation_at", values.get("updated_at", incidents.c.created_at))
     row = (
         (
             await conn.execute(

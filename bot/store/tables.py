@@ -152,6 +152,10 @@ incidents = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("submission_key", String(255), nullable=True),
+    # When the pending incident's next escalation step falls due (NULL: none left); set to
+    # "look now" by the store when it (re)enters pending or its assessment changes, moved on by
+    # the follow-through's minute pass (migration 0011).
+    Column("next_escalation_at", UTCDateTime(), nullable=True),
     UniqueConstraint("submission_key"),
     UniqueConstraint("year", "seq"),
     CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
@@ -174,6 +178,7 @@ incidents = Table(
     ),
     Index("ix_incidents_partner_key_partner", "partner_key", "partner"),
     Index("ix_incidents_id_status_round", "id", "status", "round"),
+    Index("ix_incidents_status_next_escalation_at", "status", "next_escalation_at", "id"),
     # Issue 14 (migration 0007): a reporter's incidents per status newest first (`/leak list`,
     # App Home), and the incidents of a few partners per status (`/leak list PARTNER`).
     # With the id: the page's ids come from the index alone, in its order.
@@ -312,6 +317,10 @@ tasks = Table(
     # that changes them (bot/store/tasks.py refresh_live; migration 0006 filled them).
     Column("overdue_after", UTCDateTime(), nullable=True),
     Column("live", Boolean, nullable=False, server_default=true()),
+    # The open task's next reminder stage or overdue moment (NULL: none left, or no due time);
+    # "look now" when it is created or its due time moves, moved on by the follow-through's
+    # minute pass (migration 0011).
+    Column("next_attention_at", UTCDateTime(), nullable=True),
     UniqueConstraint("incident_id", "round", "kind", "ref"),
     CheckConstraint(_in("kind", TASK_KINDS), name="kind"),
     CheckConstraint(_in("status", TASK_STATUSES), name="status"),
@@ -326,6 +335,7 @@ tasks = Table(
         "ref",
     ),
     Index("ix_tasks_owner_id_status", "owner_id", "status", "due_at"),
+    Index("ix_tasks_status_live_next_attention_at", "status", "live", "next_attention_at", "id"),
 )
 
 job_runs = Table(

@@ -139,12 +139,12 @@ def _deadline_counts_upsert(postgres: bool) -> Any:
     )
 
 
-def _task(row: RowMapping) -> TaskRecord:
+def task_record(row: RowMapping) -> TaskRecord:
     return to_record(TaskRecord, row)
 
 
 async def _tasks(conn: AsyncConnection, query: Any) -> list[TaskRecord]:
-    return [_task(row) for row in (await conn.execute(query)).mappings().all()]
+    return [task_record(row) for row in (await conn.execute(query)).mappings().all()]
 
 
 async def insert_tasks(
@@ -187,6 +187,8 @@ async def insert_new_tasks(
             "overdue_after": _overdue_after(task),
             "status": "open",
             "created_at": now,
+            # The follow-through's next pass schedules its reminders (migration 0011).
+            "next_attention_at": now if task.due_at is not None else None,
         }
         for task in new_tasks
     ]
@@ -306,7 +308,7 @@ async def complete_task(
     if row is None:
         return TaskOutcome("not_found")
     if row["status"] == "done":
-        return TaskOutcome("already_done", _task(row))
+        return TaskOutcome("already_done", task_record(row))
     before = await running_deadlines(conn, row["incident_id"])
     done = (
         (
@@ -320,7 +322,7 @@ async def complete_task(
         .mappings()
         .one()
     )
-    record = _task(done)
+    record = task_record(done)
     await refresh_kept(conn, record.incident_id, before)
     await append_audit(
         conn,

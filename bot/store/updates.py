@@ -78,7 +78,13 @@ async def move_open_tasks(
                 .where(tasks.c.incident_id == incident_id)
                 .where(tasks.c.id == task_id)
                 .where(tasks.c.status == "open")
-                .values(due_at=due_at, overdue_after=max(due_at, overdue_after or due_at))
+                .values(
+                    due_at=due_at,
+                    overdue_after=max(due_at, overdue_after or due_at),
+                    # Its reminders move too: the follow-through's next pass looks at it again
+                    # ("look now": its creation, a moment not after this change; 0011).
+                    next_attention_at=tasks.c.created_at,
+                )
                 .returning(tasks.c.id, tasks.c.ref)
             )
         ).first()

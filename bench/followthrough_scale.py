@@ -1,0 +1,234 @@
+"""The follow-through's minute pass at scale (`FollowThrough.run`: the sweep of recent decisions,
+reminders and overdue notices, missed partner reports, approval escalations).
+
+For each size and database: the shared bench data set (bench/_dataset.py, at the code's head;
+from the cache with `--cache DIR` / $LEAKBOT_BENCH_CACHE), COPIED to a scratch database (the
+passes write: outbox items, audit rows, schedule times; the cached set must stay as it is), then
+passes exactly as the scheduler runs them, on a fixed clock:
+
+- the first pass at the data set's NOW (what the first minute after deploying the code does:
+  after migration 0011, the one-time look at every pending incident and open task);
+- then `--steady` passes one minute apart (a steady minute: nothing new was reported).
+
+Per pass: process CPU (the event loop and aiosqlite's thread; PostgreSQL's server CPU is not
+in it), wall time, SQL statements executed, and the outbox items and audit rows it added.
+The bench helpers (bench/_common.py) put their own checkout first on the path, so the "before"
+runs this script from a copy of the other code (`git archive`), with this venv:
+
+    .venv/bin/python bench/followthrough_scale.py --sizes 10000,100000 --steady 3
+    git archive main | tar -x -C /tmp/main-code
+    cp bench/followthrough_scale.py /tmp/main-code/bench/
+    cd /tmp && /work/wt/NAME/.venv/bin/python /tmp/main-code/bench/followthrough_scale.py ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import _common as common
+import _dataset
+from _dataset import NOW
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+HEADERS = [
+    "db",
+    "incidents",
+    "head",
+    "pass",
+    "CPU ms",
+    "wall ms",
+    "statements",
+    "outbox +",
+    "audit +",
+]
+
+
+@dataclass
+class Pass:
+    label: str
+    cpu_ms: float
+    wall_ms: float
+    statements: int
+    outbox_added: int
+    audit_added: int
+
+
+@dataclass
+class Result:
+    db: str
+    incidents: int
+    tasks: int
+    code: str
+    passes: list[Pass] = field(default_factory=list)
+    load: str = ""
+
+
+@contextlib.asynccontextmanager
+async def scratch_copy(db: str, url: str, work: Path) -> AsyncIterator[str]:
+    """A throw-away copy of the (cached, read-only) data set."""
+    if db == "sqlite":
+        target = work / "followthrough.db"
+        await asyncio.to_thread(shutil.copyfile, _dataset.sqlite_path(url), target)
+        try:
+            yield f"sqlite:///{target}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(str(target) + suffix).unlink()
+        return
+    source = url.rsplit("/", 1)[1]
+    target_name = f"leakbot_ft_{os.getpid()}"
+    await _dataset._pg_admin(f'DROP DATABASE IF EXISTS "{target_name}" WITH (FORCE)')
+    await _dataset._pg_copy(source, target_name)
+    try:
+        yield common.pg_url(target_name)
+    finally:
+        await _dataset._pg_admin(f'DROP DATABASE IF EXISTS "{target_name}" WITH (FORCE)')
+
+
+async def _counts(store: Any) -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from bot.store.tables import audit_log, outbox
+
+    async with store.read() as conn:
+        items = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
+        audits = (await conn.execute(select(func.count()).select_from(audit_log))).scalar_one()
+    return int(items), int(audits)
+
+
+async def run_passes(db: str, url: str, steady: int) -> list[Pass]:
+    from sqlalchemy import event
+
+    import bot
+    from bot.config import load_settings
+    from bot.domain.playbook import load_playbook
+    from bot.followthrough import FollowThrough
+    from bot.service import IncidentService, ServiceConfig
+    from bot.slack.app import follow_config
+    from bot.store import Store
+
+    print(f"    code: {Path(bot.__file__).parent}", flush=True)
+    settings = load_settings(
+        _env_file=None,
+        **common.leakbot_env(
+            "http://127.0.0.1:9/api/", url, 3000, LEAKBOT_ESCALATION_APPROVERS="UESCALATE1"
+        ),
+    )
+    playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
+    store = await Store.open(url)
+    clock = FixedClock(NOW)
+    service = IncidentService(
+        store,
+        playbook,
+        ServiceConfig(tz=settings.tz, channel_lang="ja", escalation_channel=common.CHANNEL),
+        clock,
+    )
+    follow = FollowThrough(store, service, follow_config(settings), clock)
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(store._engine.sync_engine, "before_cursor_execute", count)
+    passes: list[Pass] = []
+    try:
+        for i in range(steady + 1):
+            clock.moment = NOW + timedelta(minutes=i)
+            before = await _counts(store)
+            statements[0] = 0
+            c0, t0 = time.process_time(), time.perf_counter()
+            await follow.run()
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            ran = statements[0]
+            after = await _counts(store)
+            label = "first" if i == 0 else f"steady {i}"
+            passes.append(
+                Pass(
+                    label,
+                    round(cpu * 1000, 1),
+                    round(wall * 1000, 1),
+                    ran,
+                    after[0] - before[0],
+                    after[1] - before[1],
+                )
+            )
+            print(f"    [{db}] {label}: {passes[-1]}  (load {common.loadavg()})", flush=True)
+    finally:
+        event.remove(store._engine.sync_engine, "before_cursor_execute", count)
+        await store.close()
+    return passes
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated incident counts")
+    parser.add_argument("--dbs", default="sqlite,postgresql")
+    parser.add_argument("--steady", type=int, default=3, help="passes after the first")
+    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
+    parser.add_argument("--checklist-items", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
+    parser.add_argument("--json", help="write raw figures to this file")
+    _dataset.add_arguments(parser)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    dbs = [d for d in args.dbs.split(",") if d]
+    if "postgresql" in dbs and (reason := await common.pg_available()):
+        print(f"PostgreSQL unavailable, skipped: {reason}")
+        dbs = [d for d in dbs if d != "postgresql"]
+    results: list[Result] = []
+    with common.workdir("leakbot-followthrough-") as work:
+        print(f"load average: {common.loadavg()}", flush=True)
+        for n in sizes:
+            spec = _dataset.Spec.of(n, args.seed, args.partners, args.checklist_items)
+            rows = _dataset.Rows(spec)
+            for db in dbs:
+                cache = _dataset.cache_dir(args.cache)
+                async with (
+                    _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds,
+                    scratch_copy(db, ds.url, work) as url,
+                ):
+                    result = Result(db, ds.incidents, ds.tasks, _dataset.head_revision())
+                    result.passes = await run_passes(db, url, args.steady)
+                    result.load = common.loadavg()
+                results.append(result)
+            rows.release()
+    print()
+    print("FollowThrough.run per pass (CPU: this process; statements: SQL executed)")
+    table = []
+    for r in results:
+        for p in r.passes:
+            figures = [p.cpu_ms, p.wall_ms, p.statements, p.outbox_added, p.audit_added]
+            table.append([r.db, f"{r.incidents:,}", r.code, p.label, *figures])
+    print(
+        common.table(
+            HEADERS,
+            table,
+        )
+    )
+    print(f"\n(load average now {common.loadavg()})")
+    common.write_json(args.json, [asdict(r) for r in results])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

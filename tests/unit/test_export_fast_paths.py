@@ -38,6 +38,7 @@ from bot.store.export import (
     iter_export,
     iter_json_lines,
     iter_json_records,
+    json_line_text,
     json_lines_sql,
 )
 from bot.store.tables import incidents, tasks
@@ -344,21 +345,23 @@ async def test_lines_the_database_builds_and_those_it_leaves_to_python(store: St
 
 
 async def test_json_lines_the_database_builds(store: Store) -> None:
-    """PostgreSQL builds the JSON text of most incidents of the awkward data set (texts with
-    quotes, newlines, tabs, backslashes; numbers of every kind; nested answers) and leaves to
-    Python (NULL) those with an escape in their answers or a decided_by of escaped texts."""
+    """PostgreSQL builds the JSON text of the incidents of the awkward data set (texts with
+    quotes, newlines, tabs, backslashes; numbers of every kind; nested answers) around their
+    answers, which Python compacts (escaped ones too), and leaves to Python (NULL) only a
+    decided_by of escaped texts."""
     if store.dialect != "postgresql":
         return  # SQLite's texts are encoded in Python (`iter_json_lines`)
     ids = await _awkward_history(store)
     async with store.read() as conn:
         result = await conn.execute(text(json_lines_sql(since=False)), KEYS)
-        lines = {row[3]: row[4] for row in result}
+        lines = {row[3]: json_line_text(row) for row in result}
     assert set(lines) == set(ids)
     nulls = {i for i, line in lines.items() if line is None}
-    # ids[1]: decided_by; answer sets 7 and 10 hold \u0007 and \u0000
-    assert {ids[1], ids[7], ids[10], ids[19], ids[22]} <= nulls
-    assert not {ids[0], ids[6], ids[8], ids[16]} & nulls  # plain partners; sets 0, 6, 8, 4
+    assert nulls == {ids[1]}  # decided_by holds escaped texts
     assert json.loads(lines[ids[6]])["answers"]["damage"] == {"b": 2, "a": [1, "x"]}
+    # answer sets 7 and 10 hold \u0007 and \u0000: decoded and encoded again
+    assert json.loads(lines[ids[7]])["answers"]["description"] == "back\\slash \u0007 bell"
+    assert '"NUL \\u0000 inside"' in lines[ids[10]]
 
 
 async def test_empty_store(store: Store) -> None:
@@ -390,3 +393,79 @@ def test_answer_cells_match_the_cell_rules() -> None:
         "2.5",
         '{"k": "v"}',
     ]
+
+
+# Answers' JSON texts as PostgreSQL gives them (`json_to_record`'s json columns, `::text`): the
+# app's `json.dumps` output, none with a backslash (such answers are Python's: the row's check).
+ANSWER_TEXTS = (
+    '"plain"',
+    '""',
+    '"=1+1"',
+    '"+x"',
+    '"-5 株式会社"',
+    '"@mention, Ltd."',
+    '"Partner 00441 Co., Ltd."',
+    '"日本語, テキスト"',
+    '"a; b"',
+    '"null"',
+    '"true"',
+    '"123"',
+    '"-3"',
+    '"[1]"',
+    '"[not, a list"',
+    "null",
+    "true",
+    "false",
+    "0",
+    "250",
+    "-3",
+    "12345678901234567890123",
+    "[]",
+    '["jp"]',
+    '["jp", "eu"]',
+    '["a, b", "c"]',
+    '["=x", "y"]',
+    '["-minus", "+plus"]',
+    '["@x, y"]',
+    '[""]',
+    '["", "x"]',
+    '["[", "]"]',
+)
+# Values the statement leaves to Python (NULL): a float, '-0', an object, a list not of texts.
+PYTHONS_ANSWER_TEXTS = (
+    "-0",
+    "2.5",
+    "1e+21",
+    '{"k": "v"}',
+    '[1, "two", null]',
+    '[["nested"]]',
+    '["a", 1]',
+)
+
+
+async def test_postgresql_answer_cells_are_the_csv_modules(store: Store) -> None:
+    """`csv_lines_sql`'s answer cell on PostgreSQL (`_Lines.answer_cell_pg`) is the cell
+    `CsvLayout.answer_cells` makes of the decoded value, quoted as the csv module quotes it;
+    the values it leaves to Python are NULL."""
+    if store.dialect != "postgresql":
+        return  # SQLite's statement keeps `answer_cell`
+    from bot.domain.export import csv_text
+    from bot.store.export import _Lines
+
+    layout = CsvLayout(_playbook())
+    cell = _Lines("postgresql").answer_cell_pg("v.a")
+    texts = (*ANSWER_TEXTS, *PYTHONS_ANSWER_TEXTS)
+    async with store.read() as conn:
+        got = {
+            value: (await conn.execute(text(f"SELECT {cell} FROM (SELECT :a AS a) v"), {"a": value}))
+            .scalar_one()
+            for value in texts
+        }
+        missing = (await conn.execute(text(f"SELECT {cell} FROM (SELECT NULL AS a) v"))).scalar()
+    assert missing == ""  # a question not answered
+    for value in ANSWER_TEXTS:
+        (expected,) = layout.answer_cells([json.loads(value)])
+        # the cell as the csv module writes it inside a line ("x," first: a lone empty cell
+        # would be written '""')
+        assert got[value] == csv_text([["x", expected]])[2:-2], value
+    assert all(got[value] is None for value in PYTHONS_ANSWER_TEXTS), got

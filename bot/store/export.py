@@ -456,6 +456,9 @@ async def _pages(
     page_size: int,
     make: Callable[[Any], _T | None],
     fallback: Callable[[ExportedIncident], _T],
+    *,
+    columns: Sequence[str] = (),
+    make_all: Callable[[Sequence[list[Any]]], list[_T | None]] | None = None,
 ) -> AsyncGenerator[list[_T], None]:
     """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
     keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
@@ -463,7 +466,12 @@ async def _pages(
     while this one is used. PostgreSQL: each page is its own statement (as in `iter_export`),
     over two connections, so that the server builds two pages at once (its work per row is
     most of an export's time there): the pages' bounds first (every `page_size`-th key, one
-    index-only scan), then each range on the next free connection, yielded in order."""
+    index-only scan), then each range on the next free connection, yielded in order.
+
+    With `make_all` (PostgreSQL; a statement whose rows are never flagged), a page comes as one
+    row of arrays, one per column of `columns` (`array_agg`), and `make_all` of those arrays
+    gives the page's items (None: `fallback`'s): a row per incident cost the client ~4 us of
+    CPU (the driver's record, SQLAlchemy's row, a call of `make`), three quarters of its work."""
     params: dict[str, Any] = {"limit": page_size}
     bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
     bounds_statement = text(bounds_sql)
@@ -480,9 +488,9 @@ async def _pages(
         key |= {"upto_year": upto[0], "upto_seq": upto[1]}
         return list((await conn.execute(statement, params | key)).all())
 
-    async def complete(conn: AsyncConnection, rows: Sequence[Any], page: list[Any]) -> None:
+    async def complete(conn: AsyncConnection, ids: Sequence[str], page: list[Any]) -> None:
         """The Python path's items in the page's gaps (None)."""
-        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
+        positions = {ids[n]: n for n, item in enumerate(page) if item is None}
         where = incidents.c.id.in_(list(positions))
         for item in await _export_items(conn, where):
             page[positions[item.id]] = fallback(item)
@@ -502,7 +510,7 @@ async def _pages(
                     if None in page:
                         if following is not None:  # one statement at a time on `conn`
                             await asyncio.wait([following])
-                        await complete(conn, rows, page)
+                        await complete(conn, [row[3] for row in rows], page)
                     yield page  # type: ignore[misc]
                 except BaseException:
                     if following is not None:  # stopped early: let the read end first
@@ -512,6 +520,28 @@ async def _pages(
                     raise
                 rows = await following if following is not None else []
             return
+
+        # The page's rows in the subquery's order (the (year, seq) index's): array_agg takes
+        # them so; OFFSET 0 keeps each column computed once.
+        arrays = ", ".join(f"array_agg({column})" for column in ("year", "seq", "id", *columns))
+        aggregated = text(f"SELECT {arrays} FROM ({statement.text} OFFSET 0) page_rows")
+        if since is not None:
+            aggregated = aggregated.bindparams(bindparam("since", type_=UTCDateTime()))
+
+        async def fetch_page(
+            conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
+        ) -> tuple[Sequence[int], Sequence[int], Sequence[str], list[Any]]:
+            """The range's keys (years, seqs), ids and items (None: the Python path's)."""
+            if make_all is None:
+                rows = await fetch(conn, after, upto, limit)
+                items = [None if row[2] else make(row) for row in rows]
+                return [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows], items
+            key = {"after_year": after[0], "after_seq": after[1], "limit": limit}
+            key |= {"upto_year": upto[0], "upto_seq": upto[1]}
+            row = (await conn.execute(aggregated, params | key)).one()
+            if row[0] is None:  # no rows
+                return [], [], [], []
+            return row[0], row[1], row[2], make_all(row[3:])
 
         async with store.read() as other:
             connections = (conn, other)
@@ -531,25 +561,25 @@ async def _pages(
                         after, upto = ranges.popleft()
                         # One row more than a page: a range that grew since its bounds
                         # were read (incidents created meanwhile) goes on by keyset.
-                        future = asyncio.ensure_future(fetch(on, after, upto, page_size + 1))
+                        future = asyncio.ensure_future(fetch_page(on, after, upto, page_size + 1))
                         inflight.append((on, upto, future))
 
                 for each in connections:
                     launch(each)
                 while inflight:
                     on, upto, future = inflight.popleft()
-                    rows = await future
+                    years, seqs, ids, page = await future
                     while True:
-                        more = len(rows) > page_size
-                        rows = rows[:page_size]
-                        page = [None if row[2] else make(row) for row in rows]
+                        more = len(page) > page_size
+                        if more:
+                            del page[page_size:]
                         if None in page:
-                            await complete(on, rows, page)
+                            await complete(on, ids, page)
                         yield page  # type: ignore[misc]
                         if not more:
                             break
-                        last = rows[-1]
-                        rows = await fetch(on, (last[0], last[1]), upto, page_size + 1)
+                        last = (years[page_size - 1], seqs[page_size - 1])
+                        years, seqs, ids, page = await fetch_page(on, last, upto, page_size + 1)
                     launch(on)
             finally:
                 for _, _, future in inflight:  # stopped early: let the reads end first
@@ -902,7 +932,9 @@ def csv_lines_sql(
         )
         answer_values = [f"x.{qid}::text AS a_{qid}" for qid in question_ids]
         # A backslash anywhere in the answers: Python's (`answer_cell_pg` reads no escapes).
-        answers_ok = f"json_typeof(p.answers) = 'object' AND strpos(p.answers::text, {_BACKSLASH}) = 0"
+        answers_ok = (
+            f"json_typeof(p.answers) = 'object' AND strpos(p.answers::text, {_BACKSLASH}) = 0"
+        )
         decided_by = "p.decided_by::text"
         approvals = (
             "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
@@ -1037,7 +1069,12 @@ async def iter_csv_lines(
     def python_line(item: ExportedIncident) -> str:
         return csv_text([layout.row(item)])
 
-    async for page in _pages(store, statement, since, page_size, line, python_line):
+    def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
+        return arrays[0]
+
+    async for page in _pages(
+        store, statement, since, page_size, line, python_line, columns=["line"], make_all=lines
+    ):
         yield len(page), "".join(page)
 
 
@@ -1165,10 +1202,26 @@ async def iter_json_lines(
             yield [json_text(record) for record in records]
         return
     statement = text(json_lines_sql(since=since is not None))
-    line = json_line_text
+    compact = _compact_answers
 
     def python_line(item: ExportedIncident) -> str:
         return json_text(incident_json(item))
 
-    async for page in _pages(store, statement, since, page_size, line, python_line):
+    def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
+        heads, answers, tails = arrays
+        return [
+            None if head is None else head + compact(stored) + tail
+            for head, stored, tail in zip(heads, answers, tails, strict=True)
+        ]
+
+    async for page in _pages(
+        store,
+        statement,
+        since,
+        page_size,
+        json_line_text,
+        python_line,
+        columns=["head", "answers", "tail"],
+        make_all=lines,
+    ):
         yield page

@@ -457,8 +457,9 @@ async def test_postgresql_answer_cells_are_the_csv_modules(store: Store) -> None
     texts = (*ANSWER_TEXTS, *PYTHONS_ANSWER_TEXTS)
     async with store.read() as conn:
         got = {
-            value: (await conn.execute(text(f"SELECT {cell} FROM (SELECT :a AS a) v"), {"a": value}))
-            .scalar_one()
+            value: (
+                await conn.execute(text(f"SELECT {cell} FROM (SELECT :a AS a) v"), {"a": value})
+            ).scalar_one()
             for value in texts
         }
         missing = (await conn.execute(text(f"SELECT {cell} FROM (SELECT NULL AS a) v"))).scalar()

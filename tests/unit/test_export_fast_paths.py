@@ -470,3 +470,26 @@ async def test_postgresql_answer_cells_are_the_csv_modules(store: Store) -> None
         # would be written '""')
         assert got[value] == csv_text([["x", expected]])[2:-2], value
     assert all(got[value] is None for value in PYTHONS_ANSWER_TEXTS), got
+
+
+def test_compacted_answers_are_json_texts() -> None:
+    """`_compact_answers` (the JSON export's answers on PostgreSQL) writes what `json_text`
+    writes of the decoded answers, for what the app stores (`json.dumps`, ", " and ": ") and
+    for what it does not (escapes, other whitespace, no spaces at all)."""
+    from bot.domain.export import json_text
+    from bot.store.export import _compact_answers
+
+    stored = [
+        json.dumps({"partner": partner, **answers}, ensure_ascii=False)
+        for answers in ANSWER_SETS
+        for partner in PARTNERS
+    ]
+    stored += [
+        json.dumps({"a": ", ", "b": ": ", "c": [", ", ": x"], "d": " "}),
+        json.dumps({"日本": "全角 スペース", "n": [1, 2.5, None, True], "o": {"k": {"l": []}}}),
+        '{"a":\n  [1,\t2],\r\n "b": "x"}',
+        '{"a":1,"b":"c d"}',
+        "{}",
+    ]
+    for text_ in stored:
+        assert _compact_answers(text_) == json_text(json.loads(text_)), text_

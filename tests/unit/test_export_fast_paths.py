@@ -15,6 +15,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -493,3 +494,40 @@ def test_compacted_answers_are_json_texts() -> None:
     ]
     for text_ in stored:
         assert _compact_answers(text_) == json_text(json.loads(text_)), text_
+
+
+async def test_a_range_that_grew_meanwhile_goes_on_by_keyset(store: Store) -> None:
+    """PostgreSQL reads each page's range (bounds read first) when a connection is free: the
+    last range, read after incidents were created meanwhile, holds more than a page, and the
+    rows past the page come by keyset, every incident once and in order (lines and JSON)."""
+    if store.dialect != "postgresql":
+        return  # SQLite reads one snapshot: incidents created meanwhile are not in it
+    layout = CsvLayout(_playbook())
+
+    async def create(numbers: range, at: datetime) -> list[str]:
+        return [
+            (await store.create_incident(replace(_incident(n), year=2026), now=at))[0].id
+            for n in numbers
+        ]
+
+    for day, fmt in enumerate(("csv", "jsonl")):
+        since = T0 + timedelta(days=day)  # each format its own incidents
+        ids = await create(range(7), since)  # bounds after the 3rd and 6th: ranges of 3, 3, 1
+        pages: list[list[str]] = []
+        if fmt == "csv":
+            csv_pages = iter_csv_lines(
+                store, layout=layout, since=since, page_size=3, lines_in_sql=True
+            )
+            async for count, lines in csv_pages:
+                rows = list(csv.reader(io.StringIO(lines, newline="")))
+                assert len(rows) == count
+                pages.append([row[0] for row in rows])
+                if len(pages) == 1:  # the third range is read after this page
+                    ids += await create(range(7, 12), since)
+        else:
+            async for texts in iter_json_lines(store, since=since, page_size=3):
+                pages.append([json.loads(line)["id"] for line in texts])
+                if len(pages) == 1:
+                    ids += await create(range(7, 12), since)
+        assert [len(page) for page in pages] == [3, 3, 3, 3], fmt
+        assert [i for page in pages for i in page] == ids, fmt

@@ -1073,12 +1073,8 @@ def csv_answer_lines(
             for head, tail in zip(heads, tails, strict=True)
         ]
     question_ids, cells, loads = layout.question_ids, layout.answer_cells, json.loads
-    rows = [
-        ["", *cells([values.get(qid) for qid in question_ids])]
-        for values in (
-            loads(text) for head, text in zip(heads, answers, strict=True) if head is not None
-        )
-    ]
+    built_answers = [text for head, text in zip(heads, answers, strict=True) if head is not None]
+    rows = [["", *cells(map(values.get, question_ids))] for values in map(loads, built_answers)]
     segments = csv_text(rows).split("\r\n")
     if len(segments) != len(rows) + 1:  # a cell with a line break after all: each on its own
         segments = [csv_text([row])[:-2] for row in rows]

@@ -5,10 +5,12 @@ so each page is one index range however deep into the table it is, and memory st
 Each page's approvals and deadline tasks come in one query each (`IN` the page's ids).
 
 `leakbot export` itself reads through the fast paths below: `iter_csv_lines` /
-`iter_json_lines`. On PostgreSQL the server builds each incident's whole CSV line or JSON text
-(`csv_lines_sql`, `json_lines_sql`) and the pages are read over two connections at once; on
-SQLite one statement per page does most of the flattening (`iter_csv_rows`,
-`iter_json_records`) and Python the rest. `export_page` stays the reference they are tested
+`iter_json_lines`. On PostgreSQL the server builds each incident's CSV line or JSON text around
+its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, the pages
+are read over two connections at once, and the client puts in the answers (CSV: their cells,
+`csv_answer_lines`; JSON: their text compacted, `_compact_answers`); on SQLite one statement
+per page does most of the flattening (`iter_csv_rows`, `iter_json_records`) and Python the
+rest. `export_page` stays the reference they are tested
 against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they
 flag.
 """
@@ -761,9 +763,13 @@ async def iter_json_records(
 # (answers decoded and each cell checked, deadlines split, the csv module, JSON encoded again).
 # Here the statement returns each incident's whole CSV line (RFC 4180 quoting as the csv module
 # does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON object, and Python only joins
-# a page's texts and writes them. Answers are read as the JSON text of each value, never decoded
-# by the database: a text value with an escape, a float, an object or a list that is not plain
-# texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its place.
+# a page's texts and writes them. On SQLite answers are read as the JSON text of each value, never
+# decoded by the database: a text value with an escape, a float, an object or a list that is not
+# plain texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its
+# place. On PostgreSQL, where the server's CPU is the limit (two backends on two cores, the client
+# lighter), the answers are the client's: the statement gives the line before and after them
+# and their stored JSON text; their cells in SQL (`json_to_record`, a CASE per question) were
+# ~40% of the server's time per row and ~2x what Python spends on them.
 
 _BACKSLASH: Final[str] = "'\\'"  # an SQL literal
 

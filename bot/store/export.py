@@ -544,6 +544,9 @@ async def _pages(
             row = (await conn.execute(aggregated, params | key)).one()
             if row[0] is None:  # no rows
                 return [], [], [], []
+            keys = list(zip(row[0], row[1], strict=True))
+            if keys != sorted(keys):  # (a guard: ~0.1 us per row) not the subquery's order
+                raise RuntimeError("export page out of key order")
             return row[0], row[1], row[2], make_all(row[3:])
 
         async with store.read() as other:

@@ -7,7 +7,11 @@ would run it. Its RSS (`VmRSS`) is sampled every 20 ms: the baseline is the firs
 the output has rows in it (imports done, store open, first page written), the growth is the
 largest sample after it minus that baseline; the peak is `VmHWM`. Rows/s is incidents / wall
 time of the whole command (start-up included). The file is checked: one line per incident
-plus the header (CSV) or one line per incident (JSONL).
+plus the header (CSV) or one line per incident (JSONL). On PostgreSQL (a server on this
+machine) the CPU of the export's server backends is summed too (each backend of the export's
+database, found in `pg_stat_activity` while the command runs, its /proc/PID/stat read every
+20 ms until it ends): there the server builds most of each line, so its CPU per row says more
+than the command's own on a shared machine.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import _common as common
 import _dataset
@@ -43,6 +48,8 @@ class ExportRun:
     lines: int
     cpu_s: float  # user + system CPU of the command (os.wait4): less load-dependent than wall
     rows_per_cpu_s: float
+    server_cpu_s: float | None = None  # PostgreSQL: the export's backends (None: not measured)
+    server_us_per_row: float | None = None
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -50,6 +57,39 @@ def _rss_mb(pid: int) -> float | None:
         return common.rss_mb(pid)["VmRSS"]
     except (FileNotFoundError, ProcessLookupError, KeyError):
         return None
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (None once it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Backends:
+    """The CPU of a database's server backends (other than the watcher's own connection) seen
+    while `poll` is called: per backend the last reading minus the first."""
+
+    def __init__(self, conn: Any, database: str) -> None:
+        self.conn, self.database = conn, database
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    async def poll(self) -> None:
+        rows = await self.conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            self.database,
+        )
+        for pid in {row[0] for row in rows} | set(self.last):
+            cpu = _proc_cpu_s(pid)
+            if cpu is not None:
+                self.first.setdefault(pid, cpu)
+                self.last[pid] = cpu
+
+    def total_s(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 async def run_export(db: str, url: str, n: int, fmt: str, work: Path) -> ExportRun:
@@ -70,6 +110,12 @@ async def run_export(db: str, url: str, n: int, fmt: str, work: Path) -> ExportR
     highest = 0.0
     peak = 0.0
     partial = list(run_dir.glob(f".{out.name}.*.part"))
+    backends: _Backends | None = None
+    if db == "postgresql":
+        import asyncpg
+
+        watcher = await asyncpg.connect(common._libpq(url), timeout=10)
+        backends = _Backends(watcher, url.rsplit("/", 1)[1])
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -85,8 +131,14 @@ async def run_export(db: str, url: str, n: int, fmt: str, work: Path) -> ExportR
                     base = rss
             else:
                 highest = max(highest, rss)
+        if backends is not None:
+            await backends.poll()
         await asyncio.sleep(0.02)
     seconds = time.perf_counter() - started
+    server_cpu = None
+    if backends is not None:
+        await backends.conn.close()
+        server_cpu = backends.total_s()
     # (Not usage.ru_maxrss: after fork + exec it still counts this process's own peak.)
     cpu = usage.ru_utime + usage.ru_stime
     _, stderr = proc.communicate()
@@ -113,6 +165,8 @@ async def run_export(db: str, url: str, n: int, fmt: str, work: Path) -> ExportR
         lines=lines,
         cpu_s=cpu,
         rows_per_cpu_s=n / cpu,
+        server_cpu_s=server_cpu,
+        server_us_per_row=None if server_cpu is None else server_cpu / n * 1e6,
     )
 
 
@@ -126,7 +180,13 @@ async def bench_db(
             run = await run_export(db, ds.url, ds.incidents, fmt, work)
             print(
                 f"  [{db} {n:>9,}] export {fmt}: {run.seconds:.1f}s, {run.rows_per_s:,.0f} rows/s "
-                f"({run.cpu_s:.1f} s CPU: {run.rows_per_cpu_s:,.0f} rows per CPU second), "
+                f"({run.cpu_s:.1f} s CPU: {run.rows_per_cpu_s:,.0f} rows per CPU second"
+                + (
+                    f"; server {run.server_cpu_s:.1f} s CPU, {run.server_us_per_row:.1f} us/row"
+                    if run.server_cpu_s is not None
+                    else ""
+                )
+                + "), "
                 f"RSS {run.rss_base_mb:.1f} MB + {run.rss_growth_mb:.1f} MB growth "
                 f"(peak {run.peak_mb:.1f} MB), {run.file_mb:.0f} MB file",
                 flush=True,
@@ -151,6 +211,8 @@ def report(runs: list[ExportRun]) -> None:
                 "rows/s",
                 "CPU s",
                 "rows/CPU s",
+                "server CPU s",
+                "server us/row",
                 "RSS base MB",
                 "growth MB",
                 "peak MB",
@@ -166,6 +228,8 @@ def report(runs: list[ExportRun]) -> None:
                     f"{r.rows_per_s:,.0f}",
                     r.cpu_s,
                     f"{r.rows_per_cpu_s:,.0f}",
+                    "" if r.server_cpu_s is None else r.server_cpu_s,
+                    "" if r.server_us_per_row is None else r.server_us_per_row,
                     r.rss_base_mb,
                     r.rss_growth_mb,
                     r.peak_mb,

@@ -395,16 +395,19 @@ async def _texts(pages: AsyncIterable[Iterable[dict[str, Any]]]) -> AsyncIterato
 async def write_json_texts(pages: AsyncIterable[Sequence[str]], out: TextIO, *, fmt: str) -> int:
     """`write_json_records` from the objects already as text (`json_text`'s)."""
     count = 0
+    # Separators written on their own: a page is MBs, `text + "\n"` would copy it again.
     if fmt == "jsonl":
         async for page in pages:
             if page:
-                out.write("\n".join(page) + "\n")
+                out.write("\n".join(page))
+                out.write("\n")
             count += len(page)
         return count
     out.write("[")
     async for page in pages:
         if page:
-            out.write(("\n" if count == 0 else ",\n") + ",\n".join(page))
+            out.write("\n" if count == 0 else ",\n")
+            out.write(",\n".join(page))
             count += len(page)
     out.write("\n]\n" if count else "]\n")
     return count

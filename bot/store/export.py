@@ -5,10 +5,12 @@ so each page is one index range however deep into the table it is, and memory st
 Each page's approvals and deadline tasks come in one query each (`IN` the page's ids).
 
 `leakbot export` itself reads through the fast paths below: `iter_csv_lines` /
-`iter_json_lines`. On PostgreSQL the server builds each incident's whole CSV line or JSON text
-(`csv_lines_sql`, `json_lines_sql`) and the pages are read over two connections at once; on
-SQLite one statement per page does most of the flattening (`iter_csv_rows`,
-`iter_json_records`) and Python the rest. `export_page` stays the reference they are tested
+`iter_json_lines`. On PostgreSQL the server builds each incident's CSV line or JSON text around
+its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, the pages
+are read over two connections at once, and the client puts in the answers (CSV: their cells,
+`csv_answer_lines`; JSON: their text compacted, `_compact_answers`); on SQLite one statement
+per page does most of the flattening (`iter_csv_rows`, `iter_json_records`) and Python the
+rest. `export_page` stays the reference they are tested
 against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they
 flag.
 """
@@ -52,6 +54,7 @@ from .aio import AsyncConnection
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
+    "csv_answer_lines",
     "csv_lines_sql",
     "csv_rows_sql",
     "export_page",
@@ -60,6 +63,7 @@ __all__ = [
     "iter_export",
     "iter_json_lines",
     "iter_json_records",
+    "json_line_text",
     "json_lines_sql",
     "json_rows_sql",
 ]
@@ -455,6 +459,9 @@ async def _pages(
     page_size: int,
     make: Callable[[Any], _T | None],
     fallback: Callable[[ExportedIncident], _T],
+    *,
+    columns: Sequence[str] = (),
+    make_all: Callable[[Sequence[list[Any]]], list[_T | None]] | None = None,
 ) -> AsyncGenerator[list[_T], None]:
     """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
     keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
@@ -462,7 +469,12 @@ async def _pages(
     while this one is used. PostgreSQL: each page is its own statement (as in `iter_export`),
     over two connections, so that the server builds two pages at once (its work per row is
     most of an export's time there): the pages' bounds first (every `page_size`-th key, one
-    index-only scan), then each range on the next free connection, yielded in order."""
+    index-only scan), then each range on the next free connection, yielded in order.
+
+    With `make_all` (PostgreSQL; a statement whose rows are never flagged), a page comes as one
+    row of arrays, one per column of `columns` (`array_agg`), and `make_all` of those arrays
+    gives the page's items (None: `fallback`'s): a row per incident cost the client ~4 us of
+    CPU (the driver's record, SQLAlchemy's row, a call of `make`), three quarters of its work."""
     params: dict[str, Any] = {"limit": page_size}
     bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
     bounds_statement = text(bounds_sql)
@@ -479,9 +491,9 @@ async def _pages(
         key |= {"upto_year": upto[0], "upto_seq": upto[1]}
         return list((await conn.execute(statement, params | key)).all())
 
-    async def complete(conn: AsyncConnection, rows: Sequence[Any], page: list[Any]) -> None:
+    async def complete(conn: AsyncConnection, ids: Sequence[str], page: list[Any]) -> None:
         """The Python path's items in the page's gaps (None)."""
-        positions = {row[3]: n for n, row in enumerate(rows) if page[n] is None}
+        positions = {ids[n]: n for n, item in enumerate(page) if item is None}
         where = incidents.c.id.in_(list(positions))
         for item in await _export_items(conn, where):
             page[positions[item.id]] = fallback(item)
@@ -501,7 +513,7 @@ async def _pages(
                     if None in page:
                         if following is not None:  # one statement at a time on `conn`
                             await asyncio.wait([following])
-                        await complete(conn, rows, page)
+                        await complete(conn, [row[3] for row in rows], page)
                     yield page  # type: ignore[misc]
                 except BaseException:
                     if following is not None:  # stopped early: let the read end first
@@ -511,6 +523,31 @@ async def _pages(
                     raise
                 rows = await following if following is not None else []
             return
+
+        # The page's rows in the subquery's order (the (year, seq) index's): array_agg takes
+        # them so; OFFSET 0 keeps each column computed once.
+        arrays = ", ".join(f"array_agg({column})" for column in ("year", "seq", "id", *columns))
+        aggregated = text(f"SELECT {arrays} FROM ({statement.text} OFFSET 0) page_rows")
+        if since is not None:
+            aggregated = aggregated.bindparams(bindparam("since", type_=UTCDateTime()))
+
+        async def fetch_page(
+            conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
+        ) -> tuple[Sequence[int], Sequence[int], Sequence[str], list[Any]]:
+            """The range's keys (years, seqs), ids and items (None: the Python path's)."""
+            if make_all is None:
+                rows = await fetch(conn, after, upto, limit)
+                items = [None if row[2] else make(row) for row in rows]
+                return [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows], items
+            key = {"after_year": after[0], "after_seq": after[1], "limit": limit}
+            key |= {"upto_year": upto[0], "upto_seq": upto[1]}
+            row = (await conn.execute(aggregated, params | key)).one()
+            if row[0] is None:  # no rows
+                return [], [], [], []
+            keys = list(zip(row[0], row[1], strict=True))
+            if keys != sorted(keys):  # (a guard: ~0.1 us per row) not the subquery's order
+                raise RuntimeError("export page out of key order")
+            return row[0], row[1], row[2], make_all(row[3:])
 
         async with store.read() as other:
             connections = (conn, other)
@@ -530,25 +567,25 @@ async def _pages(
                         after, upto = ranges.popleft()
                         # One row more than a page: a range that grew since its bounds
                         # were read (incidents created meanwhile) goes on by keyset.
-                        future = asyncio.ensure_future(fetch(on, after, upto, page_size + 1))
+                        future = asyncio.ensure_future(fetch_page(on, after, upto, page_size + 1))
                         inflight.append((on, upto, future))
 
                 for each in connections:
                     launch(each)
                 while inflight:
                     on, upto, future = inflight.popleft()
-                    rows = await future
+                    years, seqs, ids, page = await future
                     while True:
-                        more = len(rows) > page_size
-                        rows = rows[:page_size]
-                        page = [None if row[2] else make(row) for row in rows]
+                        more = len(page) > page_size
+                        if more:
+                            del page[page_size:]
                         if None in page:
-                            await complete(on, rows, page)
+                            await complete(on, ids, page)
                         yield page  # type: ignore[misc]
                         if not more:
                             break
-                        last = rows[-1]
-                        rows = await fetch(on, (last[0], last[1]), upto, page_size + 1)
+                        last = (years[page_size - 1], seqs[page_size - 1])
+                        years, seqs, ids, page = await fetch_page(on, last, upto, page_size + 1)
                     launch(on)
             finally:
                 for _, _, future in inflight:  # stopped early: let the reads end first
@@ -729,9 +766,13 @@ async def iter_json_records(
 # (answers decoded and each cell checked, deadlines split, the csv module, JSON encoded again).
 # Here the statement returns each incident's whole CSV line (RFC 4180 quoting as the csv module
 # does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON object, and Python only joins
-# a page's texts and writes them. Answers are read as the JSON text of each value, never decoded
-# by the database: a text value with an escape, a float, an object or a list that is not plain
-# texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its place.
+# a page's texts and writes them. On SQLite answers are read as the JSON text of each value, never
+# decoded by the database: a text value with an escape, a float, an object or a list that is not
+# plain texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its
+# place. On PostgreSQL, where the server's CPU is the limit (two backends on two cores, the client
+# lighter), the answers are the client's: the statement gives the line before and after them
+# and their stored JSON text; their cells in SQL (`json_to_record`, a CASE per question) were
+# ~40% of the server's time per row (~17 us), more than Python spends on them (~10 us).
 
 _BACKSLASH: Final[str] = "'\\'"  # an SQL literal
 
@@ -833,12 +874,14 @@ def csv_lines_sql(
     )
     other = f"CASE WHEN ref NOT IN ({refs}) THEN ref || '=' || due || ' (' || status || ')' END"
     if sql.pg:
+        # In "C" order (the Python path's sort): string_agg takes the rows in this order,
+        # one sort per incident instead of a second one in the aggregate.
         latest = (
-            f"SELECT DISTINCT ON (t.ref) t.ref, {due} AS due, t.status, ({bad}) AS bad "
-            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
-            "ORDER BY t.ref, t.round DESC"
+            f"""SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, {due} AS due, t.status, """
+            f"({bad}) AS bad FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+            """ORDER BY t.ref COLLATE "C", t.round DESC"""
         )
-        others = f"""coalesce(string_agg({other}, '; ' ORDER BY ref COLLATE "C"), '')"""
+        others = f"coalesce(string_agg({other}, '; '), '')"
         any_bad = "bool_or(bad)"
         source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}) l)"
     else:
@@ -858,18 +901,11 @@ def csv_lines_sql(
     )
 
     if sql.pg:
-        # One parse of the answers: each question's value as its JSON text, reproduced exactly
-        # (`json_to_record` with json columns). `\u` escapes are never decoded (PostgreSQL
-        # refuses some): such answers go to Python.
-        columns = ", ".join(f"{qid} json" for qid in question_ids)
-        answers_from = (
-            f"LEFT JOIN LATERAL json_to_record(CASE WHEN json_typeof(p.answers) = 'object' "
-            f"AND strpos(p.answers::text, '\\u') = 0 THEN p.answers END) AS x({columns}) ON true"
-            if question_ids
-            else ""
-        )
-        answer_values = [f"x.{qid}::text AS a_{qid}" for qid in question_ids]
-        answers_ok = "json_typeof(p.answers) = 'object' AND strpos(p.answers::text, '\\u') = 0"
+        # The answers' cells are Python's (`csv_answer_lines`): the statement gives their JSON
+        # text (escapes and all).
+        answers_from = ""
+        answer_values = ["p.answers::text AS answers"]
+        answers_ok = "json_typeof(p.answers) = 'object'"
         decided_by = "p.decided_by::text"
         approvals = (
             "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
@@ -958,9 +994,21 @@ def csv_lines_sql(
         "followed",
         "approvals",
         sql.text_cell("outcome"),
-        *(sql.answer_cell(f"a_{qid}") for qid in question_ids),
+        *(sql.answer_cell(f"a_{qid}") for qid in question_ids if not sql.pg),
         "deadlines",
     ]
+    if sql.pg:
+        # The line is head, then the answers' cells (each after a comma), then tail.
+        head = " || ',' || ".join(cells[: cells.index("deadlines")])
+        return f"""
+    SELECT year, seq, 0 AS needs_python, id,
+           CASE WHEN answers_ok = 0 OR deadlines IS NULL OR {sql.special(plain_cells)}
+           THEN NULL ELSE {head} END AS head,
+           answers,
+           ',' || deadlines || {nl} AS tail
+    FROM (SELECT {", ".join(inner)}
+          FROM incidents p
+          {_page_of_incidents(since=since)} OFFSET 0) page"""
     line = " || ',' || ".join(cells)
     # OFFSET 0: the page is computed once (not flattened into the outer select, which would
     # repeat each answer's extraction per use), and read in its order.
@@ -1004,25 +1052,73 @@ async def iter_csv_lines(
     def python_line(item: ExportedIncident) -> str:
         return csv_text([layout.row(item)])
 
-    async for page in _pages(store, statement, since, page_size, line, python_line):
+    def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
+        return csv_answer_lines(layout, *arrays)
+
+    async for page in _pages(
+        store,
+        statement,
+        since,
+        page_size,
+        line,
+        python_line,
+        columns=["head", "answers", "tail"],
+        make_all=lines,
+    ):
         yield len(page), "".join(page)
 
 
+def csv_answer_lines(
+    layout: CsvLayout, heads: list[str | None], answers: list[str], tails: list[str]
+) -> list[str | None]:
+    """PostgreSQL's CSV lines (`csv_lines_sql`: head, answers, tail; None where the head is)
+    with the answers' cells made by `CsvLayout.answer_cells` and quoted by the csv module, a
+    page at once: in SQL they were ~40% of the server's time per row, here less CPU in all.
+    The page's rows are split at CRLF (an empty first cell gives each its leading comma); if
+    a cell holds a CRLF too (one more piece), each row is written on its own."""
+    if not layout.question_ids:
+        return [
+            None if head is None else f"{head},{tail}"
+            for head, tail in zip(heads, tails, strict=True)
+        ]
+    question_ids, cells, loads = layout.question_ids, layout.answer_cells, json.loads
+    built_answers = [text for head, text in zip(heads, answers, strict=True) if head is not None]
+    rows = [["", *cells(map(values.get, question_ids))] for values in map(loads, built_answers)]
+    segments = csv_text(rows).split("\r\n")
+    if len(segments) != len(rows) + 1:  # a cell with a line break after all: each on its own
+        segments = [csv_text([row])[:-2] for row in rows]
+    built = iter(segments)
+    return [
+        None if head is None else head + next(built) + tail
+        for head, tail in zip(heads, tails, strict=True)
+    ]
+
+
 # JSON objects as compact text (Python's `json` with ensure_ascii=False, separators "," ":"):
-# the answers as stored (the app writes them with `json.dumps`, ", " and ": " between items)
-# without the spaces outside strings: with no backslash in the text every '"' starts or ends a
-# string, so the text split at '"' alternates between outside (odd places) and inside. (A
-# regexp_replace doing the same took ~2x the server's time.) Answers with a backslash, or a
-# decided_by that is not plain texts, go to Python.
-_MINIFY_PG: Final[str] = (
-    "array_to_string(ARRAY(SELECT CASE WHEN n % 2 = 1 THEN replace(s, ' ', '') ELSE s END "
-    """FROM unnest(string_to_array({}, '"')) WITH ORDINALITY AS u(s, n)), '"')"""
-)
+# the database builds each object's text around its answers, and Python puts in the answers
+# (`_compact_answers`), which PostgreSQL did in ~40% of its time per row (split at '"', the
+# spaces dropped from every other part, joined again: an array per row).
+
+
+def _compact_answers(stored: str) -> str:
+    """The answers' stored JSON text as `json_text` writes the object it holds. The app
+    stores them with `json.dumps` (", " and ": " between items): without a backslash, every
+    '"' starts or ends a string, so the text split at '"' alternates between outside (even
+    places) and inside, and only the spaces outside go; anything else (escapes, other
+    whitespace outside strings) is decoded and encoded again."""
+    if "\\" in stored or "\n" in stored or "\t" in stored or "\r" in stored:
+        return json_text(json.loads(stored))
+    parts = stored.split('"')
+    # the outside parts joined by NUL (never in a PostgreSQL text): one replace, not one each
+    parts[0::2] = "\0".join(parts[0::2]).replace(" ", "").split("\0")
+    return '"'.join(parts)
 
 
 def json_lines_sql(*, since: bool) -> str:
     """PostgreSQL: one page of incidents as the compact text of `incident_json`'s object, like
-    `csv_lines_sql`: `year, seq, 0, id, line` (NULL for the Python path)."""
+    `csv_lines_sql`: `year, seq, 0, id, head, answers, tail`, the object's text being head, the
+    answers compacted (`_compact_answers` of their stored text) and tail; head is NULL for the
+    Python path."""
     sql = _Lines("postgresql")
 
     def text_(value: str) -> str:
@@ -1031,8 +1127,11 @@ def json_lines_sql(*, since: bool) -> str:
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
 
+    def members(*pairs: tuple[str, str]) -> str:
+        return " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs)
+
     def obj(*pairs: tuple[str, str]) -> str:
-        return "'{' || " + " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs) + " || '}'"
+        return f"'{{' || {members(*pairs)} || '}}'"
 
     approval = obj(
         ("round", "a.round"),
@@ -1054,14 +1153,16 @@ def json_lines_sql(*, since: bool) -> str:
         ("owner_id", text_("owner_id")),
     )
     deadlines = (
-        f"""coalesce((SELECT '[' || string_agg({deadline}, ',' ORDER BY ref COLLATE "C") || ']' """
-        f"FROM (SELECT DISTINCT ON (t.ref) t.ref, t.round, {time('t.due_at')} AS due, "
-        f"t.status, {time('t.done_at')} AS done, t.owner_id FROM tasks t "
-        "WHERE t.incident_id = p.id AND t.kind = 'deadline' ORDER BY t.ref, t.round DESC) d), "
-        "'[]')"
+        # string_agg takes the rows in the subquery's order (by ref in "C" order): one sort
+        # per incident, not a second one in the aggregate.
+        f"coalesce((SELECT '[' || string_agg({deadline}, ',') || ']' "
+        f"""FROM (SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, t.round, """
+        f"{time('t.due_at')} AS due, t.status, {time('t.done_at')} AS done, t.owner_id "
+        "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+        """ORDER BY t.ref COLLATE "C", t.round DESC) d), '[]')"""
     )
     decided_by = "p.decided_by::text"
-    record = obj(
+    head = members(
         ("id", text_("p.id")),
         ("status", text_("p.status")),
         ("partner", text_("p.partner")),
@@ -1087,18 +1188,21 @@ def json_lines_sql(*, since: bool) -> str:
         ),
         ("approvals", approvals),
         ("outcome", text_(_CURRENT_CLOSURE_OUTCOME_SQL)),
-        ("answers", _MINIFY_PG.format("p.answers::text")),
-        ("deadlines", deadlines),
     )
-    python_only = (
-        f"strpos(p.answers::text, {_BACKSLASH}) > 0 "
-        f"OR {decided_by} IS NOT NULL AND NOT {sql.plain(decided_by)}"
-    )
+    python_only = f"{decided_by} IS NOT NULL AND NOT {sql.plain(decided_by)}"
     return f"""
     SELECT p.year, p.seq, 0 AS needs_python, p.id,
-           CASE WHEN {python_only} THEN NULL ELSE {record} END AS line
+           CASE WHEN {python_only} THEN NULL ELSE '{{' || {head} || ',"answers":' END AS head,
+           p.answers::text AS answers,
+           ',"deadlines":' || {deadlines} || '}}' AS tail
     FROM incidents p
     {_page_of_incidents(since=since)}"""
+
+
+def json_line_text(row: Any) -> str | None:
+    """A `json_lines_sql` row's text (None: the Python path's)."""
+    head = row[4]
+    return None if head is None else head + _compact_answers(row[5]) + row[6]
 
 
 async def iter_json_lines(
@@ -1116,11 +1220,25 @@ async def iter_json_lines(
         return
     statement = text(json_lines_sql(since=since is not None))
 
-    def line(row: Any) -> str | None:
-        return row[4]  # type: ignore[no-any-return]
-
     def python_line(item: ExportedIncident) -> str:
         return json_text(incident_json(item))
 
-    async for page in _pages(store, statement, since, page_size, line, python_line):
+    def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
+        heads, answers, tails = arrays
+        compact = _compact_answers
+        return [
+            None if head is None else head + compact(stored) + tail
+            for head, stored, tail in zip(heads, answers, tails, strict=True)
+        ]
+
+    async for page in _pages(
+        store,
+        statement,
+        since,
+        page_size,
+        json_line_text,
+        python_line,
+        columns=["head", "answers", "tail"],
+        make_all=lines,
+    ):
         yield page

@@ -4,6 +4,7 @@ modules in one transaction, `Store.read()` gives a read connection, and a transi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -94,3 +95,29 @@ async def test_other_errors_are_not_retried(store: Store) -> None:
     with pytest.raises(DBAPIError):
         await store.write(failing)
     assert attempts == [1]
+
+
+async def test_three_connections_at_most_on_both_databases(store: Store) -> None:
+    """A pool of 3 and no overflow (bot/store/engine.py): on SQLite each connection is a thread
+    with its own memory, so a burst must queue rather than open more."""
+    held = asyncio.Event()
+    release = asyncio.Event()
+    holding = 0
+
+    async def hold() -> None:
+        nonlocal holding
+        async with store.read() as conn:
+            await conn.execute(select(1))
+            holding += 1
+            if holding == 3:
+                held.set()
+            await release.wait()
+
+    holders = [asyncio.create_task(hold()) for _ in range(3)]
+    await asyncio.wait_for(held.wait(), timeout=10)
+    fourth = asyncio.create_task(store.ping(timeout=5))
+    await asyncio.sleep(0.3)
+    assert not fourth.done()  # waiting for one of the three
+    release.set()
+    await asyncio.gather(*holders)
+    assert await asyncio.wait_for(fourth, timeout=10)

@@ -223,8 +223,8 @@ async def test_concurrent_double_submits_create_one_incident(
 async def test_many_concurrent_mixed_operations_on_one_store(
     store: Store, make_new: Factory
 ) -> None:
-    """Far more concurrent work than the PostgreSQL pool has connections (3, on purpose): it
-    queues and completes; no operation holds one connection while waiting for another."""
+    """Far more concurrent work than the pool has connections (3 on both databases, on purpose):
+    it queues and completes; no operation holds one connection while waiting for another."""
 
     async def create(i: int) -> str:
         record, _ = await store.create_incident(

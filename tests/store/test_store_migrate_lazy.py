@@ -4,6 +4,7 @@ process, so Alembic is not in its memory even after a first start."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import subprocess
 import sys
@@ -18,7 +19,14 @@ from sqlalchemy.engine import Connection
 
 from bot.database import DatabaseUnavailable, open_store
 from bot.store import Store
-from bot.store.migrate import MIGRATIONS_DIR, MigrationFailed, alembic_config, head_revision
+from bot.store.migrate import (
+    MIGRATIONS_DIR,
+    MigrationFailed,
+    _assigned_string,
+    _header_assignments,
+    alembic_config,
+    head_revision,
+)
 
 
 def _downgrade_to_first(connection: Connection) -> None:
@@ -31,6 +39,19 @@ def test_head_revision_agrees_with_alembic() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_revision_lines_read_as_the_whole_file_does() -> None:
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for name in ("revision", "down_revision"):
+            assert _assigned_string(_header_assignments(source), name) == _assigned_string(
+                ast.parse(source), name
+            ), (path.name, name)
+    # An assignment over several lines cannot be parsed alone: the whole file is.
+    wrapped = 'revision: str = (\n    "0042"\n)\ndown_revision = "0041"\n'
+    assert _assigned_string(_header_assignments(wrapped), "revision") == "0042"
+    assert _assigned_string(_header_assignments(wrapped), "down_revision") == "0041"
 
 
 async def test_open_at_head_does_not_import_alembic(database_url: str) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import text, update
 
 from bot.domain.export import (
     CsvLayout,
+    csv_text,
     write_csv_lines,
     write_csv_rows,
     write_export,
@@ -39,6 +40,7 @@ from bot.store.export import (
     iter_json_lines,
     iter_json_records,
     json_lines_sql,
+    sqlite_json_lines_sql,
 )
 from bot.store.tables import incidents, tasks
 
@@ -224,6 +226,18 @@ async def _awkward_history(store: Store) -> list[str]:
                 text("UPDATE tasks SET due_at = substr(due_at, 1, 19) WHERE incident_id = :id"),
                 {"id": ids[13]},
             )
+            # Times only the JSON exports show: an approval's, a deadline's done_at.
+            await conn.execute(
+                text("UPDATE approvals SET created_at = created_at || 'Z' WHERE incident_id = :id"),
+                {"id": ids[3]},
+            )
+            await conn.execute(
+                text(
+                    "UPDATE tasks SET done_at = '2026-05-20 10:00:00.5' "
+                    "WHERE incident_id = :id AND ref = 'appi_preliminary'"
+                ),
+                {"id": ids[16]},
+            )
 
     await store.write(odd_shapes)
     return ids
@@ -270,8 +284,8 @@ async def test_fast_paths_write_the_python_paths_bytes(store: Store) -> None:
                 fmt,
                 page_size,
             )
-    csv_text = await _python_path(store, playbook, "csv")
-    assert csv_text.count("\r\n") >= len(ids) + 1 and "'=HYPERLINK" in csv_text
+    csv_output = await _python_path(store, playbook, "csv")
+    assert csv_output.count("\r\n") >= len(ids) + 1 and "'=HYPERLINK" in csv_output
 
 
 async def test_outcome_is_the_current_closures(store: Store) -> None:
@@ -359,6 +373,59 @@ async def test_json_lines_the_database_builds(store: Store) -> None:
     assert {ids[1], ids[7], ids[10], ids[19], ids[22]} <= nulls
     assert not {ids[0], ids[6], ids[8], ids[16]} & nulls  # plain partners; sets 0, 6, 8, 4
     assert json.loads(lines[ids[6]])["answers"]["damage"] == {"b": 2, "a": [1, "x"]}
+
+
+async def test_sqlite_json_lines_the_database_builds(store: Store) -> None:
+    """SQLite builds the JSON text of most incidents of the awkward data set (Japanese, quotes,
+    newlines, tabs, formula starts, numbers of every kind, nested answers, re-created and
+    unknown deadlines) and leaves to Python (NULL) those with a backslash in their answers or
+    decided_by, or a time stored in another format (the incident's, a deadline's, an
+    approval's); each line it builds is the Python path's."""
+    if store.dialect != "sqlite":
+        return  # PostgreSQL's: `json_lines_sql`
+    ids = await _awkward_history(store)
+    async with store.read() as conn:
+        page = (await conn.execute(text(sqlite_json_lines_sql(since=False)), KEYS)).scalar()
+    rows = json.loads(page)
+    in_key_order = sorted(ids, key=lambda i: tuple(int(part) for part in i.split("-")[1:]))
+    assert [row[3] for row in rows] == in_key_order
+    lines = {row[3]: row[4] for row in rows}
+    nulls = {i for i, line in lines.items() if line is None}
+    # ids[1]: decided_by of escaped texts; answer sets 7 and 10 hold escapes; ids[3]: an
+    # approval's time, ids[16]: a deadline's done_at, stored in another format
+    assert {ids[n] for n in (1, 3, 7, 10, 16)} <= nulls
+    # plain partners; answer sets 0, 6 (nested), 8 (a big integer), 9 (1e+21, nested lists)
+    assert not {ids[n] for n in (0, 6, 8, 33)} & nulls
+    assert len(lines) - len(nulls) >= 10
+    expected = await _python_path(store, _playbook(), "jsonl")
+    python_lines = dict(zip(in_key_order, expected.splitlines(), strict=True))
+    for incident_id, line in lines.items():
+        if line is not None:
+            assert line == python_lines[incident_id], incident_id
+    assert json.loads(lines[ids[6]])["answers"]["damage"] == {"b": 2, "a": [1, "x"]}
+
+
+def test_csv_text_is_the_csv_modules_text() -> None:
+    """`csv_text` joins the rows that need no quoting itself: the csv module's bytes either way."""
+    rows: list[list[Any]] = [
+        ["a", "b", "c"],
+        ["株式会社", "", "'=1+1"],
+        ["a,b", "c", 'say "x"'],
+        ["line\nbreak", "cr\rhere", "\t"],
+        ["x", 3, None],
+        [""],
+        ["only"],
+        [],
+        ["", ""],
+        [" space ", "tab\tin", "semi; colon"],
+    ]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerows(rows)
+    assert csv_text(rows) == expected.getvalue()
+    for row in rows:
+        single = io.StringIO()
+        csv.writer(single, lineterminator="\r\n").writerow(row)
+        assert csv_text([row]) == single.getvalue(), row
 
 
 async def test_empty_store(store: Store) -> None:

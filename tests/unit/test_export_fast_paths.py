@@ -405,6 +405,41 @@ async def test_sqlite_json_lines_the_database_builds(store: Store) -> None:
     assert json.loads(lines[ids[6]])["answers"]["damage"] == {"b": 2, "a": [1, "x"]}
 
 
+async def test_sqlite_export_reads_one_snapshot(store: Store) -> None:
+    """SQLite's pages come over two connections: both read the database as it was when the
+    export started, whatever is written meanwhile (one snapshot, as one connection gives)."""
+    if store.dialect != "sqlite":
+        return  # PostgreSQL: each page is its own statement (`_pages`)
+    ids = await _awkward_history(store)
+    playbook = _playbook()
+    layout = CsvLayout(playbook)
+    for fmt in ("csv", "jsonl"):
+        path = "csv:python" if fmt == "csv" else "jsonl:text"  # `leakbot export`'s
+        before = await _fast_path(store, playbook, path, page_size=3)
+        if fmt == "csv":
+            pages: Any = iter_csv_lines(store, layout=layout, page_size=3)
+        else:
+            pages = iter_json_lines(store, page_size=3)
+        first = await anext(pages)
+
+        async def change(conn: AsyncConnection) -> None:
+            await conn.execute(update(incidents).values(partner="変更後"))
+
+        await store.write(change)
+        await store.create_incident(_incident(99), now=T0 + timedelta(days=99))
+        out = io.StringIO()
+        rest = [first] + [page async for page in pages]
+        if fmt == "csv":
+            out.write(csv_text([layout.columns]))
+            out.write("".join(lines for _, lines in rest))
+            assert out.getvalue() == before
+        else:
+            assert "".join(line + "\n" for page in rest for line in page) == before
+        assert "変更後" not in out.getvalue() and len(ids) == 40
+    # the changes are there for the next export
+    assert "変更後" in await _fast_path(store, playbook, "jsonl", page_size=3)
+
+
 def test_csv_text_is_the_csv_modules_text() -> None:
     """`csv_text` joins the rows that need no quoting itself: the csv module's bytes either way."""
     rows: list[list[Any]] = [

@@ -6,11 +6,12 @@ Each page's approvals and deadline tasks come in one query each (`IN` the page's
 
 `leakbot export` itself reads through the fast paths below: `iter_csv_lines` /
 `iter_json_lines`. On PostgreSQL the server builds each incident's whole CSV line or JSON text
-(`csv_lines_sql`, `json_lines_sql`) and the pages are read over two connections at once; on
-SQLite one statement per page does most of the flattening (`iter_csv_rows`,
-`iter_json_records`) and Python the rest. `export_page` stays the reference they are tested
-against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they
-flag.
+(`csv_lines_sql`, `json_lines_sql`). On SQLite each page is one row, its rows as one JSON text
+(`_sqlite_page_sql`): for CSV one statement does most of the flattening (`iter_csv_rows`) and
+Python the rest; for JSON SQLite builds the texts (`sqlite_json_lines_sql`). On both the pages
+are read over two connections at once (SQLite's on one snapshot), beside the Python that writes
+them. `export_page` stays the reference they are tested against
+(tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they flag.
 """
 
 from __future__ import annotations

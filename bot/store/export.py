@@ -53,6 +53,7 @@ from .aio import AsyncConnection
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
+    "SQLITE_EXPORT_PAGE_SIZE",
     "csv_lines_sql",
     "csv_rows_sql",
     "export_page",
@@ -67,6 +68,10 @@ __all__ = [
 ]
 
 EXPORT_PAGE_SIZE: Final[int] = 2000
+# SQLite's fast paths (`_pages`, page_size None): each page is one text, decoded at once, with two
+# more in flight; at 2,000 the JSON export's RSS grew by up to ~47 MB (100,000 incidents), at
+# 1,000 by 13-18 MB, for the same CPU (bench/README.md).
+SQLITE_EXPORT_PAGE_SIZE: Final[int] = 1000
 _T = TypeVar("_T")
 
 # `outcome`: how a closed incident ended, from its current closure (the latest, not reopened);
@@ -467,7 +472,7 @@ async def iter_csv_rows(
     *,
     layout: CsvLayout,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
 ) -> AsyncGenerator[list[list[Any]], None]:
     """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
     or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
@@ -506,7 +511,7 @@ async def _pages(
     store: Store,
     statement: TextClause,
     since: datetime | None,
-    page_size: int,
+    page_size: int | None,
     make: Callable[[Any], _T | None],
     fallback: Callable[[ExportedIncident], _T],
     *,
@@ -514,12 +519,18 @@ async def _pages(
 ) -> AsyncGenerator[list[_T], None]:
     """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
     keyset (`paged`: each page is one row, `_sqlite_page_sql`'s); a row flagged or that `make`
-    declines (None) is `fallback` of the incident as `export_page` reads it. SQLite: one read
-    connection (one snapshot), the next page read while this one is used. PostgreSQL: each
-    page is its own statement (as in `iter_export`), over two connections, so that the server
-    builds two pages at once (its work per row is most of an export's time there): the pages'
-    bounds first (every `page_size`-th key, one index-only scan), then each range on the next
-    free connection, yielded in order."""
+    declines (None) is `fallback` of the incident as `export_page` reads it. `page_size` None:
+    `EXPORT_PAGE_SIZE` (PostgreSQL) or `SQLITE_EXPORT_PAGE_SIZE`.
+
+    SQLite, `paged`: two read connections on one snapshot, each with its next range in flight
+    while a page is made (the pages' bounds first, as below); not `paged`: one connection, the
+    next page read while this one is used. PostgreSQL: each page is its own statement (as in
+    `iter_export`), over two connections, so that the server builds two pages at once (its work
+    per row is most of an export's time there): the pages' bounds first (every `page_size`-th
+    key, one index-only scan), then each range on the next free connection, yielded in order."""
+    pg = store.dialect == "postgresql"
+    if page_size is None:
+        page_size = EXPORT_PAGE_SIZE if pg else SQLITE_EXPORT_PAGE_SIZE
     params: dict[str, Any] = {"limit": page_size}
     bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
     bounds_statement = text(bounds_sql)
@@ -527,7 +538,6 @@ async def _pages(
         statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
         bounds_statement = bounds_statement.bindparams(bindparam("since", type_=UTCDateTime()))
         params["since"] = since
-    pg = store.dialect == "postgresql"
     loads = json.loads
 
     async def fetch(
@@ -822,7 +832,7 @@ async def iter_json_records(
     store: Store,
     *,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
     id order, a page at a time; the next page is read while the caller writes this one."""
@@ -1090,7 +1100,7 @@ async def iter_csv_lines(
     *,
     layout: CsvLayout,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
     lines_in_sql: bool | None = None,
 ) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
@@ -1320,7 +1330,7 @@ async def iter_json_lines(
     store: Store,
     *,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
 ) -> AsyncGenerator[list[str], None]:
     """Every incident (created at or after `since`) as the compact JSON text of its object
     (`json_text(incident_json(...))`), in id order, a page at a time. PostgreSQL builds the

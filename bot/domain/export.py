@@ -324,8 +324,8 @@ def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them.
 
     A row of texts none of which holds a comma, quote, CR or LF is written by joining its cells
-    (the csv module writes exactly that, in ~7 µs for the ~50 cells of an export row; the join
-    and checks take ~2 µs); any other row goes through the csv module."""
+    (the csv module writes exactly that); any other row goes through the csv module. On the
+    benchmark's rows (41% with a comma) 6.0 µs per row against the csv module's 7.1."""
     lines: list[str] = []
     writer: Any = None
     buffer = io.StringIO()

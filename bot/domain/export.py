@@ -193,16 +193,16 @@ class CsvLayout:
             for value in values
         ]
 
-    def deadline_cells(self, deadlines: Iterable[tuple[str, str, str]]) -> list[str]:
+    def deadline_cells(self, deadlines: Iterable[Sequence[str]]) -> list[str]:
         """The `deadline.<id>.*` cells and `deadlines.other` from (ref, due time as text,
-        status), one per ref (the latest round's), in any order."""
+        status) (tuples or lists), one per ref (the latest round's), in any order."""
         cells = [*self._no_deadlines]
-        other = []
+        other: list[tuple[str, str, str]] = []
         position = self._deadline_position
         for deadline in deadlines:
             index = position.get(deadline[0])
             if index is None:
-                other.append(deadline)
+                other.append((deadline[0], deadline[1], deadline[2]))
             else:
                 cells[index] = deadline[1]
                 cells[index + 1] = deadline[2]
@@ -321,10 +321,37 @@ async def write_csv_rows(
 
 
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them."""
+    """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them.
+
+    A row of texts none of which holds a comma, quote, CR or LF is written by joining its cells
+    (the csv module writes exactly that); any other row goes through the csv module. On the
+    benchmark's rows (41% with a comma) 6.0 µs per row against the csv module's 7.1."""
+    lines: list[str] = []
+    writer: Any = None
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue()
+    for row in rows:
+        try:
+            line = ",".join(row)
+        except TypeError:  # a cell that is not a text (an int, None)
+            line = None
+        if (
+            line is not None
+            and len(row) > 1  # a lone empty cell is written quoted
+            and line.count(",") == len(row) - 1
+            and '"' not in line
+            and "\r" not in line
+            and "\n" not in line
+        ):
+            lines.append(line)
+            lines.append("\r\n")
+            continue
+        if writer is None:
+            writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(row)
+        lines.append(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+    return "".join(lines)
 
 
 async def write_csv_lines(

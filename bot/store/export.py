@@ -6,13 +6,14 @@ Each page's approvals and deadline tasks come in one query each (`IN` the page's
 
 `leakbot export` itself reads through the fast paths below: `iter_csv_lines` /
 `iter_json_lines`. On PostgreSQL the server builds each incident's CSV line or JSON text around
-its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, the pages
-are read over two connections at once, and the client puts in the answers (CSV: their cells,
-`csv_answer_lines`; JSON: their text compacted, `_compact_answers`); on SQLite one statement
-per page does most of the flattening (`iter_csv_rows`, `iter_json_records`) and Python the
-rest. `export_page` stays the reference they are tested
-against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they
-flag.
+its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, and the
+client puts in the answers (CSV: their cells, `csv_answer_lines`; JSON: their text compacted,
+`_compact_answers`). On SQLite each page is one row, its rows as one JSON text
+(`_sqlite_page_sql`): for CSV one statement does most of the flattening (`iter_csv_rows`) and
+Python the rest; for JSON SQLite builds the texts (`sqlite_json_lines_sql`). On both the pages
+are read over two connections at once (SQLite's on one snapshot), beside the Python that writes
+them. `export_page` stays the reference they are tested against
+(tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they flag.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import json
 import re
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -54,6 +55,7 @@ from .aio import AsyncConnection
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
+    "SQLITE_EXPORT_PAGE_SIZE",
     "csv_answer_lines",
     "csv_lines_sql",
     "csv_rows_sql",
@@ -66,9 +68,14 @@ __all__ = [
     "json_line_text",
     "json_lines_sql",
     "json_rows_sql",
+    "sqlite_json_lines_sql",
 ]
 
 EXPORT_PAGE_SIZE: Final[int] = 2000
+# SQLite's fast paths (`_pages`, page_size None): each page is one text, decoded at once, with two
+# more in flight; at 2,000 the JSON export's RSS grew by up to ~47 MB (100,000 incidents), at
+# 1,000 by 13-18 MB, for the same CPU (bench/README.md).
+SQLITE_EXPORT_PAGE_SIZE: Final[int] = 1000
 _T = TypeVar("_T")
 
 # `outcome`: how a closed incident ended, from its current closure (the latest, not reopened);
@@ -338,7 +345,9 @@ def _page_of_incidents(*, since: bool) -> str:
     LIMIT :limit"""
 
 
-def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
+def csv_rows_sql(
+    dialect: str, question_ids: Sequence[str], *, since: bool, page: bool = False
+) -> str:
     """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
     after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
     the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
@@ -363,10 +372,16 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
     else:
         # json_extract with several paths: one JSON array of their values (null if missing).
         paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
-        answers = {
-            0: "'[]'",
-            1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
-        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+        if page:  # inside json_array: a JSON value (the page's text holds it decoded)
+            answers = {
+                0: "json_array()",
+                1: f"json_array(p.answers -> {paths})",
+            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+        else:
+            answers = {
+                0: "'[]'",
+                1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
+            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
         decided_by = "json(p.decided_by)"
         deadline = (
             "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
@@ -380,6 +395,18 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
             "ORDER BY a.round, a.created_at, a.id))"
         )
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
+    if page:
+        # (ref, due time as exported, status) per task in round order (the unique index's, no
+        # sort), so that a later round's overwrites its ref; NULL when a due time is stored
+        # in another format (the Python path).
+        due = f"CASE WHEN t.due_at IS NULL THEN '' ELSE {sql.time('t.due_at')} END"
+        deadlines = (
+            "json((SELECT CASE WHEN max(bad) THEN NULL ELSE "
+            "json_group_array(json_array(ref, due, status)) END "
+            f"FROM (SELECT t.ref, {due} AS due, t.status, ({sql.time_unusual('t.due_at')}) AS bad "
+            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+            "ORDER BY t.round)))"
+        )
     outcome = _CURRENT_CLOSURE_OUTCOME_SQL  # a closed vocabulary: never a formula
     listed = decided_by
 
@@ -413,12 +440,35 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
         *(sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")),
     ]
     flag = " OR ".join(f"({condition})" for condition in unusual if condition)
+    if not sql.pg:  # the cells as the csv module writes them: texts (`csv_text` joins them)
+        cells[8] = "CAST(p.round AS TEXT)"
+        cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
+    values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *cells]
+    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
+
+
+def _rows_sql(values: Sequence[str], *, since: bool) -> str:
     # One level, so that the index on (year, seq) gives the order and the limit (no sort).
     return f"""
-    SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
-           {", ".join(cells)}
+    SELECT {", ".join(values)}
     FROM incidents p
     {_page_of_incidents(since=since)}"""
+
+
+def _sqlite_page_sql(values: Sequence[str], *, since: bool) -> str:
+    """SQLite: the page of `_rows_sql(values)` as one row, the JSON text of an array of its rows
+    (each the array of its values; a value from a JSON function is nested as JSON).
+
+    Why one row: the driver's thread steps the statement without Python's lock and takes the
+    lock back to hand over each row; with a row per incident it waited for the lock behind the
+    main thread at every row, so the next page was hardly read while this one was written (wall
+    time was the sum of both). One step per page lets SQLite's work run on the other core, and
+    `json.loads` of the page (C) decodes every row and its nested JSON at once."""
+    return f"""
+    SELECT '[' || group_concat(r, ',') || ']'
+    FROM (SELECT json_array({", ".join(values)}) AS r
+          FROM incidents p
+          {_page_of_incidents(since=since)})"""
 
 
 async def iter_csv_rows(
@@ -426,29 +476,38 @@ async def iter_csv_rows(
     *,
     layout: CsvLayout,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
 ) -> AsyncGenerator[list[list[Any]], None]:
     """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
     or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
     read while the caller writes this one."""
     pg = store.dialect == "postgresql"
-    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
+    statement = text(
+        csv_rows_sql(store.dialect, layout.question_ids, since=since is not None, page=not pg)
+    )
     question_ids = layout.question_ids
     answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
     due_text = _iso if pg else _iso_from_sqlite
     loads = json.loads
 
     def row_of(row: Any) -> list[Any] | None:
-        values = loads(row[20])
-        if pg:  # the answers object
+        values = row[20]  # SQLite: the answers' values, decoded with the page
+        if pg:  # the answers object's text
+            values = loads(values)
             values = [values.get(qid) for qid in question_ids]
-        try:
-            deadlines = _latest_deadlines(row[21], due_text)
-        except ValueError:  # a ref or status holding a separator: the Python path
-            return None
+            try:
+                deadlines: Iterable[Sequence[str]] = _latest_deadlines(row[21], due_text)
+            except ValueError:  # a ref or status holding a separator: the Python path
+                return None
+        else:  # (ref, due, status) in round order: the latest round's per ref is the last
+            deadlines = row[21]
+            if deadlines is None:  # a due time stored in another format
+                return None
+            if len(deadlines) > 1:  # type: ignore[arg-type]
+                deadlines = {deadline[0]: deadline for deadline in deadlines}.values()
         return [*row[3:20], *answer_cells(values), *deadline_cells(deadlines)]
 
-    async for page in _pages(store, statement, since, page_size, row_of, layout.row):
+    async for page in _pages(store, statement, since, page_size, row_of, layout.row, paged=not pg):
         yield page
 
 
@@ -456,25 +515,33 @@ async def _pages(
     store: Store,
     statement: TextClause,
     since: datetime | None,
-    page_size: int,
+    page_size: int | None,
     make: Callable[[Any], _T | None],
     fallback: Callable[[ExportedIncident], _T],
     *,
     columns: Sequence[str] = (),
     make_all: Callable[[Sequence[list[Any]]], list[_T | None]] | None = None,
+    paged: bool = False,
 ) -> AsyncGenerator[list[_T], None]:
     """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
-    keyset; a row flagged or that `make` declines (None) is `fallback` of the incident as
-    `export_page` reads it. SQLite: one read connection (one snapshot), the next page read
-    while this one is used. PostgreSQL: each page is its own statement (as in `iter_export`),
-    over two connections, so that the server builds two pages at once (its work per row is
-    most of an export's time there): the pages' bounds first (every `page_size`-th key, one
-    index-only scan), then each range on the next free connection, yielded in order.
+    keyset (`paged`: each page is one row, `_sqlite_page_sql`'s); a row flagged or that `make`
+    declines (None) is `fallback` of the incident as `export_page` reads it. `page_size` None:
+    `EXPORT_PAGE_SIZE` (PostgreSQL) or `SQLITE_EXPORT_PAGE_SIZE`.
+
+    SQLite, `paged`: two read connections on one snapshot, each with its next range in flight
+    while a page is made (the pages' bounds first, as below); not `paged`: one connection, the
+    next page read while this one is used. PostgreSQL: each page is its own statement (as in
+    `iter_export`), over two connections, so that the server builds two pages at once (its work
+    per row is most of an export's time there): the pages' bounds first (every `page_size`-th
+    key, one index-only scan), then each range on the next free connection, yielded in order.
 
     With `make_all` (PostgreSQL; a statement whose rows are never flagged), a page comes as one
     row of arrays, one per column of `columns` (`array_agg`), and `make_all` of those arrays
     gives the page's items (None: `fallback`'s): a row per incident cost the client ~4 us of
     CPU (the driver's record, SQLAlchemy's row, a call of `make`), three quarters of its work."""
+    pg = store.dialect == "postgresql"
+    if page_size is None:
+        page_size = EXPORT_PAGE_SIZE if pg else SQLITE_EXPORT_PAGE_SIZE
     params: dict[str, Any] = {"limit": page_size}
     bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
     bounds_statement = text(bounds_sql)
@@ -482,14 +549,18 @@ async def _pages(
         statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
         bounds_statement = bounds_statement.bindparams(bindparam("since", type_=UTCDateTime()))
         params["since"] = since
-    pg = store.dialect == "postgresql"
+    loads = json.loads
 
     async def fetch(
         conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
     ) -> list[Any]:
         key = {"after_year": after[0], "after_seq": after[1], "limit": limit}
         key |= {"upto_year": upto[0], "upto_seq": upto[1]}
-        return list((await conn.execute(statement, params | key)).all())
+        result = await conn.execute(statement, params | key)
+        if not paged:
+            return list(result.all())
+        page = result.scalar()  # `_sqlite_page_sql`: the page as one JSON text (NULL: none)
+        return loads(page) if page is not None else []
 
     async def complete(conn: AsyncConnection, ids: Sequence[str], page: list[Any]) -> None:
         """The Python path's items in the page's gaps (None)."""
@@ -497,6 +568,51 @@ async def _pages(
         where = incidents.c.id.in_(list(positions))
         for item in await _export_items(conn, where):
             page[positions[item.id]] = fallback(item)
+
+    if paged:
+        async with store.read() as conn, store.read() as other:
+            connections = (conn, other)
+
+            # Both snapshots start while this holds the write lock: no commit between them,
+            # so the two connections read the same database (as one connection would).
+            async def start(_: AsyncConnection) -> None:
+                for each in connections:
+                    await each.execute(text("SELECT 1 FROM incidents LIMIT 1"))
+
+            await store.write(start)
+            bounds = [(row[0], row[1]) for row in await conn.execute(bounds_statement, params)]
+            ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
+            # Each connection has its next range in flight while a page is made (SQLite's work
+            # for two pages on the other core, beside this thread's).
+            reading: dict[AsyncConnection, asyncio.Future[Any]] = {}
+            pending: deque[tuple[AsyncConnection, asyncio.Future[Any]]] = deque()
+
+            def launch(on: AsyncConnection) -> None:
+                if ranges:
+                    after, upto = ranges.popleft()
+                    reading[on] = asyncio.ensure_future(fetch(on, after, upto, page_size))
+                    pending.append((on, reading[on]))
+
+            try:
+                for each in connections:
+                    launch(each)
+                while pending:
+                    on, future = pending.popleft()
+                    rows = await future
+                    launch(on)
+                    page = [None if row[2] else make(row) for row in rows]
+                    if None in page:
+                        following = reading.get(on)
+                        if following is not None:  # one statement at a time on `on`
+                            await asyncio.wait([following])
+                        await complete(on, [row[3] for row in rows], page)
+                    yield page  # type: ignore[misc]
+            finally:
+                for _, future in pending:  # stopped early: let the reads end first
+                    future.cancel()
+                    with suppress(BaseException):
+                        await future
+        return
 
     async with store.read() as conn:
         if not pg:
@@ -634,7 +750,7 @@ def _iso_from_sqlite(value: str) -> str:
 # `json_record` (the code `incident_json` uses).
 
 
-def json_rows_sql(dialect: str, *, since: bool) -> str:
+def json_rows_sql(dialect: str, *, since: bool, page: bool = False) -> str:
     """One page of rows for the JSON export, like `csv_rows_sql`: `year, seq, needs_python`, the
     incident's values in `json_record`'s order (approvals, answers, deadlines as JSON texts;
     approvals' and deadlines' times as stored on SQLite, ISO 8601 on PostgreSQL)."""
@@ -667,6 +783,9 @@ def json_rows_sql(dialect: str, *, since: bool) -> str:
         )
         decided_by, answers = "p.decided_by", "p.answers"
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
+    if page:  # SQLite: nested in the page's JSON as JSON (decoded with the page)
+        approvals, deadlines = f"json({approvals})", f"json({deadlines})"
+        decided_by, answers = f"json({decided_by})", f"json({answers})"
     outcome = _CURRENT_CLOSURE_OUTCOME_SQL
     values = [
         "p.id",
@@ -692,21 +811,20 @@ def json_rows_sql(dialect: str, *, since: bool) -> str:
         sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")
     ]
     flag = " OR ".join(f"({condition})" for condition in unusual if condition) or "false"
-    return f"""
-    SELECT p.year, p.seq, CASE WHEN {flag} THEN 1 ELSE 0 END AS needs_python,
-           {", ".join(values)}
-    FROM incidents p
-    {_page_of_incidents(since=since)}"""
+    values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *values]
+    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
 
 
 def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
-    loads = json.loads
+    """`json_record` of a `json_rows_sql` row: PostgreSQL's JSON values as text, SQLite's
+    (`page`) already decoded (`_json` takes either)."""
+    loads = _json
     at_text = _iso if pg else _iso_from_sqlite
 
     def record(row: Any) -> dict[str, Any]:
-        approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17] or "[]")]
+        approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17]) or ()]
         latest: dict[str, list[Any]] = {}
-        for task in loads(row[20] or "[]"):
+        for task in loads(row[20]) or ():
             known = latest.get(task[0])
             if known is None or known[1] < task[1]:
                 latest[task[0]] = task
@@ -721,7 +839,7 @@ def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
             )
             for ref, task in sorted(latest.items())
         ]
-        decided_by = loads(row[14]) if row[14] is not None else None
+        decided_by = loads(row[14])
         return json_record(
             row[3],
             row[4],
@@ -750,13 +868,16 @@ async def iter_json_records(
     store: Store,
     *,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
     id order, a page at a time; the next page is read while the caller writes this one."""
-    record = _json_record_maker(store.dialect == "postgresql")
-    statement = text(json_rows_sql(store.dialect, since=since is not None))
-    async for page in _pages(store, statement, since, page_size, record, incident_json):
+    pg = store.dialect == "postgresql"
+    record = _json_record_maker(pg)
+    statement = text(json_rows_sql(store.dialect, since=since is not None, page=not pg))
+    async for page in _pages(
+        store, statement, since, page_size, record, incident_json, paged=not pg
+    ):
         yield page
 
 
@@ -1026,7 +1147,7 @@ async def iter_csv_lines(
     *,
     layout: CsvLayout,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
     lines_in_sql: bool | None = None,
 ) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
@@ -1205,23 +1326,127 @@ def json_line_text(row: Any) -> str | None:
     return None if head is None else head + _compact_answers(row[5]) + row[6]
 
 
+def sqlite_json_lines_sql(*, since: bool) -> str:
+    """SQLite: one page (`_sqlite_page_sql`) of incidents as the compact text of
+    `incident_json`'s object: `year, seq, 0, id, line`, the line NULL for the Python path.
+
+    The answers and decided_by are the stored JSON text minified by `json()` (kept as written:
+    key order, number literals, string escapes), which is Python's text for them when the
+    store wrote them (`json.dumps`, ensure_ascii off: the export's own rules but for the
+    spaces); any with a backslash go to Python, as on PostgreSQL (`json_lines_sql`). Texts are
+    quoted by `json_quote`, whose escapes are Python's (a backslash before a quote or a
+    backslash; b, t, n, f, r; u00XX in lower case for the other control characters). A time
+    stored in another format makes the line NULL."""
+    sql = _Lines("sqlite")
+
+    def time(column: str) -> str:
+        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
+
+    def obj(*pairs: tuple[str, str]) -> str:
+        return "'{' || " + " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs) + " || '}'"
+
+    def array(item: str, bad: str, rows: str, null_when: str = "") -> str:
+        """The JSON array of `item` over `rows`, in their order; NULL when `bad` for one (or
+        `null_when`, an aggregate of `rows`)."""
+        return (
+            f"(SELECT CASE WHEN max(bad) THEN NULL {null_when} WHEN count(*) = 0 THEN '[]' "
+            f"ELSE '[' || group_concat(item, ',') || ']' END "
+            f"FROM (SELECT {item} AS item, ifnull({bad}, 0) AS bad, {rows}))"
+        )
+
+    approvals = array(
+        obj(
+            ("round", "a.round"),
+            ("approver_id", "json_quote(a.approver_id)"),
+            ("action", "json_quote(a.action)"),
+            ("at", f"json_quote({time('a.created_at')})"),
+        ),
+        str(sql.time_unusual("a.created_at")),
+        "a.id FROM approvals a WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id",
+    )
+    deadline = obj(
+        ("ref", "json_quote(t.ref)"),
+        ("round", "t.round"),
+        ("due_at", f"json_quote({time('t.due_at')})"),
+        ("status", "json_quote(t.status)"),
+        ("done_at", f"json_quote({time('t.done_at')})"),
+        ("owner_id", "json_quote(t.owner_id)"),
+    )
+    bad_times = f"({sql.time_unusual('t.due_at')}) OR ({sql.time_unusual('t.done_at')})"
+    deadline_tasks = "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline'"
+    # Most incidents have their deadlines from one round: then they are simply in ref order
+    # (a GROUP BY per incident was ~1/8 of the statement's time); for the others (NULL) the
+    # latest round's task per ref, sorted (max(t.round): the other columns are that task's,
+    # SQLite's bare columns).
+    deadlines = (
+        "coalesce("
+        + array(
+            deadline,
+            bad_times,
+            f"t.round AS round {deadline_tasks} ORDER BY t.round, t.ref",
+            "WHEN min(round) < max(round) THEN NULL",
+        )
+        + ", "
+        + array(deadline, bad_times, f"max(t.round) {deadline_tasks} GROUP BY t.ref ORDER BY t.ref")
+        + ")"
+    )
+    record = obj(
+        ("id", "json_quote(p.id)"),
+        ("status", "json_quote(p.status)"),
+        ("partner", "json_quote(p.partner)"),
+        ("reporter_id", "json_quote(p.reporter_id)"),
+        ("team_id", "json_quote(p.team_id)"),
+        ("locale", "json_quote(p.locale)"),
+        ("created_at", f"json_quote({time('p.created_at')})"),
+        ("updated_at", f"json_quote({time('p.updated_at')})"),
+        ("round", "p.round"),
+        ("recommendation", "json_quote(p.recommendation)"),
+        ("decided_action", "json_quote(p.decided_action)"),
+        ("decided_by", "ifnull(json(p.decided_by), '[]')"),
+        ("decided_at", f"json_quote({time('p.decided_at')})"),
+        ("decision_reason", "json_quote(p.decision_reason)"),
+        (
+            "followed_recommendation",
+            "CASE WHEN p.decided_action IS NULL THEN 'null' "
+            "WHEN p.decided_action = p.recommendation THEN 'true' ELSE 'false' END",
+        ),
+        ("approvals", approvals),
+        ("outcome", f"json_quote({_CURRENT_CLOSURE_OUTCOME_SQL})"),
+        ("answers", "json(p.answers)"),
+        ("deadlines", deadlines),
+    )
+    python_only = " OR ".join(
+        [
+            f"instr(p.answers, {_BACKSLASH})",
+            f"instr(ifnull(p.decided_by, ''), {_BACKSLASH})",
+            *(
+                f"({sql.time_unusual(f'p.{column}')})"
+                for column in ("created_at", "updated_at", "decided_at")
+            ),
+        ]
+    )
+    line = f"CASE WHEN {python_only} THEN NULL ELSE {record} END"
+    return _sqlite_page_sql(["p.year", "p.seq", "0", "p.id", line], since=since)
+
+
 async def iter_json_lines(
     store: Store,
     *,
     since: datetime | None = None,
-    page_size: int = EXPORT_PAGE_SIZE,
+    page_size: int | None = None,
 ) -> AsyncGenerator[list[str], None]:
     """Every incident (created at or after `since`) as the compact JSON text of its object
     (`json_text(incident_json(...))`), in id order, a page at a time. PostgreSQL builds the
-    texts (`json_lines_sql`); SQLite's rows come from `iter_json_records`."""
-    if store.dialect != "postgresql":
-        async for records in iter_json_records(store, since=since, page_size=page_size):
-            yield [json_text(record) for record in records]
-        return
-    statement = text(json_lines_sql(since=since is not None))
+    texts (`json_lines_sql`, `sqlite_json_lines_sql`)."""
+    pg = store.dialect == "postgresql"
+    lines_sql = json_lines_sql if pg else sqlite_json_lines_sql
+    statement = text(lines_sql(since=since is not None))
 
     def python_line(item: ExportedIncident) -> str:
         return json_text(incident_json(item))
+
+    def sqlite_line(row: Any) -> str | None:
+        return row[4]  # type: ignore[no-any-return]
 
     def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
         heads, answers, tails = arrays
@@ -1231,6 +1456,12 @@ async def iter_json_lines(
             for head, stored, tail in zip(heads, answers, tails, strict=True)
         ]
 
+    if not pg:
+        async for page in _pages(
+            store, statement, since, page_size, sqlite_line, python_line, paged=True
+        ):
+            yield page
+        return
     async for page in _pages(
         store,
         statement,

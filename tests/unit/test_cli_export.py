@@ -262,6 +262,29 @@ async def test_csv_cells_never_start_a_formula(
     assert json.loads(out)["partner"] == '=HYPERLINK("http://x")'  # JSON keeps the text as is
 
 
+async def test_export_collects_garbage_less_often_then_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While exporting, the cyclic collector's first threshold is `EXPORT_GC_THRESHOLD`; after
+    it (an error included), the process's thresholds are back."""
+    import gc
+
+    from bot import cli_export
+
+    seen: list[tuple[int, ...]] = []
+
+    async def pages(*_: Any) -> int:
+        seen.append(gc.get_threshold())
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cli_export, "_export_pages", pages)
+    before = gc.get_threshold()
+    with pytest.raises(OSError):
+        await cli_export._export(None, None, "csv", None, io.StringIO())  # type: ignore[arg-type]
+    assert seen == [(cli_export.EXPORT_GC_THRESHOLD, 10, 10)] != [before]
+    assert gc.get_threshold() == before
+
+
 async def test_empty_store_gives_a_header_only_csv(store: Store, run_export: CliRun) -> None:
     code, out, _ = await run_export()
     assert code == 0

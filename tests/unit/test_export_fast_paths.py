@@ -23,6 +23,7 @@ from sqlalchemy import text, update
 
 from bot.domain.export import (
     CsvLayout,
+    csv_text,
     write_csv_lines,
     write_csv_rows,
     write_export,
@@ -42,6 +43,7 @@ from bot.store.export import (
     iter_json_records,
     json_line_text,
     json_lines_sql,
+    sqlite_json_lines_sql,
 )
 from bot.store.tables import incidents, tasks
 
@@ -227,6 +229,18 @@ async def _awkward_history(store: Store) -> list[str]:
                 text("UPDATE tasks SET due_at = substr(due_at, 1, 19) WHERE incident_id = :id"),
                 {"id": ids[13]},
             )
+            # Times only the JSON exports show: an approval's, a deadline's done_at.
+            await conn.execute(
+                text("UPDATE approvals SET created_at = created_at || 'Z' WHERE incident_id = :id"),
+                {"id": ids[3]},
+            )
+            await conn.execute(
+                text(
+                    "UPDATE tasks SET done_at = '2026-05-20 10:00:00.5' "
+                    "WHERE incident_id = :id AND ref = 'appi_preliminary'"
+                ),
+                {"id": ids[16]},
+            )
 
     await store.write(odd_shapes)
     return ids
@@ -273,8 +287,8 @@ async def test_fast_paths_write_the_python_paths_bytes(store: Store) -> None:
                 fmt,
                 page_size,
             )
-    csv_text = await _python_path(store, playbook, "csv")
-    assert csv_text.count("\r\n") >= len(ids) + 1 and "'=HYPERLINK" in csv_text
+    csv_output = await _python_path(store, playbook, "csv")
+    assert csv_output.count("\r\n") >= len(ids) + 1 and "'=HYPERLINK" in csv_output
 
 
 async def test_outcome_is_the_current_closures(store: Store) -> None:
@@ -376,6 +390,94 @@ async def test_json_lines_the_database_builds(store: Store) -> None:
     # answer sets 7 and 10 hold \u0007 and \u0000: decoded and encoded again
     assert json.loads(lines[ids[7]])["answers"]["description"] == "back\\slash \u0007 bell"
     assert '"NUL \\u0000 inside"' in lines[ids[10]]
+
+
+async def test_sqlite_json_lines_the_database_builds(store: Store) -> None:
+    """SQLite builds the JSON text of most incidents of the awkward data set (Japanese, quotes,
+    newlines, tabs, formula starts, numbers of every kind, nested answers, re-created and
+    unknown deadlines) and leaves to Python (NULL) those with a backslash in their answers or
+    decided_by, or a time stored in another format (the incident's, a deadline's, an
+    approval's); each line it builds is the Python path's."""
+    if store.dialect != "sqlite":
+        return  # PostgreSQL's: `json_lines_sql`
+    ids = await _awkward_history(store)
+    async with store.read() as conn:
+        page = (await conn.execute(text(sqlite_json_lines_sql(since=False)), KEYS)).scalar()
+    rows = json.loads(page)
+    in_key_order = sorted(ids, key=lambda i: tuple(int(part) for part in i.split("-")[1:]))
+    assert [row[3] for row in rows] == in_key_order
+    lines = {row[3]: row[4] for row in rows}
+    nulls = {i for i, line in lines.items() if line is None}
+    # ids[1]: decided_by of escaped texts; answer sets 7 and 10 hold escapes; ids[3]: an
+    # approval's time, ids[16]: a deadline's done_at, stored in another format
+    assert {ids[n] for n in (1, 3, 7, 10, 16)} <= nulls
+    # plain partners; answer sets 0, 6 (nested), 8 (a big integer), 9 (1e+21, nested lists)
+    assert not {ids[n] for n in (0, 6, 8, 33)} & nulls
+    assert len(lines) - len(nulls) >= 10
+    expected = await _python_path(store, _playbook(), "jsonl")
+    python_lines = dict(zip(in_key_order, expected.splitlines(), strict=True))
+    for incident_id, line in lines.items():
+        if line is not None:
+            assert line == python_lines[incident_id], incident_id
+    assert json.loads(lines[ids[6]])["answers"]["damage"] == {"b": 2, "a": [1, "x"]}
+
+
+async def test_sqlite_export_reads_one_snapshot(store: Store) -> None:
+    """SQLite's pages come over two connections: both read the database as it was when the
+    export started, whatever is written meanwhile (one snapshot, as one connection gives)."""
+    if store.dialect != "sqlite":
+        return  # PostgreSQL: each page is its own statement (`_pages`)
+    ids = await _awkward_history(store)
+    playbook = _playbook()
+    layout = CsvLayout(playbook)
+    for fmt in ("csv", "jsonl"):
+        path = "csv:python" if fmt == "csv" else "jsonl:text"  # `leakbot export`'s
+        before = await _fast_path(store, playbook, path, page_size=3)
+        if fmt == "csv":
+            pages: Any = iter_csv_lines(store, layout=layout, page_size=3)
+        else:
+            pages = iter_json_lines(store, page_size=3)
+        first = await anext(pages)
+
+        async def change(conn: AsyncConnection) -> None:
+            await conn.execute(update(incidents).values(partner="変更後"))
+
+        await store.write(change)
+        await store.create_incident(_incident(99), now=T0 + timedelta(days=99))
+        out = io.StringIO()
+        rest = [first] + [page async for page in pages]
+        if fmt == "csv":
+            out.write(csv_text([layout.columns]))
+            out.write("".join(lines for _, lines in rest))
+            assert out.getvalue() == before
+        else:
+            assert "".join(line + "\n" for page in rest for line in page) == before
+        assert "変更後" not in out.getvalue() and len(ids) == 40
+    # the changes are there for the next export
+    assert "変更後" in await _fast_path(store, playbook, "jsonl", page_size=3)
+
+
+def test_csv_text_is_the_csv_modules_text() -> None:
+    """`csv_text` joins the rows that need no quoting itself: the csv module's bytes either way."""
+    rows: list[list[Any]] = [
+        ["a", "b", "c"],
+        ["株式会社", "", "'=1+1"],
+        ["a,b", "c", 'say "x"'],
+        ["line\nbreak", "cr\rhere", "\t"],
+        ["x", 3, None],
+        [""],
+        ["only"],
+        [],
+        ["", ""],
+        [" space ", "tab\tin", "semi; colon"],
+    ]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerows(rows)
+    assert csv_text(rows) == expected.getvalue()
+    for row in rows:
+        single = io.StringIO()
+        csv.writer(single, lineterminator="\r\n").writerow(row)
+        assert csv_text([row]) == single.getvalue(), row
 
 
 async def test_empty_store(store: Store) -> None:

@@ -30,6 +30,7 @@ from .aio import AsyncConnection, AsyncEngine, create_async_engine
 from .common import dumps
 from .migrate import read_status, upgrade_in_child, upgrade_to_head
 from .records import MigrationStatus
+from .sqlite_driver import dbapi as sqlite_dbapi
 from .urls import display_url, resolve_database_url
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Database", "create_engine"]
@@ -67,6 +68,8 @@ def create_engine(url: str, *, echo: bool) -> AsyncEngine:
         )
     engine = create_async_engine(
         url,
+        # SQLAlchemy's aiosqlite dialect with one trip to the driver's thread per statement.
+        module=sqlite_dbapi(),
         echo=echo,
         hide_parameters=True,
         json_serializer=dumps,

@@ -12,7 +12,7 @@ from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select
 from sqlalchemy.engine import RowMapping
 
 from .aio import AsyncConnection
-from .common import aware, chunks, insert, is_postgres, to_record
+from .common import aware, chunks, insert, is_postgres, set_params, set_values, to_record
 from .records import IncidentRecord, OutboxItem, OutboxMessage
 from .tables import outbox
 
@@ -148,15 +148,22 @@ _LEASE = (
 
 async def finish_item(conn: AsyncConnection, item_id: int, worker_id: str, **values: Any) -> bool:
     """End this worker's lease with these column values. False: the lease was lost."""
-    result = await conn.execute(
+    params = {"item_id": item_id, "worker_id": worker_id, **set_params(values)}
+    result = await conn.execute(_finish_statement(tuple(values)), params)
+    return result.first() is not None
+
+
+@functools.cache
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    """finish_item's UPDATE, built once per set of columns (mark_sent, mark_retry, …)."""
+    return (
         outbox.update()
-        .where(outbox.c.id == item_id)
+        .where(outbox.c.id == bindparam("item_id"))
         .where(outbox.c.status == "pending")
-        .where(outbox.c.leased_by == worker_id)
-        .values(lease_until=None, leased_by=None, **values)
+        .where(outbox.c.leased_by == bindparam("worker_id"))
+        .values(lease_until=None, leased_by=None, **set_values(outbox, columns))
         .returning(outbox.c.id)
     )
-    return result.first() is not None
 
 
 async def mark_sent(

@@ -10,8 +10,10 @@ event loop through its self-pipe and a greenlet switch: on an approval click (45
 
 How: the statement runs start to end in one function on that thread (cursor, execute, rows,
 description, rowcount, lastrowid, close) and the adapter keeps what it returned, as
-`AsyncAdapt_dbapi_cursor` keeps the rows it fetched. A rollback with no transaction open is a
-no-op in sqlite3 itself (it checks the same flag), so it is skipped without the trip. The
+`AsyncAdapt_dbapi_cursor` keeps the rows it fetched. A transaction's BEGIN goes in the same trip
+as its first statement (`begin_with_next`, from the engine's "begin" hook). A commit or rollback
+with no transaction open is a no-op in sqlite3 itself (it checks the same flag), so it is skipped
+without the trip. The
 dialect, its URL (`sqlite+aiosqlite://`), types and pool are SQLAlchemy's; only the DB-API module
 it is given changes (`create_engine(..., module=dbapi())`). Uses aiosqlite's `_execute` and
 `_conn`, as SQLAlchemy's own adapter does; tests/store/test_store_sqlite_driver.py pins it.
@@ -34,15 +36,20 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["dbapi"]
+__all__ = ["LazyBegin", "dbapi"]
 
 # What one statement leaves behind: description, rows (None without a result), rowcount,
 # lastrowid.
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
 
 
-def _run(conn: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the connection's thread: the whole statement, its cursor closed before returning."""
+def _run(
+    conn: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """On the connection's thread: the transaction's BEGIN if it is still to come, then the whole
+    statement, its cursor closed before returning."""
+    if begin is not None:
+        conn._conn.execute(begin).close()
     cursor = conn._conn.cursor()
     try:
         if many:
@@ -95,9 +102,16 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
         pass  # rows are all fetched at once: nothing to size
 
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        adapted = self._adapt_connection
+        begin: str | None = None
+        if isinstance(adapted, _Connection) and adapted._begin is not None:
+            # Tried once: if it fails, the transaction did not start.
+            begin, adapted._begin = adapted._begin, None
         try:
             outcome: _Outcome = await_(
-                self._connection._execute(_run, self._connection, operation, parameters, many)
+                self._connection._execute(
+                    _run, self._connection, begin, operation, parameters, many
+                )
             )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
@@ -124,17 +138,35 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_begin",)
 
     _cursor_cls = _Cursor
 
-    def rollback(self) -> None:
-        # sqlite3's rollback does nothing outside a transaction; reading the flag needs no trip
-        # (aiosqlite's own `in_transaction` reads it from the event loop's thread too).
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def begin_with_next(self, statement: str) -> None:
+        """Start the transaction with `statement` (BEGIN, BEGIN IMMEDIATE) in the same trip as
+        its first statement, not a trip of its own. A transaction without statements never
+        starts (its commit or rollback has nothing to end)."""
+        self._begin = statement
+
+    def _idle(self) -> bool:
+        """No transaction open: sqlite3's commit and rollback would do nothing. Reading the flag
+        needs no trip (aiosqlite's own `in_transaction` reads it from the event loop's thread
+        too)."""
+        self._begin = None
         connection = self._connection._connection
-        if connection is not None and not connection.in_transaction:
-            return
-        super().rollback()
+        return connection is not None and not connection.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
 
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -146,3 +178,7 @@ class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
 def dbapi() -> _DBAPI:
     """The DB-API module to give `create_engine(..., module=...)` for `sqlite+aiosqlite` URLs."""
     return _DBAPI(aiosqlite, sqlite3)
+
+
+# The adapter's type, for the engine's "begin" hook (bot/store/engine.py).
+LazyBegin = _Connection

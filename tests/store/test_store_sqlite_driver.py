@@ -5,6 +5,7 @@ connection with no transaction, and a rollback inside one still undoes it."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,42 @@ async def test_the_store_uses_it(tmp_path: Path, trips: Trips) -> None:
             pass
         trips.count = 0
         await database.write(lambda conn: conn.exec_driver_sql("SELECT 1"))
-        # BEGIN IMMEDIATE, the statement, COMMIT; no rollback on return.
-        assert trips.count == 3
+        # BEGIN IMMEDIATE with the statement, then COMMIT; no rollback on return.
+        assert trips.count == 2
+
+        async def nothing(_conn: Any) -> None:
+            return None
+
+        await database.write(nothing)  # a transaction without statements never starts
+        assert trips.count == 2
     finally:
+        await database.close()
+
+
+async def test_a_write_holds_the_write_lock_from_its_first_statement(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE, sent with the transaction's first statement: after a mere SELECT the
+    write lock is held (a deferred BEGIN would not take it), so another writer must wait."""
+    path = tmp_path / "lock.db"
+    database = await Database.open(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+
+        async def select_then_try_other(conn: Any) -> str:
+            await conn.exec_driver_sql("SELECT 1")
+            try:
+                other.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                return str(exc)
+            other.execute("ROLLBACK")
+            return "not locked"
+
+        assert await database.write(select_then_try_other) == "database is locked"
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.execute("ROLLBACK")
+        async with database.read() as conn:  # a reader's deferred BEGIN takes no write lock
+            await conn.exec_driver_sql("SELECT 1")
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
         await database.close()

@@ -105,7 +105,6 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
         adapted = self._adapt_connection
         begin: str | None = None
         if isinstance(adapted, _Connection) and adapted._begin is not None:
-            # Tried once: if it fails, the transaction did not start.
             begin, adapted._begin = adapted._begin, None
         try:
             outcome: _Outcome = await_(
@@ -114,6 +113,10 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
                 )
             )
         except Exception as error:
+            if isinstance(adapted, _Connection) and begin is not None and adapted._idle():
+                # The BEGIN failed (e.g. the write lock stayed busy): the transaction has not
+                # started, and the next statement tries again; none runs outside it.
+                adapted._begin = begin
             self._adapt_connection._handle_exception(error)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
@@ -145,6 +148,17 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            # A server-side cursor makes trips of its own: the BEGIN goes first, alone.
+            begin, self._begin = self._begin, None
+            try:
+                await_(self._connection._execute(self._connection._conn.execute, begin))
+            except Exception as error:
+                self._begin = begin
+                self._handle_exception(error)
+        return super().cursor(server_side)
 
     def begin_with_next(self, statement: str) -> None:
         """Start the transaction with `statement` (BEGIN, BEGIN IMMEDIATE) in the same trip as

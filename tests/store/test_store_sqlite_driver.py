@@ -200,3 +200,61 @@ async def test_a_write_holds_the_write_lock_from_its_first_statement(tmp_path: P
     finally:
         other.close()
         await database.close()
+
+
+async def test_a_failed_begin_is_tried_again_and_no_statement_runs_outside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The BEGIN travels with the first statement, so its failure (the write lock held by
+    another process, here at once: no busy timeout) is that statement's. Work that catches it
+    and goes on must not run its next statements outside a transaction: they begin it again."""
+    from bot.store import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    path = tmp_path / "busy.db"
+    database = await Database.open(f"sqlite+aiosqlite:///{path}")
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        await database.write(lambda conn: conn.exec_driver_sql("CREATE TABLE t (x TEXT)"))
+        holder.execute("BEGIN IMMEDIATE")
+        failures: list[str] = []
+
+        async def work(conn: Any) -> bool:
+            try:
+                await conn.exec_driver_sql("INSERT INTO t VALUES ('x')")
+            except OperationalError as exc:
+                failures.append(str(exc.orig))
+                holder.execute("ROLLBACK")  # the lock is free now
+            await conn.exec_driver_sql("INSERT INTO t VALUES ('y')")
+            raw = await conn.get_raw_connection()
+            return bool(raw.driver_connection.in_transaction)
+
+        assert await database.write(work) is True
+        assert failures == ["database is locked"]
+        async with database.read() as conn:
+            rows = (await conn.exec_driver_sql("SELECT x FROM t")).scalars().all()
+        assert rows == ["y"]
+    finally:
+        holder.close()
+        await database.close()
+
+
+async def test_a_server_side_cursor_first_still_begins_the_transaction(tmp_path: Path) -> None:
+    """A streamed result (server-side cursor: trips of its own) as a transaction's first
+    statement: its BEGIN is sent before it, alone."""
+    database = await Database.open(_url(tmp_path, "stream.db"))
+    try:
+        await database.write(lambda conn: conn.exec_driver_sql("CREATE TABLE t (x TEXT)"))
+        await database.write(lambda conn: conn.exec_driver_sql("INSERT INTO t VALUES ('a')"))
+
+        def streamed(sync: Any) -> tuple[list[str], bool]:
+            result = sync.execution_options(stream_results=True).exec_driver_sql("SELECT x FROM t")
+            rows = [str(row[0]) for row in result]
+            return rows, bool(sync.connection.driver_connection.in_transaction)
+
+        async def work(conn: Any) -> tuple[list[str], bool]:
+            return await conn.run_sync(streamed)  # type: ignore[no-any-return]
+
+        assert await database.write(work) == (["a"], True)
+    finally:
+        await database.close()

@@ -99,11 +99,6 @@ async def record_approval(
         return ApprovalOutcome("duplicate", incident, action, len(approvers), required, approvers)
     entries: list[AuditEntry] = []
     vote = {"round": round_, "action": action}
-    mine = and_(
-        approvals.c.incident_id == incident_id,
-        approvals.c.round == round_,
-        approvals.c.approver_id == approver_id,
-    )
     if previous is None:
         await conn.execute(
             _INSERT_VOTE,
@@ -116,7 +111,12 @@ async def record_approval(
             },
         )
         entries.append(AuditEntry(incident_id, approver_id, "approval.recorded", now, None, vote))
-    else:
+    else:  # a changed vote (rare): built here
+        mine = and_(
+            approvals.c.incident_id == incident_id,
+            approvals.c.round == round_,
+            approvals.c.approver_id == approver_id,
+        )
         await conn.execute(approvals.update().where(mine).values(action=action, created_at=now))
         entries.append(
             AuditEntry(

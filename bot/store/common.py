@@ -8,7 +8,9 @@ from dataclasses import fields
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import BindParameter, bindparam
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.schema import Table
 
 from .aio import AsyncConnection
@@ -90,3 +92,24 @@ def on_the_hour(*moments: datetime) -> bool:
 # (`.values(rows)`): a multi-row VALUES has no cache key, so SQLAlchemy compiled it again on
 # every run (a decision ran five: ~5 ms of CPU per click, bench/ack_statements.py). Several
 # rows still make one INSERT (SQLAlchemy's "insertmanyvalues": one statement, rows in order).
+
+
+# -- UPDATE statements built once: the new values are parameters ---------------------------------
+# An UPDATE built per call costs more CPU than running it (construction, then its cache key):
+# statements that set a varying set of columns are built once per set, with `set_values` in
+# `.values(...)` and `set_params` among the parameters (bench/README.md, "ackcpu, third pass").
+
+
+def set_values(table: Table, columns: tuple[str, ...]) -> dict[str, BindParameter[Any]]:
+    """`column: bindparam` for `.values(...)` of a statement built once per set of columns."""
+    return {column: bindparam(f"set_{column}", type_=table.c[column].type) for column in columns}
+
+
+def set_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `set_values` names, for these values."""
+    return {f"set_{column}": value for column, value in values.items()}
+
+
+def plain_values(values: dict[str, Any]) -> bool:
+    """Values a statement built once can take as parameters (no SQL expressions)."""
+    return not any(isinstance(value, ClauseElement) for value in values.values())

@@ -24,12 +24,14 @@ from typing import Any, Final, Self, TypeVar
 
 from sqlalchemy import event, literal, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 
 from .aio import AsyncConnection, AsyncEngine, create_async_engine
 from .common import dumps
 from .migrate import read_status, upgrade_in_child, upgrade_to_head
 from .records import MigrationStatus
+from .sqlite_driver import LazyBegin
+from .sqlite_driver import dbapi as sqlite_dbapi
 from .urls import display_url, resolve_database_url
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Database", "create_engine"]
@@ -40,15 +42,18 @@ SQLITE_BUSY_TIMEOUT_MS: Final[int] = 5000
 _READ_ONLY: Final[str] = "leakbot_read_only"
 _TRANSIENT_PG_STATES: Final[frozenset[str]] = frozenset({"40001", "40P01"})
 _MAX_TX_ATTEMPTS: Final[int] = 4
+# A PostgreSQL connection idle this long is pinged before use (_install_pg_hooks).
+PG_PING_AFTER_IDLE_SECONDS: Final[float] = 30.0
+_LAST_USED: Final[str] = "leakbot_last_used"
 
 
 def create_engine(url: str, *, echo: bool) -> AsyncEngine:
     if url.startswith("postgresql"):
-        return create_async_engine(
+        pg = create_async_engine(
             url,
             echo=echo,
             # Connections idle in autocommit: reads need no BEGIN/ROLLBACK (under READ COMMITTED
-            # each statement has its own snapshot anyway) and the pre-ping is one round trip
+            # each statement has its own snapshot anyway) and the ping is one round trip
             # instead of three. Writers get READ COMMITTED transactions (Database._writer).
             isolation_level="AUTOCOMMIT",
             # Few connections on purpose: they bound how much background work (the outbox, the
@@ -58,15 +63,19 @@ def create_engine(url: str, *, echo: bool) -> AsyncEngine:
             # connection while waiting for another, so a small pool cannot deadlock.
             pool_size=3,
             max_overflow=0,
-            pool_pre_ping=True,
+            # Not pool_pre_ping (a round trip at every checkout): _install_pg_hooks.
             pool_recycle=1800,
             # Errors must not carry typed content (descriptions, partners) into logs.
             hide_parameters=True,
             json_serializer=dumps,
             connect_args={"server_settings": {"application_name": "leakbot"}},
         )
+        _install_pg_hooks(pg)
+        return pg
     engine = create_async_engine(
         url,
+        # SQLAlchemy's aiosqlite dialect with one trip to the driver's thread per statement.
+        module=sqlite_dbapi(),
         echo=echo,
         # As on PostgreSQL, 3 connections and no overflow (SQLAlchemy's default is 5 + 10). Each
         # aiosqlite connection is a thread with its own malloc arena, page cache and copy of the
@@ -80,6 +89,43 @@ def create_engine(url: str, *, echo: bool) -> AsyncEngine:
     )
     _install_sqlite_hooks(engine)
     return engine
+
+
+def _install_pg_hooks(engine: AsyncEngine) -> None:
+    """A pooled connection is checked before use, as pool_pre_ping would, without its round trip
+    when the connection was in use moments ago (every transaction of a click and its deliveries
+    paid one: bench/README.md, "ackcpu, third pass").
+
+    - Closed by the server (a restart, pg_terminate_backend, idle_session_timeout): the server's
+      goodbye was read by the event loop already, so asyncpg knows without asking.
+    - Idle PG_PING_AFTER_IDLE_SECONDS or longer: pinged, as pool_pre_ping does (a connection
+      dropped on the way without a word shows only when used).
+
+    Either failure invalidates the pool (as a failed pre-ping does): the pool connects afresh.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise InvalidatePoolError("connection closed by the server")
+        idle = time.monotonic() - record.info.get(_LAST_USED, 0.0)
+        if idle < PG_PING_AFTER_IDLE_SECONDS:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise InvalidatePoolError("ping failed") from exc
+            raise
 
 
 def _set_wal(cursor: Any) -> None:
@@ -118,7 +164,12 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         read_only = bool(conn.get_execution_options().get(_READ_ONLY, False))
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        adapted = conn.connection.dbapi_connection
+        if isinstance(adapted, LazyBegin):  # with the first statement, in its trip
+            adapted.begin_with_next(statement)
+        else:
+            conn.exec_driver_sql(statement)
 
 
 class Database:

@@ -19,7 +19,17 @@ from bot.domain.partners import normalize_partner
 
 from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
-from .common import aware, chunks, insert, is_postgres, iso, to_record
+from .common import (
+    aware,
+    chunks,
+    insert,
+    is_postgres,
+    iso,
+    plain_values,
+    set_params,
+    set_values,
+    to_record,
+)
 from .outbox import OutboxSpec, enqueue, render
 from .records import IncidentNotFound, IncidentRecord, NewIncident, NewTask, format_incident_id
 from .tables import incident_counters, incident_status_counts, incidents, partners
@@ -214,6 +224,17 @@ def _status_counts_upsert(postgres: bool) -> Any:
     )
 
 
+@functools.cache
+def _update_statement(columns: tuple[str, ...]) -> Any:
+    """update_incident's UPDATE, built once per set of columns."""
+    return (
+        incidents.update()
+        .where(incidents.c.id == bindparam("incident_id"))
+        .values(**set_values(incidents, columns))
+        .returning(*incidents.c)
+    )
+
+
 async def update_incident(
     conn: AsyncConnection, incident_id: str, *, from_status: str | None = None, **values: Any
 ) -> IncidentRecord:
@@ -225,18 +246,17 @@ async def update_incident(
         # Its escalation times may have changed: the follow-through's next pass looks at it
         # again ("look now": a moment not after the change; migration 0011).
         values.setdefault("next_escalation_at", values.get("updated_at", incidents.c.created_at))
-    row = (
-        (
-            await conn.execute(
-                incidents.update()
-                .where(incidents.c.id == incident_id)
-                .values(**values)
-                .returning(*incidents.c)
-            )
+    if plain_values(values):
+        params = {"incident_id": incident_id, **set_params(values)}
+        result = await conn.execute(_update_statement(tuple(values)), params)
+    else:  # an SQL expression among the values: a statement of its own
+        result = await conn.execute(
+            incidents.update()
+            .where(incidents.c.id == incident_id)
+            .values(**values)
+            .returning(*incidents.c)
         )
-        .mappings()
-        .one()
-    )
+    row = result.mappings().one()
     if "status" in values:
         # After the incident's row (and the counts its triggers keep, migration 0007), as
         # create_incident does: every writer takes the count rows in one order, so concurrent

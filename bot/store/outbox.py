@@ -12,7 +12,7 @@ from sqlalchemy import Integer, Select, bindparam, func, literal, or_, select
 from sqlalchemy.engine import RowMapping
 
 from .aio import AsyncConnection
-from .common import aware, chunks, insert, is_postgres, to_record
+from .common import aware, chunks, insert, is_postgres, set_params, set_values, to_record
 from .records import IncidentRecord, OutboxItem, OutboxMessage
 from .tables import outbox
 
@@ -92,22 +92,41 @@ async def claim_outbox(
     incident is in flight. Items without an incident are independent.
     """
     aware("now", now)
-    params: dict[str, Any] = {"now": now, "limit": limit}
+    params: dict[str, Any] = {
+        "now": now,
+        "limit": limit,
+        "until": now + timedelta(seconds=lease_seconds),
+        "worker": worker_id,
+    }
     if incident_id is not None:
-        params["incident_id"] = incident_id
-    query = _claimable(postgres=is_postgres(conn), one_incident=incident_id is not None)
-    ids = list((await conn.execute(query, params)).scalars().all())
-    if not ids:
-        return []
-    leased = {"ids": ids, "until": now + timedelta(seconds=lease_seconds), "worker": worker_id}
-    rows = (await conn.execute(_LEASE, leased)).mappings().all()
+        params["of_incident"] = incident_id
+    claim = _claim(postgres=is_postgres(conn), one_incident=incident_id is not None)
+    rows = (await conn.execute(claim, params)).mappings().all()
     return sorted((_item(row) for row in rows), key=lambda item: item.id)
 
 
 @functools.cache
+def _claim(*, postgres: bool, one_incident: bool) -> Any:
+    """The claim in one statement: the lease UPDATE of the claimable ids (the queue pattern
+    `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`), not a SELECT
+    of the ids then an UPDATE of them: a statement less per claim that finds items."""
+    ids = _claimable(postgres=postgres, one_incident=one_incident).scalar_subquery()
+    return (
+        outbox.update()
+        .where(outbox.c.id.in_(ids))
+        .values(
+            lease_until=bindparam("until", type_=outbox.c.lease_until.type),
+            leased_by=bindparam("worker"),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(*outbox.c)
+    )
+
+
+@functools.cache
 def _claimable(*, postgres: bool, one_incident: bool) -> Select[tuple[int]]:
-    """The claim's query, built once per kind (it runs every second and after every change):
-    parameters `now`, `limit` and, for `one_incident`, `incident_id`."""
+    """The claimable ids, oldest first: parameters `now`, `limit` and, for `one_incident`,
+    `of_incident`."""
     older = outbox.alias("older")
     blocked = (
         select(literal(1))
@@ -128,35 +147,31 @@ def _claimable(*, postgres: bool, one_incident: bool) -> Select[tuple[int]]:
         .limit(bindparam("limit", type_=Integer))
     )
     if one_incident:
-        query = query.where(outbox.c.incident_id == bindparam("incident_id"))
+        # Not "incident_id": in the UPDATE that name is the SET clause's own.
+        query = query.where(outbox.c.incident_id == bindparam("of_incident"))
     if postgres:
         query = query.with_for_update(skip_locked=True, of=outbox)
     return query
 
 
-_LEASE = (
-    outbox.update()
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        lease_until=bindparam("until", type_=outbox.c.lease_until.type),
-        leased_by=bindparam("worker"),
-        attempts=outbox.c.attempts + 1,
-    )
-    .returning(*outbox.c)
-)
-
-
 async def finish_item(conn: AsyncConnection, item_id: int, worker_id: str, **values: Any) -> bool:
     """End this worker's lease with these column values. False: the lease was lost."""
-    result = await conn.execute(
+    params = {"item_id": item_id, "worker_id": worker_id, **set_params(values)}
+    result = await conn.execute(_finish_statement(tuple(values)), params)
+    return result.first() is not None
+
+
+@functools.cache
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    """finish_item's UPDATE, built once per set of columns (mark_sent, mark_retry, …)."""
+    return (
         outbox.update()
-        .where(outbox.c.id == item_id)
+        .where(outbox.c.id == bindparam("item_id"))
         .where(outbox.c.status == "pending")
-        .where(outbox.c.leased_by == worker_id)
-        .values(lease_until=None, leased_by=None, **values)
+        .where(outbox.c.leased_by == bindparam("worker_id"))
+        .values(lease_until=None, leased_by=None, **set_values(outbox, columns))
         .returning(outbox.c.id)
     )
-    return result.first() is not None
 
 
 async def mark_sent(

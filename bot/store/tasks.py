@@ -143,8 +143,10 @@ def task_record(row: RowMapping) -> TaskRecord:
     return to_record(TaskRecord, row)
 
 
-async def _tasks(conn: AsyncConnection, query: Any) -> list[TaskRecord]:
-    return [task_record(row) for row in (await conn.execute(query)).mappings().all()]
+async def _tasks(
+    conn: AsyncConnection, query: Any, params: dict[str, Any] | None = None
+) -> list[TaskRecord]:
+    return [task_record(row) for row in (await conn.execute(query, params)).mappings().all()]
 
 
 async def insert_tasks(
@@ -269,8 +271,13 @@ async def create_tasks(
 
 
 async def tasks_for(conn: AsyncConnection, incident_id: str) -> list[TaskRecord]:
-    query = select(tasks).where(tasks.c.incident_id == incident_id).order_by(tasks.c.id)
-    return await _tasks(conn, query)
+    return await _tasks(conn, _TASKS_FOR, {"incident_id": incident_id})
+
+
+# Built once: the outbox reads it for every tasks message it words.
+_TASKS_FOR = (
+    select(tasks).where(tasks.c.incident_id == bindparam("incident_id")).order_by(tasks.c.id)
+)
 
 
 async def tasks_for_incidents(

@@ -8,9 +8,10 @@ the driver raises its own I/O error for that read. Nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from conftest import APPROVER_1, APPROVER_2, CHANNEL, MILD_STEPS, REPORTER, STRANGER, Leakbot
 from e2e_support import walk_to_confirm
@@ -194,3 +195,57 @@ async def test_an_earlier_post_is_found_behind_more_than_a_page_of_messages(
     [again, _] = await leakbot.store.outbox_items(record.id)
     assert (again.status, again.attempts) == ("sent", 2)
     assert again.result == {"channel": CHANNEL, "ts": ts}
+
+
+class _Parking(asyncio.Event):
+    """The sender's wake-up event, telling when the sender waits on it (has nothing to do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parked = asyncio.Event()
+
+    async def wait(self) -> Literal[True]:
+        self.parked.set()
+        return await super().wait()
+
+
+async def test_the_running_sender_claims_again_only_after_a_full_claim(leakbot: Leakbot) -> None:
+    """The background loop (OutboxSender._run_forever): a claim that returned a whole batch is
+    followed by another at once; a shorter one by the wait, which notify() ends at once. So a
+    wake-up costs one claim, not a second that finds nothing. (The poll is made 60 s long: what
+    arrives here arrives without it.)"""
+    emu, store = leakbot.emulator, leakbot.store
+    sender = leakbot.app.deps.outbox
+    sender.batch, sender.poll_seconds = 2, 60.0
+    wake = sender._wake = _Parking()
+    claims: list[int] = []
+    claim = store.claim_outbox
+
+    async def counted(**kwargs: Any) -> Any:
+        items = await claim(**kwargs)
+        claims.append(len(items))
+        return items
+
+    store.claim_outbox = counted  # type: ignore[method-assign]
+    notes = [
+        OutboxMessage("note", "chat.postMessage", {"channel": CHANNEL, "text": f"n{n}"})
+        for n in range(4)
+    ]
+    await store.enqueue(notes[:3], now=leakbot.clock.now())
+    sender.start()
+    try:
+        await asyncio.wait_for(wake.parked.wait(), 10)
+        assert claims == [2, 1]  # a full batch, then at once the rest; then the wait
+        wake.parked.clear()
+        await store.enqueue(notes[3:], now=leakbot.clock.now())
+        sender.notify()
+        await asyncio.wait_for(wake.parked.wait(), 10)
+        assert claims == [2, 1, 1]  # the notify's claim, none that found nothing
+    finally:
+        await sender.stop()
+    assert [c.args["text"] for c in emu.successful_calls_to("chat.postMessage")] == [
+        "n0",
+        "n1",
+        "n2",
+        "n3",
+    ]

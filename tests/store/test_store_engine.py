@@ -8,9 +8,10 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 from db_reads import job_claimed_by
-from sqlalchemy import select, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.store import NewIncident, OutboxMessage, Store, events_jobs, incidents, outbox
@@ -121,3 +122,51 @@ async def test_three_connections_at_most_on_both_databases(store: Store) -> None
     release.set()
     await asyncio.gather(*holders)
     assert await asyncio.wait_for(fourth, timeout=10)
+
+
+async def test_postgres_connections_in_use_are_not_pinged_idle_ones_are(
+    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before a pooled connection is used (engine._install_pg_hooks): no round trip
+    for a connection used moments ago, a ping after PG_PING_AFTER_IDLE_SECONDS; a connection the
+    server closed is replaced either way (tests/e2e/test_faults_inprocess.py cuts them all)."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has no server connection to ping")
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    from bot.store import engine as engine_module
+
+    pings: list[int] = []
+    original = AsyncAdapt_asyncpg_connection.ping
+
+    def counting(self: AsyncAdapt_asyncpg_connection) -> None:
+        pings.append(1)
+        original(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", counting)
+
+    async def backend(conn: AsyncConnection) -> int:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    first = await store.write(backend)
+    for _ in range(3):
+        assert await store.write(backend) == first  # the same pooled connection
+    assert pings == []
+    monkeypatch.setattr(engine_module, "PG_PING_AFTER_IDLE_SECONDS", 0.0)
+    assert await store.write(backend) == first
+    assert pings == [1]
+    # Closed by the server while in the pool (used moments ago, so not pinged): replaced, the
+    # write does not see it.
+    monkeypatch.setattr(engine_module, "PG_PING_AFTER_IDLE_SECONDS", 30.0)
+    admin = await asyncpg.connect(
+        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", first)
+    finally:
+        await admin.close()
+    for _ in range(100):  # until the event loop has read the server's goodbye
+        await asyncio.sleep(0)
+    replaced = await store.write(backend)
+    assert replaced != first
+    assert pings == [1]

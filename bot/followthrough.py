@@ -51,7 +51,7 @@ from bot.store import outbox as outbox_rows
 from bot.store import tasks as task_rows
 from bot.store.aio import AsyncConnection
 from bot.store.approvals import AfterDecision
-from bot.store.attention import DueTask, NextAttention, NextEscalation
+from bot.store.attention import DueTask, NextAttention, NextEscalation, PendingIncident
 from bot.store.audit import AuditEntry
 from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
@@ -448,7 +448,7 @@ class FollowThrough:
             for due in batch:
                 record = due.record
                 started = datetime.fromisoformat(
-                    record.assessment.get("assessed_at") or record.created_at.isoformat()
+                    record.assessed_at or record.created_at.isoformat()
                 )
                 times = escalation_times(
                     started,
@@ -482,7 +482,7 @@ class FollowThrough:
 
     def _escalation(
         self,
-        record: IncidentRecord,
+        record: PendingIncident,
         step: int,
         started: datetime,
         now: datetime,

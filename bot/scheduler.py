@@ -169,6 +169,9 @@ class Scheduler:
         now = self.clock.now()
         day = now.astimezone(self.tz).date().isoformat()
         store = self.follow.store
+        # Tracked as the other jobs are: it runs at start too (catch-up), and a stop then must
+        # let it finish rather than cancel it mid-commit (logged by APScheduler as a failure).
+        task = self._track()
         try:
             if not await store.claim_job(f"prune_events:{day}", owner=SYSTEM_ACTOR, now=now):
                 return 0
@@ -177,6 +180,9 @@ class Scheduler:
         except Exception:
             log.exception("pruning processed events failed")
             return 0
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     async def summary_due(self) -> bool:
         """Post the summary of the week before the latest scheduled time, once."""

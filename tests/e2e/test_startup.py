@@ -296,10 +296,12 @@ async def test_socket_mode_stops_on_sigterm_and_ctrl_c_while_it_cannot_connect(
     env["SLACK_APP_TOKEN"] = APP_TOKEN
     for sig in (SIGTERM, SIGINT):
         bot = BotProcess(["run", "--socket"], env, tmp_path)
+        # Counted before the start: this run's first attempt may come before or after its
+        # "running" line, and a retry after a refused connection can be many seconds later.
+        opened = len(emulator.calls_to("apps.connections.open"))
         await bot.start()
         try:
             await bot.wait_for_message("leakbot is running")
-            opened = len(emulator.calls_to("apps.connections.open"))
             await emulator.wait_for_call("apps.connections.open", count=opened + 1, timeout=30)
             code, seconds = await bot.signal_and_time(sig)
         finally:

@@ -241,7 +241,7 @@ def _queries(everyone: bool) -> _Queries:
         # each tested on its own row (`tasks.live`), never joined to the incidents. The ORDER
         # BY (its index's order) keeps SQLite on (owner_id, status, due_at): without it, it
         # took the minute pass's (status, live, next_attention_at) and read every open task,
-        # ~155 ms at 1,000,000 incidents (bench/README.md, "follow-up at 1M").
+        # ~155 ms at 1,000,000 incidents (bench/README.md, "follow-up at 1,000,000 incidents").
         capped = (
             select(tasks.c.id)
             .where(_my_open_tasks(), *conditions)

@@ -124,6 +124,16 @@ async def pg_available() -> str | None:
     return None
 
 
+async def usable_dbs(dbs: str | list[str]) -> list[str]:
+    """The database kinds asked for (a comma-separated `--dbs` or a list), without PostgreSQL
+    (and a line saying why) when it does not answer."""
+    kinds = [d for d in dbs.split(",") if d] if isinstance(dbs, str) else list(dbs)
+    if "postgresql" in kinds and (reason := await pg_available()):
+        print(f"PostgreSQL unavailable, skipped: {reason}")
+        kinds = [d for d in kinds if d != "postgresql"]
+    return kinds
+
+
 async def pg_create(prefix: str = "leakbot_bench") -> str:
     """Create an empty database; returns its DATABASE_URL (postgresql://...)."""
     import asyncpg

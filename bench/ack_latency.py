@@ -671,9 +671,7 @@ async def main() -> int:
     for kind in args.kinds:
         if kind not in KINDS + EXTRA_KINDS:
             parser.error(f"unknown kind {kind!r}")
-    if "postgresql" in args.dbs and (reason := await common.pg_available()):
-        print(f"PostgreSQL unavailable, skipped: {reason}")
-        args.dbs = [d for d in args.dbs if d != "postgresql"]
+    args.dbs = await common.usable_dbs(args.dbs)
     started = time.perf_counter()
     results: list[RunResult] = []
     with common.workdir("leakbot-ack-") as work, common.Children() as children:

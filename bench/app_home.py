@@ -400,10 +400,7 @@ async def main() -> int:
     )
     data.add_arguments(parser)
     args = parser.parse_args()
-    dbs = [d for d in args.dbs.split(",") if d]
-    if "postgresql" in dbs and (reason := await common.pg_available()):
-        print(f"PostgreSQL unavailable, skipped: {reason}")
-        dbs = [d for d in dbs if d != "postgresql"]
+    dbs = await common.usable_dbs(args.dbs)
     rows: list[list[Any]] = []
     with common.workdir("leakbot-home-") as work:
         print(f"load average: {common.loadavg()}", flush=True)

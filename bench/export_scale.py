@@ -254,10 +254,7 @@ async def main() -> int:
     parser.add_argument("--json", help="write raw figures to this file")
     _dataset.add_arguments(parser)
     args = parser.parse_args()
-    dbs = [d for d in args.dbs.split(",") if d]
-    if "postgresql" in dbs and (reason := await common.pg_available()):
-        print(f"PostgreSQL unavailable, skipped: {reason}")
-        dbs = [d for d in dbs if d != "postgresql"]
+    dbs = await common.usable_dbs(args.dbs)
     started = time.perf_counter()
     runs: list[ExportRun] = []
     with common.workdir("leakbot-export-") as work:

@@ -286,10 +286,7 @@ async def main() -> int:
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds before reading RSS")
     parser.add_argument("--json", help="write raw figures to this file")
     args = parser.parse_args()
-    dbs = [d for d in args.dbs.split(",") if d]
-    if "postgresql" in dbs and (reason := await common.pg_available()):
-        print(f"PostgreSQL unavailable, skipped: {reason}")
-        dbs = [d for d in dbs if d != "postgresql"]
+    dbs = await common.usable_dbs(args.dbs)
     # As deployed: the image's `pip install` compiles leakbot's bytecode. A checkout under
     # PYTHONDONTWRITEBYTECODE=1 (set here and in the image) would otherwise compile its ~100
     # modules from source at every start (~0.15 s CPU and ~1 MB more).

@@ -186,10 +186,7 @@ async def run_one(db: str, ds: _dataset.DataSet, args: argparse.Namespace, work:
 
 async def measure(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
     """This checkout's figures: {"revision", "head", "load", "results": [...]}."""
-    dbs = [d for d in args.dbs.split(",") if d]
-    if "postgresql" in dbs and (reason := await common.pg_available()):
-        print(f"PostgreSQL unavailable, skipped: {reason}")
-        dbs = [d for d in dbs if d != "postgresql"]
+    dbs = await common.usable_dbs(args.dbs)
     out: dict[str, Any] = {
         "revision": revision(),
         "head": _dataset.head_revision(),

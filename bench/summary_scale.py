@@ -327,10 +327,7 @@ async def main() -> int:
     _dataset.add_arguments(parser)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    dbs = [d for d in args.dbs.split(",") if d]
-    if "postgresql" in dbs and (reason := await common.pg_available()):
-        print(f"PostgreSQL unavailable, skipped: {reason}")
-        dbs = [d for d in dbs if d != "postgresql"]
+    dbs = await common.usable_dbs(args.dbs)
     started = time.perf_counter()
     results: list[Timing] = []
     with common.workdir("leakbot-summary-") as work:

@@ -14,37 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.summary import Counted, DeadlineLine, IncidentLine, Week, WeekData
 from bot.store.common import chunks
 from bot.store.engine import Database
+from bot.store.reports import _LINE_COLUMNS, UPCOMING_DAYS, _line
 from bot.store.tables import (
     deadline_counts,
     incident_status_counts,
     incidents,
     partners,
     tasks,
-)
-
-UPCOMING_DAYS = 7
-
-
-def _line(row: Any) -> IncidentLine:
-    return IncidentLine(
-        id=row.id,
-        partner=row.partner,
-        status=row.status,
-        recommendation=row.recommendation,
-        decided_action=row.decided_action,
-        created_at=row.created_at,
-        decided_at=row.decided_at,
-    )
-
-
-_LINE_COLUMNS = (
-    incidents.c.id,
-    incidents.c.partner,
-    incidents.c.status,
-    incidents.c.recommendation,
-    incidents.c.decided_action,
-    incidents.c.created_at,
-    incidents.c.decided_at,
 )
 
 

@@ -128,6 +128,13 @@ async def test_attention_times_look_now_and_batches_keep_an_incident_together(
     # Closing stops every task of the incident: none is read.
     await store.close_incident(first.id, actor_id="UAPPROVER1", reason=None, now=T0)
     assert await _due_tasks(store, T0 + timedelta(days=30)) == {b[0].id: T0 + timedelta(minutes=1)}
+    # Reopened: its open tasks run again, from where they were (a[2] was moved on above).
+    await store.reopen_closed(first.id, actor_id="UAPPROVER1", now=T0 + timedelta(hours=3))
+    assert await _due_tasks(store, T0 + timedelta(days=30)) == {
+        a[0].id: T0,
+        a[2].id: remind,
+        b[0].id: T0 + timedelta(minutes=1),
+    }
 
 
 def _downgrade_to_0010(connection: Connection) -> None:

@@ -1320,10 +1320,9 @@ def json_lines_sql(*, since: bool) -> str:
     {_page_of_incidents(since=since)}"""
 
 
-def json_line_text(row: Any) -> str | None:
-    """A `json_lines_sql` row's text (None: the Python path's)."""
-    head = row[4]
-    return None if head is None else head + _compact_answers(row[5]) + row[6]
+def json_line_text(head: str | None, answers: str, tail: str) -> str | None:
+    """A `json_lines_sql` line from its parts (None: the Python path's)."""
+    return None if head is None else head + _compact_answers(answers) + tail
 
 
 def sqlite_json_lines_sql(*, since: bool) -> str:
@@ -1448,13 +1447,12 @@ async def iter_json_lines(
     def sqlite_line(row: Any) -> str | None:
         return row[4]  # type: ignore[no-any-return]
 
+    def line(row: Any) -> str | None:
+        return json_line_text(row[4], row[5], row[6])
+
     def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
         heads, answers, tails = arrays
-        compact = _compact_answers
-        return [
-            None if head is None else head + compact(stored) + tail
-            for head, stored, tail in zip(heads, answers, tails, strict=True)
-        ]
+        return [json_line_text(*parts) for parts in zip(heads, answers, tails, strict=True)]
 
     if not pg:
         async for page in _pages(
@@ -1467,7 +1465,7 @@ async def iter_json_lines(
         statement,
         since,
         page_size,
-        json_line_text,
+        line,
         python_line,
         columns=["head", "answers", "tail"],
         make_all=lines,

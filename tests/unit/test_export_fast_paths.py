@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text, update
 
 from bot.domain.export import (
@@ -378,11 +379,11 @@ async def test_json_lines_the_database_builds(store: Store) -> None:
     answers, which Python compacts (escaped ones too), and leaves to Python (NULL) only a
     decided_by of escaped texts."""
     if store.dialect != "postgresql":
-        return  # SQLite's texts are encoded in Python (`iter_json_lines`)
+        pytest.skip("SQLite's texts: test_sqlite_json_lines_the_database_builds")
     ids = await _awkward_history(store)
     async with store.read() as conn:
         result = await conn.execute(text(json_lines_sql(since=False)), KEYS)
-        lines = {row[3]: json_line_text(row) for row in result}
+        lines = {row[3]: json_line_text(row[4], row[5], row[6]) for row in result}
     assert set(lines) == set(ids)
     nulls = {i for i, line in lines.items() if line is None}
     assert nulls == {ids[1]}  # decided_by holds escaped texts
@@ -399,7 +400,7 @@ async def test_sqlite_json_lines_the_database_builds(store: Store) -> None:
     decided_by, or a time stored in another format (the incident's, a deadline's, an
     approval's); each line it builds is the Python path's."""
     if store.dialect != "sqlite":
-        return  # PostgreSQL's: `json_lines_sql`
+        pytest.skip("PostgreSQL's texts: test_json_lines_the_database_builds")
     ids = await _awkward_history(store)
     async with store.read() as conn:
         page = (await conn.execute(text(sqlite_json_lines_sql(since=False)), KEYS)).scalar()
@@ -426,7 +427,7 @@ async def test_sqlite_export_reads_one_snapshot(store: Store) -> None:
     """SQLite's pages come over two connections: both read the database as it was when the
     export started, whatever is written meanwhile (one snapshot, as one connection gives)."""
     if store.dialect != "sqlite":
-        return  # PostgreSQL: each page is its own statement (`_pages`)
+        pytest.skip("PostgreSQL has no shared snapshot: each page is its own statement")
     ids = await _awkward_history(store)
     playbook = _playbook()
     layout = CsvLayout(playbook)
@@ -539,7 +540,7 @@ async def test_a_range_that_grew_meanwhile_goes_on_by_keyset(store: Store) -> No
     last range, read after incidents were created meanwhile, holds more than a page, and the
     rows past the page come by keyset, every incident once and in order (lines and JSON)."""
     if store.dialect != "postgresql":
-        return  # SQLite reads one snapshot: incidents created meanwhile are not in it
+        pytest.skip("SQLite reads one snapshot: incidents created meanwhile are not in it")
     layout = CsvLayout(_playbook())
 
     async def create(numbers: range, at: datetime) -> list[str]:

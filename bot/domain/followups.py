@@ -109,6 +109,17 @@ def reminder_steps(due_at: datetime, hours_before: Sequence[int]) -> list[Remind
     )
 
 
+def sendable_steps(
+    due_at: datetime, hours_before: Sequence[int], *, created_at: datetime
+) -> list[ReminderStep]:
+    """The task's reminder stages that may ever be sent (`due_reminders` says which and why)."""
+    return [
+        step
+        for step in reminder_steps(due_at, hours_before)
+        if step.hours_before == 0 or step.at > created_at
+    ]
+
+
 def due_reminders(
     due_at: datetime, hours_before: Sequence[int], now: datetime, *, created_at: datetime
 ) -> list[ReminderStep]:
@@ -119,12 +130,8 @@ def due_reminders(
     which always counts. An earlier stage overtaken by a later one (the bot was down, say) is
     not sent late: "due in 24 hours" after the due time would be wrong.
     """
-    fallen = [
-        step
-        for step in reminder_steps(due_at, hours_before)
-        if step.at <= now and (step.hours_before == 0 or step.at > created_at)
-    ]
-    return fallen[-1:]
+    steps = sendable_steps(due_at, hours_before, created_at=created_at)
+    return [step for step in steps if step.at <= now][-1:]
 
 
 def attention_moments(
@@ -136,11 +143,7 @@ def attention_moments(
 ) -> list[datetime]:
     """When an open task needs the follow-through: each reminder stage `due_reminders` may
     send, and (for a deadline) its overdue moment."""
-    moments = [
-        step.at
-        for step in reminder_steps(due_at, hours_before)
-        if step.hours_before == 0 or step.at > created_at
-    ]
+    moments = [step.at for step in sendable_steps(due_at, hours_before, created_at=created_at)]
     return moments + ([overdue_at] if overdue_at is not None else [])
 
 

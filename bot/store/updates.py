@@ -35,7 +35,14 @@ async def _replace_row(
             await conn.execute(
                 incidents.update()
                 .where(incidents.c.id == incident_id)
-                .values(answers=dict(answers), assessment=dict(assessment), updated_at=now)
+                .values(
+                    answers=dict(answers),
+                    assessment=dict(assessment),
+                    updated_at=now,
+                    # A new assessment may move its escalation times: the next pass looks
+                    # ("look now", migration 0011), as update_incident does.
+                    next_escalation_at=now,
+                )
                 .returning(*incidents.c)
             )
         )

@@ -52,6 +52,20 @@ async def test_escalation_times_look_now_after_each_change(
         record.id: (1, step),
         later.id: (1, T0 + timedelta(1)),
     }
+    # New facts in the same round (a new assessment): looked at again at once.
+    far = T0 + timedelta(days=30)
+    moved_on = [NextEscalation(later.id, 1, T0 + timedelta(1), far)]
+    await store.write(lambda conn: attention.move_escalations(conn, moved_on))
+    facts_at = T0 + timedelta(days=2)
+    await store.replace_facts(
+        later.id,
+        answers=later.answers,
+        assessment=later.assessment,
+        actor_id="UREP1",
+        changes={},
+        now=facts_at,
+    )
+    assert (await _due_incidents(store, facts_at))[later.id] == (1, facts_at)
     # A decided incident is never read; a new round (pending again) is looked at at once.
     decided = await store.record_approval(
         record.id, approver_id="UAPPROVER1", action="request_report", required=1, now=T0

@@ -68,7 +68,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as exc:
             raise CliError(t(lang, "export.bad_since", value=args.since)) from exc
     try:
-        resolve_database_url(settings.DATABASE_URL)
+        resolve_database_url(settings.DATABASE_URL, create_folder=False)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     playbook = _load_playbook(settings)
@@ -140,21 +140,26 @@ async def _export(
 async def _export_pages(
     settings: Settings, playbook: Any, fmt: str, since: datetime | None, out: TextIO
 ) -> int:
+    from bot.database import database_errors, open_store
     from bot.domain.export import CsvLayout, write_csv_lines, write_json_texts
-    from bot.store import Store
     from bot.store.export import iter_csv_lines, iter_json_lines
 
-    store = await Store.open(settings.DATABASE_URL)
+    # Reads an existing database only: never creates one or migrates it. A database failure
+    # is one line (exit 2); the output file's own errors are the caller's to word.
+    store = await open_store(
+        settings.DATABASE_URL, migrate=False, create=False, require_schema=True
+    )
     try:
-        if fmt == "csv":
-            out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
-            # The database flattens each incident into its row (bot/store/export.py).
-            # aclosing: on an error mid-export (a closed pipe, a full disk) the pages' read
-            # connection is returned before the store closes.
-            layout = CsvLayout(playbook)
-            async with aclosing(iter_csv_lines(store, layout=layout, since=since)) as pages:
-                return await write_csv_lines(pages, out, layout=layout)
-        async with aclosing(iter_json_lines(store, since=since)) as lines:
-            return await write_json_texts(lines, out, fmt=fmt)
+        async with database_errors(settings.DATABASE_URL, writing=True):
+            if fmt == "csv":
+                out.write("\ufeff")  # the BOM: Excel then reads the file as UTF-8
+                # The database flattens each incident into its row (bot/store/export.py).
+                # aclosing: on an error mid-export (a closed pipe, a full disk) the pages'
+                # read connection is returned before the store closes.
+                layout = CsvLayout(playbook)
+                async with aclosing(iter_csv_lines(store, layout=layout, since=since)) as pages:
+                    return await write_csv_lines(pages, out, layout=layout)
+            async with aclosing(iter_json_lines(store, since=since)) as lines:
+                return await write_json_texts(lines, out, fmt=fmt)
     finally:
         await store.close()

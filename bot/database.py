@@ -60,13 +60,18 @@ def describe_database_error(exc: BaseException) -> str | Msg:
 
 
 @asynccontextmanager
-async def database_errors(raw_url: str | None) -> AsyncIterator[None]:
-    """Turns a database failure inside the block into DatabaseUnavailable (one line)."""
+async def database_errors(raw_url: str | None, *, writing: bool = False) -> AsyncIterator[None]:
+    """Turns a database failure inside the block into DatabaseUnavailable (one line).
+    `writing`: the block also writes a file: an OSError that is not a network one is the
+    file's (a full disk, no permission), not the database's, and propagates."""
     try:
         yield
     except BrokenPipeError:  # our own output closed (`| head`), not the database
         raise
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (SQLAlchemyError, OSError) as exc:  # (TimeoutError is an OSError)
+        network = (ConnectionError, TimeoutError, socket.gaierror)
+        if writing and isinstance(exc, OSError) and not isinstance(exc, network):
+            raise  # the file's (a full disk, no permission): the caller words it
         raise _unavailable(raw_url, describe_database_error(exc)) from exc
     except Exception as exc:
         # asyncpg's own errors (e.g. InvalidCatalogNameError while SQLAlchemy connects) are

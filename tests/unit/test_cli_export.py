@@ -311,3 +311,25 @@ async def test_bad_arguments_exit_2_with_one_line(
     assert len(lines) == 1 and lines[0].startswith("leakbot: ") and fragment in lines[0]
     assert "Traceback" not in err
     assert list(tmp_path.glob("*.part")) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://nobody@127.0.0.1:1/leakbot",  # nothing listens there
+        "sqlite:///{tmp}/no-such-folder/leakbot.db",  # never created by an export
+    ],
+)
+async def test_a_database_it_cannot_read_is_one_line_and_nothing_is_created(
+    cli: CliRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str
+) -> None:
+    monkeypatch.setenv("LEAKBOT_LANGUAGE", "en")
+    monkeypatch.setenv("DATABASE_URL", url.format(tmp=tmp_path))
+    out_file = tmp_path / "out.csv"
+    code, _, err = await cli("export", "--out", str(out_file))
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("leakbot: ") and "DATABASE_URL" in lines[0]
+    assert "Traceback" not in err
+    assert not out_file.exists() and list(tmp_path.glob("*.part")) == []
+    assert not (tmp_path / "no-such-folder").exists()

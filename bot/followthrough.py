@@ -20,7 +20,9 @@ from bot.clock import Clock
 from bot.domain.chart import WeeklyActions
 from bot.domain.followups import (
     PARTNER_REPORT,
+    attention_fingerprint,
     attention_moments,
+    attention_settings,
     due_reminders,
     escalation_times,
     next_moment,
@@ -51,7 +53,7 @@ from bot.store import outbox as outbox_rows
 from bot.store import tasks as task_rows
 from bot.store.aio import AsyncConnection
 from bot.store.approvals import AfterDecision
-from bot.store.attention import DueTask, NextAttention, NextEscalation, PendingIncident
+from bot.store.attention import DueTask, LookNow, NextAttention, NextEscalation, PendingIncident
 from bot.store.audit import AuditEntry
 from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
@@ -63,6 +65,8 @@ TASKS = "tasks"
 # Rows one batch of the minute pass reads and writes in one transaction; a pass takes as many
 # batches as there are rows whose time has come.
 BATCH_SIZE = 500
+# Rows per transaction when a settings change sets every live row to "look now".
+LOOK_NOW_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -529,6 +533,26 @@ class FollowThrough:
         if overtaken:
             after["overtaken"] = overtaken
         return messages, AuditEntry(record.id, SYSTEM_ACTOR, action, now, after=after)
+
+    async def follow_settings(self) -> LookNow | None:
+        """At start: when the settings that escalation and reminder times are computed from
+        changed since the stored ones were, every live row is looked at again by the next pass
+        (docs/architecture.md). Returns how many rows, None when nothing changed."""
+        fingerprint = attention_fingerprint(attention_settings(self.playbook, self.config.tz))
+        now = self.clock.now()
+        reset = await self.store.follow_attention_settings(
+            fingerprint, now=now, batch_size=LOOK_NOW_BATCH
+        )
+        if reset is not None:
+            log.info(
+                "escalation and reminder settings changed: their times are computed again",
+                extra={
+                    "fingerprint": fingerprint,
+                    "incidents": reset.incidents,
+                    "tasks": reset.tasks,
+                },
+            )
+        return reset
 
     # -- weekly summary ----------------------------------------------------------------------
 

@@ -102,6 +102,7 @@ class Scheduler:
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()  # job runs in progress
         self._stopping = asyncio.Event()  # set by aclose: a job in progress ends early
+        self._settings_followed = False  # FollowThrough.follow_settings, once per process
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=self.tz)
@@ -155,6 +156,9 @@ class Scheduler:
     async def follow_through(self) -> None:
         task = self._track()
         try:
+            if not self._settings_followed:
+                # Before the first pass, so that it computes every changed time afresh.
+                await self._follow_settings()
             await self.follow.run()
         except Exception:
             log.exception("follow-through run failed")
@@ -162,6 +166,13 @@ class Scheduler:
             if task is not None:
                 self._running.discard(task)
         self._wake()
+
+    async def _follow_settings(self) -> None:
+        try:
+            await self.follow.follow_settings()
+            self._settings_followed = True
+        except Exception:  # the pass still runs on the stored times; tried again next minute
+            log.exception("checking the escalation and reminder settings failed")
 
     async def prune_events(self) -> int:
         """Forget Slack deliveries older than EVENT_RETENTION, once per local day (of all

@@ -15,6 +15,14 @@ def _japan_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("JP", years=year).keys())
 
 
+def holiday_calendar_version() -> str:
+    """Which national holidays `is_japanese_holiday` knows: the `holidays` library's version (a
+    new release may add or move one). Read from its metadata, without importing it."""
+    from importlib.metadata import version
+
+    return version("holidays")
+
+
 def is_japanese_holiday(day: date) -> bool:
     return day in _japan_holidays(day.year)
 

@@ -6,16 +6,18 @@ happens once however many replicas run and however often they restart.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.domain.calendar import add_working_hours
+from bot.domain.calendar import add_working_hours, holiday_calendar_version
 from bot.domain.deadlines import NO_REPORT_ACTION, Deadline
 from bot.domain.playbook import ApprovalPolicy, DeadlineRule, Playbook
-from bot.domain.vocabulary import OptionKey
+from bot.domain.vocabulary import OPTION_KEYS, OptionKey
 
 PARTNER_REPORT = "partner_report"
 
@@ -224,3 +226,53 @@ def escalation_times(
             cursor = cursor + timedelta(hours=hours)
         times.append(cursor)
     return times
+
+
+# Bump when the code that turns the settings below into escalation or attention times changes
+# (a stored time computed by the old code is then recomputed, as after a settings change).
+ATTENTION_RULES = 1
+
+
+def attention_settings(playbook: Playbook, tz: ZoneInfo) -> dict[str, Any]:
+    """Exactly the settings that stored escalation and attention times are computed from
+    (`escalation_times`; `attention_moments` with `overdue_moment`'s grace), as plain JSON
+    values: equal settings give equal values, whatever their order or spelling in the playbook.
+
+    Not in it, on purpose: what only words or addresses a message (the second level, the
+    channels), and what is fixed into a task when it is created (its due time: the deadline
+    rules' periods and business days, `checklist_due_hours`)."""
+    approval = playbook.approval
+    working: dict[str, Any] | None = None
+    if approval.working_hours_only:  # the timezone and holidays count only then
+        hours = approval.working_hours
+        working = {
+            "start_hour": hours.start_hour,
+            "end_hour": hours.end_hour,
+            "weekdays_only": hours.weekdays_only,
+            "holidays": holiday_calendar_version() if hours.skip_holidays else None,
+            "timezone": tz.key,
+        }
+    graces = {ref: overdue_grace(rule) for ref, rule in playbook.deadlines.items()}
+    return {
+        "rules": ATTENTION_RULES,
+        "escalation": {
+            "steps": approval.escalation_steps,
+            "timeout_hours": {option: approval.timeout_for(option) for option in OPTION_KEYS},
+            "working_hours": working,
+        },
+        "reminders": {
+            # `reminder_steps` takes each distinct stage once, in time order.
+            "hours_before": sorted(set(playbook.schedules.reminder_hours_before)),
+            # A deadline without a rule has none either (`overdue_grace(None)`).
+            "overdue_grace_seconds": {
+                ref: grace.total_seconds() for ref, grace in graces.items() if grace
+            },
+        },
+    }
+
+
+def attention_fingerprint(settings: Mapping[str, Any]) -> str:
+    """A hash of `attention_settings`: SHA-256 of its canonical JSON (sorted keys, no spaces,
+    ASCII), the same in every process and Python version."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

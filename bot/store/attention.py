@@ -6,6 +6,11 @@ Each read is one batch in (time, id) order; the caller moves each row on to its 
 (later than now) or to NULL, so the next batch starts where this one ended. A move is guarded by
 the value the row was read with (and the round or due time it was computed for): a change made
 meanwhile (a new round, a moved deadline) set "look now" again, and that wins.
+
+The times follow the settings they were computed from (`bot.domain.followups.attention_settings`);
+`job_runs` keeps the fingerprint of the settings they follow (`attention-settings:<hash>`). When
+the app starts with other settings, every live row whose time is still ahead (or NULL: nothing
+left) is set to "look now", in batches, and then the new fingerprint replaces the old one.
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, false, select, true
 
 from .aio import AsyncConnection
 from .common import aware
-from .records import TaskRecord
-from .tables import incidents, tasks
+from .events_jobs import claim_job
+from .records import SYSTEM_ACTOR, TaskRecord
+from .tables import incidents, job_runs, tasks
 from .tasks import task_record
+
+# `job_runs` key prefix of the settings the stored times follow (one row: the last applied).
+SETTINGS_KEY = "attention-settings:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,4 +187,77 @@ def _move_attention() -> Any:
         .where(tasks.c.due_at == bindparam("of_due", type_=time_type))
         .where(tasks.c.next_attention_at == bindparam("seen", type_=time_type))
         .values(next_attention_at=bindparam("next_at", type_=time_type))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LookNow:
+    """How many rows a settings change set to "look now"."""
+
+    incidents: int
+    tasks: int
+
+
+async def settings_applied(conn: AsyncConnection, fingerprint: str) -> bool:
+    """Whether the stored times follow the settings of `fingerprint` (it was recorded last)."""
+    key = SETTINGS_KEY + fingerprint
+    return (
+        await conn.execute(select(job_runs.c.key).where(job_runs.c.key == key))
+    ).first() is not None
+
+
+async def record_settings(conn: AsyncConnection, fingerprint: str, *, now: datetime) -> None:
+    """`fingerprint` is the settings' last applied: the earlier one is forgotten, so that going
+    back to it later is a change again."""
+    key = SETTINGS_KEY + fingerprint
+    await conn.execute(
+        job_runs.delete()
+        .where(job_runs.c.key.startswith(SETTINGS_KEY, autoescape=True))
+        .where(job_runs.c.key != key)
+    )
+    await claim_job(conn, key, owner=SYSTEM_ACTOR, now=now)  # (a replica's claim first: kept)
+
+
+async def look_now(conn: AsyncConnection, statement: Any, now: datetime, *, limit: int) -> int:
+    """One batch of one of `look_now_statements`: up to `limit` rows set to `now`."""
+    aware("now", now)
+    return (await conn.execute(statement, {"now": now, "limit": limit})).rowcount
+
+
+@functools.cache
+def look_now_statements() -> tuple[tuple[str, Any], ...]:
+    """("incidents" or "tasks", a batch statement) for each range of live rows to set to "look
+    now": pending incidents and open tasks with a due time (running or not: a closed incident's
+    tasks are read again from where they were when it is reopened) whose time is later than
+    `now` or NULL. Rows already due are left: the next pass computes them from the new settings
+    anyway. Each range is one slice of the minute pass's own index, and a row set to `now`
+    leaves it, so each batch reads only the rows it sets, however many there are."""
+    time_type = incidents.c.created_at.type
+    now = bindparam("now", type_=time_type)
+    statements: list[tuple[str, Any]] = []
+    escalation_at = incidents.c.next_escalation_at
+    for later in (escalation_at > now, escalation_at.is_(None)):
+        batch = select(incidents.c.id).where(incidents.c.status == "pending").where(later)
+        statements.append(("incidents", _set_now(incidents, batch)))
+    attention_at = tasks.c.next_attention_at
+    live: ColumnElement[bool]
+    for live in (true(), false()):
+        for later in (attention_at > now, attention_at.is_(None)):
+            batch = (
+                select(tasks.c.id)
+                .where(tasks.c.status == "open")
+                .where(tasks.c.live == live)
+                .where(later)
+                .where(tasks.c.due_at.is_not(None))
+            )
+            statements.append(("tasks", _set_now(tasks, batch)))
+    return tuple(statements)
+
+
+def _set_now(table: Any, batch: Select[Any]) -> Any:
+    column = "next_escalation_at" if table is incidents else "next_attention_at"
+    return (
+        table.update()
+        .where(table.c.id.in_(batch.limit(bindparam("limit"))))
+        .values({column: bindparam("now", type_=table.c.created_at.type)})
     )

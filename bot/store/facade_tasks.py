@@ -4,6 +4,7 @@ Part of the `Store` facade (bot/store/repository.py)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from . import (
     home,
     tasks,
 )
-from .attention import DueIncident, DueTask
+from .attention import DueIncident, DueTask, LookNow
 from .engine import Database
 from .home import HomeSnapshot
 from .records import (
@@ -78,6 +79,31 @@ class TasksFacade(Database):
         (a full batch ends with all of its last incident's)."""
         async with self.read() as conn:
             return await attention.due_attention(conn, now, limit=limit)
+
+    async def follow_attention_settings(
+        self, fingerprint: str, *, now: datetime, batch_size: int
+    ) -> LookNow | None:
+        """Make the stored escalation and attention times follow the settings of `fingerprint`:
+        None when they already do; otherwise every live row whose time is ahead is set to "look
+        now" (`batch_size` rows per transaction, so that other writers wait at most one batch)
+        and then the fingerprint is recorded. Stopped midway, the next call does the rest (the
+        rows already set are due: not read again); two replicas doing it at once set some rows
+        twice, to the same effect."""
+        async with self.read() as conn:
+            if await attention.settings_applied(conn, fingerprint):
+                return None
+        counts = {"incidents": 0, "tasks": 0}
+        for table, statement in attention.look_now_statements():
+            done = batch_size
+            while done == batch_size:
+                done = await self.write(
+                    functools.partial(
+                        attention.look_now, statement=statement, now=now, limit=batch_size
+                    )
+                )
+                counts[table] += done
+        await self.write(lambda conn: attention.record_settings(conn, fingerprint, now=now))
+        return LookNow(counts["incidents"], counts["tasks"])
 
     # -- App Home -------------------------------------------------------------------------------
 

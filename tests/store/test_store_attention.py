@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from bot.store import NewIncident, NewTask, Store, attention, updates
 from bot.store.attention import NextAttention, NextEscalation
 from bot.store.migrate import alembic_config
-from bot.store.tables import incidents, tasks
+from bot.store.tables import incidents, job_runs, tasks
 
 NewIncidentFactory = Callable[..., NewIncident]  # the `make_new` fixture (tests/store/conftest.py)
 
@@ -197,3 +197,119 @@ async def test_migration_0011_backfills_look_now(
         assert await _due_tasks(upgraded, t1) == {made[0].id: t1}
     finally:
         await upgraded.close()
+
+
+async def _settings_keys(store: Store) -> list[str]:
+    async with store.read() as conn:
+        rows = await conn.execute(select(job_runs.c.key).order_by(job_runs.c.key))
+        return [key for key in rows.scalars() if key.startswith(attention.SETTINGS_KEY)]
+
+
+async def _times(store: Store) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
+    async with store.read() as conn:
+        escalation = dict(
+            (await conn.execute(select(incidents.c.id, incidents.c.next_escalation_at))).all()
+        )
+        attention_at = dict(
+            (await conn.execute(select(tasks.c.ref, tasks.c.next_attention_at))).all()
+        )
+    return escalation, attention_at
+
+
+async def test_new_settings_set_every_live_time_ahead_to_look_now(
+    store: Store, make_new: NewIncidentFactory
+) -> None:
+    """Pending incidents and open tasks (running or not) whose time is ahead or NULL: "look
+    now", in batches; already due, decided, done or without a due time: left. The fingerprint
+    applied last is the one kept: the same again changes nothing, going back to an earlier one
+    is a change."""
+    pending = [(await store.create_incident(make_new(), now=T0))[0] for _ in range(4)]
+    decided, _ = await store.create_incident(make_new(partner="Globex"), now=T0)
+    closed, _ = await store.create_incident(make_new(partner="Initech"), now=T0)
+    for record in (decided, closed):
+        await store.record_approval(
+            record.id, approver_id="UAPPROVER1", action="request_report", required=1, now=T0
+        )
+    due = T0 + timedelta(days=3)
+    running = await store.create_tasks(
+        decided.id,
+        [
+            _task("ahead1", due),
+            _task("ahead2", due),
+            _task("ahead3", due),
+            _task("passed", due),
+            _task("due", due),
+            _task("done", due),
+            _task("no_due", None),
+        ],
+        now=T0,
+        actor_id="UAPPROVER1",
+    )
+    stopped = await store.create_tasks(
+        closed.id, [_task("stopped", due)], now=T0, actor_id="UAPPROVER1"
+    )
+    ahead = due - timedelta(hours=24)
+    # The incidents: three with a step ahead, one with none left; the fourth is due.
+    await store.write(
+        lambda conn: attention.move_escalations(
+            conn,
+            [NextEscalation(r.id, 1, T0, ahead) for r in pending[:2]]
+            + [NextEscalation(pending[2].id, 1, T0, None)],
+        )
+    )
+    by_ref = {task.ref: task for task in running + stopped}
+    moves = [NextAttention(by_ref[ref].id, due, T0, ahead) for ref in ("ahead1", "ahead2")]
+    moves += [NextAttention(by_ref["ahead3"].id, due, T0, ahead + timedelta(hours=1))]
+    moves += [NextAttention(by_ref["passed"].id, due, T0, None)]
+    moves += [NextAttention(by_ref["stopped"].id, due, T0, ahead)]
+    await store.write(lambda conn: attention.move_attention(conn, moves))
+    await store.complete_task(by_ref["done"].id, actor_id="UOWNER1", now=T0)
+    await store.close_incident(closed.id, actor_id="UAPPROVER1", reason=None, now=T0)
+    assert by_ref["stopped"].id not in await _due_tasks(store, T0 + timedelta(days=30))
+
+    now = T0 + timedelta(hours=1)
+    reset = await store.follow_attention_settings("a" * 64, now=now, batch_size=2)
+    assert reset == attention.LookNow(incidents=3, tasks=5)
+    escalation, attention_at = await _times(store)
+    assert escalation == {
+        pending[0].id: now,
+        pending[1].id: now,
+        pending[2].id: now,
+        pending[3].id: T0,  # due already: the next pass reads it anyway
+        decided.id: T0,  # not pending: never read, left as it was
+        closed.id: T0,
+    }
+    assert attention_at == {
+        "ahead1": now,
+        "ahead2": now,
+        "ahead3": now,
+        "passed": now,
+        "due": T0,
+        "done": T0,  # not open: never read, left as it was
+        "no_due": None,
+        "stopped": now,  # read from here when the incident is reopened
+    }
+    assert await _settings_keys(store) == [attention.SETTINGS_KEY + "a" * 64]
+    # The same settings again (a restart, another replica): nothing.
+    await store.write(
+        lambda conn: attention.move_escalations(
+            conn, [NextEscalation(pending[0].id, 1, now, ahead)]
+        )
+    )
+    assert await store.follow_attention_settings("a" * 64, now=now, batch_size=2) is None
+    assert (await _times(store))[0][pending[0].id] == ahead
+    # Other settings, then back to the first: a change each time.
+    later = now + timedelta(minutes=1)
+    assert await store.follow_attention_settings("b" * 64, now=later, batch_size=100) == (
+        attention.LookNow(incidents=1, tasks=0)
+    )
+    assert await _settings_keys(store) == [attention.SETTINGS_KEY + "b" * 64]
+    await store.write(
+        lambda conn: attention.move_escalations(
+            conn, [NextEscalation(pending[0].id, 1, later, ahead)]
+        )
+    )
+    assert await store.follow_attention_settings("a" * 64, now=later, batch_size=100) == (
+        attention.LookNow(incidents=1, tasks=0)
+    )
+    assert await _settings_keys(store) == [attention.SETTINGS_KEY + "a" * 64]

@@ -257,12 +257,16 @@ def attention_settings(playbook: Playbook, tz: ZoneInfo) -> dict[str, Any]:
         "rules": ATTENTION_RULES,
         "escalation": {
             "steps": approval.escalation_steps,
-            "timeout_hours": {option: approval.timeout_for(option) for option in OPTION_KEYS},
+            "timeout_hours": {
+                option: float(approval.timeout_for(option)) for option in OPTION_KEYS
+            },
             "working_hours": working,
         },
         "reminders": {
             # `reminder_steps` takes each distinct stage once, in time order.
-            "hours_before": sorted(set(playbook.schedules.reminder_hours_before)),
+            "hours_before": sorted(
+                {int(hours) for hours in playbook.schedules.reminder_hours_before}
+            ),
             # A deadline without a rule has none either (`overdue_grace(None)`).
             "overdue_grace_seconds": {
                 ref: grace.total_seconds() for ref, grace in graces.items() if grace

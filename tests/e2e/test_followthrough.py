@@ -8,6 +8,7 @@ outbox, so nothing sleeps.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -550,16 +551,20 @@ async def test_request_report_escalates_at_4h_not_1h(leakbot: Leakbot) -> None:
     assert len([m for m in replies if "判断されていません" in str(m.get("text"))]) == 1
 
 
-@pytest.fixture
-def working_hours_playbook(tmp_path: Path) -> Path:
-    """A copy of the playbook whose escalation timeouts count working hours only."""
-    folder = tmp_path / "playbook"
+def playbook_copy(folder: Path, section: str, **values: Any) -> Path:
+    """A copy of the playbook with some values of one section (approval, schedules) changed."""
     folder.mkdir()
     data = yaml.safe_load((DEFAULT_PLAYBOOK_DIR / "leak.yml").read_text(encoding="utf-8"))
-    data["approval"]["working_hours_only"] = True
+    data[section].update(values)
     (folder / "leak.yml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     shutil.copy(DEFAULT_PLAYBOOK_DIR / "survey.yml", folder / "survey.yml")
     return folder / "leak.yml"
+
+
+@pytest.fixture
+def working_hours_playbook(tmp_path: Path) -> Path:
+    """A copy of the playbook whose escalation timeouts count working hours only."""
+    return playbook_copy(tmp_path / "playbook", "approval", working_hours_only=True)
 
 
 async def test_working_hours_only_timeout(
@@ -580,5 +585,84 @@ async def test_working_hours_only_timeout(
         await run_follow_through(bot)
         rows = await actions(bot, incident.id, "escalation.reminded")
         assert len(rows) == 1 and rows[0].at == jst(30, 12, 30)
+    finally:
+        await stop_leakbot(bot)
+
+
+# -- a changed playbook: stored times follow it after a restart -------------------------------
+
+
+async def test_a_shorter_escalation_timeout_applies_from_the_restart(
+    emulator: SlackEmulator,
+    clock: FakeClock,
+    database_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pending under a 10 h timeout (its next step stored for T0 + 10 h), restarted with the
+    playbook's 1 h: the approvers are reminded at T0 + 1 h, not at the old stored time."""
+    slow = playbook_copy(
+        tmp_path / "slow", "approval", timeout_hours_by_recommendation={"suspend_and_legal": 10}
+    )
+    bot = await start_leakbot(emulator, clock, database_url, LEAKBOT_PLAYBOOK=str(slow))
+    try:
+        incident = await bot.report(REPORTER)
+        assert incident.recommendation == "suspend_and_legal"
+        clock.set(T0 + timedelta(minutes=30))
+        await run_follow_through(bot)
+        assert [
+            due.seen for due in await bot.store.due_escalations(T0 + timedelta(days=1), limit=9)
+        ] == [T0 + timedelta(hours=10)]
+    finally:
+        await stop_leakbot(bot)
+    bot = await start_leakbot(emulator, clock, database_url)  # the playbook's 1 h
+    try:
+        caplog.set_level(logging.INFO, logger="bot.followthrough")
+        clock.set(T0 + timedelta(minutes=59))
+        await run_follow_through(bot)
+        assert await actions(bot, incident.id, "escalation.reminded") == []
+        # One line saying so, with how many rows (the incident; no tasks).
+        changed = [r for r in caplog.records if "settings changed" in r.getMessage()]
+        assert [(r.incidents, r.tasks) for r in changed] == [(1, 0)]  # type: ignore[attr-defined]
+        clock.set(T0 + timedelta(hours=1))
+        await run_follow_through(bot)
+        rows = await actions(bot, incident.id, "escalation.reminded")
+        assert [(row.at, row.after) for row in rows] == [
+            (T0 + timedelta(hours=1), {"step": 1, "round": 1})
+        ]
+        replies = thread_replies(bot, bot.recommendation_ts(incident))
+        assert len([m for m in replies if "判断されていません" in str(m.get("text"))]) == 1
+    finally:
+        await stop_leakbot(bot)
+
+
+async def test_a_new_earlier_reminder_stage_is_sent_after_the_restart(
+    emulator: SlackEmulator, clock: FakeClock, database_url: str, tmp_path: Path
+) -> None:
+    """Decided under reminders at the due time only (the EU notice's next moment stored for its
+    due time), restarted with the playbook's 24 h before as well: that reminder is sent."""
+    due_only = playbook_copy(tmp_path / "due_only", "schedules", reminder_hours_before=[0])
+    bot = await start_leakbot(emulator, clock, database_url, LEAKBOT_PLAYBOOK=str(due_only))
+    try:
+        incident = await bot.report(REPORTER)
+        await decide(bot, incident, APPROVER_1, APPROVER_2)
+        await run_follow_through(bot)
+        gdpr = {task.ref: task for task in await bot.store.tasks_for(incident.id)}["gdpr_authority"]
+        assert gdpr.due_at == T0 + timedelta(hours=72)
+    finally:
+        await stop_leakbot(bot)
+    bot = await start_leakbot(emulator, clock, database_url)  # reminders 24 h before and at due
+
+    def about_gdpr(text: str) -> bool:
+        return "EU監督機関への通知（GDPR）" in text
+
+    try:
+        clock.set(T0 + timedelta(hours=1))
+        await run_follow_through(bot)
+        assert dms_where(bot, APPROVER_2, about_gdpr) == []
+        clock.set(gdpr.due_at - timedelta(hours=24))
+        await run_follow_through(bot)
+        before = dms_where(bot, APPROVER_2, about_gdpr)
+        assert len(before) == 1 and "あと24時間" in before[0]
     finally:
         await stop_leakbot(bot)

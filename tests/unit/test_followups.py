@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +16,8 @@ import pytest
 from bot.domain.answers import parse_answers
 from bot.domain.deadlines import compute_deadlines
 from bot.domain.followups import (
+    attention_fingerprint,
+    attention_settings,
     due_reminders,
     escalation_times,
     overdue_grace,
@@ -17,7 +25,7 @@ from bot.domain.followups import (
     reminder_steps,
     restarted_due,
 )
-from bot.domain.playbook import load_playbook
+from bot.domain.playbook import Playbook, load_playbook
 
 PLAYBOOK = load_playbook()
 JST = ZoneInfo("Asia/Tokyo")
@@ -269,3 +277,102 @@ def test_escalation_steps_from_the_playbook(steps: int) -> None:
     start = datetime(2026, 11, 26, 10, 0, tzinfo=JST)
     times = escalation_times(start, "consider_suspension", policy, JST)
     assert times == [start + timedelta(hours=4 * (n + 1)) for n in range(steps)]
+
+
+# -- the settings stored times follow (attention_settings, attention_fingerprint) ------------
+
+
+def _with(playbook: Playbook, **parts: dict[str, Any]) -> Playbook:
+    """`playbook` with some fields of its parts (approval, schedules, …) replaced."""
+    update = {
+        name: getattr(playbook, name).model_copy(update=fields) for name, fields in parts.items()
+    }
+    return playbook.model_copy(update=update)
+
+
+def _fingerprint(playbook: Playbook, tz: ZoneInfo = JST) -> str:
+    return attention_fingerprint(attention_settings(playbook, tz))
+
+
+def test_attention_fingerprint_is_sha256_of_canonical_json() -> None:
+    # Key order, spacing and non-ASCII text cannot change it.
+    settings = {"b": [0, 24], "a": {"é": 1.5, "c": None}}
+    canonical = '{"a":{"c":null,"\\u00e9":1.5},"b":[0,24]}'
+    assert attention_fingerprint(settings) == hashlib.sha256(canonical.encode()).hexdigest()
+    assert attention_fingerprint(dict(reversed(settings.items()))) == attention_fingerprint(
+        settings
+    )
+
+
+def test_attention_fingerprint_is_the_same_in_another_process() -> None:
+    # Another hash seed (set order) and a fresh import of the playbook.
+    code = (
+        "from zoneinfo import ZoneInfo\n"
+        "from bot.domain.followups import attention_fingerprint, attention_settings\n"
+        "from bot.domain.playbook import load_playbook\n"
+        "print(attention_fingerprint(attention_settings(load_playbook(), ZoneInfo('Asia/Tokyo'))))"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert child.stdout.strip() == _fingerprint(PLAYBOOK)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"approval": {"timeout_hours": 8}},
+        {"approval": {"timeout_hours_by_recommendation": {"suspend_and_legal": 2}}},
+        {"approval": {"escalation_steps": 3}},
+        {"approval": {"working_hours_only": True}},
+        {"schedules": {"reminder_hours_before": (48, 24, 0)}},
+        {"schedules": {"reminder_hours_before": (24,)}},
+    ],
+)
+def test_a_setting_that_times_depend_on_changes_the_fingerprint(
+    changed: dict[str, dict[str, Any]],
+) -> None:
+    assert _fingerprint(_with(PLAYBOOK, **changed)) != _fingerprint(PLAYBOOK)
+
+
+def test_a_deadlines_overdue_grace_changes_the_fingerprint() -> None:
+    rule = PLAYBOOK.deadlines["appi_preliminary"]
+    longer = rule.model_copy(update={"overdue_after_days": (rule.overdue_after_days or 0) + 1})
+    deadlines = {**PLAYBOOK.deadlines, "appi_preliminary": longer}
+    assert _fingerprint(PLAYBOOK.model_copy(update={"deadlines": deadlines})) != _fingerprint(
+        PLAYBOOK
+    )
+
+
+def test_what_times_do_not_depend_on_leaves_the_fingerprint() -> None:
+    same = _fingerprint(PLAYBOOK)
+    # The timezone counts only with working hours; stages are a set; a task's due time is fixed
+    # when it is created; the summary's timing is not the follow-through's.
+    assert _fingerprint(PLAYBOOK, ZoneInfo("Europe/Berlin")) == same
+    assert _fingerprint(_with(PLAYBOOK, schedules={"reminder_hours_before": (0, 24, 24)})) == same
+    assert _fingerprint(_with(PLAYBOOK, schedules={"checklist_due_hours": 48})) == same
+    assert _fingerprint(_with(PLAYBOOK, schedules={"weekly_summary_cron": "0 8 * * tue"})) == same
+    assert _fingerprint(_with(PLAYBOOK, approval={"default_required_approvals": 2})) == same
+    # The same timeout spelled per recommendation is the same timeout.
+    spelled = {"timeout_hours_by_recommendation": {"suspend_and_legal": 1, "request_report": 4}}
+    assert _fingerprint(_with(PLAYBOOK, approval=spelled)) == same
+
+
+def test_with_working_hours_the_timezone_and_holidays_count() -> None:
+    working = _with(PLAYBOOK, approval={"working_hours_only": True})
+    settings = attention_settings(working, JST)["escalation"]["working_hours"]
+    assert settings["timezone"] == "Asia/Tokyo"
+    assert settings["holidays"] == importlib.metadata.version("holidays")
+    assert _fingerprint(working, ZoneInfo("Europe/Berlin")) != _fingerprint(working)
+    hours = working.approval.working_hours
+    no_holidays = _with(
+        working,
+        approval={"working_hours": hours.model_copy(update={"skip_holidays": False})},
+    )
+    assert attention_settings(no_holidays, JST)["escalation"]["working_hours"]["holidays"] is None
+    later = _with(working, approval={"working_hours": hours.model_copy(update={"end_hour": 19})})
+    assert _fingerprint(later) != _fingerprint(working)

@@ -1,0 +1,237 @@
+"""What a settings change costs at start: `FollowThrough.follow_settings` setting every live
+row's escalation or attention time to "look now" (bot/store/attention.py `look_now_statements`,
+in batches of `LOOK_NOW_BATCH` rows per transaction).
+
+For each size and database: a scratch copy of the shared data set (followthrough_scale.py's
+`scratch_copy`), every pending incident's and open task's time (with a due time) put a day ahead
+of NOW in one statement — the worst case: a steady deployment where every row's next moment is
+still to come — and then the reset, timed: process CPU, wall time, statements, transactions,
+rows set, and on PostgreSQL the server CPU of the store's backends (/proc). Then the same call
+again (the settings now recorded: one read). Prints the load average with every figure.
+
+    LEAKBOT_BENCH_CACHE=/work/bench-cache-100k .venv/bin/python bench/attention_reset.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import _common as common
+import _dataset
+from _dataset import NOW
+from followthrough_scale import FixedClock, scratch_copy
+
+HEADERS = [
+    "db",
+    "incidents",
+    "call",
+    "incidents set",
+    "tasks set",
+    "CPU ms",
+    "server CPU ms",
+    "wall ms",
+    "statements",
+    "transactions",
+    "µs CPU/row",
+]
+
+
+@dataclass
+class Reset:
+    db: str
+    incidents: int
+    call: str
+    incidents_set: int
+    tasks_set: int
+    cpu_ms: float
+    server_cpu_ms: float | None
+    wall_ms: float
+    statements: int
+    transactions: int
+    load: str
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each server backend connected to the database (PostgreSQL)."""
+    import asyncpg
+
+    database = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(common._libpq(common.pg_url("postgres")))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await conn.close()
+    return {row[0]: cpu for row in rows if (cpu := _proc_cpu_s(row[0])) is not None}
+
+
+async def _ahead(store: Any) -> None:
+    from sqlalchemy import true
+
+    from bot.store.tables import incidents, tasks
+
+    later = NOW + timedelta(days=1)
+    await store.write(
+        lambda conn: conn.execute(
+            incidents.update()
+            .where(incidents.c.status == "pending")
+            .values(next_escalation_at=later)
+        )
+    )
+
+    async def tasks_ahead(conn: Any) -> None:
+        await conn.execute(
+            tasks.update()
+            .where(tasks.c.status == "open")
+            .where(tasks.c.due_at.is_not(None))
+            .where(tasks.c.live == true())
+            .values(next_attention_at=later)
+        )
+
+    await store.write(tasks_ahead)
+
+
+async def run_resets(db: str, url: str, n: int) -> list[Reset]:
+    from sqlalchemy import event
+
+    from bot.config import load_settings
+    from bot.domain.playbook import load_playbook
+    from bot.followthrough import FollowThrough
+    from bot.service import IncidentService, ServiceConfig
+    from bot.slack.app import follow_config
+    from bot.store import Store
+
+    settings = load_settings(
+        _env_file=None, **common.leakbot_env("http://127.0.0.1:9/api/", url, 3000)
+    )
+    playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
+    store = await Store.open(url)
+    clock = FixedClock(NOW)
+    service = IncidentService(
+        store,
+        playbook,
+        ServiceConfig(tz=settings.tz, channel_lang="ja", escalation_channel=common.CHANNEL),
+        clock,
+    )
+    follow = FollowThrough(store, service, follow_config(settings), clock)
+    counts = {"statements": 0, "transactions": 0}
+
+    def statement(*_: Any) -> None:
+        counts["statements"] += 1
+
+    def begin(*_: Any) -> None:
+        counts["transactions"] += 1
+
+    engine = store._engine.sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    out: list[Reset] = []
+    try:
+        await _ahead(store)
+        for call in ("changed", "unchanged"):
+            counts.update(statements=0, transactions=0)
+            server0 = await _backend_cpu(url) if db == "postgresql" else {}
+            c0, t0 = time.process_time(), time.perf_counter()
+            reset = await follow.follow_settings()
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            server = None
+            if db == "postgresql":
+                server1 = await _backend_cpu(url)
+                server = sum(v - server0.get(pid, 0.0) for pid, v in server1.items())
+            out.append(
+                Reset(
+                    db,
+                    n,
+                    call,
+                    reset.incidents if reset else 0,
+                    reset.tasks if reset else 0,
+                    round(cpu * 1000, 1),
+                    None if server is None else round(server * 1000, 1),
+                    round(wall * 1000, 1),
+                    counts["statements"],
+                    counts["transactions"],
+                    common.loadavg(),
+                )
+            )
+            print(f"    {out[-1]}", flush=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+        await store.close()
+    return out
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated incident counts")
+    parser.add_argument("--dbs", default="sqlite,postgresql")
+    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
+    parser.add_argument("--checklist-items", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
+    parser.add_argument("--json", help="write raw figures to this file")
+    _dataset.add_arguments(parser)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    dbs = await common.usable_dbs(args.dbs)
+    results: list[Reset] = []
+    with common.workdir("leakbot-attention-reset-") as work:
+        print(f"load average: {common.loadavg()}", flush=True)
+        for n in sizes:
+            spec = _dataset.Spec.of(n, args.seed, args.partners, args.checklist_items)
+            rows = _dataset.Rows(spec)
+            for db in dbs:
+                cache = _dataset.cache_dir(args.cache)
+                async with (
+                    _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds,
+                    scratch_copy(db, ds.url, work) as url,
+                ):
+                    results += await run_resets(db, url, ds.incidents)
+            rows.release()
+    print()
+    print("FollowThrough.follow_settings (CPU: this process; server CPU: PostgreSQL's backends)")
+    table = []
+    for r in results:
+        rows_set = r.incidents_set + r.tasks_set
+        total_ms = r.cpu_ms + (r.server_cpu_ms or 0.0)
+        per_row = round(total_ms * 1000 / rows_set, 1) if rows_set else "-"
+        table.append(
+            [
+                r.db,
+                f"{r.incidents:,}",
+                r.call,
+                r.incidents_set,
+                r.tasks_set,
+                r.cpu_ms,
+                r.server_cpu_ms if r.server_cpu_ms is not None else "-",
+                r.wall_ms,
+                r.statements,
+                r.transactions,
+                per_row,
+            ]
+        )
+    print(common.table(HEADERS, table))
+    print(f"\n(load average now {common.loadavg()})")
+    common.write_json(args.json, [asdict(r) for r in results])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -7,7 +7,8 @@ For each size and database: a scratch copy of the shared data set (followthrough
 of NOW in one statement — the worst case: a steady deployment where every row's next moment is
 still to come — and then the reset, timed: process CPU, wall time, statements, transactions,
 rows set, and on PostgreSQL the server CPU of the store's backends (/proc). Then the same call
-again (the settings now recorded: one read). Prints the load average with every figure.
+again (the settings now recorded: one read). Prints the load average with every figure;
+`--explain` prints PostgreSQL's plan of each batch statement first.
 
     LEAKBOT_BENCH_CACHE=/work/bench-cache-100k .venv/bin/python bench/attention_reset.py
 """
@@ -109,7 +110,21 @@ async def _ahead(store: Any) -> None:
     await store.write(tasks_ahead)
 
 
-async def run_resets(db: str, url: str, n: int) -> list[Reset]:
+async def _explain(store: Any) -> None:
+    """PostgreSQL's plan of each batch statement (EXPLAIN, nothing run)."""
+    from bot.followthrough import LOOK_NOW_BATCH
+    from bot.store.attention import look_now_statements
+
+    async with store.read() as conn:
+        for table, statement in look_now_statements():
+            compiled = statement.compile(dialect=conn.dialect)
+            params = compiled.construct_params({"now": NOW, "limit": LOOK_NOW_BATCH})
+            values = tuple(params[name] for name in compiled.positiontup)
+            plan = await conn.exec_driver_sql(f"EXPLAIN {compiled}", values)
+            print(f"    {table}:\n      " + "\n      ".join(row[0] for row in plan.all()))
+
+
+async def run_resets(db: str, url: str, n: int, *, explain: bool) -> list[Reset]:
     from sqlalchemy import event
 
     from bot.config import load_settings
@@ -146,6 +161,8 @@ async def run_resets(db: str, url: str, n: int) -> list[Reset]:
     out: list[Reset] = []
     try:
         await _ahead(store)
+        if explain and db == "postgresql":
+            await _explain(store)
         for call in ("changed", "unchanged"):
             counts.update(statements=0, transactions=0)
             server0 = await _backend_cpu(url) if db == "postgresql" else {}
@@ -187,6 +204,7 @@ async def main() -> int:
     parser.add_argument("--checklist-items", type=int, default=None)
     parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
     parser.add_argument("--json", help="write raw figures to this file")
+    parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plans first")
     _dataset.add_arguments(parser)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -203,7 +221,7 @@ async def main() -> int:
                     _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds,
                     scratch_copy(db, ds.url, work) as url,
                 ):
-                    results += await run_resets(db, url, ds.incidents)
+                    results += await run_resets(db, url, ds.incidents, explain=args.explain)
             rows.release()
     print()
     print("FollowThrough.follow_settings (CPU: this process; server CPU: PostgreSQL's backends)")

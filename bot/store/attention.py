@@ -237,7 +237,12 @@ def look_now_statements() -> tuple[tuple[str, Any], ...]:
     statements: list[tuple[str, Any]] = []
     escalation_at = incidents.c.next_escalation_at
     for later in (escalation_at > now, escalation_at.is_(None)):
-        batch = select(incidents.c.id).where(incidents.c.status == "pending").where(later)
+        batch = (
+            select(incidents.c.id)
+            .where(incidents.c.status == "pending")
+            .where(later)
+            .order_by(escalation_at, incidents.c.id)  # the index's order: the planner takes it
+        )
         statements.append(("incidents", _set_now(incidents, batch)))
     attention_at = tasks.c.next_attention_at
     live: ColumnElement[bool]
@@ -249,6 +254,7 @@ def look_now_statements() -> tuple[tuple[str, Any], ...]:
                 .where(tasks.c.live == live)
                 .where(later)
                 .where(tasks.c.due_at.is_not(None))
+                .order_by(attention_at, tasks.c.id)
             )
             statements.append(("tasks", _set_now(tasks, batch)))
     return tuple(statements)

@@ -230,8 +230,8 @@ def look_now_statements() -> tuple[tuple[str, Any], ...]:
     now": pending incidents and open tasks with a due time (running or not: a closed incident's
     tasks are read again from where they were when it is reopened) whose time is later than
     `now` or NULL. Rows already due are left: the next pass computes them from the new settings
-    anyway. Each range is one slice of the minute pass's own index, and a row set to `now`
-    leaves it, so each batch reads only the rows it sets, however many there are."""
+    anyway. Each range is one slice of the minute pass's own index, in its order, and a row set
+    to `now` leaves it: read through that index, a batch reads only the rows it sets."""
     time_type = incidents.c.created_at.type
     now = bindparam("now", type_=time_type)
     statements: list[tuple[str, Any]] = []

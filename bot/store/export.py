@@ -22,7 +22,7 @@ import asyncio
 import json
 import re
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -77,6 +77,7 @@ EXPORT_PAGE_SIZE: Final[int] = 2000
 # 1,000 by 13-18 MB, for the same CPU (bench/README.md).
 SQLITE_EXPORT_PAGE_SIZE: Final[int] = 1000
 _T = TypeVar("_T")
+_P = TypeVar("_P")
 
 # `outcome`: how a closed incident ended, from its current closure (the latest, not reopened);
 # empty for an incident that is not closed, or was closed without an outcome (`close_incident`).
@@ -511,6 +512,142 @@ async def iter_csv_rows(
         yield page
 
 
+async def _sqlite_read_ahead(
+    store: Store,
+    bounds_statement: TextClause,
+    params: dict[str, Any],
+    fetch: Callable[[AsyncConnection, tuple[int, int], tuple[int, int], int], Awaitable[_P]],
+) -> AsyncGenerator[tuple[AsyncConnection, _P, Callable[[], Awaitable[None]]], None]:
+    """SQLite: `fetch(conn, after, upto, limit)` of every page's key range, in key order, with
+    its connection and an `idle()` to await before using that connection for a statement of
+    one's own (its next range may be in flight).
+
+    Two read connections on one snapshot, each with its next range in flight while a page is
+    used (SQLite's work for two pages on the other core, beside this thread's); the pages'
+    bounds first (every :limit-th key)."""
+    async with store.read() as conn, store.read() as other:
+        connections = (conn, other)
+        first = text("SELECT 1 FROM incidents LIMIT 1")  # starts a connection's snapshot
+
+        # Both snapshots start while this holds the write lock (its first statement takes
+        # it: a transaction without one never begins): no commit between them, so the two
+        # connections read the same database (as one connection would).
+        async def start(writer: AsyncConnection) -> None:
+            await writer.execute(first)
+            for each in connections:
+                await each.execute(first)
+
+        await store.write(start)
+        bounds = [(row[0], row[1]) for row in await conn.execute(bounds_statement, params)]
+        ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
+        reading: dict[AsyncConnection, asyncio.Future[_P]] = {}
+        pending: deque[tuple[AsyncConnection, asyncio.Future[_P]]] = deque()
+
+        def launch(on: AsyncConnection) -> None:
+            if ranges:
+                after, upto = ranges.popleft()
+                reading[on] = asyncio.ensure_future(fetch(on, after, upto, params["limit"]))
+                pending.append((on, reading[on]))
+
+        try:
+            for each in connections:
+                launch(each)
+            while pending:
+                on, future = pending.popleft()
+                fetched = await future
+                launch(on)
+                following = reading[on]
+
+                async def idle(following: asyncio.Future[_P] = following) -> None:
+                    await asyncio.wait([following])
+
+                yield on, fetched, idle
+        finally:
+            for _, future in pending:  # stopped early: let the reads end first
+                future.cancel()
+                with suppress(BaseException):
+                    await future
+
+
+async def _complete(
+    conn: AsyncConnection,
+    ids: Sequence[str],
+    page: list[Any],
+    fallback: Callable[[ExportedIncident], Any],
+) -> None:
+    """The Python path's items (`fallback` of the incident as `export_page` reads it) in the
+    page's gaps (None)."""
+    positions = {ids[n]: n for n, item in enumerate(page) if item is None}
+    where = incidents.c.id.in_(list(positions))
+    for item in await _export_items(conn, where):
+        page[positions[item.id]] = fallback(item)
+
+
+def _since_bound(statement: TextClause, since: datetime | None) -> TextClause:
+    if since is None:
+        return statement
+    return statement.bindparams(bindparam("since", type_=UTCDateTime()))
+
+
+async def _sqlite_text_pages(
+    store: Store,
+    rows_sql: str,
+    since: datetime | None,
+    page_size: int | None,
+    fallback: Callable[[ExportedIncident], str],
+    separator: str,
+) -> AsyncGenerator[tuple[int, str], None]:
+    """SQLite: every incident's line of `rows_sql` (`year, seq, needs_python, id, line`; a line
+    NULL or flagged is `fallback`'s), a page at a time: (how many, the page's lines joined by
+    `separator`). `page_size` None: `SQLITE_EXPORT_PAGE_SIZE`.
+
+    Each page is one row: SQLite joins its lines (`group_concat`, in the rows' order), so that
+    Python does nothing per incident but write the text. The driver's thread steps a page's
+    statement without Python's lock: SQLite's work, almost all of it, runs on both cores
+    (`_sqlite_read_ahead`: two pages in flight). A page with a line to make in Python (rare:
+    stored shapes SQL does not read) is read again row by row."""
+    params: dict[str, Any] = {"limit": page_size or SQLITE_EXPORT_PAGE_SIZE}
+    if since is not None:
+        params["since"] = since
+    bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
+    rows_statement = _since_bound(text(rows_sql), since)
+    page_statement = _since_bound(
+        text(
+            f"SELECT group_concat(line, :separator), count(*), "
+            f"count(*) - count(CASE WHEN needs_python = 0 THEN line END) "
+            f"FROM ({rows_sql}) page_rows"
+        ),
+        since,
+    )
+
+    def key(after: tuple[int, int], upto: tuple[int, int], limit: int) -> dict[str, Any]:
+        return params | {
+            "after_year": after[0],
+            "after_seq": after[1],
+            "upto_year": upto[0],
+            "upto_seq": upto[1],
+            "limit": limit,
+        }
+
+    async def fetch(
+        conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
+    ) -> tuple[dict[str, Any], Any]:
+        keys = key(after, upto, limit)
+        result = await conn.execute(page_statement, keys | {"separator": separator})
+        return keys, result.one()
+
+    bounds_statement = _since_bound(text(bounds_sql), since)
+    async for on, (keys, page), idle in _sqlite_read_ahead(store, bounds_statement, params, fetch):
+        joined, count, gaps = page
+        if gaps:
+            await idle()  # one statement at a time on `on`
+            rows = (await on.execute(rows_statement, keys)).all()
+            lines: list[Any] = [None if row[2] else row[4] for row in rows]
+            await _complete(on, [row[3] for row in rows], lines, fallback)
+            joined = separator.join(lines)
+        yield count, joined or ""
+
+
 async def _pages(
     store: Store,
     statement: TextClause,
@@ -562,56 +699,13 @@ async def _pages(
         page = result.scalar()  # `_sqlite_page_sql`: the page as one JSON text (NULL: none)
         return loads(page) if page is not None else []
 
-    async def complete(conn: AsyncConnection, ids: Sequence[str], page: list[Any]) -> None:
-        """The Python path's items in the page's gaps (None)."""
-        positions = {ids[n]: n for n, item in enumerate(page) if item is None}
-        where = incidents.c.id.in_(list(positions))
-        for item in await _export_items(conn, where):
-            page[positions[item.id]] = fallback(item)
-
     if paged:
-        async with store.read() as conn, store.read() as other:
-            connections = (conn, other)
-
-            # Both snapshots start while this holds the write lock: no commit between them,
-            # so the two connections read the same database (as one connection would).
-            async def start(_: AsyncConnection) -> None:
-                for each in connections:
-                    await each.execute(text("SELECT 1 FROM incidents LIMIT 1"))
-
-            await store.write(start)
-            bounds = [(row[0], row[1]) for row in await conn.execute(bounds_statement, params)]
-            ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
-            # Each connection has its next range in flight while a page is made (SQLite's work
-            # for two pages on the other core, beside this thread's).
-            reading: dict[AsyncConnection, asyncio.Future[Any]] = {}
-            pending: deque[tuple[AsyncConnection, asyncio.Future[Any]]] = deque()
-
-            def launch(on: AsyncConnection) -> None:
-                if ranges:
-                    after, upto = ranges.popleft()
-                    reading[on] = asyncio.ensure_future(fetch(on, after, upto, page_size))
-                    pending.append((on, reading[on]))
-
-            try:
-                for each in connections:
-                    launch(each)
-                while pending:
-                    on, future = pending.popleft()
-                    rows = await future
-                    launch(on)
-                    page = [None if row[2] else make(row) for row in rows]
-                    if None in page:
-                        following = reading.get(on)
-                        if following is not None:  # one statement at a time on `on`
-                            await asyncio.wait([following])
-                        await complete(on, [row[3] for row in rows], page)
-                    yield page  # type: ignore[misc]
-            finally:
-                for _, future in pending:  # stopped early: let the reads end first
-                    future.cancel()
-                    with suppress(BaseException):
-                        await future
+        async for on, rows, idle in _sqlite_read_ahead(store, bounds_statement, params, fetch):
+            page = [None if row[2] else make(row) for row in rows]
+            if None in page:
+                await idle()  # one statement at a time on `on`
+                await _complete(on, [row[3] for row in rows], page, fallback)
+            yield page  # type: ignore[misc]
         return
 
     async with store.read() as conn:
@@ -629,7 +723,7 @@ async def _pages(
                     if None in page:
                         if following is not None:  # one statement at a time on `conn`
                             await asyncio.wait([following])
-                        await complete(conn, [row[3] for row in rows], page)
+                        await _complete(conn, [row[3] for row in rows], page, fallback)
                     yield page  # type: ignore[misc]
                 except BaseException:
                     if following is not None:  # stopped early: let the read end first
@@ -696,7 +790,7 @@ async def _pages(
                         if more:
                             del page[page_size:]
                         if None in page:
-                            await complete(on, ids, page)
+                            await _complete(on, ids, page, fallback)
                         yield page  # type: ignore[misc]
                         if not more:
                             break
@@ -1326,8 +1420,8 @@ def json_line_text(head: str | None, answers: str, tail: str) -> str | None:
 
 
 def sqlite_json_lines_sql(*, since: bool) -> str:
-    """SQLite: one page (`_sqlite_page_sql`) of incidents as the compact text of
-    `incident_json`'s object: `year, seq, 0, id, line`, the line NULL for the Python path.
+    """SQLite: one page of incidents as the compact text of `incident_json`'s object:
+    `year, seq, needs_python (0), id, line`, the line NULL for the Python path.
 
     The answers and decided_by are the stored JSON text minified by `json()` (kept as written:
     key order, number literals, string escapes), which is Python's text for them when the
@@ -1425,7 +1519,9 @@ def sqlite_json_lines_sql(*, since: bool) -> str:
         ]
     )
     line = f"CASE WHEN {python_only} THEN NULL ELSE {record} END"
-    return _sqlite_page_sql(["p.year", "p.seq", "0", "p.id", line], since=since)
+    return _rows_sql(
+        ["p.year", "p.seq", "0 AS needs_python", "p.id", f"{line} AS line"], since=since
+    )
 
 
 async def iter_json_lines(
@@ -1433,19 +1529,24 @@ async def iter_json_lines(
     *,
     since: datetime | None = None,
     page_size: int | None = None,
-) -> AsyncGenerator[list[str], None]:
+    separator: str = "\n",
+) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as the compact JSON text of its object
-    (`json_text(incident_json(...))`), in id order, a page at a time. PostgreSQL builds the
-    texts (`json_lines_sql`, `sqlite_json_lines_sql`)."""
-    pg = store.dialect == "postgresql"
-    lines_sql = json_lines_sql if pg else sqlite_json_lines_sql
-    statement = text(lines_sql(since=since is not None))
+    (`json_text(incident_json(...))`), in id order, a page at a time: (how many, their texts
+    joined by `separator`). The database builds the texts (`json_lines_sql`,
+    `sqlite_json_lines_sql`)."""
 
     def python_line(item: ExportedIncident) -> str:
         return json_text(incident_json(item))
 
-    def sqlite_line(row: Any) -> str | None:
-        return row[4]  # type: ignore[no-any-return]
+    if store.dialect != "postgresql":
+        rows_sql = sqlite_json_lines_sql(since=since is not None)
+        async for count, joined in _sqlite_text_pages(
+            store, rows_sql, since, page_size, python_line, separator
+        ):
+            yield count, joined
+        return
+    statement = text(json_lines_sql(since=since is not None))
 
     def line(row: Any) -> str | None:
         return json_line_text(row[4], row[5], row[6])
@@ -1454,12 +1555,6 @@ async def iter_json_lines(
         heads, answers, tails = arrays
         return [json_line_text(*parts) for parts in zip(heads, answers, tails, strict=True)]
 
-    if not pg:
-        async for page in _pages(
-            store, statement, since, page_size, sqlite_line, python_line, paged=True
-        ):
-            yield page
-        return
     async for page in _pages(
         store,
         statement,
@@ -1470,4 +1565,4 @@ async def iter_json_lines(
         columns=["head", "answers", "tail"],
         make_all=lines,
     ):
-        yield page
+        yield len(page), separator.join(page)

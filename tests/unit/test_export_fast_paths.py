@@ -25,6 +25,7 @@ from sqlalchemy import text, update
 from bot.domain.export import (
     CsvLayout,
     csv_text,
+    json_separator,
     write_csv_lines,
     write_csv_rows,
     write_export,
@@ -268,8 +269,11 @@ async def _fast_path(
         rows = iter_csv_rows(store, layout=layout, since=since, page_size=page_size)
         await write_csv_rows(rows, out, layout=layout)
     elif fmt.startswith("json") and fmt.endswith(":text"):  # the CLI's path: texts
-        texts = iter_json_lines(store, since=since, page_size=page_size)
-        await write_json_texts(texts, out, fmt=fmt.split(":")[0])
+        fmt = fmt.split(":")[0]
+        texts = iter_json_lines(
+            store, since=since, page_size=page_size, separator=json_separator(fmt)
+        )
+        await write_json_texts(texts, out, fmt=fmt)
     else:
         records = iter_json_records(store, since=since, page_size=page_size)
         await write_json_records(records, out, fmt=fmt)
@@ -403,8 +407,7 @@ async def test_sqlite_json_lines_the_database_builds(store: Store) -> None:
         pytest.skip("PostgreSQL's texts: test_json_lines_the_database_builds")
     ids = await _awkward_history(store)
     async with store.read() as conn:
-        page = (await conn.execute(text(sqlite_json_lines_sql(since=False)), KEYS)).scalar()
-    rows = json.loads(page)
+        rows = (await conn.execute(text(sqlite_json_lines_sql(since=False)), KEYS)).all()
     in_key_order = sorted(ids, key=lambda i: tuple(int(part) for part in i.split("-")[1:]))
     assert [row[3] for row in rows] == in_key_order
     lines = {row[3]: row[4] for row in rows}
@@ -452,7 +455,7 @@ async def test_sqlite_export_reads_one_snapshot(store: Store) -> None:
             out.write("".join(lines for _, lines in rest))
             assert out.getvalue() == before
         else:
-            assert "".join(line + "\n" for page in rest for line in page) == before
+            assert "".join(page + "\n" for _, page in rest) == before
         assert "変更後" not in out.getvalue() and len(ids) == 40
     # the changes are there for the next export
     assert "変更後" in await _fast_path(store, playbook, "jsonl", page_size=3)
@@ -564,8 +567,9 @@ async def test_a_range_that_grew_meanwhile_goes_on_by_keyset(store: Store) -> No
                 if len(pages) == 1:  # the third range is read after this page
                     ids += await create(range(7, 12), since)
         else:
-            async for texts in iter_json_lines(store, since=since, page_size=3):
-                pages.append([json.loads(line)["id"] for line in texts])
+            async for count, texts in iter_json_lines(store, since=since, page_size=3):
+                pages.append([json.loads(line)["id"] for line in texts.split("\n")])
+                assert len(pages[-1]) == count
                 if len(pages) == 1:
                     ids += await create(range(7, 12), since)
         assert [len(page) for page in pages] == [3, 3, 3, 3], fmt

@@ -305,21 +305,6 @@ def json_record(
     }
 
 
-async def write_csv_rows(
-    pages: AsyncIterable[Iterable[Sequence[Any]]], out: TextIO, *, layout: CsvLayout
-) -> int:
-    """The CSV export from rows already flattened (`layout.columns`' cells: text, int or None,
-    as `CsvLayout.row` gives them): the header, then every row; returns how many were written.
-    The same bytes as `write_export(..., fmt="csv")` of the same incidents."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(layout.columns)
-    count = 0
-    async for page in pages:
-        writer.writerows(page)
-        count += len(page)  # type: ignore[arg-type]
-    return count
-
-
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them.
 

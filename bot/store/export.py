@@ -8,9 +8,10 @@ Each page's approvals and deadline tasks come in one query each (`IN` the page's
 `iter_json_lines`. On PostgreSQL the server builds each incident's CSV line or JSON text around
 its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, and the
 client puts in the answers (CSV: their cells, `csv_answer_lines`; JSON: their text compacted,
-`_compact_answers`). On SQLite each page is one row, its rows as one JSON text
-(`_sqlite_page_sql`): for CSV one statement does most of the flattening (`iter_csv_rows`) and
-Python the rest; for JSON SQLite builds the texts (`sqlite_json_lines_sql`). On both the pages
+`_compact_answers`). On SQLite each page is one row: for CSV its rows as one JSON text
+(`_sqlite_page_sql`), one statement doing most of the flattening (`iter_csv_rows`) and Python
+the rest; for JSON its objects' texts, built and joined by SQLite (`sqlite_json_lines_sql`,
+`_sqlite_text_pages`), which Python only writes. On both the pages
 are read over two connections at once (SQLite's on one snapshot), beside the Python that writes
 them. `export_page` stays the reference they are tested against
 (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they flag.
@@ -45,7 +46,6 @@ from bot.domain.export import (
     ExportedIncident,
     csv_text,
     incident_json,
-    json_record,
     json_text,
 )
 from bot.store.repository import Store
@@ -64,10 +64,8 @@ __all__ = [
     "iter_csv_rows",
     "iter_export",
     "iter_json_lines",
-    "iter_json_records",
     "json_line_text",
     "json_lines_sql",
-    "json_rows_sql",
     "sqlite_json_lines_sql",
 ]
 
@@ -346,9 +344,7 @@ def _page_of_incidents(*, since: bool) -> str:
     LIMIT :limit"""
 
 
-def csv_rows_sql(
-    dialect: str, question_ids: Sequence[str], *, since: bool, page: bool = False
-) -> str:
+def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
     """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
     after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
     the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
@@ -373,16 +369,11 @@ def csv_rows_sql(
     else:
         # json_extract with several paths: one JSON array of their values (null if missing).
         paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
-        if page:  # inside json_array: a JSON value (the page's text holds it decoded)
-            answers = {
-                0: "json_array()",
-                1: f"json_array(p.answers -> {paths})",
-            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
-        else:
-            answers = {
-                0: "'[]'",
-                1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
-            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+        # inside json_array: a JSON value (the page's text holds it decoded)
+        answers = {
+            0: "json_array()",
+            1: f"json_array(p.answers -> {paths})",
+        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
         decided_by = "json(p.decided_by)"
         deadline = (
             "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
@@ -396,7 +387,7 @@ def csv_rows_sql(
             "ORDER BY a.round, a.created_at, a.id))"
         )
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    if page:
+    if not sql.pg:
         # (ref, due time as exported, status) per task in round order (the unique index's, no
         # sort), so that a later round's overwrites its ref; NULL when a due time is stored
         # in another format (the Python path).
@@ -445,7 +436,7 @@ def csv_rows_sql(
         cells[8] = "CAST(p.round AS TEXT)"
         cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
     values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *cells]
-    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
+    return _rows_sql(values, since=since) if sql.pg else _sqlite_page_sql(values, since=since)
 
 
 def _rows_sql(values: Sequence[str], *, since: bool) -> str:
@@ -483,9 +474,7 @@ async def iter_csv_rows(
     or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
     read while the caller writes this one."""
     pg = store.dialect == "postgresql"
-    statement = text(
-        csv_rows_sql(store.dialect, layout.question_ids, since=since is not None, page=not pg)
-    )
+    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
     question_ids = layout.question_ids
     answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
     due_text = _iso if pg else _iso_from_sqlite
@@ -709,31 +698,6 @@ async def _pages(
         return
 
     async with store.read() as conn:
-        if not pg:
-            rows = await fetch(conn, _FIRST_KEY, _LAST_KEY, page_size)
-            while rows:
-                last = rows[-1]
-                following = (
-                    asyncio.ensure_future(fetch(conn, (last[0], last[1]), _LAST_KEY, page_size))
-                    if len(rows) == page_size
-                    else None
-                )
-                try:
-                    page = [None if row[2] else make(row) for row in rows]
-                    if None in page:
-                        if following is not None:  # one statement at a time on `conn`
-                            await asyncio.wait([following])
-                        await _complete(conn, [row[3] for row in rows], page, fallback)
-                    yield page  # type: ignore[misc]
-                except BaseException:
-                    if following is not None:  # stopped early: let the read end first
-                        following.cancel()
-                        with suppress(BaseException):
-                            await following
-                    raise
-                rows = await following if following is not None else []
-            return
-
         # The page's rows in the subquery's order (the (year, seq) index's): array_agg takes
         # them so; OFFSET 0 keeps each column computed once.
         arrays = ", ".join(f"array_agg({column})" for column in ("year", "seq", "id", *columns))
@@ -836,173 +800,28 @@ def _iso_from_sqlite(value: str) -> str:
     return _utc(value).isoformat() if value else ""  # type: ignore[union-attr]
 
 
-# -- JSON records -----------------------------------------------------------------------------
-#
-# The same idea for `--format json|jsonl`: per incident one row with its times as text, its
-# answers as their stored JSON text and its approvals and deadline tasks as one JSON array each;
-# Python decodes those (C code), keeps the latest round's deadlines and builds the object with
-# `json_record` (the code `incident_json` uses).
-
-
-def json_rows_sql(dialect: str, *, since: bool, page: bool = False) -> str:
-    """One page of rows for the JSON export, like `csv_rows_sql`: `year, seq, needs_python`, the
-    incident's values in `json_record`'s order (approvals, answers, deadlines as JSON texts;
-    approvals' and deadlines' times as stored on SQLite, ISO 8601 on PostgreSQL)."""
-    sql = _Sql(dialect)
-
-    def time(column: str) -> str:
-        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
-
-    if sql.pg:
-        approval = f"json_build_array(a.round, a.approver_id, a.action, {time('a.created_at')})"
-        approvals = (
-            f"(SELECT json_agg({approval} ORDER BY a.round, a.created_at, a.id)::text "
-            "FROM approvals a WHERE a.incident_id = p.id)"
-        )
-        deadline = (
-            f"json_build_array(t.ref, t.round, {time('t.due_at')}, t.status, "
-            f"{time('t.done_at')}, t.owner_id)"
-        )
-        deadlines = f"(SELECT json_agg({deadline})::text"
-        decided_by, answers = "p.decided_by::text", "p.answers::text"
-    else:
-        approvals = (
-            "(SELECT json_group_array(json_array(round, approver_id, action, created_at)) FROM "
-            "(SELECT a.round, a.approver_id, a.action, a.created_at FROM approvals a "
-            "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id))"
-        )
-        deadlines = (
-            "(SELECT json_group_array(json_array(t.ref, t.round, t.due_at, t.status, t.done_at, "
-            "t.owner_id))"
-        )
-        decided_by, answers = "p.decided_by", "p.answers"
-    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    if page:  # SQLite: nested in the page's JSON as JSON (decoded with the page)
-        approvals, deadlines = f"json({approvals})", f"json({deadlines})"
-        decided_by, answers = f"json({decided_by})", f"json({answers})"
-    outcome = _CURRENT_CLOSURE_OUTCOME_SQL
-    values = [
-        "p.id",
-        "p.status",
-        "p.partner",
-        "p.reporter_id",
-        "p.team_id",
-        "p.locale",
-        time("p.created_at"),
-        time("p.updated_at"),
-        "p.round",
-        "p.recommendation",
-        "p.decided_action",
-        decided_by,
-        time("p.decided_at"),
-        "p.decision_reason",
-        approvals,
-        outcome,
-        answers,
-        deadlines,
-    ]
-    unusual = [
-        sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")
-    ]
-    flag = " OR ".join(f"({condition})" for condition in unusual if condition) or "false"
-    values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *values]
-    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
-
-
-def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
-    """`json_record` of a `json_rows_sql` row: PostgreSQL's JSON values as text, SQLite's
-    (`page`) already decoded (`_json` takes either)."""
-    loads = _json
-    at_text = _iso if pg else _iso_from_sqlite
-
-    def record(row: Any) -> dict[str, Any]:
-        approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17]) or ()]
-        latest: dict[str, list[Any]] = {}
-        for task in loads(row[20]) or ():
-            known = latest.get(task[0])
-            if known is None or known[1] < task[1]:
-                latest[task[0]] = task
-        deadlines = [
-            (
-                ref,
-                task[1],
-                at_text(task[2]) if task[2] else None,
-                task[3],
-                at_text(task[4]) if task[4] else None,
-                task[5],
-            )
-            for ref, task in sorted(latest.items())
-        ]
-        decided_by = loads(row[14])
-        return json_record(
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-            row[11],
-            row[12],
-            row[13],
-            list(decided_by or ()),
-            row[15],
-            row[16],
-            approvals,
-            row[18],
-            loads(row[19]),
-            deadlines,
-        )
-
-    return record
-
-
-async def iter_json_records(
-    store: Store,
-    *,
-    since: datetime | None = None,
-    page_size: int | None = None,
-) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
-    id order, a page at a time; the next page is read while the caller writes this one."""
-    pg = store.dialect == "postgresql"
-    record = _json_record_maker(pg)
-    statement = text(json_rows_sql(store.dialect, since=since is not None, page=not pg))
-    async for page in _pages(
-        store, statement, since, page_size, record, incident_json, paged=not pg
-    ):
-        yield page
-
-
 # -- Whole lines, built by the database -------------------------------------------------------
 #
-# `iter_csv_rows` / `iter_json_records` still spent ~3/4 of an export's CPU in Python per row
-# (answers decoded and each cell checked, deadlines split, the csv module, JSON encoded again).
-# Here the statement returns each incident's whole CSV line (RFC 4180 quoting as the csv module
-# does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON object, and Python only joins
-# a page's texts and writes them. On SQLite answers are read as the JSON text of each value, never
-# decoded by the database: a text value with an escape, a float, an object or a list that is not
-# plain texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its
-# place. On PostgreSQL, where the server's CPU is the limit (two backends on two cores, the client
-# lighter), the answers are the client's: the statement gives the line before and after them
-# and their stored JSON text; their cells in SQL (`json_to_record`, a CASE per question) were
-# ~40% of the server's time per row (~17 us), more than Python spends on them (~10 us).
+# Rows of cells (`iter_csv_rows`) and JSON records decoded in Python spent ~3/4 of an export's
+# CPU in Python per row. Here the statement returns each incident's whole CSV line (RFC 4180
+# quoting as the csv module does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON
+# object, and Python only joins a page's texts and writes them; a NULL line is the Python path's
+# (`export_page`), in its place. On PostgreSQL, where the server's CPU is the limit (two backends
+# on two cores, the client lighter), the answers are the client's: the statement gives the line
+# before and after them and their stored JSON text; their cells in SQL (`json_to_record`, a CASE
+# per question) were ~40% of the server's time per row (~17 us), more than Python spends on them
+# (~10 us). On SQLite whole CSV lines took ~80 us of CPU per row (the answers' cells most of it):
+# its CSV export stays on `iter_csv_rows`; its JSON texts are SQLite's (`sqlite_json_lines_sql`).
 
 _BACKSLASH: Final[str] = "'\\'"  # an SQL literal
 
 
 class _Lines(_Sql):
-    """`_Sql` plus the text expressions that build whole lines."""
+    """`_Sql` plus the text expressions that build PostgreSQL's CSV lines."""
 
     def special(self, value: str) -> str:
         """`value` holds a character the csv module quotes for (NULL stays NULL)."""
-        if self.pg:
-            return f"({value} ~ E'[,\"\\\\r\\\\n]')"
-        return (
-            f"(instr({value}, ',') OR instr({value}, '\"') OR instr({value}, char(10)) "
-            f"OR instr({value}, char(13)))"
-        )
+        return f"({value} ~ E'[,\"\\\\r\\\\n]')"
 
     def quoted(self, value: str, shown: str | None = None) -> str:
         """`shown` (default `value`) as one CSV cell, quoted when `value` needs it (`shown` adds
@@ -1017,62 +836,21 @@ class _Lines(_Sql):
         """`CsvLayout`'s `_text`: formula-safe, then quoted."""
         return self.quoted(value, self.formula_safe(value))
 
-    def find(self, value: str, needle: str) -> str:
-        return f"{'strpos' if self.pg else 'instr'}({value}, {needle})"
 
-    def integer(self, value: str) -> str:
-        """`value` (a JSON number's text) is an integer Python writes back the same."""
-        if self.pg:
-            return f"({value} ~ '^(0|-?[1-9][0-9]*)$')"
-        return (
-            f"({value} = '0' OR ({value} GLOB '[1-9]*' OR {value} GLOB '-[1-9]*') "
-            f"AND {value} NOT GLOB '?*[^0-9]*')"
-        )
-
-    def starts(self, value: str, char: str) -> str:
-        return f"left({value}, 1) = {char}" if self.pg else f"substr({value}, 1, 1) = {char}"
-
-    def answer_cell(self, value: str) -> str:
-        """The `answer.<id>` cell from the JSON text of the answer (`value`, NULL when missing),
-        as `CsvLayout.answer_cells`; NULL for a value only Python turns into its cell.
-
-        A JSON text without a backslash holds no quote, CR or LF (JSON escapes them) and does
-        not start with a tab: it needs CSV quotes only for a comma, and then its own JSON quotes
-        are the CSV ones."""
-        quote, comma = "'\"'", "','"
-        body = f"{'btrim' if self.pg else 'trim'}({value}, {quote})"
-        joined = self.joined(value)
-        has_comma = f"{self.find(value, comma)} > 0"
-        negative, array = self.starts(value, "'-'"), self.starts(value, "'['")
-        return (
-            f"CASE WHEN {self.starts(value, quote)} THEN CASE "
-            f"WHEN {self.find(value, _BACKSLASH)} > 0 THEN NULL "
-            f"WHEN substr({value}, 2, 1) IN ('=', '+', '-', '@') THEN CASE WHEN {has_comma} "
-            f"THEN '\"''' || substr({value}, 2) ELSE '''' || {body} END "
-            f"WHEN {has_comma} THEN {value} ELSE {body} END "
-            f"WHEN {value} IS NULL OR {value} = 'null' THEN '' "
-            f"WHEN {value} IN ('true', 'false') THEN {value} "
-            f"WHEN {self.integer(value)} THEN "
-            f"CASE WHEN {negative} THEN '''' || {value} ELSE {value} END "
-            f"WHEN {array} THEN CASE WHEN {self.plain(value)} THEN "
-            f"{self.quoted(joined, self.formula_safe(joined))} END END"
-        )
-
-
-def csv_lines_sql(
-    dialect: str, question_ids: Sequence[str], deadline_ids: Sequence[str], *, since: bool
-) -> str:
-    """One page of CSV lines (`CsvLayout.row` quoted as the csv module writes it, CRLF at the
-    end) for incidents after (:after_year, :after_seq) (and created at or after :since with
-    `since`), at most :limit of them, in id order: `year, seq, 0, id, line`; the line is NULL
-    for an incident the Python path must flatten. The plan: an index range scan of the
-    incidents by (year, seq); per incident, its tasks, approvals and closures by index."""
-    for value in (*question_ids, *deadline_ids):
+def csv_lines_sql(deadline_ids: Sequence[str], *, since: bool) -> str:
+    """PostgreSQL: one page of CSV lines (`CsvLayout.row` quoted as the csv module writes it,
+    CRLF at the end) for incidents after (:after_year, :after_seq) (and created at or after
+    :since with `since`), at most :limit of them, in id order: `year, seq, 0, id, head,
+    answers, tail`, the line being head, the answers' cells (`csv_answer_lines`) and tail;
+    head is NULL for an incident the Python path must flatten. The plan: an index range scan
+    of the incidents by (year, seq); per incident, its tasks, approvals and closures by
+    index."""
+    for value in deadline_ids:
         if not _IDENTIFIER.match(value):  # written into the statement: never anything else
             raise ValueError(f"unexpected playbook id {value!r}")
-    sql = _Lines(dialect)
+    sql = _Lines("postgresql")
     q = sql.quoted
-    nl = "chr(13) || chr(10)" if sql.pg else "char(13, 10)"
+    nl = "chr(13) || chr(10)"
 
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} ELSE '' END"
@@ -1081,61 +859,36 @@ def csv_lines_sql(
     # refs in their columns, the others in `deadlines.other` (sorted by ref); NULL when a ref or
     # status would need quoting or a due time is stored in another format (the Python path).
     due = time("t.due_at")
-    bad_due = sql.time_unusual("t.due_at")
-    bad = f"{sql.special('t.ref || t.status')}" + (f" OR ({bad_due})" if bad_due else "")
+    bad = sql.special("t.ref || t.status")
     refs = ", ".join(f"'{ref}'" for ref in deadline_ids) or "''"
     pivot = " || ',' || ".join(
         f"coalesce(max(CASE WHEN ref = '{ref}' THEN cell END), ',')" for ref in deadline_ids
     )
     other = f"CASE WHEN ref NOT IN ({refs}) THEN ref || '=' || due || ' (' || status || ')' END"
-    if sql.pg:
-        # In "C" order (the Python path's sort): string_agg takes the rows in this order,
-        # one sort per incident instead of a second one in the aggregate.
-        latest = (
-            f"""SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, {due} AS due, t.status, """
-            f"({bad}) AS bad FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
-            """ORDER BY t.ref COLLATE "C", t.round DESC"""
-        )
-        others = f"coalesce(string_agg({other}, '; '), '')"
-        any_bad = "bool_or(bad)"
-        source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}) l)"
-    else:
-        # max(round) makes the other columns the latest round's row (SQLite's bare columns);
-        # ORDER BY ref: group_concat takes the rows in that order.
-        latest = (
-            f"SELECT t.ref, {due} AS due, t.status, ({bad}) AS bad, max(t.round) "
-            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
-            "GROUP BY t.ref ORDER BY t.ref"
-        )
-        others = f"ifnull(group_concat({other}, '; '), '')"
-        any_bad = "max(bad)"
-        source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}))"
+    # In "C" order (the Python path's sort): string_agg takes the rows in this order,
+    # one sort per incident instead of a second one in the aggregate.
+    latest = (
+        f"""SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, {due} AS due, t.status, """
+        f"({bad}) AS bad FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+        """ORDER BY t.ref COLLATE "C", t.round DESC"""
+    )
+    others = f"coalesce(string_agg({other}, '; '), '')"
+    any_bad = "bool_or(bad)"
+    source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}) l)"
     deadlines = (
         f"(SELECT CASE WHEN {any_bad} THEN NULL ELSE "
         f"{pivot + ' || ' + repr(',') + ' || ' if pivot else ''}{others} END FROM {source} d)"
     )
 
-    if sql.pg:
-        # The answers' cells are Python's (`csv_answer_lines`): the statement gives their JSON
-        # text (escapes and all).
-        answers_from = ""
-        answer_values = ["p.answers::text AS answers"]
-        answers_ok = "json_typeof(p.answers) = 'object'"
-        decided_by = "p.decided_by::text"
-        approvals = (
-            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
-            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
-        )
-    else:
-        answers_from = ""
-        answer_values = [f"p.answers -> '$.{qid}' AS a_{qid}" for qid in question_ids]
-        answers_ok = "json_type(p.answers) = 'object'"
-        decided_by = "json(p.decided_by)"
-        approvals = (
-            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
-            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
-            "ORDER BY a.round, a.created_at, a.id))"
-        )
+    # The answers' cells are Python's (`csv_answer_lines`): the statement gives their JSON
+    # text (escapes and all).
+    answer_values = ["p.answers::text AS answers"]
+    answers_ok = "json_typeof(p.answers) = 'object'"
+    decided_by = "p.decided_by::text"
+    approvals = (
+        "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
+        "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
+    )
     inner = [
         "p.year",
         "p.seq",
@@ -1160,17 +913,6 @@ def csv_lines_sql(
         f"CASE WHEN {answers_ok} THEN 1 ELSE 0 END AS answers_ok",
         *answer_values,
         f"{deadlines} AS deadlines",
-        # stored times in another format (SQLite): the Python path
-        "CASE WHEN "
-        + (
-            " OR ".join(
-                f"({sql.time_unusual(f'p.{c}')})"
-                for c in ("created_at", "updated_at", "decided_at")
-            )
-            if not sql.pg
-            else "false"
-        )
-        + " THEN 1 ELSE 0 END AS odd_time",
     ]
     joined_by = sql.joined("decided_by")
     decided = (
@@ -1209,13 +951,11 @@ def csv_lines_sql(
         "followed",
         "approvals",
         sql.text_cell("outcome"),
-        *(sql.answer_cell(f"a_{qid}") for qid in question_ids if not sql.pg),
         "deadlines",
     ]
-    if sql.pg:
-        # The line is head, then the answers' cells (each after a comma), then tail.
-        head = " || ',' || ".join(cells[: cells.index("deadlines")])
-        return f"""
+    # The line is head, then the answers' cells (each after a comma), then tail.
+    head = " || ',' || ".join(cells[: cells.index("deadlines")])
+    return f"""
     SELECT year, seq, 0 AS needs_python, id,
            CASE WHEN answers_ok = 0 OR deadlines IS NULL OR {sql.special(plain_cells)}
            THEN NULL ELSE {head} END AS head,
@@ -1223,16 +963,6 @@ def csv_lines_sql(
            ',' || deadlines || {nl} AS tail
     FROM (SELECT {", ".join(inner)}
           FROM incidents p
-          {_page_of_incidents(since=since)} OFFSET 0) page"""
-    line = " || ',' || ".join(cells)
-    # OFFSET 0: the page is computed once (not flattened into the outer select, which would
-    # repeat each answer's extraction per use), and read in its order.
-    return f"""
-    SELECT year, seq, 0 AS needs_python, id,
-           CASE WHEN answers_ok = 0 OR odd_time = 1 OR {sql.special(plain_cells)}
-           THEN NULL ELSE {line} || {nl} END AS line
-    FROM (SELECT {", ".join(inner)}
-          FROM incidents p {answers_from}
           {_page_of_incidents(since=since)} OFFSET 0) page"""
 
 
@@ -1242,24 +972,17 @@ async def iter_csv_lines(
     layout: CsvLayout,
     since: datetime | None = None,
     page_size: int | None = None,
-    lines_in_sql: bool | None = None,
 ) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
     page at a time: (how many, the page's lines); the next page is read while this one is
     written. PostgreSQL builds the lines (`csv_lines_sql`; its work is in its own process);
-    on SQLite, where the same statement took more CPU than Python does, the rows come from
-    `iter_csv_rows` and the csv module writes them (`lines_in_sql` forces either way)."""
-    if lines_in_sql is None:
-        lines_in_sql = store.dialect == "postgresql"
-    if not lines_in_sql:
+    on SQLite, where whole lines in SQL took ~80 us of CPU per row (~40 in all this way), the
+    rows come from `iter_csv_rows` and `csv_text` writes them."""
+    if store.dialect != "postgresql":
         async for rows in iter_csv_rows(store, layout=layout, since=since, page_size=page_size):
             yield len(rows), csv_text(rows)
         return
-    statement = text(
-        csv_lines_sql(
-            store.dialect, layout.question_ids, layout.deadline_ids, since=since is not None
-        )
-    )
+    statement = text(csv_lines_sql(layout.deadline_ids, since=since is not None))
 
     def line(row: Any) -> str | None:
         return row[4]  # type: ignore[no-any-return]
@@ -1430,7 +1153,7 @@ def sqlite_json_lines_sql(*, since: bool) -> str:
     quoted by `json_quote`, whose escapes are Python's (a backslash before a quote or a
     backslash; b, t, n, f, r; u00XX in lower case for the other control characters). A time
     stored in another format makes the line NULL."""
-    sql = _Lines("sqlite")
+    sql = _Sql("sqlite")
 
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"

@@ -141,7 +141,7 @@ async def _export_pages(
     settings: Settings, playbook: Any, fmt: str, since: datetime | None, out: TextIO
 ) -> int:
     from bot.database import database_errors, open_store
-    from bot.domain.export import CsvLayout, write_csv_lines, write_json_texts
+    from bot.domain.export import CsvLayout, json_separator, write_csv_lines, write_json_texts
     from bot.store.export import iter_csv_lines, iter_json_lines
 
     # Reads an existing database only: never creates one or migrates it. A database failure
@@ -159,7 +159,8 @@ async def _export_pages(
                 layout = CsvLayout(playbook)
                 async with aclosing(iter_csv_lines(store, layout=layout, since=since)) as pages:
                     return await write_csv_lines(pages, out, layout=layout)
-            async with aclosing(iter_json_lines(store, since=since)) as lines:
+            texts = iter_json_lines(store, since=since, separator=json_separator(fmt))
+            async with aclosing(texts) as lines:
                 return await write_json_texts(lines, out, fmt=fmt)
     finally:
         await store.close()

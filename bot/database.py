@@ -44,6 +44,8 @@ def describe_database_error(exc: BaseException) -> str | Msg:
     """What went wrong, in one line, without the password or SQLAlchemy's boilerplate (the
     driver's own words as they are; ours from the catalog)."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
+        if getattr(exc.orig, "sqlite_errorname", None) == "SQLITE_READONLY_DIRECTORY":
+            return msg("database.readonly_folder")
         text = str(exc.orig)
     elif isinstance(exc, ConnectionRefusedError):
         return msg("database.refused")

@@ -305,21 +305,6 @@ def json_record(
     }
 
 
-async def write_csv_rows(
-    pages: AsyncIterable[Iterable[Sequence[Any]]], out: TextIO, *, layout: CsvLayout
-) -> int:
-    """The CSV export from rows already flattened (`layout.columns`' cells: text, int or None,
-    as `CsvLayout.row` gives them): the header, then every row; returns how many were written.
-    The same bytes as `write_export(..., fmt="csv")` of the same incidents."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(layout.columns)
-    count = 0
-    async for page in pages:
-        writer.writerows(page)
-        count += len(page)  # type: ignore[arg-type]
-    return count
-
-
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     """`rows` (cells: text, int or None) as the CSV lines `write_export` writes for them.
 
@@ -406,35 +391,44 @@ async def _json_pages(
 json_text: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def json_separator(fmt: str) -> str:
+    """Between two objects' texts in `fmt`: JSON lines, or the items of one JSON array."""
+    return ",\n" if fmt == "json" else "\n"
+
+
 async def write_json_records(
     pages: AsyncIterable[Iterable[dict[str, Any]]], out: TextIO, *, fmt: str
 ) -> int:
     """The JSON (`fmt` "json": one array, one incident per line inside it) or JSONL export
     ("jsonl": one object per line) of the incidents' JSON objects; returns how many."""
-    return await write_json_texts(_texts(pages), out, fmt=fmt)
+    return await write_json_texts(_texts(pages, json_separator(fmt)), out, fmt=fmt)
 
 
-async def _texts(pages: AsyncIterable[Iterable[dict[str, Any]]]) -> AsyncIterator[list[str]]:
+async def _texts(
+    pages: AsyncIterable[Iterable[dict[str, Any]]], separator: str
+) -> AsyncIterator[tuple[int, str]]:
     async for page in pages:
-        yield [json_text(record) for record in page]
+        texts = [json_text(record) for record in page]
+        yield len(texts), separator.join(texts)
 
 
-async def write_json_texts(pages: AsyncIterable[Sequence[str]], out: TextIO, *, fmt: str) -> int:
-    """`write_json_records` from the objects already as text (`json_text`'s)."""
+async def write_json_texts(pages: AsyncIterable[tuple[int, str]], out: TextIO, *, fmt: str) -> int:
+    """`write_json_records` from the objects already as text: pages of (how many, their texts
+    joined by `json_separator(fmt)`)."""
     count = 0
     # Separators written on their own: a page is MBs, `text + "\n"` would copy it again.
     if fmt == "jsonl":
-        async for page in pages:
-            if page:
-                out.write("\n".join(page))
+        async for rows, page in pages:
+            if rows:
+                out.write(page)
                 out.write("\n")
-            count += len(page)
+            count += rows
         return count
     out.write("[")
-    async for page in pages:
-        if page:
+    async for rows, page in pages:
+        if rows:
             out.write("\n" if count == 0 else ",\n")
-            out.write(",\n".join(page))
-            count += len(page)
+            out.write(page)
+            count += rows
     out.write("\n]\n" if count else "]\n")
     return count

@@ -8,9 +8,10 @@ Each page's approvals and deadline tasks come in one query each (`IN` the page's
 `iter_json_lines`. On PostgreSQL the server builds each incident's CSV line or JSON text around
 its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, and the
 client puts in the answers (CSV: their cells, `csv_answer_lines`; JSON: their text compacted,
-`_compact_answers`). On SQLite each page is one row, its rows as one JSON text
-(`_sqlite_page_sql`): for CSV one statement does most of the flattening (`iter_csv_rows`) and
-Python the rest; for JSON SQLite builds the texts (`sqlite_json_lines_sql`). On both the pages
+`_compact_answers`). On SQLite each page is one row: for CSV its rows as one JSON text
+(`_sqlite_page_sql`), one statement doing most of the flattening (`iter_csv_rows`) and Python
+the rest; for JSON its objects' texts, built and joined by SQLite (`sqlite_json_lines_sql`,
+`_sqlite_text_pages`), which Python only writes. On both the pages
 are read over two connections at once (SQLite's on one snapshot), beside the Python that writes
 them. `export_page` stays the reference they are tested against
 (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they flag.
@@ -22,7 +23,7 @@ import asyncio
 import json
 import re
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -45,7 +46,6 @@ from bot.domain.export import (
     ExportedIncident,
     csv_text,
     incident_json,
-    json_record,
     json_text,
 )
 from bot.store.repository import Store
@@ -64,10 +64,8 @@ __all__ = [
     "iter_csv_rows",
     "iter_export",
     "iter_json_lines",
-    "iter_json_records",
     "json_line_text",
     "json_lines_sql",
-    "json_rows_sql",
     "sqlite_json_lines_sql",
 ]
 
@@ -77,6 +75,7 @@ EXPORT_PAGE_SIZE: Final[int] = 2000
 # 1,000 by 13-18 MB, for the same CPU (bench/README.md).
 SQLITE_EXPORT_PAGE_SIZE: Final[int] = 1000
 _T = TypeVar("_T")
+_P = TypeVar("_P")
 
 # `outcome`: how a closed incident ended, from its current closure (the latest, not reopened);
 # empty for an incident that is not closed, or was closed without an outcome (`close_incident`).
@@ -345,9 +344,7 @@ def _page_of_incidents(*, since: bool) -> str:
     LIMIT :limit"""
 
 
-def csv_rows_sql(
-    dialect: str, question_ids: Sequence[str], *, since: bool, page: bool = False
-) -> str:
+def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
     """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
     after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
     the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
@@ -372,16 +369,11 @@ def csv_rows_sql(
     else:
         # json_extract with several paths: one JSON array of their values (null if missing).
         paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
-        if page:  # inside json_array: a JSON value (the page's text holds it decoded)
-            answers = {
-                0: "json_array()",
-                1: f"json_array(p.answers -> {paths})",
-            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
-        else:
-            answers = {
-                0: "'[]'",
-                1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
-            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+        # inside json_array: a JSON value (the page's text holds it decoded)
+        answers = {
+            0: "json_array()",
+            1: f"json_array(p.answers -> {paths})",
+        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
         decided_by = "json(p.decided_by)"
         deadline = (
             "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
@@ -395,7 +387,7 @@ def csv_rows_sql(
             "ORDER BY a.round, a.created_at, a.id))"
         )
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    if page:
+    if not sql.pg:
         # (ref, due time as exported, status) per task in round order (the unique index's, no
         # sort), so that a later round's overwrites its ref; NULL when a due time is stored
         # in another format (the Python path).
@@ -444,7 +436,7 @@ def csv_rows_sql(
         cells[8] = "CAST(p.round AS TEXT)"
         cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
     values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *cells]
-    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
+    return _rows_sql(values, since=since) if sql.pg else _sqlite_page_sql(values, since=since)
 
 
 def _rows_sql(values: Sequence[str], *, since: bool) -> str:
@@ -482,9 +474,7 @@ async def iter_csv_rows(
     or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
     read while the caller writes this one."""
     pg = store.dialect == "postgresql"
-    statement = text(
-        csv_rows_sql(store.dialect, layout.question_ids, since=since is not None, page=not pg)
-    )
+    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
     question_ids = layout.question_ids
     answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
     due_text = _iso if pg else _iso_from_sqlite
@@ -509,6 +499,142 @@ async def iter_csv_rows(
 
     async for page in _pages(store, statement, since, page_size, row_of, layout.row, paged=not pg):
         yield page
+
+
+async def _sqlite_read_ahead(
+    store: Store,
+    bounds_statement: TextClause,
+    params: dict[str, Any],
+    fetch: Callable[[AsyncConnection, tuple[int, int], tuple[int, int], int], Awaitable[_P]],
+) -> AsyncGenerator[tuple[AsyncConnection, _P, Callable[[], Awaitable[None]]], None]:
+    """SQLite: `fetch(conn, after, upto, limit)` of every page's key range, in key order, with
+    its connection and an `idle()` to await before using that connection for a statement of
+    one's own (its next range may be in flight).
+
+    Two read connections on one snapshot, each with its next range in flight while a page is
+    used (SQLite's work for two pages on the other core, beside this thread's); the pages'
+    bounds first (every :limit-th key)."""
+    async with store.read() as conn, store.read() as other:
+        connections = (conn, other)
+        first = text("SELECT 1 FROM incidents LIMIT 1")  # starts a connection's snapshot
+
+        # Both snapshots start while this holds the write lock (its first statement takes
+        # it: a transaction without one never begins): no commit between them, so the two
+        # connections read the same database (as one connection would).
+        async def start(writer: AsyncConnection) -> None:
+            await writer.execute(first)
+            for each in connections:
+                await each.execute(first)
+
+        await store.write(start)
+        bounds = [(row[0], row[1]) for row in await conn.execute(bounds_statement, params)]
+        ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
+        reading: dict[AsyncConnection, asyncio.Future[_P]] = {}
+        pending: deque[tuple[AsyncConnection, asyncio.Future[_P]]] = deque()
+
+        def launch(on: AsyncConnection) -> None:
+            if ranges:
+                after, upto = ranges.popleft()
+                reading[on] = asyncio.ensure_future(fetch(on, after, upto, params["limit"]))
+                pending.append((on, reading[on]))
+
+        try:
+            for each in connections:
+                launch(each)
+            while pending:
+                on, future = pending.popleft()
+                fetched = await future
+                launch(on)
+                following = reading[on]
+
+                async def idle(following: asyncio.Future[_P] = following) -> None:
+                    await asyncio.wait([following])
+
+                yield on, fetched, idle
+        finally:
+            for _, future in pending:  # stopped early: let the reads end first
+                future.cancel()
+                with suppress(BaseException):
+                    await future
+
+
+async def _complete(
+    conn: AsyncConnection,
+    ids: Sequence[str],
+    page: list[Any],
+    fallback: Callable[[ExportedIncident], Any],
+) -> None:
+    """The Python path's items (`fallback` of the incident as `export_page` reads it) in the
+    page's gaps (None)."""
+    positions = {ids[n]: n for n, item in enumerate(page) if item is None}
+    where = incidents.c.id.in_(list(positions))
+    for item in await _export_items(conn, where):
+        page[positions[item.id]] = fallback(item)
+
+
+def _since_bound(statement: TextClause, since: datetime | None) -> TextClause:
+    if since is None:
+        return statement
+    return statement.bindparams(bindparam("since", type_=UTCDateTime()))
+
+
+async def _sqlite_text_pages(
+    store: Store,
+    rows_sql: str,
+    since: datetime | None,
+    page_size: int | None,
+    fallback: Callable[[ExportedIncident], str],
+    separator: str,
+) -> AsyncGenerator[tuple[int, str], None]:
+    """SQLite: every incident's line of `rows_sql` (`year, seq, needs_python, id, line`; a line
+    NULL or flagged is `fallback`'s), a page at a time: (how many, the page's lines joined by
+    `separator`). `page_size` None: `SQLITE_EXPORT_PAGE_SIZE`.
+
+    Each page is one row: SQLite joins its lines (`group_concat`, in the rows' order), so that
+    Python does nothing per incident but write the text. The driver's thread steps a page's
+    statement without Python's lock: SQLite's work, almost all of it, runs on both cores
+    (`_sqlite_read_ahead`: two pages in flight). A page with a line to make in Python (rare:
+    stored shapes SQL does not read) is read again row by row."""
+    params: dict[str, Any] = {"limit": page_size or SQLITE_EXPORT_PAGE_SIZE}
+    if since is not None:
+        params["since"] = since
+    bounds_sql = _PAGE_BOUNDS_SQL.format(since="WHERE created_at >= :since" if since else "")
+    rows_statement = _since_bound(text(rows_sql), since)
+    page_statement = _since_bound(
+        text(
+            f"SELECT group_concat(line, :separator), count(*), "
+            f"count(*) - count(CASE WHEN needs_python = 0 THEN line END) "
+            f"FROM ({rows_sql}) page_rows"
+        ),
+        since,
+    )
+
+    def key(after: tuple[int, int], upto: tuple[int, int], limit: int) -> dict[str, Any]:
+        return params | {
+            "after_year": after[0],
+            "after_seq": after[1],
+            "upto_year": upto[0],
+            "upto_seq": upto[1],
+            "limit": limit,
+        }
+
+    async def fetch(
+        conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
+    ) -> tuple[dict[str, Any], Any]:
+        keys = key(after, upto, limit)
+        result = await conn.execute(page_statement, keys | {"separator": separator})
+        return keys, result.one()
+
+    bounds_statement = _since_bound(text(bounds_sql), since)
+    async for on, (keys, page), idle in _sqlite_read_ahead(store, bounds_statement, params, fetch):
+        joined, count, gaps = page
+        if gaps:
+            await idle()  # one statement at a time on `on`
+            rows = (await on.execute(rows_statement, keys)).all()
+            lines: list[Any] = [None if row[2] else row[4] for row in rows]
+            await _complete(on, [row[3] for row in rows], lines, fallback)
+            joined = separator.join(lines)
+        yield count, joined or ""
 
 
 async def _pages(
@@ -562,84 +688,16 @@ async def _pages(
         page = result.scalar()  # `_sqlite_page_sql`: the page as one JSON text (NULL: none)
         return loads(page) if page is not None else []
 
-    async def complete(conn: AsyncConnection, ids: Sequence[str], page: list[Any]) -> None:
-        """The Python path's items in the page's gaps (None)."""
-        positions = {ids[n]: n for n, item in enumerate(page) if item is None}
-        where = incidents.c.id.in_(list(positions))
-        for item in await _export_items(conn, where):
-            page[positions[item.id]] = fallback(item)
-
     if paged:
-        async with store.read() as conn, store.read() as other:
-            connections = (conn, other)
-
-            # Both snapshots start while this holds the write lock: no commit between them,
-            # so the two connections read the same database (as one connection would).
-            async def start(_: AsyncConnection) -> None:
-                for each in connections:
-                    await each.execute(text("SELECT 1 FROM incidents LIMIT 1"))
-
-            await store.write(start)
-            bounds = [(row[0], row[1]) for row in await conn.execute(bounds_statement, params)]
-            ranges = deque(zip([_FIRST_KEY, *bounds], [*bounds, _LAST_KEY], strict=True))
-            # Each connection has its next range in flight while a page is made (SQLite's work
-            # for two pages on the other core, beside this thread's).
-            reading: dict[AsyncConnection, asyncio.Future[Any]] = {}
-            pending: deque[tuple[AsyncConnection, asyncio.Future[Any]]] = deque()
-
-            def launch(on: AsyncConnection) -> None:
-                if ranges:
-                    after, upto = ranges.popleft()
-                    reading[on] = asyncio.ensure_future(fetch(on, after, upto, page_size))
-                    pending.append((on, reading[on]))
-
-            try:
-                for each in connections:
-                    launch(each)
-                while pending:
-                    on, future = pending.popleft()
-                    rows = await future
-                    launch(on)
-                    page = [None if row[2] else make(row) for row in rows]
-                    if None in page:
-                        following = reading.get(on)
-                        if following is not None:  # one statement at a time on `on`
-                            await asyncio.wait([following])
-                        await complete(on, [row[3] for row in rows], page)
-                    yield page  # type: ignore[misc]
-            finally:
-                for _, future in pending:  # stopped early: let the reads end first
-                    future.cancel()
-                    with suppress(BaseException):
-                        await future
+        async for on, rows, idle in _sqlite_read_ahead(store, bounds_statement, params, fetch):
+            page = [None if row[2] else make(row) for row in rows]
+            if None in page:
+                await idle()  # one statement at a time on `on`
+                await _complete(on, [row[3] for row in rows], page, fallback)
+            yield page  # type: ignore[misc]
         return
 
     async with store.read() as conn:
-        if not pg:
-            rows = await fetch(conn, _FIRST_KEY, _LAST_KEY, page_size)
-            while rows:
-                last = rows[-1]
-                following = (
-                    asyncio.ensure_future(fetch(conn, (last[0], last[1]), _LAST_KEY, page_size))
-                    if len(rows) == page_size
-                    else None
-                )
-                try:
-                    page = [None if row[2] else make(row) for row in rows]
-                    if None in page:
-                        if following is not None:  # one statement at a time on `conn`
-                            await asyncio.wait([following])
-                        await complete(conn, [row[3] for row in rows], page)
-                    yield page  # type: ignore[misc]
-                except BaseException:
-                    if following is not None:  # stopped early: let the read end first
-                        following.cancel()
-                        with suppress(BaseException):
-                            await following
-                    raise
-                rows = await following if following is not None else []
-            return
-
         # The page's rows in the subquery's order (the (year, seq) index's): array_agg takes
         # them so; OFFSET 0 keeps each column computed once.
         arrays = ", ".join(f"array_agg({column})" for column in ("year", "seq", "id", *columns))
@@ -696,7 +754,7 @@ async def _pages(
                         if more:
                             del page[page_size:]
                         if None in page:
-                            await complete(on, ids, page)
+                            await _complete(on, ids, page, fallback)
                         yield page  # type: ignore[misc]
                         if not more:
                             break
@@ -742,173 +800,28 @@ def _iso_from_sqlite(value: str) -> str:
     return _utc(value).isoformat() if value else ""  # type: ignore[union-attr]
 
 
-# -- JSON records -----------------------------------------------------------------------------
-#
-# The same idea for `--format json|jsonl`: per incident one row with its times as text, its
-# answers as their stored JSON text and its approvals and deadline tasks as one JSON array each;
-# Python decodes those (C code), keeps the latest round's deadlines and builds the object with
-# `json_record` (the code `incident_json` uses).
-
-
-def json_rows_sql(dialect: str, *, since: bool, page: bool = False) -> str:
-    """One page of rows for the JSON export, like `csv_rows_sql`: `year, seq, needs_python`, the
-    incident's values in `json_record`'s order (approvals, answers, deadlines as JSON texts;
-    approvals' and deadlines' times as stored on SQLite, ISO 8601 on PostgreSQL)."""
-    sql = _Sql(dialect)
-
-    def time(column: str) -> str:
-        return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
-
-    if sql.pg:
-        approval = f"json_build_array(a.round, a.approver_id, a.action, {time('a.created_at')})"
-        approvals = (
-            f"(SELECT json_agg({approval} ORDER BY a.round, a.created_at, a.id)::text "
-            "FROM approvals a WHERE a.incident_id = p.id)"
-        )
-        deadline = (
-            f"json_build_array(t.ref, t.round, {time('t.due_at')}, t.status, "
-            f"{time('t.done_at')}, t.owner_id)"
-        )
-        deadlines = f"(SELECT json_agg({deadline})::text"
-        decided_by, answers = "p.decided_by::text", "p.answers::text"
-    else:
-        approvals = (
-            "(SELECT json_group_array(json_array(round, approver_id, action, created_at)) FROM "
-            "(SELECT a.round, a.approver_id, a.action, a.created_at FROM approvals a "
-            "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id))"
-        )
-        deadlines = (
-            "(SELECT json_group_array(json_array(t.ref, t.round, t.due_at, t.status, t.done_at, "
-            "t.owner_id))"
-        )
-        decided_by, answers = "p.decided_by", "p.answers"
-    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    if page:  # SQLite: nested in the page's JSON as JSON (decoded with the page)
-        approvals, deadlines = f"json({approvals})", f"json({deadlines})"
-        decided_by, answers = f"json({decided_by})", f"json({answers})"
-    outcome = _CURRENT_CLOSURE_OUTCOME_SQL
-    values = [
-        "p.id",
-        "p.status",
-        "p.partner",
-        "p.reporter_id",
-        "p.team_id",
-        "p.locale",
-        time("p.created_at"),
-        time("p.updated_at"),
-        "p.round",
-        "p.recommendation",
-        "p.decided_action",
-        decided_by,
-        time("p.decided_at"),
-        "p.decision_reason",
-        approvals,
-        outcome,
-        answers,
-        deadlines,
-    ]
-    unusual = [
-        sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")
-    ]
-    flag = " OR ".join(f"({condition})" for condition in unusual if condition) or "false"
-    values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *values]
-    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
-
-
-def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
-    """`json_record` of a `json_rows_sql` row: PostgreSQL's JSON values as text, SQLite's
-    (`page`) already decoded (`_json` takes either)."""
-    loads = _json
-    at_text = _iso if pg else _iso_from_sqlite
-
-    def record(row: Any) -> dict[str, Any]:
-        approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17]) or ()]
-        latest: dict[str, list[Any]] = {}
-        for task in loads(row[20]) or ():
-            known = latest.get(task[0])
-            if known is None or known[1] < task[1]:
-                latest[task[0]] = task
-        deadlines = [
-            (
-                ref,
-                task[1],
-                at_text(task[2]) if task[2] else None,
-                task[3],
-                at_text(task[4]) if task[4] else None,
-                task[5],
-            )
-            for ref, task in sorted(latest.items())
-        ]
-        decided_by = loads(row[14])
-        return json_record(
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-            row[11],
-            row[12],
-            row[13],
-            list(decided_by or ()),
-            row[15],
-            row[16],
-            approvals,
-            row[18],
-            loads(row[19]),
-            deadlines,
-        )
-
-    return record
-
-
-async def iter_json_records(
-    store: Store,
-    *,
-    since: datetime | None = None,
-    page_size: int | None = None,
-) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
-    id order, a page at a time; the next page is read while the caller writes this one."""
-    pg = store.dialect == "postgresql"
-    record = _json_record_maker(pg)
-    statement = text(json_rows_sql(store.dialect, since=since is not None, page=not pg))
-    async for page in _pages(
-        store, statement, since, page_size, record, incident_json, paged=not pg
-    ):
-        yield page
-
-
 # -- Whole lines, built by the database -------------------------------------------------------
 #
-# `iter_csv_rows` / `iter_json_records` still spent ~3/4 of an export's CPU in Python per row
-# (answers decoded and each cell checked, deadlines split, the csv module, JSON encoded again).
-# Here the statement returns each incident's whole CSV line (RFC 4180 quoting as the csv module
-# does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON object, and Python only joins
-# a page's texts and writes them. On SQLite answers are read as the JSON text of each value, never
-# decoded by the database: a text value with an escape, a float, an object or a list that is not
-# plain texts makes the line NULL, and a NULL line is the Python path's (`export_page`), in its
-# place. On PostgreSQL, where the server's CPU is the limit (two backends on two cores, the client
-# lighter), the answers are the client's: the statement gives the line before and after them
-# and their stored JSON text; their cells in SQL (`json_to_record`, a CASE per question) were
-# ~40% of the server's time per row (~17 us), more than Python spends on them (~10 us).
+# Rows of cells (`iter_csv_rows`) and JSON records decoded in Python spent ~3/4 of an export's
+# CPU in Python per row. Here the statement returns each incident's whole CSV line (RFC 4180
+# quoting as the csv module does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON
+# object, and Python only joins a page's texts and writes them; a NULL line is the Python path's
+# (`export_page`), in its place. On PostgreSQL, where the server's CPU is the limit (two backends
+# on two cores, the client lighter), the answers are the client's: the statement gives the line
+# before and after them and their stored JSON text; their cells in SQL (`json_to_record`, a CASE
+# per question) were ~40% of the server's time per row (~17 us), more than Python spends on them
+# (~10 us). On SQLite whole CSV lines took ~80 us of CPU per row (the answers' cells most of it):
+# its CSV export stays on `iter_csv_rows`; its JSON texts are SQLite's (`sqlite_json_lines_sql`).
 
 _BACKSLASH: Final[str] = "'\\'"  # an SQL literal
 
 
 class _Lines(_Sql):
-    """`_Sql` plus the text expressions that build whole lines."""
+    """`_Sql` plus the text expressions that build PostgreSQL's CSV lines."""
 
     def special(self, value: str) -> str:
         """`value` holds a character the csv module quotes for (NULL stays NULL)."""
-        if self.pg:
-            return f"({value} ~ E'[,\"\\\\r\\\\n]')"
-        return (
-            f"(instr({value}, ',') OR instr({value}, '\"') OR instr({value}, char(10)) "
-            f"OR instr({value}, char(13)))"
-        )
+        return f"({value} ~ E'[,\"\\\\r\\\\n]')"
 
     def quoted(self, value: str, shown: str | None = None) -> str:
         """`shown` (default `value`) as one CSV cell, quoted when `value` needs it (`shown` adds
@@ -923,62 +836,21 @@ class _Lines(_Sql):
         """`CsvLayout`'s `_text`: formula-safe, then quoted."""
         return self.quoted(value, self.formula_safe(value))
 
-    def find(self, value: str, needle: str) -> str:
-        return f"{'strpos' if self.pg else 'instr'}({value}, {needle})"
 
-    def integer(self, value: str) -> str:
-        """`value` (a JSON number's text) is an integer Python writes back the same."""
-        if self.pg:
-            return f"({value} ~ '^(0|-?[1-9][0-9]*)$')"
-        return (
-            f"({value} = '0' OR ({value} GLOB '[1-9]*' OR {value} GLOB '-[1-9]*') "
-            f"AND {value} NOT GLOB '?*[^0-9]*')"
-        )
-
-    def starts(self, value: str, char: str) -> str:
-        return f"left({value}, 1) = {char}" if self.pg else f"substr({value}, 1, 1) = {char}"
-
-    def answer_cell(self, value: str) -> str:
-        """The `answer.<id>` cell from the JSON text of the answer (`value`, NULL when missing),
-        as `CsvLayout.answer_cells`; NULL for a value only Python turns into its cell.
-
-        A JSON text without a backslash holds no quote, CR or LF (JSON escapes them) and does
-        not start with a tab: it needs CSV quotes only for a comma, and then its own JSON quotes
-        are the CSV ones."""
-        quote, comma = "'\"'", "','"
-        body = f"{'btrim' if self.pg else 'trim'}({value}, {quote})"
-        joined = self.joined(value)
-        has_comma = f"{self.find(value, comma)} > 0"
-        negative, array = self.starts(value, "'-'"), self.starts(value, "'['")
-        return (
-            f"CASE WHEN {self.starts(value, quote)} THEN CASE "
-            f"WHEN {self.find(value, _BACKSLASH)} > 0 THEN NULL "
-            f"WHEN substr({value}, 2, 1) IN ('=', '+', '-', '@') THEN CASE WHEN {has_comma} "
-            f"THEN '\"''' || substr({value}, 2) ELSE '''' || {body} END "
-            f"WHEN {has_comma} THEN {value} ELSE {body} END "
-            f"WHEN {value} IS NULL OR {value} = 'null' THEN '' "
-            f"WHEN {value} IN ('true', 'false') THEN {value} "
-            f"WHEN {self.integer(value)} THEN "
-            f"CASE WHEN {negative} THEN '''' || {value} ELSE {value} END "
-            f"WHEN {array} THEN CASE WHEN {self.plain(value)} THEN "
-            f"{self.quoted(joined, self.formula_safe(joined))} END END"
-        )
-
-
-def csv_lines_sql(
-    dialect: str, question_ids: Sequence[str], deadline_ids: Sequence[str], *, since: bool
-) -> str:
-    """One page of CSV lines (`CsvLayout.row` quoted as the csv module writes it, CRLF at the
-    end) for incidents after (:after_year, :after_seq) (and created at or after :since with
-    `since`), at most :limit of them, in id order: `year, seq, 0, id, line`; the line is NULL
-    for an incident the Python path must flatten. The plan: an index range scan of the
-    incidents by (year, seq); per incident, its tasks, approvals and closures by index."""
-    for value in (*question_ids, *deadline_ids):
+def csv_lines_sql(deadline_ids: Sequence[str], *, since: bool) -> str:
+    """PostgreSQL: one page of CSV lines (`CsvLayout.row` quoted as the csv module writes it,
+    CRLF at the end) for incidents after (:after_year, :after_seq) (and created at or after
+    :since with `since`), at most :limit of them, in id order: `year, seq, 0, id, head,
+    answers, tail`, the line being head, the answers' cells (`csv_answer_lines`) and tail;
+    head is NULL for an incident the Python path must flatten. The plan: an index range scan
+    of the incidents by (year, seq); per incident, its tasks, approvals and closures by
+    index."""
+    for value in deadline_ids:
         if not _IDENTIFIER.match(value):  # written into the statement: never anything else
             raise ValueError(f"unexpected playbook id {value!r}")
-    sql = _Lines(dialect)
+    sql = _Lines("postgresql")
     q = sql.quoted
-    nl = "chr(13) || chr(10)" if sql.pg else "char(13, 10)"
+    nl = "chr(13) || chr(10)"
 
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} ELSE '' END"
@@ -987,61 +859,36 @@ def csv_lines_sql(
     # refs in their columns, the others in `deadlines.other` (sorted by ref); NULL when a ref or
     # status would need quoting or a due time is stored in another format (the Python path).
     due = time("t.due_at")
-    bad_due = sql.time_unusual("t.due_at")
-    bad = f"{sql.special('t.ref || t.status')}" + (f" OR ({bad_due})" if bad_due else "")
+    bad = sql.special("t.ref || t.status")
     refs = ", ".join(f"'{ref}'" for ref in deadline_ids) or "''"
     pivot = " || ',' || ".join(
         f"coalesce(max(CASE WHEN ref = '{ref}' THEN cell END), ',')" for ref in deadline_ids
     )
     other = f"CASE WHEN ref NOT IN ({refs}) THEN ref || '=' || due || ' (' || status || ')' END"
-    if sql.pg:
-        # In "C" order (the Python path's sort): string_agg takes the rows in this order,
-        # one sort per incident instead of a second one in the aggregate.
-        latest = (
-            f"""SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, {due} AS due, t.status, """
-            f"({bad}) AS bad FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
-            """ORDER BY t.ref COLLATE "C", t.round DESC"""
-        )
-        others = f"coalesce(string_agg({other}, '; '), '')"
-        any_bad = "bool_or(bad)"
-        source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}) l)"
-    else:
-        # max(round) makes the other columns the latest round's row (SQLite's bare columns);
-        # ORDER BY ref: group_concat takes the rows in that order.
-        latest = (
-            f"SELECT t.ref, {due} AS due, t.status, ({bad}) AS bad, max(t.round) "
-            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
-            "GROUP BY t.ref ORDER BY t.ref"
-        )
-        others = f"ifnull(group_concat({other}, '; '), '')"
-        any_bad = "max(bad)"
-        source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}))"
+    # In "C" order (the Python path's sort): string_agg takes the rows in this order,
+    # one sort per incident instead of a second one in the aggregate.
+    latest = (
+        f"""SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, {due} AS due, t.status, """
+        f"({bad}) AS bad FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+        """ORDER BY t.ref COLLATE "C", t.round DESC"""
+    )
+    others = f"coalesce(string_agg({other}, '; '), '')"
+    any_bad = "bool_or(bad)"
+    source = f"(SELECT ref, due, status, due || ',' || status AS cell, bad FROM ({latest}) l)"
     deadlines = (
         f"(SELECT CASE WHEN {any_bad} THEN NULL ELSE "
         f"{pivot + ' || ' + repr(',') + ' || ' if pivot else ''}{others} END FROM {source} d)"
     )
 
-    if sql.pg:
-        # The answers' cells are Python's (`csv_answer_lines`): the statement gives their JSON
-        # text (escapes and all).
-        answers_from = ""
-        answer_values = ["p.answers::text AS answers"]
-        answers_ok = "json_typeof(p.answers) = 'object'"
-        decided_by = "p.decided_by::text"
-        approvals = (
-            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
-            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
-        )
-    else:
-        answers_from = ""
-        answer_values = [f"p.answers -> '$.{qid}' AS a_{qid}" for qid in question_ids]
-        answers_ok = "json_type(p.answers) = 'object'"
-        decided_by = "json(p.decided_by)"
-        approvals = (
-            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
-            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
-            "ORDER BY a.round, a.created_at, a.id))"
-        )
+    # The answers' cells are Python's (`csv_answer_lines`): the statement gives their JSON
+    # text (escapes and all).
+    answer_values = ["p.answers::text AS answers"]
+    answers_ok = "json_typeof(p.answers) = 'object'"
+    decided_by = "p.decided_by::text"
+    approvals = (
+        "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
+        "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
+    )
     inner = [
         "p.year",
         "p.seq",
@@ -1066,17 +913,6 @@ def csv_lines_sql(
         f"CASE WHEN {answers_ok} THEN 1 ELSE 0 END AS answers_ok",
         *answer_values,
         f"{deadlines} AS deadlines",
-        # stored times in another format (SQLite): the Python path
-        "CASE WHEN "
-        + (
-            " OR ".join(
-                f"({sql.time_unusual(f'p.{c}')})"
-                for c in ("created_at", "updated_at", "decided_at")
-            )
-            if not sql.pg
-            else "false"
-        )
-        + " THEN 1 ELSE 0 END AS odd_time",
     ]
     joined_by = sql.joined("decided_by")
     decided = (
@@ -1115,13 +951,11 @@ def csv_lines_sql(
         "followed",
         "approvals",
         sql.text_cell("outcome"),
-        *(sql.answer_cell(f"a_{qid}") for qid in question_ids if not sql.pg),
         "deadlines",
     ]
-    if sql.pg:
-        # The line is head, then the answers' cells (each after a comma), then tail.
-        head = " || ',' || ".join(cells[: cells.index("deadlines")])
-        return f"""
+    # The line is head, then the answers' cells (each after a comma), then tail.
+    head = " || ',' || ".join(cells[: cells.index("deadlines")])
+    return f"""
     SELECT year, seq, 0 AS needs_python, id,
            CASE WHEN answers_ok = 0 OR deadlines IS NULL OR {sql.special(plain_cells)}
            THEN NULL ELSE {head} END AS head,
@@ -1129,16 +963,6 @@ def csv_lines_sql(
            ',' || deadlines || {nl} AS tail
     FROM (SELECT {", ".join(inner)}
           FROM incidents p
-          {_page_of_incidents(since=since)} OFFSET 0) page"""
-    line = " || ',' || ".join(cells)
-    # OFFSET 0: the page is computed once (not flattened into the outer select, which would
-    # repeat each answer's extraction per use), and read in its order.
-    return f"""
-    SELECT year, seq, 0 AS needs_python, id,
-           CASE WHEN answers_ok = 0 OR odd_time = 1 OR {sql.special(plain_cells)}
-           THEN NULL ELSE {line} || {nl} END AS line
-    FROM (SELECT {", ".join(inner)}
-          FROM incidents p {answers_from}
           {_page_of_incidents(since=since)} OFFSET 0) page"""
 
 
@@ -1148,24 +972,17 @@ async def iter_csv_lines(
     layout: CsvLayout,
     since: datetime | None = None,
     page_size: int | None = None,
-    lines_in_sql: bool | None = None,
 ) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
     page at a time: (how many, the page's lines); the next page is read while this one is
     written. PostgreSQL builds the lines (`csv_lines_sql`; its work is in its own process);
-    on SQLite, where the same statement took more CPU than Python does, the rows come from
-    `iter_csv_rows` and the csv module writes them (`lines_in_sql` forces either way)."""
-    if lines_in_sql is None:
-        lines_in_sql = store.dialect == "postgresql"
-    if not lines_in_sql:
+    on SQLite, where whole lines in SQL took ~80 us of CPU per row (~40 in all this way), the
+    rows come from `iter_csv_rows` and `csv_text` writes them."""
+    if store.dialect != "postgresql":
         async for rows in iter_csv_rows(store, layout=layout, since=since, page_size=page_size):
             yield len(rows), csv_text(rows)
         return
-    statement = text(
-        csv_lines_sql(
-            store.dialect, layout.question_ids, layout.deadline_ids, since=since is not None
-        )
-    )
+    statement = text(csv_lines_sql(layout.deadline_ids, since=since is not None))
 
     def line(row: Any) -> str | None:
         return row[4]  # type: ignore[no-any-return]
@@ -1326,8 +1143,8 @@ def json_line_text(head: str | None, answers: str, tail: str) -> str | None:
 
 
 def sqlite_json_lines_sql(*, since: bool) -> str:
-    """SQLite: one page (`_sqlite_page_sql`) of incidents as the compact text of
-    `incident_json`'s object: `year, seq, 0, id, line`, the line NULL for the Python path.
+    """SQLite: one page of incidents as the compact text of `incident_json`'s object:
+    `year, seq, needs_python (0), id, line`, the line NULL for the Python path.
 
     The answers and decided_by are the stored JSON text minified by `json()` (kept as written:
     key order, number literals, string escapes), which is Python's text for them when the
@@ -1336,7 +1153,7 @@ def sqlite_json_lines_sql(*, since: bool) -> str:
     quoted by `json_quote`, whose escapes are Python's (a backslash before a quote or a
     backslash; b, t, n, f, r; u00XX in lower case for the other control characters). A time
     stored in another format makes the line NULL."""
-    sql = _Lines("sqlite")
+    sql = _Sql("sqlite")
 
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
@@ -1425,7 +1242,9 @@ def sqlite_json_lines_sql(*, since: bool) -> str:
         ]
     )
     line = f"CASE WHEN {python_only} THEN NULL ELSE {record} END"
-    return _sqlite_page_sql(["p.year", "p.seq", "0", "p.id", line], since=since)
+    return _rows_sql(
+        ["p.year", "p.seq", "0 AS needs_python", "p.id", f"{line} AS line"], since=since
+    )
 
 
 async def iter_json_lines(
@@ -1433,19 +1252,24 @@ async def iter_json_lines(
     *,
     since: datetime | None = None,
     page_size: int | None = None,
-) -> AsyncGenerator[list[str], None]:
+    separator: str = "\n",
+) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as the compact JSON text of its object
-    (`json_text(incident_json(...))`), in id order, a page at a time. PostgreSQL builds the
-    texts (`json_lines_sql`, `sqlite_json_lines_sql`)."""
-    pg = store.dialect == "postgresql"
-    lines_sql = json_lines_sql if pg else sqlite_json_lines_sql
-    statement = text(lines_sql(since=since is not None))
+    (`json_text(incident_json(...))`), in id order, a page at a time: (how many, their texts
+    joined by `separator`). The database builds the texts (`json_lines_sql`,
+    `sqlite_json_lines_sql`)."""
 
     def python_line(item: ExportedIncident) -> str:
         return json_text(incident_json(item))
 
-    def sqlite_line(row: Any) -> str | None:
-        return row[4]  # type: ignore[no-any-return]
+    if store.dialect != "postgresql":
+        rows_sql = sqlite_json_lines_sql(since=since is not None)
+        async for count, joined in _sqlite_text_pages(
+            store, rows_sql, since, page_size, python_line, separator
+        ):
+            yield count, joined
+        return
+    statement = text(json_lines_sql(since=since is not None))
 
     def line(row: Any) -> str | None:
         return json_line_text(row[4], row[5], row[6])
@@ -1454,12 +1278,6 @@ async def iter_json_lines(
         heads, answers, tails = arrays
         return [json_line_text(*parts) for parts in zip(heads, answers, tails, strict=True)]
 
-    if not pg:
-        async for page in _pages(
-            store, statement, since, page_size, sqlite_line, python_line, paged=True
-        ):
-            yield page
-        return
     async for page in _pages(
         store,
         statement,
@@ -1470,4 +1288,4 @@ async def iter_json_lines(
         columns=["head", "answers", "tail"],
         make_all=lines,
     ):
-        yield page
+        yield len(page), separator.join(page)

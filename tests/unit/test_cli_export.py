@@ -10,6 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -333,3 +337,64 @@ async def test_a_database_it_cannot_read_is_one_line_and_nothing_is_created(
     assert "Traceback" not in err
     assert not out_file.exists() and list(tmp_path.glob("*.part")) == []
     assert not (tmp_path / "no-such-folder").exists()
+
+
+def _as_bound_by_file_modes() -> list[str]:
+    """The command prefix under which this process's file modes bind: none for a user; root,
+    who writes a 0444 file anyway, without the capabilities that let it (util-linux setpriv)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root ignores file modes here, and there is no setpriv to drop that")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+async def test_a_read_only_sqlite_file_is_exported(
+    store: Store, database_url: str, db_kind: str, clean_cli_settings: None, tmp_path: Path
+) -> None:
+    """`leakbot export` (a child process, as an operator runs it) of a copy of the database
+    whose file is read-only (0444) gives the incidents; in a read-only folder (0555) too while
+    SQLite's -shm and -wal files are there, and without them (SQLite cannot read a WAL file
+    then) one line naming the folder, exit 2."""
+    if db_kind != "sqlite":
+        pytest.skip("a file's modes: SQLite only")
+    ids = await _history(store)
+    await store.close()  # the test's file, closed before it is copied
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    copy = folder / "leakbot.db"
+    shutil.copyfile(database_url.removeprefix("sqlite:///"), copy)
+    copy.chmod(0o444)
+    prefix = _as_bound_by_file_modes()
+
+    def export() -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{copy}", "LEAKBOT_LANGUAGE": "en"}
+        command = [*prefix, sys.executable, "-m", "bot.cli", "export", "--format", "jsonl"]
+        return subprocess.run(
+            command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+
+    try:
+        for folder_mode in (0o755, 0o555):  # the first run leaves the -shm and -wal files
+            folder.chmod(folder_mode)
+            done = export()
+            assert (done.returncode, done.stderr) == (0, ""), folder_mode
+            assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ids
+        assert sorted(path.name for path in folder.iterdir()) == [
+            "leakbot.db",
+            "leakbot.db-shm",
+            "leakbot.db-wal",
+        ]
+        folder.chmod(0o755)
+        for path in folder.glob("leakbot.db-*"):
+            path.unlink()
+        folder.chmod(0o555)
+        done = export()
+        assert done.returncode == 2 and done.stdout == ""
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"leakbot: DATABASE_URL sqlite:///{copy}")
+        assert "folder is read-only" in lines[0] and "Traceback" not in done.stderr
+        assert list(folder.iterdir()) == [copy]  # nothing written beside it
+    finally:
+        folder.chmod(0o755)

@@ -1,9 +1,9 @@
 """What `leakbot run` and the other commands import at start: not the libraries only some
 commands or features use (Alembic only to migrate, matplotlib only to draw the summary chart,
 holidays at the first deadline, python-docx and Jinja2 when drafting, the PostgreSQL dialect only
-for a PostgreSQL database) — and never `sqlalchemy.orm` (~7.7 MB, pulled in by
-`sqlalchemy.ext.asyncio`, which bot/store/aio.py replaces), not even once a store is open and
-written to."""
+for a PostgreSQL database, aiosqlite and the SQLite dialect only for a SQLite one) — and never
+`sqlalchemy.orm` (~7.7 MB, pulled in by `sqlalchemy.ext.asyncio`, which bot/store/aio.py
+replaces), not even once a store is open and written to."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 # Loaded later, by the features that need them (the names as in sys.modules).
 LATER = (
@@ -22,7 +24,10 @@ LATER = (
     "jinja2",
     "sqlalchemy.dialects.postgresql",
     "asyncpg",
+    "sqlalchemy.dialects.sqlite",
+    "aiosqlite",
 )
+SQLITE = ("sqlalchemy.dialects.sqlite", "aiosqlite")
 # Never imported by a store that is already migrated (Alembic, which imports it, runs only to
 # migrate, and `leakbot run` migrates in a child process).
 NEVER = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio")
@@ -62,6 +67,32 @@ def test_an_open_store_reads_and_writes_without_the_orm(tmp_path: Path) -> None:
         "asyncio.run(main())"
     )
     assert _loaded_of(NEVER, use) == []
+
+
+def test_an_open_postgresql_store_loads_nothing_of_sqlite(database_url: str, db_kind: str) -> None:
+    if db_kind != "postgresql":
+        pytest.skip("what a PostgreSQL store leaves out")
+    migrate = (
+        f"import asyncio; from bot.store import Store; asyncio.run(Store.open({database_url!r}))"
+    )
+    subprocess.run([sys.executable, "-c", migrate], timeout=120, check=True)
+    use = (
+        "import asyncio; from datetime import UTC, datetime; from bot.store import Store\n"
+        "async def main():\n"
+        f"    store = await Store.open({database_url!r}, migrate_in_child=True)\n"
+        "    assert (await store.migration_status()).up_to_date\n"
+        "    now = datetime(2026, 5, 1, tzinfo=UTC)\n"
+        "    assert await store.claim_job('job:1', owner='t', now=now)\n"
+        "    await store.close()\n"
+        "asyncio.run(main())"
+    )
+    assert _loaded_of((*SQLITE, *NEVER), use) == []
+
+
+def test_a_sqlite_store_loads_its_dialect(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'leakbot.db'}"
+    use = f"import asyncio; from bot.store import Store; asyncio.run(Store.open({url!r}))"
+    assert _loaded_of(SQLITE, use) == sorted(SQLITE)
 
 
 def test_the_first_deadline_imports_holidays() -> None:

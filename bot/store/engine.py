@@ -30,8 +30,6 @@ from .aio import AsyncConnection, AsyncEngine, create_async_engine
 from .common import dumps
 from .migrate import read_status, upgrade_in_child, upgrade_to_head
 from .records import MigrationStatus
-from .sqlite_driver import LazyBegin
-from .sqlite_driver import dbapi as sqlite_dbapi
 from .urls import display_url, resolve_database_url
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Database", "create_engine"]
@@ -72,6 +70,10 @@ def create_engine(url: str, *, echo: bool) -> AsyncEngine:
         )
         _install_pg_hooks(pg)
         return pg
+    # Imported here: on PostgreSQL neither aiosqlite nor SQLAlchemy's SQLite dialect is loaded
+    # (~0.6 MB RSS, tests/unit/test_lazy_imports.py).
+    from .sqlite_driver import dbapi as sqlite_dbapi
+
     engine = create_async_engine(
         url,
         # SQLAlchemy's aiosqlite dialect with one trip to the driver's thread per statement.
@@ -149,6 +151,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     SQLAlchemy's "Serializable isolation / savepoints" recipe: the driver's own transaction
     handling is switched off (isolation_level=None) and the "begin" event emits BEGIN itself.
     """
+    from .sqlite_driver import LazyBegin
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

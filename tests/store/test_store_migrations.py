@@ -109,3 +109,27 @@ async def test_sqlite_connection_settings(store: Store) -> None:
             for pragma in ("journal_mode", "foreign_keys", "busy_timeout")
         }
     assert values == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+
+
+async def test_sqlite_ids_are_never_reused_in_the_model_as_in_the_migrations(
+    tmp_path: Any,
+) -> None:
+    """audit_log and outbox are created with AUTOINCREMENT on SQLite, by the migrations and by
+    tables.py's metadata (set when the table is created, not in Table(): bot/store/tables.py)."""
+    from bot.store.aio import create_async_engine
+
+    query = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'"
+    migrated = await Store.open(f"sqlite:///{tmp_path / 'migrated.db'}")
+    try:
+        async with migrated._engine.connect() as conn:
+            by_migrations = {row[0] for row in await conn.execute(text(query))}
+    finally:
+        await migrated.close()
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'model.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            by_model = {row[0] for row in await conn.execute(text(query))}
+    finally:
+        await engine.dispose()
+    assert by_migrations == by_model == {"audit_log", "outbox"}

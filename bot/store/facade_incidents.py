@@ -94,16 +94,11 @@ class IncidentsFacade(Database):
         statuses: Iterable[str] | None = None,
         limit: int = 50,
         reporter_id: str | None = None,
-        created_before: datetime | None = None,
     ) -> list[IncidentRecord]:
-        """Newest first; `created_before`: created at or before that time."""
+        """Newest first."""
         async with self.read() as conn:
             return await incidents.list_incidents(
-                conn,
-                statuses=statuses,
-                limit=limit,
-                reporter_id=reporter_id,
-                created_before=created_before,
+                conn, statuses=statuses, limit=limit, reporter_id=reporter_id
             )
 
     async def incidents_decided_between(

@@ -300,17 +300,14 @@ async def list_incidents(
     statuses: Iterable[str] | None,
     limit: int,
     reporter_id: str | None,
-    created_before: datetime | None,
 ) -> list[IncidentRecord]:
-    """Newest first; `created_before`: created at or before that time."""
+    """Newest first."""
     query = select(incidents)
     if statuses is not None:
         wanted = [statuses] if isinstance(statuses, str) else list(statuses)
         query = query.where(incidents.c.status.in_(wanted))
     if reporter_id is not None:
         query = query.where(incidents.c.reporter_id == reporter_id)
-    if created_before is not None:
-        query = query.where(incidents.c.created_at <= aware("created_before", created_before))
     query = query.order_by(incidents.c.created_at.desc(), incidents.c.id.desc()).limit(limit)
     return await _incidents(conn, query)
 

@@ -101,12 +101,11 @@ class IncidentsFacade(Database):
                 conn, statuses=statuses, limit=limit, reporter_id=reporter_id
             )
 
-    async def incidents_decided_between(
-        self, start: datetime, end: datetime
-    ) -> list[IncidentRecord]:
-        """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
+    async def decided_rounds_between(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
+        """(id, round) of the incidents decided now with start <= decided_at < end, oldest
+        first."""
         async with self.read() as conn:
-            return await incidents.incidents_decided_between(conn, start, end)
+            return await incidents.decided_rounds_between(conn, start, end)
 
     async def count_incidents_for_partner(
         self,

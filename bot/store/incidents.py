@@ -312,17 +312,20 @@ async def list_incidents(
     return await _incidents(conn, query)
 
 
-async def incidents_decided_between(
+async def decided_rounds_between(
     conn: AsyncConnection, start: datetime, end: datetime
-) -> list[IncidentRecord]:
-    """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
+) -> list[tuple[str, int]]:
+    """(id, round) of the incidents decided now whose decision has start <= decided_at < end,
+    oldest first. Two columns only: the minute pass reads this each minute (bot/followthrough.py)
+    and needs whole rows only for the few whose tasks message is missing."""
     query = (
-        select(incidents)
+        select(incidents.c.id, incidents.c.round)
         .where(incidents.c.decided_at >= aware("start", start))
         .where(incidents.c.decided_at < aware("end", end))
+        .where(incidents.c.status == "decided")
         .order_by(incidents.c.decided_at, incidents.c.id)
     )
-    return await _incidents(conn, query)
+    return [(str(incident_id), int(round_)) for incident_id, round_ in await conn.execute(query)]
 
 
 async def count_incidents_for_partner(

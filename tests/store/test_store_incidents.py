@@ -152,9 +152,15 @@ async def test_queries(store: Store, make_new: Factory) -> None:
         b.id, approver_id="S1", action="request_report", required=1, now=T0 + timedelta(days=3)
     )
     assert outcome.kind == "decided"
-    decided = await store.incidents_decided_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
-    assert [i.id for i in decided] == [b.id]
-    assert await store.incidents_decided_between(T0, T0 + timedelta(days=3)) == []
+    decided = await store.decided_rounds_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
+    assert decided == [(b.id, 1)]
+    assert await store.decided_rounds_between(T0, T0 + timedelta(days=3)) == []
+    assert (
+        await store.decided_rounds_between(
+            T0 + timedelta(days=3, microseconds=1), T0 + timedelta(days=4)
+        )
+        == []
+    )
     assert [i.id for i in await store.list_incidents(statuses=["decided"])] == [b.id]
     assert [i.id for i in await store.list_incidents(statuses=["pending", "decided"])] == [
         c.id,

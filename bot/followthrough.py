@@ -24,7 +24,6 @@ from bot.domain.followups import (
     due_reminders,
     escalation_times,
     next_moment,
-    overdue_moment,
     plan_tasks,
 )
 from bot.domain.playbook import Playbook
@@ -322,8 +321,7 @@ class FollowThrough:
                 groups.setdefault(key, []).append(task)
             overdue_at = None
             if task.kind == "deadline":
-                rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-                overdue_at = overdue_moment(task.ref, task.due_at, rule, record.assessment)
+                overdue_at = due.overdue_after or task.due_at
                 if overdue_at <= now:
                     overdue.append((record, task))
             moments = attention_moments(

@@ -1,7 +1,8 @@
 """When a deadline task counts as overdue: the moment stored with the task
-(`tasks.overdue_after`, which the weekly summary counts by) is the one the incident's
-assessment gives — the APPI preliminary report's "overdue after 5 days" counted from awareness
-with closed days skipped, the others at their due time — in every round."""
+(`tasks.overdue_after`, which the follow-through's overdue notice and the weekly summary both
+go by) is the one the incident's assessment gives — the APPI preliminary report's "overdue
+after 5 days" counted from awareness with closed days skipped, the others at their due time —
+in every round. (tests/e2e/test_followthrough.py: the notice is posted at that moment.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from conftest import APPROVER_1, APPROVER_2, MILD_STEPS, REPORTER, Leakbot
 from sqlalchemy import select
 from test_followthrough import decide, jst, stored
 
-from bot.domain.followups import overdue_moment
 from bot.store import IncidentRecord
 from bot.store.tables import tasks
 
@@ -28,16 +28,22 @@ async def stored_moments(bot: Leakbot, incident_id: str) -> dict[tuple[str, int]
 
 
 async def assert_agree(bot: Leakbot, record: IncidentRecord) -> dict[str, datetime]:
-    """Each deadline task of the current round: the stored moment is the assessment's."""
+    """Each deadline task of the current round: the stored moment is the one the assessment
+    records for its deadline, never before the task's own due time (a restarted partner
+    report's), and the task's due time where the assessment records none."""
+    recorded = {
+        d["id"]: datetime.fromisoformat(d["overdue_after"])
+        for d in record.assessment["deadlines"]
+        if d.get("overdue_after")
+    }
     moments = await stored_moments(bot, record.id)
     current: dict[str, datetime] = {}
     for task in await bot.store.tasks_for(record.id):
         if task.kind != "deadline" or task.round != record.round:
             continue
         assert task.due_at is not None
-        rule = bot.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-        from_assessment = overdue_moment(task.ref, task.due_at, rule, record.assessment)
-        assert moments[(task.ref, task.round)] == from_assessment, task.ref
+        expected = max(task.due_at, recorded.get(task.ref, task.due_at))
+        assert moments[(task.ref, task.round)] == expected, task.ref
         current[task.ref] = moments[(task.ref, task.round)]
     return current
 

@@ -318,14 +318,19 @@ async def decided_rounds_between(
     """(id, round) of the incidents decided now whose decision has start <= decided_at < end,
     oldest first. Two columns only: the minute pass reads this each minute (bot/followthrough.py)
     and needs whole rows only for the few whose tasks message is missing."""
+    # The status is checked here, not in SQL: with `status = 'decided'` SQLite's planner takes
+    # the (status, created_at) index and reads every decided incident (60 ms at 100,000).
     query = (
-        select(incidents.c.id, incidents.c.round)
+        select(incidents.c.id, incidents.c.round, incidents.c.status)
         .where(incidents.c.decided_at >= aware("start", start))
         .where(incidents.c.decided_at < aware("end", end))
-        .where(incidents.c.status == "decided")
         .order_by(incidents.c.decided_at, incidents.c.id)
     )
-    return [(str(incident_id), int(round_)) for incident_id, round_ in await conn.execute(query)]
+    return [
+        (str(incident_id), int(round_))
+        for incident_id, round_, status in await conn.execute(query)
+        if status == "decided"
+    ]
 
 
 async def count_incidents_for_partner(

@@ -152,6 +152,10 @@ async def test_queries(store: Store, make_new: Factory) -> None:
         b.id, approver_id="S1", action="request_report", required=1, now=T0 + timedelta(days=3)
     )
     assert outcome.kind == "decided"
+    # A rejection sets decided_at too: only incidents decided now are returned.
+    d, _ = await store.create_incident(make_new(), now=T0)
+    rejected = await store.reject(d.id, actor_id="S1", reason="no", now=T0 + timedelta(days=3))
+    assert rejected.kind == "rejected"
     decided = await store.decided_rounds_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
     assert decided == [(b.id, 1)]
     assert await store.decided_rounds_between(T0, T0 + timedelta(days=3)) == []

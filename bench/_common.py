@@ -48,6 +48,20 @@ GROUP = "SAPPROVERS"
 GROUP_MEMBERS = ("UAPPROVER2", "UAPPROVER3")
 REPORTERS = tuple(f"UREPORT{i:03d}" for i in range(20))
 DATABASES = ("sqlite", "postgresql")
+# The answers of a case whose recommendation needs ONE approval (not suspend_and_legal), so a
+# click by an approver decides the incident: the heaviest ordinary path behind an ack.
+MILD = {
+    "partner": "Globex",
+    "source": "partner_notice",
+    "relationship": "entrusted",
+    "data_kinds": ["internal_minor"],
+    "encrypted": "no",
+    "cause": "negligence",
+    "damage": "none",
+    "partner_response": "cooperative",
+    "dependency": "high",
+    "contract": ["prevention_plan_required"],
+}
 
 
 # ----------------------------------------------------------------------------- statistics

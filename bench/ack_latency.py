@@ -38,20 +38,6 @@ KIND_LABEL = {
     "confirm": "view_submission of the confirm step (incident stored before the ack)",
 }
 STEP1 = {"partner": "株式会社アクメ", "source": "partner_notice", "relationship": "entrusted"}
-# The answers of a case whose recommendation needs ONE approval (not suspend_and_legal), so a
-# click by an approver decides the incident: the heaviest ordinary path behind an ack.
-MILD = {
-    "partner": "Globex",
-    "source": "partner_notice",
-    "relationship": "entrusted",
-    "data_kinds": ["internal_minor"],
-    "encrypted": "no",
-    "cause": "negligence",
-    "damage": "none",
-    "partner_response": "cooperative",
-    "dependency": "high",
-    "contract": ["prevention_plan_required"],
-}
 
 
 @dataclass
@@ -288,7 +274,7 @@ async def create_pending_incidents(database_url: str, count: int) -> list[str]:
     try:
         for i in range(count):
             record, _ = await service.submit(
-                {**MILD, "partner": f"Globex {i % 40}"},
+                {**common.MILD, "partner": f"Globex {i % 40}"},
                 reporter_id=common.REPORTERS[i % len(common.REPORTERS)],
                 team_id="T0LEAKTEAM",
                 locale="ja",

@@ -37,18 +37,6 @@ import _common as common
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-MILD = {
-    "partner": "Globex",
-    "source": "partner_notice",
-    "relationship": "entrusted",
-    "data_kinds": ["internal_minor"],
-    "encrypted": "no",
-    "cause": "negligence",
-    "damage": "none",
-    "partner_response": "cooperative",
-    "dependency": "high",
-    "contract": ["prevention_plan_required"],
-}
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
 
@@ -111,7 +99,7 @@ async def bench_database(db: str, args: argparse.Namespace, work: Path) -> dict[
             incidents = []
             for i in range(args.clicks):
                 record, _ = await deps.service.submit(
-                    {**MILD, "partner": f"Globex {i % 7}"},
+                    {**common.MILD, "partner": f"Globex {i % 7}"},
                     reporter_id=common.REPORTERS[i % 4],
                     team_id="T0LEAKTEAM",
                     locale="ja",

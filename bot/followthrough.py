@@ -26,7 +26,6 @@ from bot.domain.followups import (
     due_reminders,
     escalation_times,
     next_moment,
-    overdue_moment,
     plan_tasks,
 )
 from bot.domain.playbook import Playbook
@@ -275,20 +274,23 @@ class FollowThrough:
     async def _sweep_decided(self, now: datetime) -> None:
         # Tasks and their thread message follow a decision at once; this catches a process
         # that stopped in between (before the tasks were stored, or before the message was).
-        decided = [
-            record
-            for record in await self.store.incidents_decided_between(
-                now - timedelta(days=7), now + timedelta(seconds=1)
-            )
-            if record.status == "decided"
-        ]
+        # Ids and rounds only; whole rows for the few whose tasks message is missing.
+        decided = await self.store.decided_rounds_between(
+            now - timedelta(days=7), now + timedelta(seconds=1)
+        )
         # One query for all (per incident, it cost ~5 ms each minute: bench/ack_latency.py).
         queued = await self.store.queued_dedupe_keys(
-            f"tasks:{record.id}:{record.round}" for record in decided
+            f"tasks:{incident_id}:{round_}" for incident_id, round_ in decided
         )
-        for record in decided:
-            if f"tasks:{record.id}:{record.round}" not in queued:
-                await self.create_tasks(record)
+        missing = [
+            incident_id
+            for incident_id, round_ in decided
+            if f"tasks:{incident_id}:{round_}" not in queued
+        ]
+        records = await self.store.get_incidents(missing) if missing else {}
+        for incident_id in missing:
+            if incident_id in records:
+                await self.create_tasks(records[incident_id])
 
     async def _reminders(self, now: datetime) -> None:
         """Reminders, overdue notices and missed partner reports of the open tasks whose next
@@ -323,8 +325,7 @@ class FollowThrough:
                 groups.setdefault(key, []).append(task)
             overdue_at = None
             if task.kind == "deadline":
-                rule = self.playbook.deadlines.get(task.ref)  # type: ignore[call-overload]
-                overdue_at = overdue_moment(task.ref, task.due_at, rule, record.assessment)
+                overdue_at = due.overdue_after or task.due_at
                 if overdue_at <= now:
                     overdue.append((record, task))
             moments = attention_moments(

@@ -11,7 +11,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import add_working_hours, holiday_calendar_version
@@ -164,27 +163,10 @@ def overdue_grace(rule: DeadlineRule | None) -> timedelta:
 
 def deadline_overdue_after(deadline: Deadline) -> datetime:
     """When the deadline counts as overdue: its overdue-after moment, else its due time plus
-    the rule's grace (the same moment `overdue_moment` finds in a stored assessment)."""
+    the rule's grace (kept with its task as `tasks.overdue_after`)."""
     if deadline.overdue_after is not None:
         return deadline.overdue_after
     return deadline.due + overdue_grace(deadline.rule)
-
-
-def overdue_moment(
-    ref: str, due_at: datetime, rule: DeadlineRule | None, assessment: Mapping[str, Any]
-) -> datetime:
-    """When a deadline task counts as overdue: the overdue-after moment kept with the incident's
-    assessment (the 速報's is counted from awareness and skips closed days), else its due time
-    plus the rule's grace (assessments stored before that moment was kept)."""
-    for recorded in assessment.get("deadlines") or ():
-        if isinstance(recorded, Mapping) and recorded.get("id") == ref:
-            text = recorded.get("overdue_after")
-            if isinstance(text, str):
-                try:
-                    return datetime.fromisoformat(text)
-                except ValueError:
-                    break
-    return due_at + overdue_grace(rule)
 
 
 def restarted_due(deadline: Deadline, start: datetime) -> datetime:

@@ -351,12 +351,7 @@ class OutboxSender:
         try:
             payload = await self._payload(item)
         except Unresolved as exc:
-            if await self._gave_up_on(item.incident_id, str(exc)):
-                # What it refers to can never be posted (e.g. channel_not_found): don't hold
-                # back this incident's later messages for it.
-                await self._dead(item, f"depends on a {exc} message that could not be posted")
-            else:
-                await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
+            await self._unresolved(item, exc)
             return
         except Exception as exc:
             if transient(exc):
@@ -433,6 +428,15 @@ class OutboxSender:
             return True
         until = now + timedelta(seconds=self.lease_seconds)
         return await self.store.renew_lease(item.id, worker_id=self.worker_id, until=until)
+
+    async def _unresolved(self, item: OutboxItem, exc: Unresolved) -> None:
+        """The item refers to a message not posted yet: wait for it, or, when that can never
+        be posted (e.g. channel_not_found), give up on this one too rather than hold back the
+        incident's later messages."""
+        if await self._gave_up_on(item.incident_id, str(exc)):
+            await self._dead(item, f"depends on a {exc} message that could not be posted")
+        else:
+            await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
 
     async def _gave_up_on(self, incident_id: str | None, kind: str) -> bool:
         if incident_id is None:
@@ -537,10 +541,7 @@ class OutboxSender:
         try:
             notification, placement, record = await self._file_placement(item)
         except Unresolved as exc:
-            if await self._gave_up_on(item.incident_id, str(exc)):
-                await self._dead(item, f"depends on a {exc} message that could not be posted")
-            else:
-                await self._retry(item, f"waiting for {exc}", self._backoff(item.attempts))
+            await self._unresolved(item, exc)
             return
         except Exception as exc:
             await self._dead(item, f"cannot build file: {type(exc).__name__}: {exc}")

@@ -60,6 +60,8 @@ class DueIncident(Due):
 @dataclass(frozen=True, slots=True)
 class DueTask(Due):
     task: TaskRecord
+    # When it counts as overdue (tasks.overdue_after; the weekly summary counts by it too).
+    overdue_after: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,9 @@ async def due_attention(conn: AsyncConnection, now: datetime, *, limit: int) -> 
             due.where(tasks.c.incident_id == rows[-1]["incident_id"]).order_by(tasks.c.id)
         )
         rows += [row for row in rest.mappings().all() if row["id"] not in seen]
-    return [DueTask(seen=row["next_attention_at"], task=task_record(row)) for row in rows]
+    return [
+        DueTask(row["next_attention_at"], task_record(row), row["overdue_after"]) for row in rows
+    ]
 
 
 async def move_attention(conn: AsyncConnection, moves: Sequence[NextAttention]) -> None:

@@ -94,24 +94,18 @@ class IncidentsFacade(Database):
         statuses: Iterable[str] | None = None,
         limit: int = 50,
         reporter_id: str | None = None,
-        created_before: datetime | None = None,
     ) -> list[IncidentRecord]:
-        """Newest first; `created_before`: created at or before that time."""
+        """Newest first."""
         async with self.read() as conn:
             return await incidents.list_incidents(
-                conn,
-                statuses=statuses,
-                limit=limit,
-                reporter_id=reporter_id,
-                created_before=created_before,
+                conn, statuses=statuses, limit=limit, reporter_id=reporter_id
             )
 
-    async def incidents_decided_between(
-        self, start: datetime, end: datetime
-    ) -> list[IncidentRecord]:
-        """start <= decided_at < end (decisions and rejections; filter on status), oldest first."""
+    async def decided_rounds_between(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
+        """(id, round) of the incidents decided now with start <= decided_at < end, oldest
+        first."""
         async with self.read() as conn:
-            return await incidents.incidents_decided_between(conn, start, end)
+            return await incidents.decided_rounds_between(conn, start, end)
 
     async def count_incidents_for_partner(
         self,

@@ -48,11 +48,6 @@ class TasksFacade(Database):
         async with self.read() as conn:
             return await tasks.tasks_for(conn, incident_id)
 
-    async def tasks_for_incidents(self, incident_ids: Iterable[str]) -> dict[str, list[TaskRecord]]:
-        """`tasks_for` of several incidents in a few queries (every id gets a list)."""
-        async with self.read() as conn:
-            return await tasks.tasks_for_incidents(conn, incident_ids)
-
     async def get_task(self, task_id: int) -> TaskRecord | None:
         async with self.read() as conn:
             return await tasks.get_task(conn, task_id)
@@ -61,11 +56,6 @@ class TasksFacade(Database):
         return await self.write(
             lambda conn: tasks.complete_task(conn, task_id, actor_id=actor_id, now=now)
         )
-
-    async def open_tasks_due_before(self, t: datetime) -> list[TaskRecord]:
-        """Open tasks with due_at < t, earliest first."""
-        async with self.read() as conn:
-            return await tasks.open_tasks_due_before(conn, t)
 
     # -- the follow-through's minute pass (moved on in its own transactions: attention.py) -----
 

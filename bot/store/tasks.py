@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.engine import RowMapping
 
 from .aio import AsyncConnection
 from .audit import AuditEntry, append_audit
-from .common import aware, chunks, insert, is_postgres, iso, to_record
+from .common import aware, insert, is_postgres, iso, to_record
 from .records import IncidentNotFound, NewTask, TaskOutcome, TaskRecord
 from .tables import deadline_counts, incidents, tasks
 
@@ -280,19 +280,6 @@ _TASKS_FOR = (
 )
 
 
-async def tasks_for_incidents(
-    conn: AsyncConnection, incident_ids: Iterable[str]
-) -> dict[str, list[TaskRecord]]:
-    """`tasks_for` of several incidents in a few queries (every id gets a list)."""
-    wanted = list(dict.fromkeys(incident_ids))
-    found: dict[str, list[TaskRecord]] = {incident_id: [] for incident_id in wanted}
-    for chunk in chunks(wanted):
-        query = select(tasks).where(tasks.c.incident_id.in_(chunk)).order_by(tasks.c.id)
-        for task in await _tasks(conn, query):
-            found[task.incident_id].append(task)
-    return found
-
-
 async def get_task(conn: AsyncConnection, task_id: int) -> TaskRecord | None:
     found = await _tasks(conn, select(tasks).where(tasks.c.id == task_id))
     return found[0] if found else None
@@ -343,15 +330,3 @@ async def complete_task(
         ),
     )
     return TaskOutcome("done", record)
-
-
-async def open_tasks_due_before(conn: AsyncConnection, t: datetime) -> list[TaskRecord]:
-    """Open tasks with due_at < t, earliest first."""
-    query = (
-        select(tasks)
-        .where(tasks.c.status == "open")
-        .where(tasks.c.due_at.is_not(None))
-        .where(tasks.c.due_at < aware("t", t))
-        .order_by(tasks.c.due_at, tasks.c.id)
-    )
-    return await _tasks(conn, query)

@@ -65,8 +65,9 @@ async def test_tasks(store: Store, make_new: Factory) -> None:
     actions = [a.action for a in await store.audit_trail(incident.id)]
     assert actions.count("tasks.created") == 1
 
-    due = await store.open_tasks_due_before(T0 + timedelta(days=4))
-    assert [t.ref for t in due] == ["appi_preliminary"]
+    # (What the minute pass reads: attention.due_attention, tests/store/test_store_attention.py.)
+    due = await store.due_attention(T0 + timedelta(days=30), limit=10)
+    assert sorted(d.task.ref for d in due) == ["appi_preliminary", "partner_report"]
     assert [(t.ref, t.status) for t in await store.tasks_for(incident.id)] == [
         ("partner_report", "open"),
         ("appi_preliminary", "open"),
@@ -88,7 +89,8 @@ async def test_tasks(store: Store, make_new: Factory) -> None:
     assert (await store.complete_task(99999, actor_id="U", now=T0)).kind == "not_found"
     assert await store.get_task(created[1].id) == done.task
     assert await store.get_task(99999) is None
-    assert await store.open_tasks_due_before(T0 + timedelta(days=4)) == []
+    due = await store.due_attention(T0 + timedelta(days=30), limit=10)
+    assert [d.task.ref for d in due] == ["partner_report"]
     assert [a.action for a in await store.audit_trail(incident.id)][-1] == "task.done"
 
     with pytest.raises(IncidentNotFound):
@@ -137,12 +139,10 @@ async def test_concurrent_job_claimers(store: Store, open_store: StoreFactory) -
 
 
 async def test_batch_reads_for_the_follow_through(store: Store, make_new: Factory) -> None:
-    """The follow-through pass reads incidents, tasks and queued keys for many incidents at
-    once; across chunk boundaries (500 ids) each id still gets exactly its own rows."""
+    """The follow-through pass reads incidents and queued keys for many incidents at once;
+    across chunk boundaries (500 ids) each id still gets exactly its own rows."""
     created = [(await store.create_incident(make_new(), now=T0))[0] for _ in range(3)]
-    first, second, third = (incident.id for incident in created)
-    await store.create_tasks(first, [PARTNER_REPORT, CHECK_0], now=T0)
-    await store.create_tasks(third, [APPI_PRELIM], now=T0)
+    first, _, third = (incident.id for incident in created)
     await store.enqueue(
         [OutboxMessage("tasks", "chat.postMessage", {"text": "t"}, first, f"tasks:{first}:1")],
         now=T0,
@@ -152,11 +152,6 @@ async def test_batch_reads_for_the_follow_through(store: Store, make_new: Factor
     found = await store.get_incidents([*padding, first, third, first])
     assert sorted(found) == sorted([first, third])
     assert found[third] == await store.get_incident(third)
-
-    tasks = await store.tasks_for_incidents([second, *padding, first, third])
-    assert [t.ref for t in tasks[first]] == ["partner_report", "0"]
-    assert tasks[second] == [] and tasks[padding[0]] == []
-    assert [t.ref for t in tasks[third]] == ["appi_preliminary"]
 
     keys = [f"tasks:{incident.id}:1" for incident in created] + [f"x:{n}" for n in range(600)]
     assert await store.queued_dedupe_keys(keys) == {f"tasks:{first}:1"}

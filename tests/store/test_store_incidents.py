@@ -139,9 +139,6 @@ async def test_queries(store: Store, make_new: Factory) -> None:
     assert [i.id for i in await store.list_incidents(reporter_id="U1")] == [c.id, a.id]
     assert await store.list_incidents(statuses=["decided"]) == []
 
-    window = await store.list_incidents(created_before=T0 + timedelta(days=2, microseconds=-1))
-    assert [i.id for i in window] == [b.id, a.id]
-
     assert await store.count_incidents_for_partner("アクメ") == 2
     assert await store.count_incidents_for_partner("ACME") == 0
     assert await store.count_incidents_for_partner("株式会社アクメ", exclude_id=b.id) == 1
@@ -155,9 +152,19 @@ async def test_queries(store: Store, make_new: Factory) -> None:
         b.id, approver_id="S1", action="request_report", required=1, now=T0 + timedelta(days=3)
     )
     assert outcome.kind == "decided"
-    decided = await store.incidents_decided_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
-    assert [i.id for i in decided] == [b.id]
-    assert await store.incidents_decided_between(T0, T0 + timedelta(days=3)) == []
+    # A rejection sets decided_at too: only incidents decided now are returned.
+    d, _ = await store.create_incident(make_new(), now=T0)
+    rejected = await store.reject(d.id, actor_id="S1", reason="no", now=T0 + timedelta(days=3))
+    assert rejected.kind == "rejected"
+    decided = await store.decided_rounds_between(T0 + timedelta(days=3), T0 + timedelta(days=4))
+    assert decided == [(b.id, 1)]
+    assert await store.decided_rounds_between(T0, T0 + timedelta(days=3)) == []
+    assert (
+        await store.decided_rounds_between(
+            T0 + timedelta(days=3, microseconds=1), T0 + timedelta(days=4)
+        )
+        == []
+    )
     assert [i.id for i in await store.list_incidents(statuses=["decided"])] == [b.id]
     assert [i.id for i in await store.list_incidents(statuses=["pending", "decided"])] == [
         c.id,

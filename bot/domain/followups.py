@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import add_working_hours, holiday_calendar_version
@@ -217,12 +218,13 @@ ATTENTION_RULES = 1
 
 def attention_settings(playbook: Playbook, tz: ZoneInfo) -> dict[str, Any]:
     """Exactly the settings that stored escalation and attention times are computed from
-    (`escalation_times`; `attention_moments` with `overdue_moment`'s grace), as plain JSON
+    (`escalation_times`; `attention_moments`' reminder stages), as plain JSON
     values: equal settings give equal values, whatever their order or spelling in the playbook.
 
     Not in it, on purpose: what only words or addresses a message (the second level, the
     channels), and what is fixed into a task when it is created (its due time: the deadline
-    rules' periods and business days, `checklist_due_hours`)."""
+    rules' periods and business days, `checklist_due_hours`, and a deadline's overdue moment:
+    `tasks.overdue_after`, from the rule's grace)."""
     approval = playbook.approval
     working: dict[str, Any] | None = None
     if approval.working_hours_only:  # the timezone and holidays count only then
@@ -234,7 +236,6 @@ def attention_settings(playbook: Playbook, tz: ZoneInfo) -> dict[str, Any]:
             "holidays": holiday_calendar_version() if hours.skip_holidays else None,
             "timezone": tz.key,
         }
-    graces = {ref: overdue_grace(rule) for ref, rule in playbook.deadlines.items()}
     return {
         "rules": ATTENTION_RULES,
         "escalation": {
@@ -249,10 +250,6 @@ def attention_settings(playbook: Playbook, tz: ZoneInfo) -> dict[str, Any]:
             "hours_before": sorted(
                 {int(hours) for hours in playbook.schedules.reminder_hours_before}
             ),
-            # A deadline without a rule has none either (`overdue_grace(None)`).
-            "overdue_grace_seconds": {
-                ref: grace.total_seconds() for ref, grace in graces.items() if grace
-            },
         },
     }
 

@@ -339,11 +339,13 @@ def test_a_setting_that_times_depend_on_changes_the_fingerprint(
     assert _fingerprint(_with(PLAYBOOK, **changed)) != _fingerprint(PLAYBOOK)
 
 
-def test_a_deadlines_overdue_grace_changes_the_fingerprint() -> None:
+def test_a_deadlines_overdue_grace_leaves_the_fingerprint() -> None:
+    # A task keeps its overdue moment from when it was created (`tasks.overdue_after`), as it
+    # keeps its due time: a new grace applies to later decisions, nothing stored is re-timed.
     rule = PLAYBOOK.deadlines["appi_preliminary"]
     longer = rule.model_copy(update={"overdue_after_days": (rule.overdue_after_days or 0) + 1})
     deadlines = {**PLAYBOOK.deadlines, "appi_preliminary": longer}
-    assert _fingerprint(PLAYBOOK.model_copy(update={"deadlines": deadlines})) != _fingerprint(
+    assert _fingerprint(PLAYBOOK.model_copy(update={"deadlines": deadlines})) == _fingerprint(
         PLAYBOOK
     )
 

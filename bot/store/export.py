@@ -274,8 +274,6 @@ _PAGE_BOUNDS_SQL: Final[str] = (
     "SELECT year, seq FROM (SELECT year, seq, row_number() OVER (ORDER BY year, seq) AS n "
     "FROM incidents {since}) k WHERE n % :limit = 0 ORDER BY year, seq"
 )
-# Between a deadline task's fields, and between tasks, in the statement's deadlines column.
-_FIELD, _ITEM = "\x1f", "\x1e"
 
 
 class _Sql:
@@ -348,52 +346,43 @@ def _page_of_incidents(*, since: bool) -> str:
 def csv_rows_sql(
     dialect: str, question_ids: Sequence[str], *, since: bool, page: bool = False
 ) -> str:
-    """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
-    after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
-    the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
-    PostgreSQL: the answers' JSON text) and the deadline tasks (ref, round, due time, status:
-    `_FIELD` between fields, `_ITEM` between tasks). The plan: an index range scan of the
-    incidents by (year, seq); per incident, its tasks and approvals by index."""
+    """SQLite: one page of CSV rows for incidents after (:after_year, :after_seq) (and created
+    at or after :since with `since`), at most :limit of them, in id order: `year, seq,
+    needs_python`, the `BASE_COLUMNS` cells, the answers (a JSON array of the `question_ids`'
+    values) and the deadline tasks (ref, round, due time, status: U+001F between fields, U+001E
+    between tasks; with `page` a JSON array of (ref, due, status)). The plan: an index range
+    scan of the incidents by (year, seq); per incident, its tasks and approvals by index.
+    (PostgreSQL builds whole lines instead: `csv_lines_sql`.)"""
     for value in question_ids:
         if not _IDENTIFIER.match(value):  # written into the statement: never anything else
             raise ValueError(f"unexpected playbook id {value!r}")
     sql = _Sql(dialect)
     safe = sql.formula_safe
     if sql.pg:
-        answers = "p.answers::text"
-        decided_by = "p.decided_by::text"
-        due = f"coalesce({sql.time('t.due_at')}, '')"
-        deadline = f"t.ref || chr(31) || t.round || chr(31) || {due} || chr(31) || t.status"
-        deadlines = f"(SELECT string_agg({deadline}, chr(30))"
-        approvals = (
-            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
-            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
-        )
+        raise ValueError("csv_rows_sql is SQLite's: PostgreSQL's export is csv_lines_sql")
+    # json_extract with several paths: one JSON array of their values (null if missing).
+    paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
+    if page:  # inside json_array: a JSON value (the page's text holds it decoded)
+        answers = {
+            0: "json_array()",
+            1: f"json_array(p.answers -> {paths})",
+        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
     else:
-        # json_extract with several paths: one JSON array of their values (null if missing).
-        paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
-        if page:  # inside json_array: a JSON value (the page's text holds it decoded)
-            answers = {
-                0: "json_array()",
-                1: f"json_array(p.answers -> {paths})",
-            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
-        else:
-            answers = {
-                0: "'[]'",
-                1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
-            }.get(len(question_ids), f"json_extract(p.answers, {paths})")
-        decided_by = "json(p.decided_by)"
-        deadline = (
-            "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
-            "|| t.status"
-        )
-        deadlines = f"(SELECT group_concat({deadline}, char(30))"
-        # group_concat keeps the order of the rows it is given
-        approvals = (
-            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
-            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
-            "ORDER BY a.round, a.created_at, a.id))"
-        )
+        answers = {
+            0: "'[]'",
+            1: f"'[' || ifnull(p.answers -> {paths}, 'null') || ']'",
+        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+    decided_by = "json(p.decided_by)"
+    deadline = (
+        "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) || t.status"
+    )
+    deadlines = f"(SELECT group_concat({deadline}, char(30))"
+    # group_concat keeps the order of the rows it is given
+    approvals = (
+        "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
+        "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
+        "ORDER BY a.round, a.created_at, a.id))"
+    )
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
     if page:
         # (ref, due time as exported, status) per task in round order (the unique index's, no
@@ -440,9 +429,9 @@ def csv_rows_sql(
         *(sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")),
     ]
     flag = " OR ".join(f"({condition})" for condition in unusual if condition)
-    if not sql.pg:  # the cells as the csv module writes them: texts (`csv_text` joins them)
-        cells[8] = "CAST(p.round AS TEXT)"
-        cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
+    # the cells as the csv module writes them: texts (`csv_text` joins them)
+    cells[8] = "CAST(p.round AS TEXT)"
+    cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
     values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *cells]
     return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
 
@@ -478,36 +467,25 @@ async def iter_csv_rows(
     since: datetime | None = None,
     page_size: int | None = None,
 ) -> AsyncGenerator[list[list[Any]], None]:
-    """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
-    or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
-    read while the caller writes this one."""
-    pg = store.dialect == "postgresql"
+    """SQLite: every incident (created at or after `since`) as its CSV row of `layout` (cells:
+    text, int or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next
+    pages are read while the caller writes this one. (PostgreSQL: `iter_csv_lines`.)"""
     statement = text(
-        csv_rows_sql(store.dialect, layout.question_ids, since=since is not None, page=not pg)
+        csv_rows_sql(store.dialect, layout.question_ids, since=since is not None, page=True)
     )
-    question_ids = layout.question_ids
     answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
-    due_text = _iso if pg else _iso_from_sqlite
-    loads = json.loads
 
     def row_of(row: Any) -> list[Any] | None:
-        values = row[20]  # SQLite: the answers' values, decoded with the page
-        if pg:  # the answers object's text
-            values = loads(values)
-            values = [values.get(qid) for qid in question_ids]
-            try:
-                deadlines: Iterable[Sequence[str]] = _latest_deadlines(row[21], due_text)
-            except ValueError:  # a ref or status holding a separator: the Python path
-                return None
-        else:  # (ref, due, status) in round order: the latest round's per ref is the last
-            deadlines = row[21]
-            if deadlines is None:  # a due time stored in another format
-                return None
-            if len(deadlines) > 1:  # type: ignore[arg-type]
-                deadlines = {deadline[0]: deadline for deadline in deadlines}.values()
-        return [*row[3:20], *answer_cells(values), *deadline_cells(deadlines)]
+        # the answers' values, decoded with the page; (ref, due, status) in round order: the
+        # latest round's per ref is the last
+        deadlines: Iterable[Sequence[str]] | None = row[21]
+        if deadlines is None:  # a due time stored in another format
+            return None
+        if len(deadlines) > 1:  # type: ignore[arg-type]
+            deadlines = {deadline[0]: deadline for deadline in deadlines}.values()
+        return [*row[3:20], *answer_cells(row[20]), *deadline_cells(deadlines)]
 
-    async for page in _pages(store, statement, since, page_size, row_of, layout.row, paged=not pg):
+    async for page in _pages(store, statement, since, page_size, row_of, layout.row, paged=True):
         yield page
 
 
@@ -516,15 +494,15 @@ async def _pages(
     statement: TextClause,
     since: datetime | None,
     page_size: int | None,
-    make: Callable[[Any], _T | None],
+    make: Callable[[Any], _T | None] | None,
     fallback: Callable[[ExportedIncident], _T],
     *,
     columns: Sequence[str] = (),
     make_all: Callable[[Sequence[list[Any]]], list[_T | None]] | None = None,
     paged: bool = False,
 ) -> AsyncGenerator[list[_T], None]:
-    """`make` of each row of `statement` (`year, seq, needs_python, id, …`), page by page by
-    keyset (`paged`: each page is one row, `_sqlite_page_sql`'s); a row flagged or that `make`
+    """`make` of each row of `statement` (`year, seq, needs_python, id, …`; SQLite), page by page
+    by keyset (`paged`: each page is one row, `_sqlite_page_sql`'s); a row flagged or that `make`
     declines (None) is `fallback` of the incident as `export_page` reads it. `page_size` None:
     `EXPORT_PAGE_SIZE` (PostgreSQL) or `SQLITE_EXPORT_PAGE_SIZE`.
 
@@ -535,11 +513,13 @@ async def _pages(
     per row is most of an export's time there): the pages' bounds first (every `page_size`-th
     key, one index-only scan), then each range on the next free connection, yielded in order.
 
-    With `make_all` (PostgreSQL; a statement whose rows are never flagged), a page comes as one
+    PostgreSQL (`make_all`, for a statement whose rows are never flagged): a page comes as one
     row of arrays, one per column of `columns` (`array_agg`), and `make_all` of those arrays
     gives the page's items (None: `fallback`'s): a row per incident cost the client ~4 us of
     CPU (the driver's record, SQLAlchemy's row, a call of `make`), three quarters of its work."""
     pg = store.dialect == "postgresql"
+    if pg and make_all is None:
+        raise ValueError("PostgreSQL's pages come as arrays: make_all")
     if page_size is None:
         page_size = EXPORT_PAGE_SIZE if pg else SQLITE_EXPORT_PAGE_SIZE
     params: dict[str, Any] = {"limit": page_size}
@@ -570,6 +550,7 @@ async def _pages(
             page[positions[item.id]] = fallback(item)
 
     if paged:
+        assert make is not None  # SQLite's rows
         async with store.read() as conn, store.read() as other:
             connections = (conn, other)
 
@@ -616,6 +597,7 @@ async def _pages(
 
     async with store.read() as conn:
         if not pg:
+            assert make is not None  # SQLite's rows
             rows = await fetch(conn, _FIRST_KEY, _LAST_KEY, page_size)
             while rows:
                 last = rows[-1]
@@ -651,10 +633,7 @@ async def _pages(
             conn: AsyncConnection, after: tuple[int, int], upto: tuple[int, int], limit: int
         ) -> tuple[Sequence[int], Sequence[int], Sequence[str], list[Any]]:
             """The range's keys (years, seqs), ids and items (None: the Python path's)."""
-            if make_all is None:
-                rows = await fetch(conn, after, upto, limit)
-                items = [None if row[2] else make(row) for row in rows]
-                return [r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows], items
+            assert make_all is not None  # (checked above)
             key = {"after_year": after[0], "after_seq": after[1], "limit": limit}
             key |= {"upto_year": upto[0], "upto_seq": upto[1]}
             row = (await conn.execute(aggregated, params | key)).one()
@@ -712,26 +691,6 @@ async def _pages(
                     await each.execute(text("RESET jit"))
 
 
-def _latest_deadlines(
-    text: str | None, due_text: Callable[[str], str]
-) -> list[tuple[str, str, str]]:
-    """(ref, due time as exported, status) of the latest round's task per ref, from the
-    statement's deadlines column."""
-    if text is None:
-        return []
-    latest: dict[str, tuple[str, str, str]] = {}
-    for entry in text.split(_ITEM):
-        ref, round_, due, status = entry.split(_FIELD)
-        known = latest.get(ref)
-        if known is None or int(known[0]) < int(round_):
-            latest[ref] = (round_, due, status)
-    return [(ref, due_text(due), status) for ref, (_, due, status) in latest.items()]
-
-
-def _iso(value: str) -> str:
-    return value
-
-
 def _iso_from_sqlite(value: str) -> str:
     """A time SQLite holds (naive UTC text) as `_utc(value).isoformat()`; '' stays ''."""
     if len(value) == 26 and value[19] == "." and value[10] in " T":
@@ -750,42 +709,32 @@ def _iso_from_sqlite(value: str) -> str:
 # `json_record` (the code `incident_json` uses).
 
 
-def json_rows_sql(dialect: str, *, since: bool, page: bool = False) -> str:
-    """One page of rows for the JSON export, like `csv_rows_sql`: `year, seq, needs_python`, the
-    incident's values in `json_record`'s order (approvals, answers, deadlines as JSON texts;
-    approvals' and deadlines' times as stored on SQLite, ISO 8601 on PostgreSQL)."""
+def json_rows_sql(dialect: str, *, since: bool) -> str:
+    """SQLite: one page of rows for the JSON export, like `csv_rows_sql`: `year, seq,
+    needs_python`, the incident's values in `json_record`'s order (approvals, answers, deadlines
+    as JSON texts; approvals' and deadlines' times as stored). (PostgreSQL builds whole texts:
+    `json_lines_sql`.)"""
     sql = _Sql(dialect)
+    if sql.pg:
+        raise ValueError("json_rows_sql is SQLite's: PostgreSQL's export is json_lines_sql")
 
     def time(column: str) -> str:
         return f"CASE WHEN {column} IS NOT NULL THEN {sql.time(column)} END"
 
-    if sql.pg:
-        approval = f"json_build_array(a.round, a.approver_id, a.action, {time('a.created_at')})"
-        approvals = (
-            f"(SELECT json_agg({approval} ORDER BY a.round, a.created_at, a.id)::text "
-            "FROM approvals a WHERE a.incident_id = p.id)"
-        )
-        deadline = (
-            f"json_build_array(t.ref, t.round, {time('t.due_at')}, t.status, "
-            f"{time('t.done_at')}, t.owner_id)"
-        )
-        deadlines = f"(SELECT json_agg({deadline})::text"
-        decided_by, answers = "p.decided_by::text", "p.answers::text"
-    else:
-        approvals = (
-            "(SELECT json_group_array(json_array(round, approver_id, action, created_at)) FROM "
-            "(SELECT a.round, a.approver_id, a.action, a.created_at FROM approvals a "
-            "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id))"
-        )
-        deadlines = (
-            "(SELECT json_group_array(json_array(t.ref, t.round, t.due_at, t.status, t.done_at, "
-            "t.owner_id))"
-        )
-        decided_by, answers = "p.decided_by", "p.answers"
+    approvals = (
+        "(SELECT json_group_array(json_array(round, approver_id, action, created_at)) FROM "
+        "(SELECT a.round, a.approver_id, a.action, a.created_at FROM approvals a "
+        "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id))"
+    )
+    deadlines = (
+        "(SELECT json_group_array(json_array(t.ref, t.round, t.due_at, t.status, t.done_at, "
+        "t.owner_id))"
+    )
+    decided_by, answers = "p.decided_by", "p.answers"
     deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    if page:  # SQLite: nested in the page's JSON as JSON (decoded with the page)
-        approvals, deadlines = f"json({approvals})", f"json({deadlines})"
-        decided_by, answers = f"json({decided_by})", f"json({answers})"
+    # nested in the page's JSON as JSON (decoded with the page)
+    approvals, deadlines = f"json({approvals})", f"json({deadlines})"
+    decided_by, answers = f"json({decided_by})", f"json({answers})"
     outcome = _CURRENT_CLOSURE_OUTCOME_SQL
     values = [
         "p.id",
@@ -812,14 +761,13 @@ def json_rows_sql(dialect: str, *, since: bool, page: bool = False) -> str:
     ]
     flag = " OR ".join(f"({condition})" for condition in unusual if condition) or "false"
     values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *values]
-    return _sqlite_page_sql(values, since=since) if page else _rows_sql(values, since=since)
+    return _sqlite_page_sql(values, since=since)
 
 
-def _json_record_maker(pg: bool) -> Callable[[Any], dict[str, Any]]:
-    """`json_record` of a `json_rows_sql` row: PostgreSQL's JSON values as text, SQLite's
-    (`page`) already decoded (`_json` takes either)."""
+def _json_record_maker() -> Callable[[Any], dict[str, Any]]:
+    """`json_record` of a `json_rows_sql` row (its JSON values decoded with the page)."""
     loads = _json
-    at_text = _iso if pg else _iso_from_sqlite
+    at_text = _iso_from_sqlite
 
     def record(row: Any) -> dict[str, Any]:
         approvals = [(a[0], a[1], a[2], at_text(a[3])) for a in loads(row[17]) or ()]
@@ -870,14 +818,12 @@ async def iter_json_records(
     since: datetime | None = None,
     page_size: int | None = None,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
-    """Every incident (created at or after `since`) as its JSON object (`incident_json`'s), in
-    id order, a page at a time; the next page is read while the caller writes this one."""
-    pg = store.dialect == "postgresql"
-    record = _json_record_maker(pg)
-    statement = text(json_rows_sql(store.dialect, since=since is not None, page=not pg))
-    async for page in _pages(
-        store, statement, since, page_size, record, incident_json, paged=not pg
-    ):
+    """SQLite: every incident (created at or after `since`) as its JSON object
+    (`incident_json`'s), in id order, a page at a time; the next pages are read while the caller
+    writes this one. (PostgreSQL: `iter_json_lines`.)"""
+    statement = text(json_rows_sql(store.dialect, since=since is not None))
+    record = _json_record_maker()
+    async for page in _pages(store, statement, since, page_size, record, incident_json, paged=True):
         yield page
 
 
@@ -1148,16 +1094,14 @@ async def iter_csv_lines(
     layout: CsvLayout,
     since: datetime | None = None,
     page_size: int | None = None,
-    lines_in_sql: bool | None = None,
+    lines_in_sql: bool = False,
 ) -> AsyncGenerator[tuple[int, str], None]:
     """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
     page at a time: (how many, the page's lines); the next page is read while this one is
     written. PostgreSQL builds the lines (`csv_lines_sql`; its work is in its own process);
     on SQLite, where the same statement took more CPU than Python does, the rows come from
-    `iter_csv_rows` and the csv module writes them (`lines_in_sql` forces either way)."""
-    if lines_in_sql is None:
-        lines_in_sql = store.dialect == "postgresql"
-    if not lines_in_sql:
+    `iter_csv_rows` and the csv module writes them (`lines_in_sql`: `csv_lines_sql` there too)."""
+    if store.dialect != "postgresql" and not lines_in_sql:
         async for rows in iter_csv_rows(store, layout=layout, since=since, page_size=page_size):
             yield len(rows), csv_text(rows)
         return
@@ -1447,9 +1391,6 @@ async def iter_json_lines(
     def sqlite_line(row: Any) -> str | None:
         return row[4]  # type: ignore[no-any-return]
 
-    def line(row: Any) -> str | None:
-        return json_line_text(row[4], row[5], row[6])
-
     def lines(arrays: Sequence[list[Any]]) -> list[str | None]:
         heads, answers, tails = arrays
         return [json_line_text(*parts) for parts in zip(heads, answers, tails, strict=True)]
@@ -1465,7 +1406,7 @@ async def iter_json_lines(
         statement,
         since,
         page_size,
-        line,
+        None,
         python_line,
         columns=["head", "answers", "tail"],
         make_all=lines,

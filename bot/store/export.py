@@ -1068,34 +1068,21 @@ def json_lines_sql(*, since: bool) -> str:
     def members(*pairs: tuple[str, str]) -> str:
         return " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs)
 
-    def obj(*pairs: tuple[str, str]) -> str:
-        return f"'{{' || {members(*pairs)} || '}}'"
-
-    approval = obj(
-        ("round", "a.round"),
-        ("approver_id", text_("a.approver_id")),
-        ("action", text_("a.action")),
-        ("at", text_(f"coalesce({time('a.created_at')}, '')")),
-    )
+    # Each approval's and deadline task's object is `row_to_json` of its subquery's row (its
+    # columns are the keys, in order; texts escaped as `to_json` does, compact): ~2 us less per
+    # incident (3 deadlines) than building them member by member. string_agg takes the rows in
+    # the subquery's order.
     approvals = (
-        f"coalesce((SELECT '[' || string_agg({approval}, ',' "
-        "ORDER BY a.round, a.created_at, a.id) || ']' "
-        "FROM approvals a WHERE a.incident_id = p.id), '[]')"
-    )
-    deadline = obj(
-        ("ref", text_("ref")),
-        ("round", "round"),
-        ("due_at", text_("due")),
-        ("status", text_("status")),
-        ("done_at", text_("done")),
-        ("owner_id", text_("owner_id")),
+        "coalesce((SELECT '[' || string_agg(row_to_json(x)::text, ',') || ']' "
+        "FROM (SELECT a.round, a.approver_id, a.action, "
+        f"coalesce({time('a.created_at')}, '') AS at FROM approvals a "
+        "WHERE a.incident_id = p.id ORDER BY a.round, a.created_at, a.id) x), '[]')"
     )
     deadlines = (
-        # string_agg takes the rows in the subquery's order (by ref in "C" order): one sort
-        # per incident, not a second one in the aggregate.
-        f"coalesce((SELECT '[' || string_agg({deadline}, ',') || ']' "
+        # by ref in "C" order, the order of the index migration 0012 made for this: no sort
+        "coalesce((SELECT '[' || string_agg(row_to_json(d)::text, ',') || ']' "
         f"""FROM (SELECT DISTINCT ON (t.ref COLLATE "C") t.ref, t.round, """
-        f"{time('t.due_at')} AS due, t.status, {time('t.done_at')} AS done, t.owner_id "
+        f"{time('t.due_at')} AS due_at, t.status, {time('t.done_at')} AS done_at, t.owner_id "
         "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
         """ORDER BY t.ref COLLATE "C", t.round DESC) d), '[]')"""
     )

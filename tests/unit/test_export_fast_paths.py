@@ -555,3 +555,25 @@ async def test_a_range_that_grew_meanwhile_goes_on_by_keyset(store: Store) -> No
                     ids += await create(range(7, 12), since)
         assert [len(page) for page in pages] == [3, 3, 3, 3], fmt
         assert [i for page in pages for i in page] == ids, fmt
+
+
+async def test_postgresql_reads_the_deadlines_from_their_index(store: Store) -> None:
+    """Both PostgreSQL statements read each incident's deadline tasks from the index migration
+    0012 made for them (`ix_tasks_deadline_export`, in their order: an index-only scan, no sort,
+    on a real table; a statement whose order or columns left it would read them otherwise)."""
+    if store.dialect != "postgresql":
+        pytest.skip("a PostgreSQL index (SQLite reads its tasks otherwise)")
+    await _awkward_history(store)
+    layout = CsvLayout(_playbook())
+    statements = {
+        "csv": csv_lines_sql(layout.deadline_ids, since=False),
+        "json": json_lines_sql(since=False),
+    }
+    async with store.read() as conn:
+        # A few tasks are one page to PostgreSQL: scanned whole, whatever the index. Without
+        # that choice, the planner takes an index that gives the order (no sort) over one
+        # that does not (the unique one).
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        for name, sql in statements.items():
+            plan = "\n".join(row[0] for row in await conn.execute(text(f"EXPLAIN {sql}"), KEYS))
+            assert "using ix_tasks_deadline_export on tasks" in plan, (name, plan)

@@ -38,8 +38,8 @@ class OutboxFacade(Database):
         self, *, now: datetime, worker_id: str, limit: int = 20, lease_seconds: float = 60
     ) -> list[OutboxItem]:
         """Lease due items to this worker (attempts + 1), oldest first; per incident in order
-        (at most one item per incident in flight)."""
-        return await self.write(
+        (at most one item per incident in flight). One statement: `write_one`."""
+        return await self.write_one(
             lambda conn: outbox.claim_outbox(
                 conn, now=now, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds
             )

@@ -13,7 +13,10 @@ description, rowcount, lastrowid, close) and the adapter keeps what it returned,
 `AsyncAdapt_dbapi_cursor` keeps the rows it fetched. A transaction's BEGIN goes in the same trip
 as its first statement (`begin_with_next`, from the engine's "begin" hook). A commit or rollback
 with no transaction open is a no-op in sqlite3 itself (it checks the same flag), so it is skipped
-without the trip. The
+without the trip. A reader's transaction (a deferred `BEGIN`) ends with a rollback that is queued
+on the thread without waiting for it: the reads are done and there is nothing to undo, and the
+thread runs the connection's calls in order, so the connection's next statement finds it ended
+(5 of a click's 42 trips, bench/README.md). The
 dialect, its URL (`sqlite+aiosqlite://`), types and pool are SQLAlchemy's; only the DB-API module
 it is given changes (`create_engine(..., module=dbapi())`). Uses aiosqlite's `_execute` and
 `_conn`, as SQLAlchemy's own adapter does; tests/store/test_store_sqlite_driver.py pins it.
@@ -22,8 +25,10 @@ it is given changes (`create_engine(..., module=dbapi())`). Uses aiosqlite's `_e
 from __future__ import annotations
 
 import collections
+import logging
 import sqlite3
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -38,16 +43,27 @@ from sqlalchemy.util.concurrency import await_
 
 __all__ = ["LazyBegin", "dbapi"]
 
+log = logging.getLogger(__name__)
+
+# The BEGIN of a reader's transaction (bot/store/engine.py): deferred, it takes no write lock.
+READ_BEGIN = "BEGIN"
+
 # What one statement leaves behind: description, rows (None without a result), rowcount,
 # lastrowid.
 _Outcome = tuple[Any, list[Any] | None, int, int | None]
 
 
 def _run(
-    conn: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+    conn: aiosqlite.Connection,
+    begin: str | None,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    commit: bool,
 ) -> _Outcome:
     """On the connection's thread: the transaction's BEGIN if it is still to come, then the whole
-    statement, its cursor closed before returning."""
+    statement, its cursor closed before returning; with `commit` (a transaction of this one
+    statement), its COMMIT too."""
     if begin is not None:
         conn._conn.execute(begin).close()
     cursor = conn._conn.cursor()
@@ -60,9 +76,23 @@ def _run(
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else None
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        outcome = description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+    if commit:
+        conn._conn.commit()
+    return outcome
+
+
+def _end_read(conn: sqlite3.Connection) -> None:
+    """On the connection's thread: end a reader's transaction, nobody waiting for it. Should the
+    rollback fail, the connection is closed: its next use fails as a lost connection, and the
+    pool replaces it, rather than a later transaction running inside this one."""
+    try:
+        conn.rollback()
+    except Exception:
+        log.exception("ending a read transaction failed; closing its connection")
+        conn.close()
 
 
 class _Cursor(AsyncAdapt_aiosqlite_cursor):
@@ -104,12 +134,18 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapted = self._adapt_connection
         begin: str | None = None
-        if isinstance(adapted, _Connection) and adapted._begin is not None:
-            begin, adapted._begin = adapted._begin, None
+        alone = False
+        if isinstance(adapted, _Connection):
+            if adapted._alone_done:
+                raise RuntimeError("a one-statement transaction (write_one) ran a second one")
+            adapted._ended = False  # this trip runs after the queued end (the thread keeps order)
+            if adapted._begin is not None:
+                begin, adapted._begin = adapted._begin, None
+                alone = adapted._alone
         try:
             outcome: _Outcome = await_(
                 self._connection._execute(
-                    _run, self._connection, begin, operation, parameters, many
+                    _run, self._connection, begin, operation, parameters, many, alone
                 )
             )
         except Exception as error:
@@ -118,6 +154,9 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
                 # started, and the next statement tries again; none runs outside it.
                 adapted._begin = begin
             self._adapt_connection._handle_exception(error)
+        if isinstance(adapted, _Connection) and begin is not None:
+            adapted._reading = begin == READ_BEGIN
+            adapted._alone_done = alone  # committed in the trip: the transaction is over
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
@@ -141,15 +180,25 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin",)
+    __slots__ = ("_alone", "_alone_done", "_begin", "_ended", "_reading")
 
     _cursor_cls = _Cursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+        # The open transaction began with READ_BEGIN (a reader's).
+        self._reading = False
+        # Its end is queued on the thread (`rollback`): over, though sqlite3's flag may still
+        # say otherwise until the thread gets to it.
+        self._ended = False
+        # The transaction to begin is of one statement (its COMMIT in the same trip), and it ran.
+        self._alone = False
+        self._alone_done = False
 
     def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            self._ended = False  # its trips run after the queued end
         if server_side and self._begin is not None:
             # A server-side cursor makes trips of its own: the BEGIN goes first, alone.
             begin, self._begin = self._begin, None
@@ -158,29 +207,45 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
             except Exception as error:
                 self._begin = begin
                 self._handle_exception(error)
+            self._reading = begin == READ_BEGIN
         return super().cursor(server_side)
 
-    def begin_with_next(self, statement: str) -> None:
+    def begin_with_next(self, statement: str, *, alone: bool = False) -> None:
         """Start the transaction with `statement` (BEGIN, BEGIN IMMEDIATE) in the same trip as
         its first statement, not a trip of its own. A transaction without statements never
-        starts (its commit or rollback has nothing to end)."""
+        starts (its commit or rollback has nothing to end). `alone`: the transaction is that one
+        statement, committed in the same trip too (`Database.write_one`)."""
         self._begin = statement
+        self._alone = alone
+        self._alone_done = False
 
     def _idle(self) -> bool:
         """No transaction open: sqlite3's commit and rollback would do nothing. Reading the flag
         needs no trip (aiosqlite's own `in_transaction` reads it from the event loop's thread
         too)."""
         self._begin = None
+        self._alone_done = False
+        if self._ended:
+            return True
         connection = self._connection._connection
         return connection is not None and not connection.in_transaction
 
     def commit(self) -> None:
         if not self._idle():
+            self._reading = False
             super().commit()
 
     def rollback(self) -> None:
-        if not self._idle():
-            super().rollback()
+        if self._idle():
+            return
+        if self._reading:
+            # A reader's transaction: queued (aiosqlite's queue, no future: no answer comes
+            # back), not awaited. The connection's next call is queued behind it.
+            self._reading = False
+            self._ended = True
+            self._connection._tx.put_nowait((None, partial(_end_read, self._connection._conn)))
+            return
+        super().rollback()
 
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -258,3 +258,65 @@ async def test_a_server_side_cursor_first_still_begins_the_transaction(tmp_path:
         assert await database.write(work) == (["a"], True)
     finally:
         await database.close()
+
+
+async def test_a_readers_transaction_ends_without_waiting_and_before_the_next_call(
+    tmp_path: Path, trips: Trips
+) -> None:
+    """A reader's rollback is queued on the connection's thread, not awaited: the read costs
+    one trip (BEGIN with its SELECT), and the connection's next call runs after the end."""
+    database = await Database.open(_url(tmp_path, "store.db"))
+    try:
+        async with database._engine.connect():  # a connection in the pool
+            pass
+        trips.count = 0
+        async with database.read() as conn:
+            assert (await conn.exec_driver_sql("SELECT 1")).scalar_one() == 1
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver.in_transaction  # the reader's deferred BEGIN ran
+        assert trips.count == 1
+        await driver._execute(lambda: None)  # queued behind the end
+        assert not driver.in_transaction
+        # A write and a read after it (on the same pooled connections) see each other.
+        await database.write(lambda conn: conn.exec_driver_sql("CREATE TABLE seen (x INTEGER)"))
+        await database.write(lambda conn: conn.exec_driver_sql("INSERT INTO seen VALUES (7)"))
+        async with database.read() as conn:
+            assert (await conn.exec_driver_sql("SELECT x FROM seen")).scalars().all() == [7]
+    finally:
+        await database.close()
+
+
+async def test_write_one_commits_in_the_statements_trip(tmp_path: Path, trips: Trips) -> None:
+    database = await Database.open(_url(tmp_path, "store.db"))
+    try:
+        await database.write(
+            lambda conn: conn.exec_driver_sql("CREATE TABLE one (x INTEGER UNIQUE)")
+        )
+        trips.count = 0
+        inserted = await database.write_one(
+            lambda conn: conn.exec_driver_sql("INSERT INTO one VALUES (1) RETURNING x")
+        )
+        assert inserted.scalar_one() == 1
+        # BEGIN IMMEDIATE, the statement and COMMIT in one trip; nothing on return to the pool.
+        assert trips.count == 1
+        async with database.read() as conn:
+            assert (await conn.exec_driver_sql("SELECT x FROM one")).scalars().all() == [1]
+        # A failing statement is rolled back, and the connection serves the next write.
+        with pytest.raises(IntegrityError):
+            await database.write_one(
+                lambda conn: conn.exec_driver_sql("INSERT INTO one VALUES (1)")
+            )
+
+        async def two(conn: Any) -> None:
+            await conn.exec_driver_sql("INSERT INTO one VALUES (2)")
+            await conn.exec_driver_sql("INSERT INTO one VALUES (3)")
+
+        # A second statement would run outside the (committed) transaction: refused.
+        with pytest.raises(RuntimeError, match="second"):
+            await database.write_one(two)
+        await database.write(lambda conn: conn.exec_driver_sql("INSERT INTO one VALUES (4)"))
+        async with database.read() as conn:
+            rows = (await conn.exec_driver_sql("SELECT x FROM one ORDER BY x")).scalars().all()
+        assert rows == [1, 2, 4]
+    finally:
+        await database.close()

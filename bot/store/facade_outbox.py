@@ -17,7 +17,7 @@ from . import (
 from .aio import AsyncConnection
 from .audit import AuditEntry
 from .common import aware
-from .engine import Database
+from .engine import Database, commit_with_next
 from .records import (
     OutboxItem,
     OutboxMessage,
@@ -100,6 +100,7 @@ class OutboxFacade(Database):
                 conn, item_id, result=result, now=now, worker_id=worker_id
             ):
                 return False, []
+            commit_with_next(conn)  # the claim ends the transaction
             following = await outbox.claim_outbox(
                 conn,
                 now=now,

@@ -134,18 +134,18 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapted = self._adapt_connection
         begin: str | None = None
-        alone = False
+        commit = False
         if isinstance(adapted, _Connection):
-            if adapted._alone_done:
-                raise RuntimeError("a one-statement transaction (write_one) ran a second one")
+            if adapted._committed:
+                raise RuntimeError("a statement after its transaction's last one (commit_with)")
             adapted._ended = False  # this trip runs after the queued end (the thread keeps order)
             if adapted._begin is not None:
                 begin, adapted._begin = adapted._begin, None
-                alone = adapted._alone
+            commit, adapted._commit_next = adapted._commit_next, False
         try:
             outcome: _Outcome = await_(
                 self._connection._execute(
-                    _run, self._connection, begin, operation, parameters, many, alone
+                    _run, self._connection, begin, operation, parameters, many, commit
                 )
             )
         except Exception as error:
@@ -154,9 +154,10 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
                 # started, and the next statement tries again; none runs outside it.
                 adapted._begin = begin
             self._adapt_connection._handle_exception(error)
-        if isinstance(adapted, _Connection) and begin is not None:
-            adapted._reading = begin == READ_BEGIN
-            adapted._alone_done = alone  # committed in the trip: the transaction is over
+        if isinstance(adapted, _Connection):
+            if begin is not None:
+                adapted._reading = begin == READ_BEGIN
+            adapted._committed = commit  # committed in the trip: the transaction is over
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
@@ -180,7 +181,7 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_alone", "_alone_done", "_begin", "_ended", "_reading")
+    __slots__ = ("_begin", "_commit_next", "_committed", "_ended", "_reading")
 
     _cursor_cls = _Cursor
 
@@ -192,9 +193,10 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         # Its end is queued on the thread (`rollback`): over, though sqlite3's flag may still
         # say otherwise until the thread gets to it.
         self._ended = False
-        # The transaction to begin is of one statement (its COMMIT in the same trip), and it ran.
-        self._alone = False
-        self._alone_done = False
+        # The next statement is the transaction's last (its COMMIT goes in the same trip), and
+        # such a statement ran: the transaction is over.
+        self._commit_next = False
+        self._committed = False
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:
@@ -216,15 +218,22 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         starts (its commit or rollback has nothing to end). `alone`: the transaction is that one
         statement, committed in the same trip too (`Database.write_one`)."""
         self._begin = statement
-        self._alone = alone
-        self._alone_done = False
+        self._commit_next = alone
+        self._committed = False
+
+    def commit_with_next(self) -> None:
+        """The next statement is the transaction's last: its COMMIT goes in the same trip, and
+        the transaction's own commit has nothing left to do. A statement after it raises (it
+        would run outside the transaction); one that fails leaves the transaction open, to be
+        rolled back."""
+        self._commit_next = True
 
     def _idle(self) -> bool:
         """No transaction open: sqlite3's commit and rollback would do nothing. Reading the flag
         needs no trip (aiosqlite's own `in_transaction` reads it from the event loop's thread
         too)."""
         self._begin = None
-        self._alone_done = False
+        self._commit_next = self._committed = False
         if self._ended:
             return True
         connection = self._connection._connection

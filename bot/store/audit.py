@@ -16,7 +16,6 @@ from sqlalchemy.engine import RowMapping
 
 from .aio import AsyncConnection
 from .common import aware, canonical_json, is_postgres, iso, plain, to_record
-from .engine import commit_with_next
 from .records import GENESIS_HASH, AuditProblem, AuditRecord
 from .tables import audit_log
 
@@ -106,8 +105,6 @@ async def append_audit(conn: AsyncConnection, *entries: AuditEntry) -> list[Audi
         prev = digest
     # One INSERT for all the rows (a decision writes three); RETURNING gives no order, the
     # hash (unique per row: it chains the previous one) puts them back in the entries' order.
-    # It is the transaction's last statement: on SQLite its COMMIT goes in the same trip.
-    commit_with_next(conn)
     returned = (await conn.execute(_INSERT_AUDIT, rows)).mappings().all()
     by_hash = {row["hash"]: _audit(row) for row in returned}
     return [by_hash[row["hash"]] for row in rows]

@@ -177,7 +177,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 def commit_with_next(conn: AsyncConnection) -> None:
     """The write transaction's next statement is its last: on SQLite its COMMIT goes to the
     driver's thread in the same trip (a trip less per transaction); on PostgreSQL nothing changes
-    (the transaction commits when it ends). A statement after it raises."""
+    (the transaction commits when it ends). A statement after it raises. Only where nothing after
+    it may undo the transaction: on SQLite an exception raised later by `work` no longer rolls
+    it back (so not in `append_audit`, whose callers may still fail after it)."""
     adapted = conn.sync_connection.connection.dbapi_connection
     if isinstance(adapted, LazyBegin):
         adapted.commit_with_next()

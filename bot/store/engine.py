@@ -30,7 +30,7 @@ from .aio import AsyncConnection, AsyncEngine, create_async_engine
 from .common import dumps
 from .migrate import read_status, upgrade_in_child, upgrade_to_head
 from .records import MigrationStatus
-from .sqlite_driver import READ_BEGIN, LazyBegin
+from .sqlite_driver import LazyBegin
 from .sqlite_driver import dbapi as sqlite_dbapi
 from .urls import display_url, resolve_database_url
 
@@ -166,7 +166,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
-        statement = READ_BEGIN if options.get(_READ_ONLY, False) else "BEGIN IMMEDIATE"
+        statement = "BEGIN" if options.get(_READ_ONLY, False) else "BEGIN IMMEDIATE"
         adapted = conn.connection.dbapi_connection
         if isinstance(adapted, LazyBegin):  # with the first statement, in its trip
             adapted.begin_with_next(statement, alone=bool(options.get(_ONE_STATEMENT, False)))

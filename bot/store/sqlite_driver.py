@@ -13,10 +13,7 @@ description, rowcount, lastrowid, close) and the adapter keeps what it returned,
 `AsyncAdapt_dbapi_cursor` keeps the rows it fetched. A transaction's BEGIN goes in the same trip
 as its first statement (`begin_with_next`, from the engine's "begin" hook). A commit or rollback
 with no transaction open is a no-op in sqlite3 itself (it checks the same flag), so it is skipped
-without the trip. A reader's transaction (a deferred `BEGIN`) ends with a rollback that is queued
-on the thread without waiting for it: the reads are done and there is nothing to undo, and the
-thread runs the connection's calls in order, so the connection's next statement finds it ended
-(5 of a click's 42 trips, bench/README.md). The
+without the trip. A write's last statement can carry its COMMIT too (`commit_with_next`). The
 dialect, its URL (`sqlite+aiosqlite://`), types and pool are SQLAlchemy's; only the DB-API module
 it is given changes (`create_engine(..., module=dbapi())`). Uses aiosqlite's `_execute` and
 `_conn`, as SQLAlchemy's own adapter does; tests/store/test_store_sqlite_driver.py pins it.
@@ -25,10 +22,8 @@ it is given changes (`create_engine(..., module=dbapi())`). Uses aiosqlite's `_e
 from __future__ import annotations
 
 import collections
-import logging
 import sqlite3
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -42,11 +37,6 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 __all__ = ["LazyBegin", "dbapi"]
-
-log = logging.getLogger(__name__)
-
-# The BEGIN of a reader's transaction (bot/store/engine.py): deferred, it takes no write lock.
-READ_BEGIN = "BEGIN"
 
 # What one statement leaves behind: description, rows (None without a result), rowcount,
 # lastrowid.
@@ -82,17 +72,6 @@ def _run(
     if commit:
         conn._conn.commit()
     return outcome
-
-
-def _end_read(conn: sqlite3.Connection) -> None:
-    """On the connection's thread: end a reader's transaction, nobody waiting for it. Should the
-    rollback fail, the connection is closed: its next use fails as a lost connection, and the
-    pool replaces it, rather than a later transaction running inside this one."""
-    try:
-        conn.rollback()
-    except Exception:
-        log.exception("ending a read transaction failed; closing its connection")
-        conn.close()
 
 
 class _Cursor(AsyncAdapt_aiosqlite_cursor):
@@ -138,7 +117,6 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
         if isinstance(adapted, _Connection):
             if adapted._committed:
                 raise RuntimeError("a statement after its transaction's last one (commit_with)")
-            adapted._ended = False  # this trip runs after the queued end (the thread keeps order)
             if adapted._begin is not None:
                 begin, adapted._begin = adapted._begin, None
             commit, adapted._commit_next = adapted._commit_next, False
@@ -155,8 +133,6 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
                 adapted._begin = begin
             self._adapt_connection._handle_exception(error)
         if isinstance(adapted, _Connection):
-            if begin is not None:
-                adapted._reading = begin == READ_BEGIN
             adapted._committed = commit  # committed in the trip: the transaction is over
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
@@ -181,26 +157,19 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin", "_commit_next", "_committed", "_ended", "_reading")
+    __slots__ = ("_begin", "_commit_next", "_committed")
 
     _cursor_cls = _Cursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
-        # The open transaction began with READ_BEGIN (a reader's).
-        self._reading = False
-        # Its end is queued on the thread (`rollback`): over, though sqlite3's flag may still
-        # say otherwise until the thread gets to it.
-        self._ended = False
         # The next statement is the transaction's last (its COMMIT goes in the same trip), and
         # such a statement ran: the transaction is over.
         self._commit_next = False
         self._committed = False
 
     def cursor(self, server_side: bool = False) -> Any:
-        if server_side:
-            self._ended = False  # its trips run after the queued end
         if server_side and self._begin is not None:
             # A server-side cursor makes trips of its own: the BEGIN goes first, alone.
             begin, self._begin = self._begin, None
@@ -209,7 +178,6 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
             except Exception as error:
                 self._begin = begin
                 self._handle_exception(error)
-            self._reading = begin == READ_BEGIN
         return super().cursor(server_side)
 
     def begin_with_next(self, statement: str, *, alone: bool = False) -> None:
@@ -234,27 +202,16 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         too)."""
         self._begin = None
         self._commit_next = self._committed = False
-        if self._ended:
-            return True
         connection = self._connection._connection
         return connection is not None and not connection.in_transaction
 
     def commit(self) -> None:
         if not self._idle():
-            self._reading = False
             super().commit()
 
     def rollback(self) -> None:
-        if self._idle():
-            return
-        if self._reading:
-            # A reader's transaction: queued (aiosqlite's queue, no future: no answer comes
-            # back), not awaited. The connection's next call is queued behind it.
-            self._reading = False
-            self._ended = True
-            self._connection._tx.put_nowait((None, partial(_end_read, self._connection._conn)))
-            return
-        super().rollback()
+        if not self._idle():
+            super().rollback()
 
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -260,32 +260,6 @@ async def test_a_server_side_cursor_first_still_begins_the_transaction(tmp_path:
         await database.close()
 
 
-async def test_a_readers_transaction_ends_without_waiting_and_before_the_next_call(
-    tmp_path: Path, trips: Trips
-) -> None:
-    """A reader's rollback is queued on the connection's thread, not awaited: the read costs
-    one trip (BEGIN with its SELECT), and the connection's next call runs after the end."""
-    database = await Database.open(_url(tmp_path, "store.db"))
-    try:
-        async with database._engine.connect():  # a connection in the pool
-            pass
-        trips.count = 0
-        async with database.read() as conn:
-            assert (await conn.exec_driver_sql("SELECT 1")).scalar_one() == 1
-            driver = (await conn.get_raw_connection()).driver_connection
-            assert driver.in_transaction  # the reader's deferred BEGIN ran
-        assert trips.count == 1
-        await driver._execute(lambda: None)  # queued behind the end
-        assert not driver.in_transaction
-        # A write and a read after it (on the same pooled connections) see each other.
-        await database.write(lambda conn: conn.exec_driver_sql("CREATE TABLE seen (x INTEGER)"))
-        await database.write(lambda conn: conn.exec_driver_sql("INSERT INTO seen VALUES (7)"))
-        async with database.read() as conn:
-            assert (await conn.exec_driver_sql("SELECT x FROM seen")).scalars().all() == [7]
-    finally:
-        await database.close()
-
-
 async def test_write_one_commits_in_the_statements_trip(tmp_path: Path, trips: Trips) -> None:
     database = await Database.open(_url(tmp_path, "store.db"))
     try:

@@ -52,7 +52,7 @@ def _run(
     commit: bool,
 ) -> _Outcome:
     """On the connection's thread: the transaction's BEGIN if it is still to come, then the whole
-    statement, its cursor closed before returning; with `commit` (a transaction of this one
+    statement, its cursor closed before returning; with `commit` (the transaction's last
     statement), its COMMIT too."""
     if begin is not None:
         conn._conn.execute(begin).close()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as common
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -41,19 +42,32 @@ T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
 
 class Counting:
-    """Statements and transactions seen on every engine while `phase` is set."""
+    """Statements and transactions seen on every engine while `phase` is set, and (SQLite) the
+    calls awaited on aiosqlite's connection threads ("trips": each a thread hand-off and a wake-up
+    of the event loop)."""
 
     def __init__(self) -> None:
         self.phase: str | None = None
         self.statements: Counter[str] = Counter()
         self.by_text: Counter[str] = Counter()
         self.begins: Counter[str] = Counter()
+        self.trips: Counter[str] = Counter()
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "begin", self._begin)
+        self._execute = aiosqlite.Connection._execute
+        counting = self
+
+        async def trip(conn: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            if counting.phase is not None:
+                counting.trips[counting.phase] += 1
+            return await counting._execute(conn, fn, *args, **kwargs)
+
+        aiosqlite.Connection._execute = trip  # type: ignore[method-assign]
 
     def close(self) -> None:
         event.remove(Engine, "before_cursor_execute", self._statement)
         event.remove(Engine, "begin", self._begin)
+        aiosqlite.Connection._execute = self._execute  # type: ignore[method-assign]
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if self.phase is None:
@@ -116,7 +130,7 @@ async def bench_database(db: str, args: argparse.Namespace, work: Path) -> dict[
             per_click: list[dict[str, float]] = []
             for n, record in enumerate(incidents):
                 ts = bot.recommendation_ts(record)
-                before = dict(counter.statements), dict(counter.begins)
+                before = dict(counter.statements), dict(counter.begins), sum(counter.trips.values())
                 started = time.process_time()
                 with counter.counting("click"):
                     responses = len(emu.calls_to("response_url"))
@@ -145,6 +159,7 @@ async def bench_database(db: str, args: argparse.Namespace, work: Path) -> dict[
                         "delivery": counter.statements["delivery"] - before[0].get("delivery", 0),
                         "click_tx": counter.begins["click"] - before[1].get("click", 0),
                         "delivery_tx": counter.begins["delivery"] - before[1].get("delivery", 0),
+                        "trips": sum(counter.trips.values()) - before[2],
                         "slack_calls": delivered,
                         "cpu_ms": 1000 * cpu,
                     }
@@ -203,6 +218,7 @@ async def main() -> int:
                 "transactions: click",
                 "delivery",
                 "slack calls",
+                "sqlite trips",
                 "cpu ms (in-process, emulator included)",
             ],
             [
@@ -215,6 +231,7 @@ async def main() -> int:
                     r["click_tx"],
                     r["delivery_tx"],
                     r["slack_calls"],
+                    r["trips"] if r["db"] == "sqlite" else "",
                     r["cpu_ms"],
                 )
                 for r in rows

@@ -38,6 +38,8 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS: Final[int] = 5000
 _READ_ONLY: Final[str] = "leakbot_read_only"
+# A write transaction of one statement (Database.write_one).
+_ONE_STATEMENT: Final[str] = "leakbot_one_statement"
 _TRANSIENT_PG_STATES: Final[frozenset[str]] = frozenset({"40001", "40P01"})
 _MAX_TX_ATTEMPTS: Final[int] = 4
 # A PostgreSQL connection idle this long is pinged before use (_install_pg_hooks).
@@ -166,13 +168,24 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        read_only = bool(conn.get_execution_options().get(_READ_ONLY, False))
-        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        options = conn.get_execution_options()
+        statement = "BEGIN" if options.get(_READ_ONLY, False) else "BEGIN IMMEDIATE"
         adapted = conn.connection.dbapi_connection
         if isinstance(adapted, LazyBegin):  # with the first statement, in its trip
-            adapted.begin_with_next(statement)
+            adapted.begin_with_next(statement, alone=bool(options.get(_ONE_STATEMENT, False)))
         else:
             conn.exec_driver_sql(statement)
+
+
+def commit_with_next(conn: AsyncConnection) -> None:
+    """The write transaction's next statement is its last: on SQLite its COMMIT goes to the
+    driver's thread in the same trip (a trip less per transaction); on PostgreSQL nothing changes
+    (the transaction commits when it ends). A statement after it raises. Only where nothing after
+    it may undo the transaction: on SQLite an exception raised later by `work` no longer rolls
+    it back (so not in `append_audit`, whose callers may still fail after it)."""
+    adapted = conn.sync_connection.connection.dbapi_connection
+    if isinstance(adapted, LazyBegin):
+        adapted.commit_with_next()
 
 
 class Database:
@@ -189,6 +202,9 @@ class Database:
             engine.execution_options(isolation_level="READ COMMITTED") if self._pg else engine
         )
         self._reader = engine.execution_options(**{_READ_ONLY: True})
+        self._writer_one = (
+            self._writer if self._pg else engine.execution_options(**{_ONE_STATEMENT: True})
+        )
         self._url = url or engine.url.render_as_string(hide_password=False)
         # SQLite has one writer at a time anyway: queue this process's writers here (FIFO, no
         # busy-polling); other processes still wait in BEGIN IMMEDIATE through busy_timeout.
@@ -273,6 +289,21 @@ class Database:
             attempt += 1
             try:
                 async with self._gate(), self._writer.begin() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if attempt >= _MAX_TX_ATTEMPTS or not self._transient(exc):
+                    raise
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+
+    async def write_one(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`write` for `work` that runs exactly one statement (e.g. the outbox's claim). On
+        SQLite its BEGIN IMMEDIATE, the statement and the COMMIT go to the driver's thread in one
+        trip instead of two; a second statement raises (it would run outside the transaction)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._gate(), self._writer_one.begin() as conn:
                     return await work(conn)
             except DBAPIError as exc:
                 if attempt >= _MAX_TX_ATTEMPTS or not self._transient(exc):

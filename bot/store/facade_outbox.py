@@ -17,7 +17,7 @@ from . import (
 from .aio import AsyncConnection
 from .audit import AuditEntry
 from .common import aware
-from .engine import Database
+from .engine import Database, commit_with_next
 from .records import (
     OutboxItem,
     OutboxMessage,
@@ -38,8 +38,8 @@ class OutboxFacade(Database):
         self, *, now: datetime, worker_id: str, limit: int = 20, lease_seconds: float = 60
     ) -> list[OutboxItem]:
         """Lease due items to this worker (attempts + 1), oldest first; per incident in order
-        (at most one item per incident in flight)."""
-        return await self.write(
+        (at most one item per incident in flight). One statement: `write_one`."""
+        return await self.write_one(
             lambda conn: outbox.claim_outbox(
                 conn, now=now, worker_id=worker_id, limit=limit, lease_seconds=lease_seconds
             )
@@ -100,6 +100,7 @@ class OutboxFacade(Database):
                 conn, item_id, result=result, now=now, worker_id=worker_id
             ):
                 return False, []
+            commit_with_next(conn)  # the claim ends the transaction
             following = await outbox.claim_outbox(
                 conn,
                 now=now,

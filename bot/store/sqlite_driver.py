@@ -13,7 +13,7 @@ description, rowcount, lastrowid, close) and the adapter keeps what it returned,
 `AsyncAdapt_dbapi_cursor` keeps the rows it fetched. A transaction's BEGIN goes in the same trip
 as its first statement (`begin_with_next`, from the engine's "begin" hook). A commit or rollback
 with no transaction open is a no-op in sqlite3 itself (it checks the same flag), so it is skipped
-without the trip. The
+without the trip. A write's last statement can carry its COMMIT too (`commit_with_next`). The
 dialect, its URL (`sqlite+aiosqlite://`), types and pool are SQLAlchemy's; only the DB-API module
 it is given changes (`create_engine(..., module=dbapi())`). Uses aiosqlite's `_execute` and
 `_conn`, as SQLAlchemy's own adapter does; tests/store/test_store_sqlite_driver.py pins it.
@@ -44,10 +44,16 @@ _Outcome = tuple[Any, list[Any] | None, int, int | None]
 
 
 def _run(
-    conn: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+    conn: aiosqlite.Connection,
+    begin: str | None,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    commit: bool,
 ) -> _Outcome:
     """On the connection's thread: the transaction's BEGIN if it is still to come, then the whole
-    statement, its cursor closed before returning."""
+    statement, its cursor closed before returning; with `commit` (the transaction's last
+    statement), its COMMIT too."""
     if begin is not None:
         conn._conn.execute(begin).close()
     cursor = conn._conn.cursor()
@@ -60,9 +66,12 @@ def _run(
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else None
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        outcome = description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+    if commit:
+        conn._conn.commit()
+    return outcome
 
 
 class _Cursor(AsyncAdapt_aiosqlite_cursor):
@@ -104,12 +113,17 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         adapted = self._adapt_connection
         begin: str | None = None
-        if isinstance(adapted, _Connection) and adapted._begin is not None:
-            begin, adapted._begin = adapted._begin, None
+        commit = False
+        if isinstance(adapted, _Connection):
+            if adapted._committed:
+                raise RuntimeError("a statement after its transaction's last one (commit_with)")
+            if adapted._begin is not None:
+                begin, adapted._begin = adapted._begin, None
+            commit, adapted._commit_next = adapted._commit_next, False
         try:
             outcome: _Outcome = await_(
                 self._connection._execute(
-                    _run, self._connection, begin, operation, parameters, many
+                    _run, self._connection, begin, operation, parameters, many, commit
                 )
             )
         except Exception as error:
@@ -118,6 +132,8 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
                 # started, and the next statement tries again; none runs outside it.
                 adapted._begin = begin
             self._adapt_connection._handle_exception(error)
+        if isinstance(adapted, _Connection):
+            adapted._committed = commit  # committed in the trip: the transaction is over
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
@@ -141,13 +157,17 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin",)
+    __slots__ = ("_begin", "_commit_next", "_committed")
 
     _cursor_cls = _Cursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+        # The next statement is the transaction's last (its COMMIT goes in the same trip), and
+        # such a statement ran: the transaction is over.
+        self._commit_next = False
+        self._committed = False
 
     def cursor(self, server_side: bool = False) -> Any:
         if server_side and self._begin is not None:
@@ -160,17 +180,28 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
                 self._handle_exception(error)
         return super().cursor(server_side)
 
-    def begin_with_next(self, statement: str) -> None:
+    def begin_with_next(self, statement: str, *, alone: bool = False) -> None:
         """Start the transaction with `statement` (BEGIN, BEGIN IMMEDIATE) in the same trip as
         its first statement, not a trip of its own. A transaction without statements never
-        starts (its commit or rollback has nothing to end)."""
+        starts (its commit or rollback has nothing to end). `alone`: the transaction is that one
+        statement, committed in the same trip too (`Database.write_one`)."""
         self._begin = statement
+        self._commit_next = alone
+        self._committed = False
+
+    def commit_with_next(self) -> None:
+        """The next statement is the transaction's last: its COMMIT goes in the same trip, and
+        the transaction's own commit has nothing left to do. A statement after it raises (it
+        would run outside the transaction); one that fails leaves the transaction open, to be
+        rolled back."""
+        self._commit_next = True
 
     def _idle(self) -> bool:
         """No transaction open: sqlite3's commit and rollback would do nothing. Reading the flag
         needs no trip (aiosqlite's own `in_transaction` reads it from the event loop's thread
         too)."""
         self._begin = None
+        self._commit_next = self._committed = False
         connection = self._connection._connection
         return connection is not None and not connection.in_transaction
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.store.aio import AsyncEngine, create_async_engine
-from bot.store.engine import Database
+from bot.store.engine import Database, commit_with_next
 from bot.store.sqlite_driver import dbapi
 from tests.store.test_store_aio import _statements
 
@@ -256,5 +256,71 @@ async def test_a_server_side_cursor_first_still_begins_the_transaction(tmp_path:
             return await conn.run_sync(streamed)  # type: ignore[no-any-return]
 
         assert await database.write(work) == (["a"], True)
+    finally:
+        await database.close()
+
+
+async def test_write_one_commits_in_the_statements_trip(tmp_path: Path, trips: Trips) -> None:
+    database = await Database.open(_url(tmp_path, "store.db"))
+    try:
+        await database.write(
+            lambda conn: conn.exec_driver_sql("CREATE TABLE one (x INTEGER UNIQUE)")
+        )
+        trips.count = 0
+        inserted = await database.write_one(
+            lambda conn: conn.exec_driver_sql("INSERT INTO one VALUES (1) RETURNING x")
+        )
+        assert inserted.scalar_one() == 1
+        # BEGIN IMMEDIATE, the statement and COMMIT in one trip; nothing on return to the pool.
+        assert trips.count == 1
+        async with database.read() as conn:
+            assert (await conn.exec_driver_sql("SELECT x FROM one")).scalars().all() == [1]
+        # A failing statement is rolled back, and the connection serves the next write.
+        with pytest.raises(IntegrityError):
+            await database.write_one(
+                lambda conn: conn.exec_driver_sql("INSERT INTO one VALUES (1)")
+            )
+
+        async def two(conn: Any) -> None:
+            await conn.exec_driver_sql("INSERT INTO one VALUES (2)")
+            await conn.exec_driver_sql("INSERT INTO one VALUES (3)")
+
+        # A second statement would run outside the (committed) transaction: refused.
+        with pytest.raises(RuntimeError, match="after its transaction's last"):
+            await database.write_one(two)
+        await database.write(lambda conn: conn.exec_driver_sql("INSERT INTO one VALUES (4)"))
+        async with database.read() as conn:
+            rows = (await conn.exec_driver_sql("SELECT x FROM one ORDER BY x")).scalars().all()
+        assert rows == [1, 2, 4]
+    finally:
+        await database.close()
+
+
+async def test_commit_with_next_commits_in_the_last_statements_trip(
+    tmp_path: Path, trips: Trips
+) -> None:
+    database = await Database.open(_url(tmp_path, "store.db"))
+    try:
+        await database.write(lambda conn: conn.exec_driver_sql("CREATE TABLE two (x INTEGER)"))
+        trips.count = 0
+
+        async def both(conn: Any) -> None:
+            await conn.exec_driver_sql("INSERT INTO two VALUES (1)")
+            commit_with_next(conn)
+            await conn.exec_driver_sql("INSERT INTO two VALUES (2)")
+
+        await database.write(both)
+        # BEGIN IMMEDIATE with the first statement, COMMIT with the second: two trips, not three.
+        assert trips.count == 2
+
+        async def then_another(conn: Any) -> None:
+            await both(conn)
+            await conn.exec_driver_sql("INSERT INTO two VALUES (3)")
+
+        with pytest.raises(RuntimeError, match="after its transaction's last"):
+            await database.write(then_another)
+        async with database.read() as conn:
+            rows = (await conn.exec_driver_sql("SELECT x FROM two ORDER BY x")).scalars().all()
+        assert rows == [1, 1, 2, 2]  # the refused third never ran
     finally:
         await database.close()

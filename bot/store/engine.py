@@ -183,6 +183,10 @@ def commit_with_next(conn: AsyncConnection) -> None:
     (the transaction commits when it ends). A statement after it raises. Only where nothing after
     it may undo the transaction: on SQLite an exception raised later by `work` no longer rolls
     it back (so not in `append_audit`, whose callers may still fail after it)."""
+    if conn.dialect.name != "sqlite":
+        return
+    from .sqlite_driver import LazyBegin  # (PostgreSQL never loads the SQLite driver)
+
     adapted = conn.sync_connection.connection.dbapi_connection
     if isinstance(adapted, LazyBegin):
         adapted.commit_with_next()

@@ -818,7 +818,7 @@ def _iso(value: str) -> str:
 # before and after them and their stored JSON text; their cells in SQL (`json_to_record`, a CASE
 # per question) were ~40% of the server's time per row (~17 us), more than Python spends on them
 # (~10 us). On SQLite whole CSV lines took ~80 us of CPU per row (the answers' cells most of it):
-# its CSV export stays on `iter_csv_rows`; its JSON texts are SQLite's (`sqlite_json_lines_sql`).
+# its CSV rows are `_sqlite_csv_lines`'; its JSON texts are SQLite's (`sqlite_json_lines_sql`).
 
 _BACKSLASH: Final[str] = "'\\'"  # an SQL literal
 

@@ -9,12 +9,13 @@ Each page's approvals and deadline tasks come in one query each (`IN` the page's
 its answers (`csv_lines_sql`, `json_lines_sql`), a page comes as one row of arrays, and the
 client puts in the answers (CSV: their cells, `csv_answer_lines`; JSON: their text compacted,
 `_compact_answers`). On SQLite each page is one row: for CSV its rows as one JSON text
-(`_sqlite_page_sql`), one statement doing most of the flattening (`iter_csv_rows`) and Python
-the rest; for JSON its objects' texts, built and joined by SQLite (`sqlite_json_lines_sql`,
-`_sqlite_text_pages`), which Python only writes. On both the pages
-are read over two connections at once (SQLite's on one snapshot), beside the Python that writes
-them. `export_page` stays the reference they are tested against
-(tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows they flag.
+(`_sqlite_page_sql`), one statement doing most of the flattening (`csv_rows_sql`, the first
+cells already written as CSV) and Python the rest (`_sqlite_csv_lines`); for JSON its
+objects' texts, built and joined by SQLite (`sqlite_json_lines_sql`, `_sqlite_text_pages`),
+which Python only writes. On both the pages are read over two connections at once (SQLite's on
+one snapshot), beside the Python that writes them. `export_page` stays the reference they are
+tested against (tests/unit/test_export_fast_paths.py: the same bytes) and the path for the rows
+they flag.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import asyncio
 import json
 import re
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -300,11 +301,12 @@ class _Sql:
                 "|| '+00:00', '.000000+', '+')"
             )
         # SQLite holds naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy) or without the
-        # fraction; anything else is flagged by `time_unusual`.
+        # fraction; anything else is flagged by `time_unusual`. (replace: two string functions
+        # instead of four; ~1-2 us per CSV row, a time per deadline task.)
         return (
-            f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || "
-            f"CASE WHEN substr({column}, 21) IN ('', '000000') THEN '' "
-            f"ELSE substr({column}, 20) END || '+00:00'"
+            f"CASE WHEN substr({column}, 21) = '000000' "
+            f"THEN replace(substr({column}, 1, 19), ' ', 'T') "
+            f"ELSE replace({column}, ' ', 'T') END || '+00:00'"
         )
 
     def time_unusual(self, column: str) -> str | None:
@@ -316,12 +318,11 @@ class _Sql:
         )
 
     def joined(self, array: str) -> str:
-        """A JSON array of texts (its text) joined with '; '; exact when `plain`."""
-        # SQLite's json() minifies; PostgreSQL keeps the text as stored (Python's ", ").
-        separator = """'", "'""" if self.pg else """'","'"""
+        """A JSON array of texts (its text as stored: Python's ", " between items) joined with
+        '; '; exact when `plain` (an array stored otherwise is not)."""
         return (
             f"CASE WHEN {array} = '[]' THEN '' "
-            f"ELSE replace(substr({array}, 3, length({array}) - 4), {separator}, '; ') END"
+            f"""ELSE replace(substr({array}, 3, length({array}) - 4), '", "', '; ') END"""
         )
 
     def plain(self, array: str) -> str:
@@ -347,8 +348,10 @@ def _page_of_incidents(*, since: bool) -> str:
 def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
     """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
     after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
-    the `BASE_COLUMNS` cells, the answers (SQLite: a JSON array of the `question_ids`' values;
-    PostgreSQL: the answers' JSON text) and the deadline tasks (ref, round, due time, status:
+    the `BASE_COLUMNS` cells (SQLite: the id, then the first 15 as one CSV text, then the
+    approvals and outcome), the answers (SQLite: a JSON array of the `question_ids`' values;
+    PostgreSQL: the answers' JSON text) and the deadline tasks (SQLite: a JSON array of (ref,
+    due time as exported, status) in round order; PostgreSQL: ref, round, due time, status,
     `_FIELD` between fields, `_ITEM` between tasks). The plan: an index range scan of the
     incidents by (year, seq); per incident, its tasks and approvals by index."""
     for value in question_ids:
@@ -374,7 +377,8 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
             0: "json_array()",
             1: f"json_array(p.answers -> {paths})",
         }.get(len(question_ids), f"json_extract(p.answers, {paths})")
-        decided_by = "json(p.decided_by)"
+        # as stored (json() of it, to minify, was called ~10 times per row: ~5 us)
+        decided_by = "p.decided_by"
         deadline = (
             "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
             "|| t.status"
@@ -431,12 +435,30 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
         f"{listed} IS NOT NULL AND NOT {sql.plain(listed)}",
         *(sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")),
     ]
-    flag = " OR ".join(f"({condition})" for condition in unusual if condition)
-    if not sql.pg:  # the cells as the csv module writes them: texts (`csv_text` joins them)
+    if not sql.pg:
+        # The 15 cells before the approvals as one text, as the csv module writes them (the
+        # approvals, outcome and answers are Python's to check): the free texts quoted where
+        # they need it; ids and closed vocabularies checked at once, a row where one would
+        # need quoting flagged (the Python path); times, round and followed never need it.
+        # One text instead of 15 saves Python decoding and joining them (bench/README.md).
         cells[8] = "CAST(p.round AS TEXT)"
         cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
+        for n, column in ((2, "p.partner"), (13, "p.decision_reason")):
+            quoted = f"""'"' || replace({cells[n]}, '"', '""') || '"'"""
+            cells[n] = f"CASE WHEN {_sqlite_special(column)} THEN {quoted} ELSE {cells[n]} END"
+        plain = " || ".join(cells[n] for n in (0, 1, 3, 4, 5, 9, 10))  # 11: decided_by
+        unusual.append(_sqlite_special(f"({plain})"))
+        unusual.append(f"instr({sql.joined(listed)}, ',')")  # decided_by's cell
+        cells[:15] = ["p.id", " || ',' || ".join(cells[:15])]
+    flag = " OR ".join(f"({condition})" for condition in unusual if condition)
     values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *cells]
     return _rows_sql(values, since=since) if sql.pg else _sqlite_page_sql(values, since=since)
+
+
+def _sqlite_special(value: str) -> str:
+    """SQLite: `value` (NULL: false) holds a character the csv module quotes for (GLOB: `value`
+    evaluated once; a constant pattern, made once per statement)."""
+    return f"""({value} GLOB '*[,"\r\n]*')"""
 
 
 def _rows_sql(values: Sequence[str], *, since: bool) -> str:
@@ -470,34 +492,29 @@ async def iter_csv_rows(
     since: datetime | None = None,
     page_size: int | None = None,
 ) -> AsyncGenerator[list[list[Any]], None]:
-    """Every incident (created at or after `since`) as its CSV row of `layout` (cells: text, int
-    or None, as `CsvLayout.row` writes them), in id order, a page at a time; the next page is
-    read while the caller writes this one."""
-    pg = store.dialect == "postgresql"
+    """PostgreSQL: every incident (created at or after `since`) as its CSV row of `layout`
+    (cells: text, int or None, as `CsvLayout.row` writes them), in id order, a page at a time;
+    the next page is read while the caller writes this one. (SQLite: `iter_csv_lines`.)"""
+    if store.dialect != "postgresql":
+        raise ValueError("iter_csv_rows reads PostgreSQL; SQLite's rows are iter_csv_lines'")
     statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
     question_ids = layout.question_ids
     answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
-    due_text = _iso if pg else _iso_from_sqlite
     loads = json.loads
 
     def row_of(row: Any) -> list[Any] | None:
-        values = row[20]  # SQLite: the answers' values, decoded with the page
-        if pg:  # the answers object's text
-            values = loads(values)
-            values = [values.get(qid) for qid in question_ids]
-            try:
-                deadlines: Iterable[Sequence[str]] = _latest_deadlines(row[21], due_text)
-            except ValueError:  # a ref or status holding a separator: the Python path
-                return None
-        else:  # (ref, due, status) in round order: the latest round's per ref is the last
-            deadlines = row[21]
-            if deadlines is None:  # a due time stored in another format
-                return None
-            if len(deadlines) > 1:  # type: ignore[arg-type]
-                deadlines = {deadline[0]: deadline for deadline in deadlines}.values()
-        return [*row[3:20], *answer_cells(values), *deadline_cells(deadlines)]
+        values = loads(row[20])  # the answers object's text
+        try:
+            deadlines = _latest_deadlines(row[21], _iso)
+        except ValueError:  # a ref or status holding a separator: the Python path
+            return None
+        return [
+            *row[3:20],
+            *answer_cells([values.get(q) for q in question_ids]),
+            *deadline_cells(deadlines),
+        ]
 
-    async for page in _pages(store, statement, since, page_size, row_of, layout.row, paged=not pg):
+    async for page in _pages(store, statement, since, page_size, row_of, layout.row):
         yield page
 
 
@@ -790,16 +807,6 @@ def _iso(value: str) -> str:
     return value
 
 
-def _iso_from_sqlite(value: str) -> str:
-    """A time SQLite holds (naive UTC text) as `_utc(value).isoformat()`; '' stays ''."""
-    if len(value) == 26 and value[19] == "." and value[10] in " T":
-        fraction = "" if value[20:] == "000000" else value[19:]
-        return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
-    if len(value) == 19 and value[10] in " T":
-        return f"{value[:10]}T{value[11:]}+00:00"
-    return _utc(value).isoformat() if value else ""  # type: ignore[union-attr]
-
-
 # -- Whole lines, built by the database -------------------------------------------------------
 #
 # Rows of cells (`iter_csv_rows`) and JSON records decoded in Python spent ~3/4 of an export's
@@ -811,7 +818,7 @@ def _iso_from_sqlite(value: str) -> str:
 # before and after them and their stored JSON text; their cells in SQL (`json_to_record`, a CASE
 # per question) were ~40% of the server's time per row (~17 us), more than Python spends on them
 # (~10 us). On SQLite whole CSV lines took ~80 us of CPU per row (the answers' cells most of it):
-# its CSV export stays on `iter_csv_rows`; its JSON texts are SQLite's (`sqlite_json_lines_sql`).
+# its CSV rows are `_sqlite_csv_lines`'; its JSON texts are SQLite's (`sqlite_json_lines_sql`).
 
 _BACKSLASH: Final[str] = "'\\'"  # an SQL literal
 
@@ -976,11 +983,11 @@ async def iter_csv_lines(
     """Every incident (created at or after `since`) as its CSV line of `layout`, in id order, a
     page at a time: (how many, the page's lines); the next page is read while this one is
     written. PostgreSQL builds the lines (`csv_lines_sql`; its work is in its own process);
-    on SQLite, where whole lines in SQL took ~80 us of CPU per row (~40 in all this way), the
-    rows come from `iter_csv_rows` and `csv_text` writes them."""
+    on SQLite, where whole lines in SQL took ~80 us of CPU per row, the statement writes the
+    cells before the approvals and Python the rest (`_sqlite_csv_lines`)."""
     if store.dialect != "postgresql":
-        async for rows in iter_csv_rows(store, layout=layout, since=since, page_size=page_size):
-            yield len(rows), csv_text(rows)
+        async for page in _sqlite_csv_lines(store, layout, since, page_size):
+            yield len(page), "".join(page)
         return
     statement = text(csv_lines_sql(layout.deadline_ids, since=since is not None))
 
@@ -1004,6 +1011,41 @@ async def iter_csv_lines(
         make_all=lines,
     ):
         yield len(page), "".join(page)
+
+
+async def _sqlite_csv_lines(
+    store: Store, layout: CsvLayout, since: datetime | None, page_size: int | None
+) -> AsyncGenerator[list[str], None]:
+    """SQLite: the CSV lines of every incident (created at or after `since`), a page at a time.
+    `csv_rows_sql` gives each row's first 15 cells as one text already written, then the
+    approvals, the outcome, the answers' values and the deadlines (ref, due time as exported,
+    status) in round order; Python writes the rest of the line."""
+    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
+    answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
+
+    def line(row: Any) -> str | None:
+        deadlines = row[8]
+        if deadlines is None:  # a due time stored in another format
+            return None
+        if len(deadlines) > 1:  # the latest round's per ref is the last
+            deadlines = {deadline[0]: deadline for deadline in deadlines}.values()
+        cells = [row[5], row[6], *answer_cells(row[7]), *deadline_cells(deadlines)]
+        rest = ",".join(cells)
+        if (
+            rest.count(",") == len(cells) - 1
+            and '"' not in rest
+            and "\r" not in rest
+            and "\n" not in rest
+        ):
+            return f"{row[4]},{rest}\r\n"
+        head: str = row[4]
+        return head + csv_text([["", *cells]])  # quoted by the csv module: ",…\r\n"
+
+    def python_line(item: ExportedIncident) -> str:
+        return csv_text([layout.row(item)])
+
+    async for page in _pages(store, statement, since, page_size, line, python_line, paged=True):
+        yield page
 
 
 def csv_answer_lines(

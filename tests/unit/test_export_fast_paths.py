@@ -254,11 +254,11 @@ async def _python_path(store: Store, playbook: Playbook, fmt: str, **options: An
 async def _fast_path(
     store: Store, playbook: Playbook, fmt: str, *, page_size: int, since: datetime | None = None
 ) -> str:
-    """`fmt`: the CLI's paths ("csv", "json", "jsonl"), or "csv:rows": `iter_csv_rows` (on
-    PostgreSQL not the CLI's), its rows written by `csv_text`."""
+    """`fmt`: the CLI's paths ("csv", "json", "jsonl"), or "csv:rows": `iter_csv_rows` (not
+    the CLI's; PostgreSQL only), its rows written by `csv_text` (on SQLite: the CLI's path)."""
     out = io.StringIO()
     layout = CsvLayout(playbook)
-    if fmt == "csv":
+    if fmt == "csv" or (fmt == "csv:rows" and store.dialect == "sqlite"):
         lines = iter_csv_lines(store, layout=layout, since=since, page_size=page_size)
         await write_csv_lines(lines, out, layout=layout)
     elif fmt == "csv:rows":
@@ -337,6 +337,47 @@ async def test_awkward_rows_are_flagged_and_plain_rows_are_not(store: Store) -> 
     # ids[1]: decided_by holds escaped texts; ids[12]: a time stored with an offset.
     # (ids[10]'s ref holding the field separator is caught in Python, not flagged by SQL.)
     assert {row[3] for row in rows if row[2]} == {ids[1], ids[12]}
+
+
+async def test_sqlite_csv_cells_that_need_quoting(store: Store) -> None:
+    """SQLite writes the CSV cells before the approvals as one text: it quotes the free texts
+    (partner, decision_reason) itself and flags a row where another of those cells would need
+    quoting (a comma in an id or a decided_by text) or decided_by is not stored as Python writes
+    it; the flagged rows are the Python path's, and the export stays its bytes."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL's CSV lines: test_lines_the_database_builds_and_those_it_…")
+    from bot.store.export import csv_rows_sql
+
+    ids = await _awkward_history(store)
+
+    async def odd_cells(conn: AsyncConnection) -> None:
+        changes = {
+            ids[20]: {"decided_by": ["U,1"]},
+            ids[21]: {"team_id": "T,1"},
+            ids[22]: {"reporter_id": "U\nREPORTER"},
+            ids[23]: {"partner": 'say "x"'},
+        }
+        for incident_id, values in changes.items():
+            await conn.execute(
+                update(incidents).where(incidents.c.id == incident_id).values(values)
+            )
+        await conn.execute(  # minified: not as Python stores it
+            text("""UPDATE incidents SET decided_by = '["UA","UB"]' WHERE id = :id"""),
+            {"id": ids[24]},
+        )
+
+    await store.write(odd_cells)
+    sql = csv_rows_sql(store.dialect, CsvLayout(_playbook()).question_ids, since=False)
+    async with store.read() as conn:
+        rows = json.loads((await conn.execute(text(sql), KEYS)).scalar_one())
+    flagged = {row[3] for row in rows if row[2]}
+    assert flagged == {ids[n] for n in (1, 12, 20, 21, 22, 24)}
+    heads = {row[3]: row[4] for row in rows}
+    assert ',"say ""x""",' in heads[ids[23]] and ',"\'@mention, Ltd.",' in heads[ids[26]]
+    playbook = _playbook()
+    expected = await _python_path(store, playbook, "csv")
+    assert "T,1" in expected and "UA; UB" in expected
+    assert await _fast_path(store, playbook, "csv", page_size=7) == expected
 
 
 async def test_lines_the_database_builds_and_those_it_leaves_to_python(store: Store) -> None:

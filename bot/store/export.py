@@ -62,7 +62,6 @@ __all__ = [
     "csv_rows_sql",
     "export_page",
     "iter_csv_lines",
-    "iter_csv_rows",
     "iter_export",
     "iter_json_lines",
     "json_line_text",
@@ -275,7 +274,6 @@ _PAGE_BOUNDS_SQL: Final[str] = (
     "FROM incidents {since}) k WHERE n % :limit = 0 ORDER BY year, seq"
 )
 # Between a deadline task's fields, and between tasks, in the statement's deadlines column.
-_FIELD, _ITEM = "\x1f", "\x1e"
 
 
 class _Sql:
@@ -346,63 +344,46 @@ def _page_of_incidents(*, since: bool) -> str:
 
 
 def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> str:
-    """One page of CSV rows for incidents after (:after_year, :after_seq) (and created at or
-    after :since with `since`), at most :limit of them, in id order: `year, seq, needs_python`,
-    the `BASE_COLUMNS` cells (SQLite: the id, then the first 15 as one CSV text, then the
-    approvals and outcome), the answers (SQLite: a JSON array of the `question_ids`' values;
-    PostgreSQL: the answers' JSON text) and the deadline tasks (SQLite: a JSON array of (ref,
-    due time as exported, status) in round order; PostgreSQL: ref, round, due time, status,
-    `_FIELD` between fields, `_ITEM` between tasks). The plan: an index range scan of the
-    incidents by (year, seq); per incident, its tasks and approvals by index."""
+    """SQLite: one page of CSV rows for incidents after (:after_year, :after_seq) (and created
+    at or after :since with `since`), at most :limit of them, in id order: `year, seq,
+    needs_python`, the id, the first 15 `BASE_COLUMNS` cells as one CSV text, the approvals and
+    outcome, the answers (a JSON array of the `question_ids`' values) and the deadline tasks (a
+    JSON array of (ref, due time as exported, status) in round order). The plan: an index range
+    scan of the incidents by (year, seq); per incident, its tasks and approvals by index.
+    (PostgreSQL builds whole lines: `csv_lines_sql`.)"""
+    if dialect == "postgresql":
+        raise ValueError("csv_rows_sql is SQLite's: PostgreSQL's export is csv_lines_sql")
     for value in question_ids:
         if not _IDENTIFIER.match(value):  # written into the statement: never anything else
             raise ValueError(f"unexpected playbook id {value!r}")
     sql = _Sql(dialect)
     safe = sql.formula_safe
-    if sql.pg:
-        answers = "p.answers::text"
-        decided_by = "p.decided_by::text"
-        due = f"coalesce({sql.time('t.due_at')}, '')"
-        deadline = f"t.ref || chr(31) || t.round || chr(31) || {due} || chr(31) || t.status"
-        deadlines = f"(SELECT string_agg({deadline}, chr(30))"
-        approvals = (
-            "(SELECT string_agg(a.approver_id || ':' || a.action || '@' || a.round, '; ' "
-            "ORDER BY a.round, a.created_at, a.id) FROM approvals a WHERE a.incident_id = p.id)"
-        )
-    else:
-        # json_extract with several paths: one JSON array of their values (null if missing).
-        paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
-        # inside json_array: a JSON value (the page's text holds it decoded)
-        answers = {
-            0: "json_array()",
-            1: f"json_array(p.answers -> {paths})",
-        }.get(len(question_ids), f"json_extract(p.answers, {paths})")
-        # as stored (json() of it, to minify, was called ~10 times per row: ~5 us)
-        decided_by = "p.decided_by"
-        deadline = (
-            "t.ref || char(31) || t.round || char(31) || ifnull(t.due_at, '') || char(31) "
-            "|| t.status"
-        )
-        deadlines = f"(SELECT group_concat({deadline}, char(30))"
-        # group_concat keeps the order of the rows it is given
-        approvals = (
-            "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
-            "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
-            "ORDER BY a.round, a.created_at, a.id))"
-        )
-    deadlines += " FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline')"
-    if not sql.pg:
-        # (ref, due time as exported, status) per task in round order (the unique index's, no
-        # sort), so that a later round's overwrites its ref; NULL when a due time is stored
-        # in another format (the Python path).
-        due = f"CASE WHEN t.due_at IS NULL THEN '' ELSE {sql.time('t.due_at')} END"
-        deadlines = (
-            "json((SELECT CASE WHEN max(bad) THEN NULL ELSE "
-            "json_group_array(json_array(ref, due, status)) END "
-            f"FROM (SELECT t.ref, {due} AS due, t.status, ({sql.time_unusual('t.due_at')}) AS bad "
-            "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
-            "ORDER BY t.round)))"
-        )
+    # json_extract with several paths: one JSON array of their values (null if missing).
+    paths = ", ".join(f"'$.{qid}'" for qid in question_ids)
+    # inside json_array: a JSON value (the page's text holds it decoded)
+    answers = {
+        0: "json_array()",
+        1: f"json_array(p.answers -> {paths})",
+    }.get(len(question_ids), f"json_extract(p.answers, {paths})")
+    # as stored (json() of it, to minify, was called ~10 times per row: ~5 us)
+    decided_by = "p.decided_by"
+    # group_concat keeps the order of the rows it is given
+    approvals = (
+        "(SELECT group_concat(x, '; ') FROM (SELECT a.approver_id || ':' || a.action || '@' "
+        "|| a.round AS x FROM approvals a WHERE a.incident_id = p.id "
+        "ORDER BY a.round, a.created_at, a.id))"
+    )
+    # (ref, due time as exported, status) per task in round order (the unique index's, no
+    # sort), so that a later round's overwrites its ref; NULL when a due time is stored
+    # in another format (the Python path).
+    due = f"CASE WHEN t.due_at IS NULL THEN '' ELSE {sql.time('t.due_at')} END"
+    deadlines = (
+        "json((SELECT CASE WHEN max(bad) THEN NULL ELSE "
+        "json_group_array(json_array(ref, due, status)) END "
+        f"FROM (SELECT t.ref, {due} AS due, t.status, ({sql.time_unusual('t.due_at')}) AS bad "
+        "FROM tasks t WHERE t.incident_id = p.id AND t.kind = 'deadline' "
+        "ORDER BY t.round)))"
+    )
     outcome = _CURRENT_CLOSURE_OUTCOME_SQL  # a closed vocabulary: never a formula
     listed = decided_by
 
@@ -435,24 +416,23 @@ def csv_rows_sql(dialect: str, question_ids: Sequence[str], *, since: bool) -> s
         f"{listed} IS NOT NULL AND NOT {sql.plain(listed)}",
         *(sql.time_unusual(f"p.{column}") for column in ("created_at", "updated_at", "decided_at")),
     ]
-    if not sql.pg:
-        # The 15 cells before the approvals as one text, as the csv module writes them (the
-        # approvals, outcome and answers are Python's to check): the free texts quoted where
-        # they need it; ids and closed vocabularies checked at once, a row where one would
-        # need quoting flagged (the Python path); times, round and followed never need it.
-        # One text instead of 15 saves Python decoding and joining them (bench/README.md).
-        cells[8] = "CAST(p.round AS TEXT)"
-        cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
-        for n, column in ((2, "p.partner"), (13, "p.decision_reason")):
-            quoted = f"""'"' || replace({cells[n]}, '"', '""') || '"'"""
-            cells[n] = f"CASE WHEN {_sqlite_special(column)} THEN {quoted} ELSE {cells[n]} END"
-        plain = " || ".join(cells[n] for n in (0, 1, 3, 4, 5, 9, 10))  # 11: decided_by
-        unusual.append(_sqlite_special(f"({plain})"))
-        unusual.append(f"instr({sql.joined(listed)}, ',')")  # decided_by's cell
-        cells[:15] = ["p.id", " || ',' || ".join(cells[:15])]
+    # The 15 cells before the approvals as one text, as the csv module writes them (the
+    # approvals, outcome and answers are Python's to check): the free texts quoted where
+    # they need it; ids and closed vocabularies checked at once, a row where one would
+    # need quoting flagged (the Python path); times, round and followed never need it.
+    # One text instead of 15 saves Python decoding and joining them (bench/README.md).
+    cells[8] = "CAST(p.round AS TEXT)"
+    cells[:17] = [f"ifnull({cell}, '')" for cell in cells[:17]]
+    for n, column in ((2, "p.partner"), (13, "p.decision_reason")):
+        quoted = f"""'"' || replace({cells[n]}, '"', '""') || '"'"""
+        cells[n] = f"CASE WHEN {_sqlite_special(column)} THEN {quoted} ELSE {cells[n]} END"
+    plain = " || ".join(cells[n] for n in (0, 1, 3, 4, 5, 9, 10))  # 11: decided_by
+    unusual.append(_sqlite_special(f"({plain})"))
+    unusual.append(f"instr({sql.joined(listed)}, ',')")  # decided_by's cell
+    cells[:15] = ["p.id", " || ',' || ".join(cells[:15])]
     flag = " OR ".join(f"({condition})" for condition in unusual if condition)
     values = ["p.year", "p.seq", f"CASE WHEN {flag} THEN 1 ELSE 0 END", *cells]
-    return _rows_sql(values, since=since) if sql.pg else _sqlite_page_sql(values, since=since)
+    return _sqlite_page_sql(values, since=since)
 
 
 def _sqlite_special(value: str) -> str:
@@ -483,39 +463,6 @@ def _sqlite_page_sql(values: Sequence[str], *, since: bool) -> str:
     FROM (SELECT json_array({", ".join(values)}) AS r
           FROM incidents p
           {_page_of_incidents(since=since)})"""
-
-
-async def iter_csv_rows(
-    store: Store,
-    *,
-    layout: CsvLayout,
-    since: datetime | None = None,
-    page_size: int | None = None,
-) -> AsyncGenerator[list[list[Any]], None]:
-    """PostgreSQL: every incident (created at or after `since`) as its CSV row of `layout`
-    (cells: text, int or None, as `CsvLayout.row` writes them), in id order, a page at a time;
-    the next page is read while the caller writes this one. (SQLite: `iter_csv_lines`.)"""
-    if store.dialect != "postgresql":
-        raise ValueError("iter_csv_rows reads PostgreSQL; SQLite's rows are iter_csv_lines'")
-    statement = text(csv_rows_sql(store.dialect, layout.question_ids, since=since is not None))
-    question_ids = layout.question_ids
-    answer_cells, deadline_cells = layout.answer_cells, layout.deadline_cells
-    loads = json.loads
-
-    def row_of(row: Any) -> list[Any] | None:
-        values = loads(row[20])  # the answers object's text
-        try:
-            deadlines = _latest_deadlines(row[21], _iso)
-        except ValueError:  # a ref or status holding a separator: the Python path
-            return None
-        return [
-            *row[3:20],
-            *answer_cells([values.get(q) for q in question_ids]),
-            *deadline_cells(deadlines),
-        ]
-
-    async for page in _pages(store, statement, since, page_size, row_of, layout.row):
-        yield page
 
 
 async def _sqlite_read_ahead(
@@ -785,26 +732,6 @@ async def _pages(
                         await future
                 for each in connections:
                     await each.execute(text("RESET jit"))
-
-
-def _latest_deadlines(
-    text: str | None, due_text: Callable[[str], str]
-) -> list[tuple[str, str, str]]:
-    """(ref, due time as exported, status) of the latest round's task per ref, from the
-    statement's deadlines column."""
-    if text is None:
-        return []
-    latest: dict[str, tuple[str, str, str]] = {}
-    for entry in text.split(_ITEM):
-        ref, round_, due, status = entry.split(_FIELD)
-        known = latest.get(ref)
-        if known is None or int(known[0]) < int(round_):
-            latest[ref] = (round_, due, status)
-    return [(ref, due_text(due), status) for ref, (_, due, status) in latest.items()]
-
-
-def _iso(value: str) -> str:
-    return value
 
 
 # -- Whole lines, built by the database -------------------------------------------------------

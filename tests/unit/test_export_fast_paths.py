@@ -1,4 +1,4 @@
-"""`leakbot export`'s fast paths (`iter_csv_lines`, `iter_csv_rows`, `iter_json_lines`: the
+"""`leakbot export`'s fast paths (`iter_csv_lines`, `iter_json_lines`: the
 database does most of the flattening) write the same bytes as the Python path (`iter_export` +
 `write_export`) in every format, on SQLite and PostgreSQL, for a data set made to be awkward:
 Japanese text, commas, quotes, newlines, formula starts, empty and missing values, answers of
@@ -37,7 +37,6 @@ from bot.store.export import (
     csv_answer_lines,
     csv_lines_sql,
     iter_csv_lines,
-    iter_csv_rows,
     iter_export,
     iter_json_lines,
     json_line_text,
@@ -254,17 +253,12 @@ async def _python_path(store: Store, playbook: Playbook, fmt: str, **options: An
 async def _fast_path(
     store: Store, playbook: Playbook, fmt: str, *, page_size: int, since: datetime | None = None
 ) -> str:
-    """`fmt`: the CLI's paths ("csv", "json", "jsonl"), or "csv:rows": `iter_csv_rows` (not
-    the CLI's; PostgreSQL only), its rows written by `csv_text` (on SQLite: the CLI's path)."""
+    """`fmt`: the CLI's paths ("csv", "json", "jsonl")."""
     out = io.StringIO()
     layout = CsvLayout(playbook)
-    if fmt == "csv" or (fmt == "csv:rows" and store.dialect == "sqlite"):
+    if fmt == "csv":
         lines = iter_csv_lines(store, layout=layout, since=since, page_size=page_size)
         await write_csv_lines(lines, out, layout=layout)
-    elif fmt == "csv:rows":
-        rows = iter_csv_rows(store, layout=layout, since=since, page_size=page_size)
-        pages = ((len(page), csv_text(page)) async for page in rows)
-        await write_csv_lines(pages, out, layout=layout)
     else:
         texts = iter_json_lines(
             store, since=since, page_size=page_size, separator=json_separator(fmt)
@@ -276,7 +270,7 @@ async def _fast_path(
 async def test_fast_paths_write_the_python_paths_bytes(store: Store) -> None:
     ids = await _awkward_history(store)
     playbook = _playbook()
-    for fmt in ("csv", "csv:rows", "jsonl", "json"):
+    for fmt in ("csv", "jsonl", "json"):
         expected = await _python_path(store, playbook, fmt.split(":")[0])
         assert expected.count("LEAK-") >= len(ids)  # every incident is in it
         assert "株式会社アクメ" in expected
@@ -315,7 +309,7 @@ async def test_fast_paths_with_since(store: Store) -> None:
     await _awkward_history(store)
     playbook = _playbook()
     since = T0 + timedelta(days=17, hours=12)
-    for fmt in ("csv", "csv:rows", "jsonl", "json"):
+    for fmt in ("csv", "jsonl", "json"):
         expected = await _python_path(store, playbook, fmt.split(":")[0], since=since)
         assert 1 < expected.count("LEAK-") < 40
         assert await _fast_path(store, playbook, fmt, page_size=5, since=since) == expected
@@ -510,7 +504,7 @@ def test_csv_text_is_the_csv_modules_text() -> None:
 
 async def test_empty_store(store: Store) -> None:
     playbook = _playbook()
-    for fmt in ("csv", "csv:rows", "jsonl", "json"):
+    for fmt in ("csv", "jsonl", "json"):
         expected = await _python_path(store, playbook, fmt.split(":")[0])
         assert expected.count("\n") == (0 if fmt.startswith("jsonl") else 1)
         assert await _fast_path(store, playbook, fmt, page_size=3) == expected

@@ -736,7 +736,7 @@ async def _pages(
 
 # -- Whole lines, built by the database -------------------------------------------------------
 #
-# Rows of cells (`iter_csv_rows`) and JSON records decoded in Python spent ~3/4 of an export's
+# Rows of cells and JSON records decoded in Python (the first fast paths) spent ~3/4 of an export's
 # CPU in Python per row. Here the statement returns each incident's whole CSV line (RFC 4180
 # quoting as the csv module does it: a cell holding `,` `"` CR or LF is quoted) or whole JSON
 # object, and Python only joins a page's texts and writes them; a NULL line is the Python path's

@@ -87,7 +87,15 @@ class BotProcess:
             stderr=asyncio.subprocess.PIPE,
         )
         self._reader = asyncio.create_task(self._read())
-        await asyncio.wait_for(self._running.wait(), WAIT)
+        try:
+            await asyncio.wait_for(self._running.wait(), WAIT)
+        except TimeoutError:
+            # Say why (a start that hangs, or one that ended: its exit code and last lines).
+            code = self.proc.returncode
+            tail = "\n".join(self.lines[-20:])
+            raise AssertionError(
+                f"leakbot did not say it was running within {WAIT} s (exit code {code}):\n{tail}"
+            ) from None
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None

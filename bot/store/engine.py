@@ -288,26 +288,22 @@ class Database:
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` in one write transaction (retried on deadlock / lock timeout, so `work`
         must not have effects outside the database)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self._gate(), self._writer.begin() as conn:
-                    return await work(conn)
-            except DBAPIError as exc:
-                if attempt >= _MAX_TX_ATTEMPTS or not self._transient(exc):
-                    raise
-            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        return await self._write_on(self._writer, work)
 
     async def write_one(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """`write` for `work` that runs exactly one statement (e.g. the outbox's claim). On
         SQLite its BEGIN IMMEDIATE, the statement and the COMMIT go to the driver's thread in one
         trip instead of two; a second statement raises (it would run outside the transaction)."""
+        return await self._write_on(self._writer_one, work)
+
+    async def _write_on(
+        self, engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]
+    ) -> T:
         attempt = 0
         while True:
             attempt += 1
             try:
-                async with self._gate(), self._writer_one.begin() as conn:
+                async with self._gate(), engine.begin() as conn:
                     return await work(conn)
             except DBAPIError as exc:
                 if attempt >= _MAX_TX_ATTEMPTS or not self._transient(exc):

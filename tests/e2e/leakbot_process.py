@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +27,59 @@ LEAKBOT = [sys.executable, "-m", "bot.cli"]  # the development install (editable
 _OWN_SETTINGS = ("SLACK_", "LEAKBOT_", "DATABASE_URL", "PORT", "POSTGRES_")
 
 
+# Ports for `leakbot run` children (and addresses where nothing may listen) come from just
+# below the kernel's ephemeral range: bind(0) and connect() in any process (the emulator, every
+# LocalServer, a client's socket, another job on the machine) never pick those, so none can take
+# the port between its choice and the child's bind, nor between two lives of a SIGKILLed child
+# (a port from bind(0)-and-close could be: here about one bind(0) in 12,000 right after it got
+# the same port).
+# A lock file per port keeps other test processes using this function off the same port.
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LINUX_EPHEMERAL = (32768, 60999)  # the default, where /proc does not say
+_SPAN = 8192
+_LOCKS = Path(tempfile.gettempdir()) / "leakbot-e2e-ports"
+_held: dict[int, int] = {}  # port -> the open lock file keeping it ours until the process ends
+
+
+def ephemeral_range() -> range:
+    """The ports the kernel hands out for bind(0) and outgoing connections."""
+    try:
+        low, high = (int(v) for v in _EPHEMERAL.read_text().split())
+    except (OSError, ValueError):
+        low, high = _LINUX_EPHEMERAL
+    return range(low, high + 1)
+
+
+def _outside_ephemeral() -> range:
+    ephemeral = ephemeral_range()
+    below = range(max(1024, ephemeral.start - _SPAN), ephemeral.start)
+    above = range(ephemeral.stop, min(65536, ephemeral.stop + _SPAN))
+    return below if len(below) >= len(above) else above
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on now and that nothing but its taker will bind
+    while this test process lives (never handed out twice, and outside the ephemeral range)."""
+    _LOCKS.mkdir(exist_ok=True)
+    ports = _outside_ephemeral()
+    start = random.SystemRandom().randrange(len(ports))
+    for i in range(len(ports)):
+        port = ports[(start + i) % len(ports)]
+        if port in _held:
+            continue
+        fd = os.open(_LOCKS / f"{port}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another test process's: next
+            with socket.socket() as sock:
+                # As the child's server binds (SO_REUSEADDR): a TIME_WAIT does not stop it.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            os.close(fd)
+            continue
+        _held[port] = fd
+        return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} (held here: {len(_held)})")
 
 
 def clean_env(**values: str) -> dict[str, str]:

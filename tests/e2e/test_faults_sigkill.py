@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from conftest import APPROVER_1, CHANNEL, GROUP, MILD_STEPS, REPORTER, SECRET, SUMMARY_CHANNEL
+from leakbot_process import free_port
 from slackemu import SlackEmulator, SlackSender, SystemClock
 
 from bot.store import Store
@@ -55,12 +55,6 @@ FAILPOINTS = [
 WAIT = 30.0  # seconds: a bound on waiting for the other process, never a sleep
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class BotProcess:
     """`python -m bot.cli run --http` with its stderr (JSON logs) read as it comes."""
 
@@ -86,16 +80,19 @@ class BotProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
-        self._reader = asyncio.create_task(self._read())
-        try:
-            await asyncio.wait_for(self._running.wait(), WAIT)
-        except TimeoutError:
+        reader = self._reader = asyncio.create_task(self._read())
+        running = asyncio.create_task(self._running.wait())
+        # Whichever comes first: "running", or the end of its stderr (it exited: fail at once).
+        await asyncio.wait({running, reader}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+        if not self._running.is_set():
+            running.cancel()
             # Say why (a start that hangs, or one that ended: its exit code and last lines).
-            code = self.proc.returncode
+            code = await asyncio.wait_for(self.proc.wait(), WAIT) if reader.done() else None
             tail = "\n".join(self.lines[-20:])
             raise AssertionError(
-                f"leakbot did not say it was running within {WAIT} s (exit code {code}):\n{tail}"
-            ) from None
+                f"leakbot did not say it was running (exit code {code}, waited {WAIT} s at most):"
+                f"\n{tail}"
+            )
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
@@ -280,7 +277,7 @@ async def test_sigkill_at_many_points_loses_and_doubles_nothing(database_url: st
     # Every point on SQLite; every other one on PostgreSQL (same code paths, and each life
     # costs a process start), which keeps CI well inside its budget.
     points = FAILPOINTS if database_url.startswith("sqlite") else FAILPOINTS[::2]
-    port = _free_port()
+    port = free_port()
     async with SlackEmulator(clock=SystemClock()) as emu:
         fault_workspace(emu)
         bot = BotProcess(fault_env(emu, database_url, port))

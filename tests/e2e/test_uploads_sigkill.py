@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 from conftest import CHANNEL, REPORTER, SUMMARY_CHANNEL
+from leakbot_process import free_port
 from slackemu import SlackEmulator, SystemClock
 from test_faults_sigkill import (
     WAIT,
     BotProcess,
     Driver,
-    _free_port,
     _incident_ids,
     fault_env,
     fault_workspace,
@@ -58,7 +58,7 @@ async def test_sigkill_around_the_summary_chart_posts_one_message_with_one_image
 ) -> None:
     async with SlackEmulator(clock=SystemClock()) as emu:
         fault_workspace(emu)
-        bot = BotProcess(fault_env(emu, database_url, _free_port()))
+        bot = BotProcess(fault_env(emu, database_url, free_port()))
         await bot.start(failpoint)  # posts last week's summary at once, and dies at the point
         try:
             assert await bot.wait_exit() == -9
@@ -103,7 +103,7 @@ async def _summary_item(database_url: str) -> dict[str, Any]:
 async def test_sigkill_during_an_upload_shares_the_file_once(
     database_url: str, failpoint: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     async with SlackEmulator(clock=SystemClock()) as emu:
         fault_workspace(emu)
         bot = BotProcess(fault_env(emu, database_url, port))

@@ -10,20 +10,22 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import math
 import os
 import shlex
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,10 @@ E2E = ROOT / "tests" / "e2e"
 for _p in (str(ROOT), str(E2E)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
+
+# A port for a child server: the e2e tests' (outside the ephemeral range, held until exit), so
+# nothing that binds port 0 (the emulator host, another job) can take it before the child does.
+from leakbot_process import free_port as free_port  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("LEAKBOT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -192,12 +198,6 @@ async def fresh_database(kind: str, workdir: Path):  # type: ignore[no-untyped-d
 
 
 # ----------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -416,11 +416,25 @@ def rss_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): field 14 is index 11."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by a process (all its threads) and by the child
     processes it waited for (`leakbot run`'s first start migrates in one)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in _stat_fields(pid)[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of the process itself so far (e.g. a PostgreSQL backend's);
+    None once it has ended (or is not ours to read)."""
+    try:
+        fields = _stat_fields(pid)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:
@@ -462,7 +476,6 @@ class EmuControl:
 
 @contextlib.contextmanager
 def workdir(prefix: str) -> Iterator[Path]:
-    import shutil
     import tempfile
 
     path = Path(tempfile.mkdtemp(prefix=prefix))
@@ -473,3 +486,81 @@ def workdir(prefix: str) -> Iterator[Path]:
             print(f"(kept work dir {path})")
         else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- data sets
+
+
+class FixedClock:
+    """The bot's clock, standing still at `moment` (a bench moves it by hand)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def add_scale_arguments(parser: argparse.ArgumentParser, *, sizes: str) -> None:
+    """The data set's options shared by the scale benches (and _dataset's --cache, --rebuild)."""
+    import _dataset
+
+    parser.add_argument("--sizes", default=sizes, help="comma-separated incident counts")
+    parser.add_argument("--dbs", default="sqlite,postgresql")
+    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
+    parser.add_argument(
+        "--checklist-items",
+        type=int,
+        default=None,
+        help="cap on checklist tasks per decided incident (default: the playbook's 3-5)",
+    )
+    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
+    parser.add_argument("--json", help="write raw figures to this file")
+    _dataset.add_arguments(parser)
+
+
+@contextlib.asynccontextmanager
+async def scratch_copy(db: str, url: str, work: Path) -> AsyncIterator[str]:
+    """A throw-away copy of the (cached, read-only) data set at `url`, for a bench that writes."""
+    import _dataset
+
+    if db == "sqlite":
+        target = work / "scratch.db"
+        await asyncio.to_thread(shutil.copyfile, _dataset.sqlite_path(url), target)
+        try:
+            yield f"sqlite:///{target}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(str(target) + suffix).unlink()
+        return
+    source = url.rsplit("/", 1)[1]
+    target_name = f"leakbot_scratch_{os.getpid()}"
+    await _dataset._pg_admin(f'DROP DATABASE IF EXISTS "{target_name}" WITH (FORCE)')
+    await _dataset._pg_copy(source, target_name)
+    try:
+        yield pg_url(target_name)
+    finally:
+        await _dataset._pg_admin(f'DROP DATABASE IF EXISTS "{target_name}" WITH (FORCE)')
+
+
+async def scratch_datasets(
+    args: argparse.Namespace, work: Path
+) -> AsyncIterator[tuple[str, Any, str]]:
+    """For each of `--sizes` and each usable database of `--dbs` (add_scale_arguments): the
+    shared data set (built, or taken from `--cache`) and a scratch copy of it, dropped after
+    the loop's body; yields (db, the _dataset.DataSet, the copy's URL)."""
+    import _dataset
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    dbs = await usable_dbs(args.dbs)
+    cache = _dataset.cache_dir(args.cache)
+    for n in sizes:
+        rows = _dataset.Rows(_dataset.Spec.of(n, args.seed, args.partners, args.checklist_items))
+        for db in dbs:
+            async with (
+                _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds,
+                scratch_copy(db, ds.url, work) as url,
+            ):
+                yield db, ds, url
+        rows.release()

@@ -2,7 +2,7 @@
 row's escalation or attention time to "look now" (bot/store/attention.py `look_now_statements`,
 in batches of `LOOK_NOW_BATCH` rows per transaction).
 
-For each size and database: a scratch copy of the shared data set (followthrough_scale.py's
+For each size and database: a scratch copy of the shared data set (_common.py's
 `scratch_copy`), every pending incident's and open task's time (with a due time) put a day ahead
 of NOW in one statement — the worst case: a steady deployment where every row's next moment is
 still to come — and then the reset, timed: process CPU, wall time, statements, transactions,
@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import _common as common
-import _dataset
 from _dataset import NOW
-from followthrough_scale import FixedClock, scratch_copy
 
 HEADERS = [
     "db",
@@ -61,14 +57,6 @@ class Reset:
     load: str
 
 
-def _proc_cpu_s(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _backend_cpu(url: str) -> dict[int, float]:
     """CPU seconds so far of each server backend connected to the database (PostgreSQL)."""
     import asyncpg
@@ -82,7 +70,7 @@ async def _backend_cpu(url: str) -> dict[int, float]:
         )
     finally:
         await conn.close()
-    return {row[0]: cpu for row in rows if (cpu := _proc_cpu_s(row[0])) is not None}
+    return {row[0]: cpu for row in rows if (cpu := common.proc_cpu_s(row[0])) is not None}
 
 
 async def _ahead(store: Any) -> None:
@@ -168,7 +156,7 @@ async def run_resets(db: str, url: str, n: int, *, explain: bool, reindex: bool)
     )
     playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
     store = await Store.open(url)
-    clock = FixedClock(NOW)
+    clock = common.FixedClock(NOW)
     service = IncidentService(
         store,
         playbook,
@@ -229,38 +217,21 @@ async def run_resets(db: str, url: str, n: int, *, explain: bool, reindex: bool)
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated incident counts")
-    parser.add_argument("--dbs", default="sqlite,postgresql")
-    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
-    parser.add_argument("--checklist-items", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
-    parser.add_argument("--json", help="write raw figures to this file")
+    common.add_scale_arguments(parser, sizes="10000,100000")
     parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plans first")
     parser.add_argument(
         "--reindex",
         action="store_true",
         help="PostgreSQL: REINDEX the 0011 indexes and ANALYZE first (see _reindex)",
     )
-    _dataset.add_arguments(parser)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    dbs = await common.usable_dbs(args.dbs)
     results: list[Reset] = []
     with common.workdir("leakbot-attention-reset-") as work:
         print(f"load average: {common.loadavg()}", flush=True)
-        for n in sizes:
-            spec = _dataset.Spec.of(n, args.seed, args.partners, args.checklist_items)
-            rows = _dataset.Rows(spec)
-            for db in dbs:
-                cache = _dataset.cache_dir(args.cache)
-                async with (
-                    _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds,
-                    scratch_copy(db, ds.url, work) as url,
-                ):
-                    results += await run_resets(
-                        db, url, ds.incidents, explain=args.explain, reindex=args.reindex
-                    )
-            rows.release()
+        async for db, ds, url in common.scratch_datasets(args, work):
+            results += await run_resets(
+                db, url, ds.incidents, explain=args.explain, reindex=args.reindex
+            )
     print()
     print("FollowThrough.follow_settings (CPU: this process; server CPU: PostgreSQL's backends)")
     table = []

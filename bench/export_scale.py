@@ -59,15 +59,6 @@ def _rss_mb(pid: int) -> float | None:
         return None
 
 
-def _proc_cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (None once it has ended)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class _Backends:
     """The CPU of a database's server backends (other than the watcher's own connection) seen
     while `poll` is called: per backend the last reading minus the first."""
@@ -83,7 +74,7 @@ class _Backends:
             self.database,
         )
         for pid in {row[0] for row in rows} | set(self.last):
-            cpu = _proc_cpu_s(pid)
+            cpu = common.proc_cpu_s(pid)
             if cpu is not None:
                 self.first.setdefault(pid, cpu)
                 self.last[pid] = cpu

@@ -25,29 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import shutil
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import _common as common
 import _dataset
 from _dataset import NOW
-
-
-class FixedClock:
-    def __init__(self, now: datetime) -> None:
-        self.moment = now
-
-    def now(self) -> datetime:
-        return self.moment
-
 
 HEADERS = [
     "db",
@@ -82,29 +69,6 @@ class Result:
     load: str = ""
 
 
-@contextlib.asynccontextmanager
-async def scratch_copy(db: str, url: str, work: Path) -> AsyncIterator[str]:
-    """A throw-away copy of the (cached, read-only) data set."""
-    if db == "sqlite":
-        target = work / "followthrough.db"
-        await asyncio.to_thread(shutil.copyfile, _dataset.sqlite_path(url), target)
-        try:
-            yield f"sqlite:///{target}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(str(target) + suffix).unlink()
-        return
-    source = url.rsplit("/", 1)[1]
-    target_name = f"leakbot_ft_{os.getpid()}"
-    await _dataset._pg_admin(f'DROP DATABASE IF EXISTS "{target_name}" WITH (FORCE)')
-    await _dataset._pg_copy(source, target_name)
-    try:
-        yield common.pg_url(target_name)
-    finally:
-        await _dataset._pg_admin(f'DROP DATABASE IF EXISTS "{target_name}" WITH (FORCE)')
-
-
 async def _counts(store: Any) -> tuple[int, int]:
     from sqlalchemy import func, select
 
@@ -136,7 +100,7 @@ async def run_passes(db: str, url: str, steady: int) -> list[Pass]:
     )
     playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
     store = await Store.open(url)
-    clock = FixedClock(NOW)
+    clock = common.FixedClock(NOW)
     service = IncidentService(
         store,
         playbook,
@@ -181,34 +145,17 @@ async def run_passes(db: str, url: str, steady: int) -> list[Pass]:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000", help="comma-separated incident counts")
-    parser.add_argument("--dbs", default="sqlite,postgresql")
+    common.add_scale_arguments(parser, sizes="10000,100000")
     parser.add_argument("--steady", type=int, default=3, help="passes after the first")
-    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
-    parser.add_argument("--checklist-items", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
-    parser.add_argument("--json", help="write raw figures to this file")
-    _dataset.add_arguments(parser)
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    dbs = await common.usable_dbs(args.dbs)
     results: list[Result] = []
     with common.workdir("leakbot-followthrough-") as work:
         print(f"load average: {common.loadavg()}", flush=True)
-        for n in sizes:
-            spec = _dataset.Spec.of(n, args.seed, args.partners, args.checklist_items)
-            rows = _dataset.Rows(spec)
-            for db in dbs:
-                cache = _dataset.cache_dir(args.cache)
-                async with (
-                    _dataset.dataset(db, rows, cache=cache, rebuild=args.rebuild, work=work) as ds,
-                    scratch_copy(db, ds.url, work) as url,
-                ):
-                    result = Result(db, ds.incidents, ds.tasks, _dataset.head_revision())
-                    result.passes = await run_passes(db, url, args.steady)
-                    result.load = common.loadavg()
-                results.append(result)
-            rows.release()
+        async for db, ds, url in common.scratch_datasets(args, work):
+            result = Result(db, ds.incidents, ds.tasks, _dataset.head_revision())
+            result.passes = await run_passes(db, url, args.steady)
+            result.load = common.loadavg()
+            results.append(result)
     print()
     print("FollowThrough.run per pass (CPU: this process; statements: SQL executed)")
     table = []

@@ -311,20 +311,9 @@ def report(results: list[Timing]) -> None:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,1000000", help="comma-separated incident counts")
-    parser.add_argument("--dbs", default="sqlite,postgresql")
+    common.add_scale_arguments(parser, sizes="10000,1000000")
     parser.add_argument("--runs", type=int, default=5, help="timed runs (after one warm-up)")
-    parser.add_argument("--partners", type=int, default=5000, help="partner pool (max n/5)")
-    parser.add_argument(
-        "--checklist-items",
-        type=int,
-        default=None,
-        help="cap on checklist tasks per decided incident (default: the playbook's 3-5)",
-    )
-    parser.add_argument("--seed", type=int, default=_dataset.DEFAULT_SEED)
     parser.add_argument("--explain", action="store_true", help="print the query plans")
-    parser.add_argument("--json", help="write raw figures to this file")
-    _dataset.add_arguments(parser)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     dbs = await common.usable_dbs(args.dbs)

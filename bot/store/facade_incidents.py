@@ -161,23 +161,6 @@ class IncidentsFacade(Database):
             )
         )
 
-    async def close_incident(
-        self,
-        incident_id: str,
-        *,
-        actor_id: str,
-        reason: str | None,
-        now: datetime,
-        outbox: OutboxSpec = (),
-    ) -> IncidentRecord:
-        """Status 'closed' (follow-ups finished or withdrawn). Idempotent; raises
-        IncidentNotFound."""
-        return await self.write(
-            lambda conn: incidents.close_incident(
-                conn, incident_id, actor_id=actor_id, reason=reason, now=now, outbox=outbox
-            )
-        )
-
     # -- closing with an outcome (issue 12; bot/store/lifecycle.py) ---------------------------
 
     async def close_with_outcome(

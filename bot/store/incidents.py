@@ -425,39 +425,3 @@ async def reopen_for_new_round(
         conn, AuditEntry(incident_id, actor_id, "incident.reopened", now, before, after)
     )
     return updated
-
-
-async def close_incident(
-    conn: AsyncConnection,
-    incident_id: str,
-    *,
-    actor_id: str,
-    reason: str | None,
-    now: datetime,
-    outbox: OutboxSpec,
-) -> IncidentRecord:
-    """Status 'closed'. Idempotent; raises IncidentNotFound."""
-    aware("now", now)
-    current = await lock_incident(conn, incident_id)
-    if current is None:
-        raise IncidentNotFound(incident_id)
-    if current.status == "closed":
-        return current
-    before = await running_deadlines(conn, incident_id)
-    updated = await update_incident(
-        conn, incident_id, from_status=current.status, status="closed", updated_at=now
-    )
-    await refresh_kept(conn, incident_id, before)
-    await enqueue(conn, render(outbox, updated), now=now, incident_id=incident_id)
-    await append_audit(
-        conn,
-        AuditEntry(
-            incident_id,
-            actor_id,
-            "incident.closed",
-            now,
-            {"status": current.status},
-            {"status": "closed", "reason": reason},
-        ),
-    )
-    return updated

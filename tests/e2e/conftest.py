@@ -176,6 +176,20 @@ class Leakbot:
         await self.deliver()
         return record
 
+    async def close_in_store(self, incident_id: str) -> None:
+        """Closed straight in the store as the close modal closes it (an approver, no task
+        confirmed done), for a test about what follows a close, not the close itself."""
+        closed = await self.store.close_with_outcome(
+            incident_id,
+            actor_id=APPROVER_1,
+            outcome="terminated",
+            note=None,
+            regulator=[],
+            done_task_ids=[],
+            now=self.clock.now(),
+        )
+        assert closed is not None
+
     def recommendation_ts(self, incident: IncidentRecord) -> str:
         for message in self.emulator.messages(CHANNEL):
             if message.get("thread_ts"):

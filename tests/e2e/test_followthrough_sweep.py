@@ -101,7 +101,7 @@ async def test_only_current_decisions_of_the_last_7_days_are_swept(leakbot: Leak
     bot.clock.set(T0 + timedelta(seconds=1))
     edge = await decided_in_store(bot, await bot.report(REPORTER))
     closed = await decided_in_store(bot, await bot.report(REPORTER))
-    await bot.store.close_incident(closed.id, actor_id=APPROVER_1, reason=None, now=bot.clock.now())
+    await bot.close_in_store(closed.id)
     rejected = await bot.report(REPORTER)
     outcome = await bot.store.reject(
         rejected.id, actor_id=APPROVER_1, reason="no", now=bot.clock.now()

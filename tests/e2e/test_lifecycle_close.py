@@ -233,15 +233,7 @@ async def test_list_filters_newest_first_and_pages(leakbot: Leakbot) -> None:
         locale="ja",
         submission_key="list-test-closed",
     )
-    await leakbot.store.close_with_outcome(
-        closed.id,
-        actor_id=APPROVER_1,
-        outcome="terminated",
-        note=None,
-        regulator=[],
-        done_task_ids=[],
-        now=leakbot.clock.now(),
-    )
+    await leakbot.close_in_store(closed.id)
 
     first_page = await listing(leakbot, "", APPROVER_1)
     assert "インシデント（対応中）33件中 1〜30件目（新しい順）" in first_page

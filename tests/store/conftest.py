@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from bot.store import NewIncident
+from bot.store import IncidentRecord, NewIncident, Store
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
 NewIncidentFactory = Callable[..., NewIncident]
+Closer = Callable[..., Awaitable[IncidentRecord]]
 
 
 def new_incident(**overrides: Any) -> NewIncident:
@@ -46,3 +47,23 @@ def make_new() -> NewIncidentFactory:
 @pytest.fixture
 def t0() -> datetime:
     return T0
+
+
+async def _close(store: Store, incident_id: str, *, actor_id: str, now: datetime) -> IncidentRecord:
+    """Closed as the close modal closes it (`close_with_outcome`), no task confirmed done."""
+    closed = await store.close_with_outcome(
+        incident_id,
+        actor_id=actor_id,
+        outcome="terminated",
+        note=None,
+        regulator=[],
+        done_task_ids=[],
+        now=now,
+    )
+    assert closed is not None
+    return closed
+
+
+@pytest.fixture
+def close() -> Closer:
+    return _close

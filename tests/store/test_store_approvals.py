@@ -308,11 +308,24 @@ async def test_reopen_starts_a_new_round(store: Store, make_new: Factory) -> Non
         )
 
 
-async def test_close_incident(store: Store, make_new: Factory) -> None:
+async def test_close_with_outcome(store: Store, make_new: Factory) -> None:
     incident, _ = await store.create_incident(make_new(), now=T0)
-    closed = await store.close_incident(incident.id, actor_id="S1", reason="done", now=T1)
-    assert closed.status == "closed"
-    assert await store.close_incident(incident.id, actor_id="S1", reason="done", now=T1) == closed
+
+    async def close() -> IncidentRecord | None:
+        return await store.close_with_outcome(
+            incident.id,
+            actor_id="S1",
+            outcome="terminated",
+            note="done",
+            regulator=[],
+            done_task_ids=[],
+            now=T1,
+        )
+
+    closed = await close()
+    assert closed is not None and closed.status == "closed"
+    assert await close() is None  # closed already: nothing changes
+    assert await store.get_incident(incident.id) == closed
     assert [a.action for a in await store.audit_trail(incident.id)] == [
         "incident.created",
         "incident.closed",

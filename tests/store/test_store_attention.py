@@ -5,19 +5,20 @@ migration's backfill."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from bot.store import NewIncident, NewTask, Store, attention, updates
+from bot.store import IncidentRecord, NewIncident, NewTask, Store, attention, updates
 from bot.store.attention import NextAttention, NextEscalation
 from bot.store.migrate import alembic_config
 from bot.store.tables import incidents, job_runs, tasks
 
 NewIncidentFactory = Callable[..., NewIncident]  # the `make_new` fixture (tests/store/conftest.py)
+Closer = Callable[..., Awaitable[IncidentRecord]]  # the `close` fixture (ditto)
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -89,7 +90,7 @@ async def test_escalation_times_look_now_after_each_change(
 
 
 async def test_attention_times_look_now_and_batches_keep_an_incident_together(
-    store: Store, make_new: NewIncidentFactory
+    store: Store, make_new: NewIncidentFactory, close: Closer
 ) -> None:
     first, _ = await store.create_incident(make_new(), now=T0)
     second, _ = await store.create_incident(make_new(partner="Globex"), now=T0)
@@ -140,7 +141,7 @@ async def test_attention_times_look_now_and_batches_keep_an_incident_together(
     await store.write(lambda conn: attention.move_attention(conn, stale))
     assert a[0].id in await _due_tasks(store, T0 + timedelta(hours=2))
     # Closing stops every task of the incident: none is read.
-    await store.close_incident(first.id, actor_id="UAPPROVER1", reason=None, now=T0)
+    await close(store, first.id, actor_id="UAPPROVER1", now=T0)
     assert await _due_tasks(store, T0 + timedelta(days=30)) == {b[0].id: T0 + timedelta(minutes=1)}
     # Reopened: its open tasks run again, from where they were (a[2] was moved on above).
     await store.reopen_closed(first.id, actor_id="UAPPROVER1", now=T0 + timedelta(hours=3))
@@ -217,7 +218,7 @@ async def _times(store: Store) -> tuple[dict[str, datetime | None], dict[str, da
 
 
 async def test_new_settings_set_every_live_time_ahead_to_look_now(
-    store: Store, make_new: NewIncidentFactory
+    store: Store, make_new: NewIncidentFactory, close: Closer
 ) -> None:
     """Pending incidents and open tasks (running or not) whose time is ahead or NULL: "look
     now", in batches; already due, decided, done or without a due time: left. The fingerprint
@@ -264,7 +265,7 @@ async def test_new_settings_set_every_live_time_ahead_to_look_now(
     moves += [NextAttention(by_ref["stopped"].id, due, T0, ahead)]
     await store.write(lambda conn: attention.move_attention(conn, moves))
     await store.complete_task(by_ref["done"].id, actor_id="UOWNER1", now=T0)
-    await store.close_incident(closed.id, actor_id="UAPPROVER1", reason=None, now=T0)
+    await close(store, closed.id, actor_id="UAPPROVER1", now=T0)
     assert by_ref["stopped"].id not in await _due_tasks(store, T0 + timedelta(days=30))
 
     now = T0 + timedelta(hours=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +15,14 @@ from test_store_listing import assert_viewers_kept
 from test_summary_kept import OPERATIONS, Run, submit
 
 from bot.notifications import HOME_WINDOW_SECONDS, home_refresh
-from bot.store import NewIncident, NewTask, Store
+from bot.store import IncidentRecord, NewIncident, NewTask, Store
 from bot.store.migrate import alembic_config
 from bot.store.tables import incident_viewers, incidents, tasks
 
 T0 = datetime(2026, 5, 6, 9, 0, 2, tzinfo=UTC)  # a Wednesday
 WEEK_START = datetime(2026, 5, 3, 15, 0, tzinfo=UTC)  # Monday 00:00 in Tokyo
 Factory = Callable[..., NewIncident]
+Closer = Callable[..., Awaitable[IncidentRecord]]  # the `close` fixture (conftest.py)
 APPROVER = "U_APPROVER"
 
 
@@ -29,7 +30,7 @@ def task(ref: str, owner: str, due: datetime | None) -> NewTask:
     return NewTask("checklist", ref, {"ja": f"作業{ref}", "en": f"Step {ref}"}, owner, due)
 
 
-async def test_what_each_person_sees(store: Store, make_new: Factory) -> None:
+async def test_what_each_person_sees(store: Store, make_new: Factory, close: Closer) -> None:
     pending, _ = await store.create_incident(make_new(reporter_id="U_R1"), now=T0)
     decided, _ = await store.create_incident(
         make_new(reporter_id="U_R2", partner="Globex"), now=T0 + timedelta(minutes=1)
@@ -97,7 +98,7 @@ async def test_what_each_person_sees(store: Store, make_new: Factory) -> None:
     assert own.awaiting == [] and own.counts.awaiting_me == 0
 
     # Closed: its tasks leave the list; the limit caps lists but not counts.
-    await store.close_incident(decided.id, actor_id=APPROVER, reason=None, now=now)
+    await close(store, decided.id, actor_id=APPROVER, now=now)
     after = await store.home_snapshot(
         "U_R1", everyone=False, week_start=WEEK_START, now=now, limit=1
     )
@@ -183,7 +184,9 @@ async def test_task_counts_stop_past_the_cap(
     assert await counts() == (3, 3)
 
 
-async def test_which_tasks_still_run_after_a_new_round(store: Store, make_new: Factory) -> None:
+async def test_which_tasks_still_run_after_a_new_round(
+    store: Store, make_new: Factory, close: Closer
+) -> None:
     """Counted and listed alike: a new round ends the old round's checklist, not its deadlines
     (legal clocks keep running) until the new round plans the same deadline; closing ends all."""
     record, _ = await store.create_incident(make_new(reporter_id="U_R1"), now=T0)
@@ -219,7 +222,7 @@ async def test_which_tasks_still_run_after_a_new_round(store: Store, make_new: F
     await store.create_tasks(record.id, [NewTask("deadline", "d1", step, "U_R1", T0)], now=T0)
     count, refs = await seen()
     assert (count, refs) == (1, ["d1"])  # the round-2 one only
-    await store.close_incident(record.id, actor_id=APPROVER, reason=None, now=T0)
+    await close(store, record.id, actor_id=APPROVER, now=T0)
     assert await seen() == (0, [])
 
 
@@ -303,7 +306,7 @@ def _to_0007(connection: Connection) -> None:
 
 
 async def test_migration_0008_fills_decided_at_and_goes_back(
-    database_url: str, make_new: Factory
+    database_url: str, make_new: Factory, close: Closer
 ) -> None:
     """Upgraded from 0007 with incidents in every state (one's decision changed while nothing
     kept it), `incident_viewers.decided_at` equals the incidents'; downgraded, 0007's triggers
@@ -320,7 +323,7 @@ async def test_migration_0008_fills_decided_at_and_goes_back(
             await store.record_approval(
                 record.id, approver_id=APPROVER, action="request_report", required=1, now=T0
             )
-        await store.close_incident(made[2].id, actor_id=APPROVER, reason=None, now=T0)
+        await close(store, made[2].id, actor_id=APPROVER, now=T0)
         await store.reopen_for_new_round(
             made[3].id,
             assessment={"recommendation": "request_report"},

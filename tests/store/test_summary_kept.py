@@ -142,11 +142,7 @@ async def new_round(run: Run) -> None:
 
 async def close(run: Run) -> None:
     incident_id = run.pick()
-    if run.rng.random() < 0.5:
-        await run.store.close_incident(
-            incident_id, actor_id="UAPPROVER1", reason=None, now=run.tick()
-        )
-        return
+    nothing_done = run.rng.random() < 0.5  # closed with no task confirmed done
     open_ids = [t.id for t in await run.store.tasks_for(incident_id) if t.status == "open"]
     await run.store.close_with_outcome(
         incident_id,
@@ -154,7 +150,7 @@ async def close(run: Run) -> None:
         outcome="resolved",
         note=None,
         regulator=[],
-        done_task_ids=run.rng.sample(open_ids, len(open_ids) // 2),
+        done_task_ids=[] if nothing_done else run.rng.sample(open_ids, len(open_ids) // 2),
         now=run.tick(),
     )
 

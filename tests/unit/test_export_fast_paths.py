@@ -190,9 +190,13 @@ async def _awkward_history(store: Store) -> list[str]:
             await store.record_approval(
                 record.id, approver_id="UAPPROVER1", action="request_report", required=1, now=at
             )
-            if n % 3 == 0:  # closed without an outcome: an empty cell
-                await store.close_incident(
-                    record.id, actor_id="UAPPROVER1", reason="done", now=at + timedelta(days=3)
+            if n % 3 == 0:  # closed without an outcome (no code closes so; the schema allows)
+                await store.write(
+                    lambda conn, i=record.id, t=at + timedelta(days=3): conn.execute(
+                        update(incidents)
+                        .where(incidents.c.id == i)
+                        .values(status="closed", updated_at=t)
+                    )
                 )
             else:
                 await _close_with(store, record.id, "terminated", at + timedelta(days=3))

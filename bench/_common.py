@@ -178,6 +178,13 @@ async def pg_drop(url: str) -> None:
         await admin.close()
 
 
+def remove_sqlite(path: Path) -> None:
+    """A SQLite database file and the files SQLite keeps beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(path) + suffix).unlink()
+
+
 @contextlib.asynccontextmanager
 async def fresh_database(kind: str, workdir: Path):  # type: ignore[no-untyped-def]
     """Yield a DATABASE_URL for an empty database of `kind`; dropped/removed afterwards."""
@@ -186,9 +193,7 @@ async def fresh_database(kind: str, workdir: Path):  # type: ignore[no-untyped-d
         try:
             yield f"sqlite:///{path}"
         finally:
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(str(path) + suffix).unlink()
+            remove_sqlite(path)
         return
     url = await pg_create()
     try:
@@ -530,9 +535,7 @@ async def scratch_copy(db: str, url: str, work: Path) -> AsyncIterator[str]:
         try:
             yield f"sqlite:///{target}"
         finally:
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(str(target) + suffix).unlink()
+            remove_sqlite(target)
         return
     source = url.rsplit("/", 1)[1]
     target_name = f"leakbot_scratch_{os.getpid()}"

@@ -878,12 +878,6 @@ async def _count_incidents(db: str, url: str) -> int | None:
         return None
 
 
-def _remove_sqlite(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(path) + suffix).unlink()
-
-
 def _meta(ds: DataSet) -> str:
     return json.dumps({k: v for k, v in asdict(ds).items() if k not in ("url", "reused", "source")})
 
@@ -947,7 +941,7 @@ class _Slot:
         if self.db == "sqlite":
             with contextlib.suppress(FileNotFoundError):
                 self.meta_path.unlink()
-            _remove_sqlite(self.path)
+            common.remove_sqlite(self.path)
         else:
             await _pg_admin(f'DROP DATABASE IF EXISTS "{self.pg}" WITH (FORCE)')
 
@@ -956,7 +950,7 @@ class _Slot:
         if self.db == "sqlite":
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{self.name}.db.tmp{os.getpid()}"
-            _remove_sqlite(path)
+            common.remove_sqlite(path)
             return f"sqlite:///{path}", str(path)
         name = _pg_name(self.prefix, "tmp_" + hashlib.sha256(self.pg.encode()).hexdigest()[:16])
         return common.pg_url(name), name
@@ -964,9 +958,9 @@ class _Slot:
     async def publish(self, temp: str, ds: DataSet) -> DataSet:
         """Put the built set in place with its description (which marks it complete)."""
         if self.db == "sqlite":
-            _remove_sqlite(self.path)
+            common.remove_sqlite(self.path)
             os.replace(temp, self.path)
-            _remove_sqlite(Path(temp))
+            common.remove_sqlite(Path(temp))
             ds.url = self.url
             self.meta_path.write_text(_meta(ds), encoding="utf-8")
         else:

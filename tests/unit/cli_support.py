@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import IO, Any, Final
 
 from bot.config import Settings
 
@@ -23,3 +24,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in SETTINGS_ENV}
     env.update(extra)
     return env
+
+
+def run_leakbot(
+    args: Sequence[str], cwd: Path, *, input: str | None = None, stdin: IO[Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The console script as a shell runs it (no settings in its environment); text output,
+    never raising on an exit code."""
+    return subprocess.run(
+        [str(LEAKBOT), *args],
+        input=input,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )

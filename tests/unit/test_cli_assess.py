@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot.domain.explain import display_width
 from bot.domain.playbook import load_playbook
 from bot.domain.vocabulary import OPTION_KEYS
 
-from .cli_support import LEAKBOT, clean_env
+from .cli_support import run_leakbot
 
 pytestmark = pytest.mark.usefixtures("clean_cli_settings")
 
@@ -253,15 +252,7 @@ def test_answers_from_stdin(
 def test_json_through_the_console_script(tmp_path: Path) -> None:
     for name, (raw, allowed) in SCENARIOS.items():
         path = _write(tmp_path, raw, f"{name}.json")
-        done = subprocess.run(
-            [str(LEAKBOT), "assess", "--answers", str(path), "--json", "--now", NOW],
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            cwd=tmp_path,
-            timeout=120,
-            check=False,
-        )
+        done = run_leakbot(["assess", "--answers", str(path), "--json", "--now", NOW], tmp_path)
         assert (done.returncode, done.stderr) == (0, ""), name
         _check_contract(json.loads(done.stdout), allowed)
 
@@ -421,14 +412,8 @@ def test_bad_input_through_the_console_script(tmp_path: Path) -> None:
     }
     for name, (text, expected) in cases.items():
         path = _write(tmp_path, text, name)
-        done = subprocess.run(
-            [str(LEAKBOT), "assess", "--answers", str(path), "--lang", "en", "--now", NOW],
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            cwd=tmp_path,
-            timeout=120,
-            check=False,
+        done = run_leakbot(
+            ["assess", "--answers", str(path), "--lang", "en", "--now", NOW], tmp_path
         )
         assert done.returncode == 2, name
         assert done.stdout == ""
@@ -494,15 +479,8 @@ def _check_interactive_report(out: str, lang: str) -> None:
 
 
 def test_interactive_through_the_console_script(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [str(LEAKBOT), "assess", "--lang", "en", "--now", NOW],
-        input=INTERACTIVE_INPUT + "\n",
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
+    done = run_leakbot(
+        ["assess", "--lang", "en", "--now", NOW], tmp_path, input=INTERACTIVE_INPUT + "\n"
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

@@ -6,7 +6,6 @@ loop) against the same database the test wrote through the service, on SQLite an
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from datetime import datetime
@@ -23,6 +22,8 @@ from bot.domain.engine import assess
 from bot.domain.playbook import load_playbook
 from bot.service import IncidentService, ServiceConfig
 from bot.store import NewIncident, Store
+
+from .cli_support import CliRun
 
 pytestmark = pytest.mark.usefixtures("clean_cli_settings")
 
@@ -128,24 +129,7 @@ class _FixedClock:
         return self.moment
 
 
-async def _run(*args: str) -> tuple[int, str, str]:
-    """`leakbot …` in-process on a thread (it runs its own event loop), capturing its output."""
-    import contextlib
-
-    out, err = io.StringIO(), io.StringIO()
-
-    def call() -> int:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            return main(list(args))
-
-    code = await asyncio.to_thread(call)
-    return code, out.getvalue(), err.getvalue()
-
-
-async def test_draft_from_a_stored_incident(
-    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
+async def test_draft_from_a_stored_incident(store: Store, run_cli: CliRun, tmp_path: Path) -> None:
     created_at = datetime(2026, 11, 25, 15, 0, tzinfo=TZ)
     service = IncidentService(
         store, PLAYBOOK, ServiceConfig(TZ, "ja", "C0123456789"), _FixedClock(created_at)
@@ -160,21 +144,21 @@ async def test_draft_from_a_stored_incident(
     }
 
     for kind in DOCUMENT_KINDS:
-        code, out, err = await _run("draft", kind, "--incident", record.id, "--now", NOW)
+        code, out, err = await run_cli("draft", kind, "--incident", record.id, "--now", NOW)
         assert (code, err) == (0, ""), (kind, err)
         assert "株式会社サンプル物流" in out, kind
-    code, out, _ = await _run("draft", "ppc_final", "--incident", record.id, "--now", NOW)
+    code, out, _ = await run_cli("draft", "ppc_final", "--incident", record.id, "--now", NOW)
     assert f"| 社内管理番号 | {record.id} |" in out
     assert _date(deadlines["appi_final"]) in out
     assert _date(deadlines["appi_preliminary"]) in out
     assert "60日以内" in out  # an external attack: wrongful purpose
     assert "該当する（当社が個人データの取扱いを委託している委託先での事案）" in out
 
-    code, out, _ = await _run("draft", "partner_request", "--incident", record.id, "--now", NOW)
+    code, out, _ = await run_cli("draft", "partner_request", "--incident", record.id, "--now", NOW)
     assert _date(deadlines["partner_report"]) in out.split("### 2.")[1]
 
     target = tmp_path / "letter.docx"
-    code, out, err = await _run(
+    code, out, err = await run_cli(
         "draft",
         "partner_request",
         "--incident",
@@ -191,11 +175,8 @@ async def test_draft_from_a_stored_incident(
     assert "拝啓" in "\n".join(texts) and "敬具" in texts
 
 
-async def test_unknown_incident_exits_2(
-    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    code, out, err = await _run("draft", "ppc_final", "--incident", "LEAK-2026-9999")
+async def test_unknown_incident_exits_2(store: Store, run_cli: CliRun) -> None:
+    code, out, err = await run_cli("draft", "ppc_final", "--incident", "LEAK-2026-9999")
     assert (code, out) == (2, "")
     assert err.strip().splitlines() == [
         "leakbot: インシデント LEAK-2026-9999 はデータベースにありません。"
@@ -203,9 +184,8 @@ async def test_unknown_incident_exits_2(
 
 
 async def test_stored_answers_the_playbook_no_longer_accepts_exit_2(
-    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
+    store: Store, run_cli: CliRun
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", database_url)
     stale = NewIncident(
         partner="Globex",
         reporter_id="UREPORTER1",
@@ -217,7 +197,7 @@ async def test_stored_answers_the_playbook_no_longer_accepts_exit_2(
         year=2026,
     )
     record, _ = await store.create_incident(stale, now=datetime(2026, 11, 25, tzinfo=TZ))
-    code, out, err = await _run("draft", "ppc_final", "--incident", record.id, "--lang", "en")
+    code, out, err = await run_cli("draft", "ppc_final", "--incident", record.id, "--lang", "en")
     assert (code, out) == (2, "")
     lines = err.strip().splitlines()
     assert (

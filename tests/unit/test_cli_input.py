@@ -33,7 +33,7 @@ from bot.cli_input import (
 from bot.domain.answers import AnswersError, parse_answers
 from bot.domain.playbook import load_playbook
 
-from .cli_support import LEAKBOT, clean_env
+from .cli_support import LEAKBOT, clean_env, run_leakbot
 
 pytestmark = pytest.mark.usefixtures("clean_cli_settings")
 
@@ -198,14 +198,8 @@ def test_bad_files_through_the_console_script(tmp_path: Path) -> None:
     }
     for name, (data, count, expected) in cases.items():
         path = _file(tmp_path, data, name)
-        done = subprocess.run(
-            [str(LEAKBOT), "assess", "--answers", str(path), "--lang", "en", "--now", NOW],
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            cwd=tmp_path,
-            timeout=120,
-            check=False,
+        done = run_leakbot(
+            ["assess", "--answers", str(path), "--lang", "en", "--now", NOW], tmp_path
         )
         assert (done.returncode, done.stdout) == (2, ""), (name, done.stderr)
         assert "Traceback" not in done.stderr, name
@@ -215,15 +209,8 @@ def test_bad_files_through_the_console_script(tmp_path: Path) -> None:
         assert expected in lines[0], (name, lines)
     # stdin from /dev/zero: read up to the limit, then refused.
     with open("/dev/zero", "rb") as zero:
-        done = subprocess.run(
-            [str(LEAKBOT), "assess", "--answers", "-", "--lang", "en", "--now", NOW],
-            stdin=zero,
-            capture_output=True,
-            text=True,
-            env=clean_env(),
-            cwd=tmp_path,
-            timeout=120,
-            check=False,
+        done = run_leakbot(
+            ["assess", "--answers", "-", "--lang", "en", "--now", NOW], tmp_path, stdin=zero
         )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
@@ -354,15 +341,8 @@ def test_ctrl_c_in_process(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_typed_answers_through_the_console_script(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [str(LEAKBOT), "assess", "--lang", "en", "--now", NOW, "--json"],
-        input="\n".join(TYPED) + "\n",
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
+    done = run_leakbot(
+        ["assess", "--lang", "en", "--now", NOW, "--json"], tmp_path, input="\n".join(TYPED) + "\n"
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.count("Only one choice is allowed") == 1

@@ -5,7 +5,9 @@
 - percentiles and plain-text tables;
 - fresh databases (SQLite file in a temp dir, PostgreSQL database created and dropped);
 - child processes: the emulator host, the bare Bolt app, `leakbot run`, and their clean-up;
-- /healthz polling and RSS from /proc.
+- /healthz polling, RSS and CPU seconds from /proc;
+- for the scale benches: their data-set options, each size and database's data set with a
+  scratch copy to write on (`scratch_datasets`), a fixed clock and the follow-through on it.
 """
 
 from __future__ import annotations
@@ -504,6 +506,29 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.moment
+
+
+async def open_follow_through(url: str, clock: FixedClock, **env: str) -> tuple[Any, Any]:
+    """(Store, FollowThrough) on the database at `url`, built as `leakbot run` builds them with
+    the bench's settings (and `env`), on `clock`; Slack's URL leads nowhere. Close the store."""
+    from bot.config import load_settings
+    from bot.domain.playbook import load_playbook
+    from bot.followthrough import FollowThrough
+    from bot.service import IncidentService, ServiceConfig
+    from bot.slack.app import follow_config
+    from bot.store import Store
+
+    settings = load_settings(
+        _env_file=None, **leakbot_env("http://127.0.0.1:9/api/", url, 3000, **env)
+    )
+    store = await Store.open(url)
+    service = IncidentService(
+        store,
+        load_playbook(settings.LEAKBOT_PLAYBOOK),
+        ServiceConfig(tz=settings.tz, channel_lang="ja", escalation_channel=CHANNEL),
+        clock,
+    )
+    return store, FollowThrough(store, service, follow_config(settings), clock)
 
 
 def add_scale_arguments(parser: argparse.ArgumentParser, *, sizes: str) -> None:

@@ -144,26 +144,7 @@ async def _explain(store: Any) -> None:
 async def run_resets(db: str, url: str, n: int, *, explain: bool, reindex: bool) -> list[Reset]:
     from sqlalchemy import event
 
-    from bot.config import load_settings
-    from bot.domain.playbook import load_playbook
-    from bot.followthrough import FollowThrough
-    from bot.service import IncidentService, ServiceConfig
-    from bot.slack.app import follow_config
-    from bot.store import Store
-
-    settings = load_settings(
-        _env_file=None, **common.leakbot_env("http://127.0.0.1:9/api/", url, 3000)
-    )
-    playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
-    store = await Store.open(url)
-    clock = common.FixedClock(NOW)
-    service = IncidentService(
-        store,
-        playbook,
-        ServiceConfig(tz=settings.tz, channel_lang="ja", escalation_channel=common.CHANNEL),
-        clock,
-    )
-    follow = FollowThrough(store, service, follow_config(settings), clock)
+    store, follow = await common.open_follow_through(url, common.FixedClock(NOW))
     counts = {"statements": 0, "transactions": 0}
 
     def statement(*_: Any) -> None:

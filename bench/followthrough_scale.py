@@ -84,30 +84,12 @@ async def run_passes(db: str, url: str, steady: int) -> list[Pass]:
     from sqlalchemy import event
 
     import bot
-    from bot.config import load_settings
-    from bot.domain.playbook import load_playbook
-    from bot.followthrough import FollowThrough
-    from bot.service import IncidentService, ServiceConfig
-    from bot.slack.app import follow_config
-    from bot.store import Store
 
     print(f"    code: {Path(bot.__file__).parent}", flush=True)
-    settings = load_settings(
-        _env_file=None,
-        **common.leakbot_env(
-            "http://127.0.0.1:9/api/", url, 3000, LEAKBOT_ESCALATION_APPROVERS="UESCALATE1"
-        ),
-    )
-    playbook = load_playbook(settings.LEAKBOT_PLAYBOOK)
-    store = await Store.open(url)
     clock = common.FixedClock(NOW)
-    service = IncidentService(
-        store,
-        playbook,
-        ServiceConfig(tz=settings.tz, channel_lang="ja", escalation_channel=common.CHANNEL),
-        clock,
+    store, follow = await common.open_follow_through(
+        url, clock, LEAKBOT_ESCALATION_APPROVERS="UESCALATE1"
     )
-    follow = FollowThrough(store, service, follow_config(settings), clock)
     statements = [0]
 
     def count(*_: Any) -> None:

@@ -17,7 +17,7 @@ from conftest import (
     STRANGER,
     Leakbot,
 )
-from e2e_support import incident
+from e2e_support import incident, text_of
 from slackemu import RecordedCall
 from slackemu.blockkit import find_element
 from slackemu.payloads import app_home_opened_event
@@ -26,24 +26,6 @@ from bot.notifications import HOME_WINDOW_SECONDS
 from bot.store import IncidentRecord
 
 pytestmark = pytest.mark.usefixtures("no_rejections")
-
-
-def _text(view: dict[str, Any]) -> str:
-    """Every text of the view, joined (sections, fields, context, buttons)."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(view.get("blocks"))
-    return "\n".join(found)
 
 
 def _buttons(view: dict[str, Any], action_id: str) -> list[str]:
@@ -116,10 +98,10 @@ async def test_home_shows_my_approval_and_task_and_approving_elsewhere_removes_i
     # A link to the message itself, from the stored message ref.
     stored = await incident(leakbot.store, pending.id)
     assert stored.message_ts is not None
-    assert f"/archives/{stored.channel_id}/p{stored.message_ts.replace('.', '')}" in _text(view)
+    assert f"/archives/{stored.channel_id}/p{stored.message_ts.replace('.', '')}" in text_of(view)
     # Their open tasks with the tasks message's Done action, and the week's counts.
     assert sorted(_buttons(view, "leak_task_done")) == sorted(str(t.id) for t in tasks)
-    text = _text(view)
+    text = text_of(view)
     assert "承認待ち" in text and "新規インシデント 2件" in text  # APPROVER_1 reads Japanese
     assert decided.id in text and pending.id in text
 
@@ -137,7 +119,7 @@ async def test_home_shows_my_approval_and_task_and_approving_elsewhere_removes_i
     view = emu.home_view(APPROVER_1)
     assert view is not None
     assert _buttons(view, "leak_approve") == []
-    assert "あなたの承認を待っているインシデントはありません" in _text(view)
+    assert "あなたの承認を待っているインシデントはありません" in text_of(view)
     # Ticking a task in the tab (no response_url there) completes it and refreshes the tab.
     published = len(_publishes(leakbot, APPROVER_1))
     await leakbot.slack.block_actions(
@@ -173,20 +155,20 @@ async def test_approving_in_the_home_tab(leakbot: Leakbot) -> None:
     assert (await incident(leakbot.store, pending.id)).status == "decided"
     refreshed = emu.home_view(APPROVER_1)
     assert refreshed is not None and _buttons(refreshed, "leak_approve") == []
-    assert pending.id in _text(refreshed)  # still open, decided: in the list of incidents
+    assert pending.id in text_of(refreshed)  # still open, decided: in the list of incidents
 
 
 async def test_a_non_approver_sees_only_their_own_incidents(leakbot: Leakbot) -> None:
     mine = await leakbot.report(REPORTER_EN, MILD_STEPS)
     theirs = await leakbot.report(REPORTER, MILD_STEPS)
     view = await open_home(leakbot, REPORTER_EN)
-    text = _text(view)
+    text = text_of(view)
     assert mine.id in text and theirs.id not in text
     assert "Open incidents (1)" in text and "Report a leak" in text  # their locale: English
     assert "New incidents: 1" in text  # counts over what they may see
     assert _buttons(view, "leak_approve") == []  # nothing to approve
 
-    stranger = _text(await open_home(leakbot, STRANGER))
+    stranger = text_of(await open_home(leakbot, STRANGER))
     assert mine.id not in stranger and theirs.id not in stranger
     assert "There are no open incidents." in stranger
 
@@ -220,7 +202,9 @@ async def test_changes_within_the_window_publish_once(leakbot: Leakbot) -> None:
     await next_window(leakbot)
     assert len(_publishes(leakbot, REPORTER)) == before + 1
     view = leakbot.emulator.home_view(REPORTER)
-    assert view is not None and "（2件）" in _text(view)  # both incidents, as the database has them
+    assert view is not None and "（2件）" in text_of(
+        view
+    )  # both incidents, as the database has them
     leakbot.clock.advance(minutes=5)
     await leakbot.deliver()
     assert len(_publishes(leakbot, REPORTER)) == before + 1  # nothing more to tell

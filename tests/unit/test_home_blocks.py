@@ -25,6 +25,7 @@ from bot.store.home import HomeCounts, HomeIncident, HomeSnapshot, HomeTask
 # The e2e suite's Slack emulator holds the Block Kit checks Slack applies to views.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from slackemu import validate_view
+from slackemu.blockkit import blocks_text
 
 PLAYBOOK = load_playbook()
 TZ = ZoneInfo("Asia/Tokyo")
@@ -78,29 +79,16 @@ def snapshot(size: int) -> HomeSnapshot:
     )
 
 
-def texts(view: dict[str, Any]) -> str:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(view["blocks"])
-    return "\n".join(found)
-
-
 def action_values(view: dict[str, Any], action_id: str) -> list[str]:
     values = []
     for block in view["blocks"]:
         elements = [*block.get("elements", []), block.get("accessory") or {}]
         values += [e.get("value") for e in elements if e.get("action_id") == action_id]
     return values
+
+
+def texts(view: dict[str, Any]) -> str:
+    return blocks_text(view["blocks"])  # every text of the blocks, one a line
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

@@ -221,11 +221,15 @@ async def start_leakbot(
     database_url: str,
     *,
     run_outbox: bool = False,
+    store: Store | None = None,
     **overrides: Any,
 ) -> Leakbot:
+    """leakbot's app served on a free port; `store`: one the test opened itself (else one on
+    `database_url`). stop_leakbot closes it either way."""
     settings = settings_for(emulator, database_url, **overrides)
     playbook = _playbook(settings.LEAKBOT_PLAYBOOK)
-    store = await Store.open(settings.DATABASE_URL)
+    if store is None:
+        store = await Store.open(settings.DATABASE_URL)
     app = build_app(settings, store, playbook, clock, run_outbox=run_outbox)
     server = LocalServer(app.web_app())
     await server.start()

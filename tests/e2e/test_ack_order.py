@@ -20,15 +20,13 @@ from conftest import (
     MILD_STEPS,
     REPORTER,
     REPORTER_EN,
-    SECRET,
     Leakbot,
-    _playbook,
-    settings_for,
+    start_leakbot,
+    stop_leakbot,
 )
 from e2e_support import text_of
-from slackemu import FakeClock, LocalServer, SlackEmulator, SlackSender
+from slackemu import FakeClock, SlackEmulator
 
-from bot.slack.app import build_app
 from bot.store import Store
 
 HOLD = 10.0  # seconds a look-up waits for the ack before it gives up: a bound, never a sleep
@@ -64,25 +62,11 @@ async def ordered(
 
     emulator.register_method("users.info", users_info)
     emulator.register_method("usergroups.users.list", group_members)
-    settings = settings_for(emulator, database_url)
-    app = build_app(settings, store, _playbook(settings.LEAKBOT_PLAYBOOK), clock, run_outbox=False)
-    application = app.web_app()
-    server = LocalServer(application)
-    await server.start()
-    bot = Leakbot(
-        app,
-        store,
-        server,
-        SlackSender(server.url, SECRET, clock=clock, emulator=emulator),
-        emulator,
-        clock,
-        app.deps.playbook,
-    )
+    bot = await start_leakbot(emulator, clock, database_url, store=store)
     try:
         yield bot, events, acked
     finally:
-        await bot.slack.close()
-        await bot.server.stop()
+        await stop_leakbot(bot)
 
 
 @pytest.mark.parametrize(

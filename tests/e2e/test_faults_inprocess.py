@@ -26,12 +26,9 @@ from conftest import (
     MILD_STEPS,
     REPORTER,
     REPORTER_EN,
-    SECRET,
     STEPS,
     T0,
     Leakbot,
-    _playbook,
-    settings_for,
     start_leakbot,
     stop_leakbot,
 )
@@ -42,11 +39,10 @@ from e2e_support import (
     text_of,
     walk_to_confirm,
 )
-from slackemu import FAULT_KINDS, FakeClock, LocalServer, RecordedCall, SlackEmulator, SlackSender
+from slackemu import FAULT_KINDS, FakeClock, RecordedCall, SlackEmulator
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 
-from bot.slack.app import build_app
 from bot.store import IncidentRecord, NewIncident, OutboxMessage, Store
 
 # The outbox's own Web API methods. The interactive client (views.open, users.info, response_url
@@ -553,22 +549,10 @@ async def test_a_replica_whose_database_is_unreachable(
         if db_kind == "postgresql"
         else f"sqlite:///{folder / 'leakbot.db'}"
     )
-    settings = settings_for(emulator, dead)
     store = await Store.open(dead, migrate=False)  # opening does not connect yet
     if db_kind == "sqlite":
         folder.rmdir()  # created by Store.open; without it SQLite cannot open the file
-    app = build_app(settings, store, _playbook(settings.LEAKBOT_PLAYBOOK), clock, run_outbox=False)
-    server = LocalServer(app.web_app())
-    await server.start()
-    bot = Leakbot(
-        app,
-        store,
-        server,
-        SlackSender(server.url, SECRET, clock=clock, emulator=emulator),
-        emulator,
-        clock,
-        app.deps.playbook,
-    )
+    bot = await start_leakbot(emulator, clock, dead, store=store)
     try:
         status, body = await _healthz(http, bot)
         assert (status, body) == (503, {"ok": False, "database": "down", "outbox_depth": None})

@@ -12,22 +12,14 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.store.aio import AsyncEngine, create_async_engine
 from bot.store.engine import Database, commit_with_next
 from bot.store.sqlite_driver import dbapi
-from tests.store.test_store_aio import _statements
-
-metadata = MetaData()
-items = Table(
-    "aio_items",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(50), nullable=False, unique=True),
-)
+from tests.store.test_store_aio import _statements, items, metadata  # the same table
 
 
 class Trips:

@@ -128,9 +128,14 @@ async def test_sqlite_connection_settings(store: Store) -> None:
     async with store._engine.connect() as conn:
         values = {
             pragma: (await conn.execute(text(f"PRAGMA {pragma}"))).scalar_one()
-            for pragma in ("journal_mode", "foreign_keys", "busy_timeout")
+            for pragma in ("journal_mode", "foreign_keys", "busy_timeout", "cache_size")
         }
-    assert values == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+    assert values == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+        "cache_size": -512,  # KiB, not SQLite's default of 2,000 (bot/store/engine.py)
+    }
 
 
 async def test_sqlite_ids_are_never_reused_in_the_model_as_in_the_migrations(

@@ -186,8 +186,7 @@ class CsvLayout:
     def answer_cells(self, values: Iterable[Any]) -> list[str]:
         """The `answer.<id>` cells from the answers' values in `question_ids` order."""
         # `_cell` inlined for texts, most answers (the export's hottest line), for None (a
-        # question not answered) and for integers (counts), three calls fewer each: ~1.5 us
-        # per row of the benchmark's 15 answers (bench/README.md).
+        # question not answered) and for integers (counts): three calls fewer each.
         formula = _FORMULA_FIRST
         return [
             (("'" + value) if value[:1] in formula else value)

@@ -784,7 +784,8 @@ def csv_lines_sql(deadline_ids: Sequence[str], *, since: bool) -> str:
     CRLF at the end) for incidents after (:after_year, :after_seq) (and created at or after
     :since with `since`), at most :limit of them, in id order: `year, seq, 0, id, head,
     answers, tail`, the line being head, the answers' cells (`csv_answer_lines`) and tail;
-    head is NULL for an incident the Python path must flatten. The plan: an index range scan
+    head is NULL for an incident the Python path must flatten (and `csv_answer_lines` leaves
+    to it a row whose tail needs quoting: a deadline ref). The plan: an index range scan
     of the incidents by (year, seq); per incident, its tasks, approvals and closures by
     index."""
     for value in deadline_ids:

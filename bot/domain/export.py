@@ -185,10 +185,16 @@ class CsvLayout:
 
     def answer_cells(self, values: Iterable[Any]) -> list[str]:
         """The `answer.<id>` cells from the answers' values in `question_ids` order."""
-        # `_cell` inlined for texts, most answers (the export's hottest line)
+        # `_cell` inlined for texts, most answers (the export's hottest line), for None (a
+        # question not answered) and for integers (counts): three calls fewer each.
+        formula = _FORMULA_FIRST
         return [
-            (("'" + value) if value[:1] in _FORMULA_FIRST else value)
-            if value.__class__ is str
+            (("'" + value) if value[:1] in formula else value)
+            if (kind := value.__class__) is str
+            else ""
+            if value is None
+            else (("'" + text) if (text := str(value))[:1] in formula else text)
+            if kind is int
             else _cell(value)
             for value in values
         ]

@@ -994,11 +994,7 @@ def csv_answer_lines(
     a cell holds a CRLF too (one more piece), each row is written on its own. A tail whose
     deadline refs or statuses would need quoting (`_plain_tails`) leaves its row to Python."""
     heads = _plain_tails(layout, heads, tails)
-    if not layout.question_ids:
-        return [
-            None if head is None else f"{head},{tail}"
-            for head, tail in zip(heads, tails, strict=True)
-        ]
+    # A playbook has at least one question (bot/domain/playbook.py), so every row has cells here.
     question_ids, cells = layout.question_ids, layout.answer_cells
     built_answers = [text for head, text in zip(heads, answers, strict=True) if head is not None]
     # One `json.loads` of the page's objects as one array: ~1/4 less CPU than one call each.

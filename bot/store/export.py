@@ -78,7 +78,7 @@ _T = TypeVar("_T")
 _P = TypeVar("_P")
 
 # `outcome`: how a closed incident ended, from its current closure (the latest, not reopened);
-# empty for an incident that is not closed, or was closed without an outcome (`close_incident`).
+# empty for an incident that is not closed, or whose current closure is missing or has no outcome.
 _CURRENT_CLOSURE_OUTCOME_SQL: Final[str] = (
     "(SELECT c.outcome FROM incident_closures c WHERE c.incident_id = p.id "
     "AND c.reopened_at IS NULL ORDER BY c.id DESC LIMIT 1)"

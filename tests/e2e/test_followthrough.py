@@ -55,6 +55,20 @@ async def stored(bot: Leakbot, incident_id: str) -> IncidentRecord:
     return record
 
 
+async def reopen_round(bot: Leakbot, incident: IncidentRecord) -> IncidentRecord:
+    """`incident` in a new round with its assessment unchanged, as the store records it (the
+    start of the round a changed recommendation or the partner's report makes)."""
+    await bot.store.reopen_for_new_round(
+        incident.id,
+        assessment=incident.assessment,
+        recommendation=incident.recommendation,
+        actor_id="leakbot",
+        reason="test",
+        now=bot.clock.now(),
+    )
+    return await stored(bot, incident.id)
+
+
 async def click_and_wait(
     bot: Leakbot, incident: IncidentRecord, action_id: str, user_id: str, **kwargs: Any
 ) -> str:

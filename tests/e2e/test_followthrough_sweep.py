@@ -11,7 +11,14 @@ from datetime import timedelta
 
 from conftest import APPROVER_1, APPROVER_2, REPORTER, T0, Leakbot
 from sqlalchemy import select
-from test_followthrough import actions, decide, run_follow_through, stored, tasks_message
+from test_followthrough import (
+    actions,
+    decide,
+    reopen_round,
+    run_follow_through,
+    stored,
+    tasks_message,
+)
 
 from bot.store import IncidentRecord
 from bot.store.tables import outbox
@@ -123,15 +130,7 @@ async def test_a_new_round_decided_without_tasks_gets_that_rounds_tasks(leakbot:
     first = await decide(bot, await bot.report(REPORTER), APPROVER_1, APPROVER_2)
     round1 = await bot.store.tasks_for(first.id)
     bot.clock.advance(hours=1)
-    await bot.store.reopen_for_new_round(
-        first.id,
-        assessment=first.assessment,
-        recommendation=first.recommendation,
-        actor_id="leakbot",
-        reason="test",
-        now=bot.clock.now(),
-    )
-    second = await decided_in_store(bot, await stored(bot, first.id))
+    second = await decided_in_store(bot, await reopen_round(bot, first))
     assert second.round == 2
 
     bot.clock.advance(minutes=1)

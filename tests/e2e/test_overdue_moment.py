@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from conftest import APPROVER_1, APPROVER_2, MILD_STEPS, REPORTER, Leakbot
 from sqlalchemy import select
-from test_followthrough import decide, jst, stored
+from test_followthrough import decide, jst, reopen_round, stored
 
 from bot.store import IncidentRecord
 from bot.store.tables import tasks
@@ -69,15 +69,7 @@ async def test_a_later_rounds_restarted_partner_report(leakbot: Leakbot) -> None
     bot = leakbot
     incident = await decide(bot, await bot.report(REPORTER, MILD_STEPS), APPROVER_1)
     bot.clock.advance(days=3)
-    await bot.store.reopen_for_new_round(
-        incident.id,
-        assessment=incident.assessment,
-        recommendation=incident.recommendation,
-        actor_id="leakbot",
-        reason="test",
-        now=bot.clock.now(),
-    )
-    second = await stored(bot, incident.id)
+    second = await reopen_round(bot, incident)
     await bot.store.record_approval(
         incident.id,
         approver_id=APPROVER_1,

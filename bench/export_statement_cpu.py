@@ -19,8 +19,8 @@ import argparse
 import asyncio
 import os
 import time
-from pathlib import Path
 
+import _common as common
 import asyncpg
 
 from bot.domain.export import CsvLayout
@@ -38,8 +38,13 @@ PARAMETERS = (":after_year", ":after_seq", ":upto_year", ":upto_seq", ":limit")
 
 
 def _backend_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = common.proc_cpu_s(pid)
+    if cpu is None:
+        raise SystemExit(
+            f"cannot read the PostgreSQL backend's CPU (/proc/{pid}/stat): "
+            "run this on the server's machine"
+        )
+    return cpu
 
 
 def _page_statement(lines_sql: str) -> str:

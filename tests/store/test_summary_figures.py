@@ -5,10 +5,12 @@ and the chart drawn from them (bot/summary_chart.py)."""
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from PIL import Image, ImageColor
 
 from bot.domain.chart import CATEGORIES, chart_weeks, stack
 from bot.domain.playbook import load_playbook
@@ -16,7 +18,7 @@ from bot.domain.summary import parse_week, summary_text
 from bot.store import NewIncident, NewTask, Store
 from bot.store.chart import weekly_actions
 from bot.store.reports import week_data
-from bot.summary_chart import render_chart
+from bot.summary_chart import COLOURS, render_chart
 
 JST = ZoneInfo("Asia/Tokyo")
 WEEK = parse_week("2026-W48", JST)  # Mon 23 – Sun 29 Nov 2026
@@ -164,11 +166,18 @@ def test_stack_counts_closed_incidents_by_their_decision() -> None:
 @pytest.mark.parametrize("lang", ["ja", "en"])
 async def test_chart_png(store: Store, lang: str) -> None:
     await _known_weeks(store)
-    chart = render_chart(PLAYBOOK, await weekly_actions(store, WEEK, JST), lang)
+    data = await weekly_actions(store, WEEK, JST)
+    chart = render_chart(PLAYBOOK, data, lang)
     assert chart.png.startswith(PNG_SIGNATURE)
-    assert len(chart.png) > 20_000  # bars, labels and legends, not an empty canvas
+    assert len(chart.png) > 15_000  # bars, labels and legends, not an empty canvas
     width, height = (int.from_bytes(chart.png[16 + 4 * i : 20 + 4 * i], "big") for i in range(2))
     assert (width, height) == (1100, 900)
+    with Image.open(io.BytesIO(chart.png)) as image:
+        assert image.mode == "P"  # a palette PNG (palette_png)
+        colours = {colour for _, colour in image.convert("RGB").getcolors(256) or []}
+    drawn = {key for key, counts in data.counts.items() if any(counts)}
+    assert drawn  # each category with a bar keeps its exact colour
+    assert {ImageColor.getrgb(COLOURS[key]) for key in drawn} <= colours
     if lang == "en":
         assert (chart.lang, chart.font) == ("en", None)
 

@@ -17,6 +17,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -27,7 +28,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
 from bot.database import DatabaseUnavailable, open_store
+from bot.domain.calendar import remember_japanese_holidays
 from bot.domain.playbook import Playbook
+from bot.holiday_table import YEARS_AHEAD, YEARS_BACK, HolidayTableFailed, read_in_child
 from bot.slack.app import LeakbotApp, build_app
 from bot.slack.deciders import approver_set_warning
 from bot.store import Store
@@ -37,6 +40,29 @@ T = TypeVar("T")
 
 # After SIGTERM everything is given this long in total (a container's stop timeout is 10 s).
 STOP_SECONDS = 4.0
+
+
+# How long the scheduler's first run waits for the holiday table (past it, the calendar reads
+# the library in this process if it needs a holiday before the table comes).
+HOLIDAYS_WAIT_SECONDS = 5.0
+
+
+async def remember_holidays(clock: Clock, tz: ZoneInfo) -> None:
+    """Japan's holidays around this year, listed by a child process, for the calendar
+    (bot/holiday_table.py: the library's ~11 MB stay out of this process). A failure is logged:
+    the calendar then reads the library here, the same dates."""
+    year = clock.now().astimezone(tz).year
+    first, last = year - YEARS_BACK, year + YEARS_AHEAD
+    try:
+        table = await read_in_child(first, last)
+    except HolidayTableFailed as exc:
+        log.warning(
+            "Japan's holidays could not be listed by a child process; "
+            "they will be read in this process",
+            extra={"error": str(exc)},
+        )
+        return
+    remember_japanese_holidays(table)
 
 
 class StartupError(ConfigError):
@@ -181,6 +207,9 @@ async def _serve(
     store: Store = await _unless_stopped(
         stop, open_store(settings.DATABASE_URL, migrate=True, migrate_in_child=True)
     )
+    # Listed beside the rest of the start (a child process): awaited, briefly, before the
+    # scheduler's first run, the first that needs them.
+    holidays = asyncio.ensure_future(remember_holidays(clock, settings.tz))
     runners: list[web.AppRunner] = []
     socket_handler: Any = None
     socket_connect: asyncio.Task[Any] | None = None
@@ -188,6 +217,8 @@ async def _serve(
         # The outbox and the scheduler are started here, after the ports are bound.
         app = build_app(settings, store, playbook, clock, socket_mode=socket_mode, run_outbox=False)
     except BaseException:
+        holidays.cancel()
+        await asyncio.gather(holidays, return_exceptions=True)
         await store.close()
         raise
     try:
@@ -202,6 +233,7 @@ async def _serve(
         if warning:
             log.warning(warning)
         app.deps.outbox.start()
+        await _unless_stopped(stop, asyncio.wait({holidays}, timeout=HOLIDAYS_WAIT_SECONDS))
         app.scheduler.start()
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -225,6 +257,8 @@ async def _serve(
         await stop.wait()
     finally:
         log.info("leakbot is stopping")
+        holidays.cancel()  # (its child is killed)
+        await asyncio.gather(holidays, return_exceptions=True)
         await _shutdown(app, runners, socket_handler, socket_connect)
         await store.close()
 

@@ -260,36 +260,23 @@ async def draw_in_child(
     timeout: float = CHILD_TIMEOUT_SECONDS,
 ) -> bytes:
     """The PNG of `spec` (chart_input), drawn by a child process; ChartFailed otherwise."""
-    import asyncio
     import json
-    import sys
 
-    arguments = [sys.executable, "-m", "bot.summary_chart", "--tz", tz.key]
+    from bot.python_child import ChildTimedOut, run_python
+
+    arguments = ["-m", "bot.summary_chart", "--tz", tz.key]
     if playbook_path is not None:
         arguments += ["--playbook", str(playbook_path)]
-    process = await asyncio.create_subprocess_exec(
-        *arguments,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
     try:
-        out, err = await asyncio.wait_for(
-            process.communicate(json.dumps(spec).encode()), timeout=timeout
-        )
-    except TimeoutError:
+        result = await run_python(arguments, stdin=json.dumps(spec).encode(), timeout=timeout)
+    except ChildTimedOut:
         raise ChartFailed(f"drawing took longer than {timeout:g} s") from None
-    finally:
-        if process.returncode is None:  # timed out, or the caller was cancelled (shutdown)
-            process.kill()
-            await asyncio.shield(process.wait())
-    notes = err.decode(errors="replace").strip().splitlines()
-    if process.returncode != 0 or not out.startswith(PNG_SIGNATURE):
-        detail = notes[-1] if notes else "no PNG written"
-        raise ChartFailed(f"the chart process exited {process.returncode}: {detail}")
-    for note in notes:  # drawn, with a remark (e.g. English labels for want of a font)
-        log.warning("weekly summary chart: %s", note)
-    return out
+    if result.returncode != 0 or not result.stdout.startswith(PNG_SIGNATURE):
+        detail = result.last_error_line("no PNG written")
+        raise ChartFailed(f"the chart process exited {result.returncode}: {detail}")
+    for note in result.stderr.decode(errors="replace").strip().splitlines():
+        log.warning("weekly summary chart: %s", note)  # drawn, with a remark (e.g. no font)
+    return result.stdout
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+# Years whose holidays were read elsewhere (the server: bot/holiday_table.py, by a child
+# process): the same dates as the library's, without its ~11 MB in this process.
+_remembered: dict[int, frozenset[date]] = {}
+
+
+def remember_japanese_holidays(table: Mapping[int, frozenset[date]]) -> None:
+    """Use `table` (year → that year's national holidays, as `japanese_holidays_from_library`
+    gives them) instead of the library for those years."""
+    _remembered.update(table)
+
 
 @lru_cache(maxsize=64)
-def _japan_holidays(year: int) -> frozenset[date]:
-    # Imported at the first deadline, not at start (~3 MB and ~30 ms of imports).
+def japanese_holidays_from_library(year: int) -> frozenset[date]:
+    """`year`'s national holidays, from the `holidays` library: imported at the first call, not
+    at start (its `country_holidays` loads all its countries: ~11 MB and ~80 ms)."""
     import holidays
 
     return frozenset(holidays.country_holidays("JP", years=year).keys())
+
+
+def _japan_holidays(year: int) -> frozenset[date]:
+    remembered = _remembered.get(year)
+    return remembered if remembered is not None else japanese_holidays_from_library(year)
 
 
 def holiday_calendar_version() -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -185,26 +184,15 @@ async def upgrade_in_child(engine: AsyncEngine, url: str) -> None:
     if status.up_to_date:
         return
     log.info("migrating the database", extra={"current": status.current, "head": status.head})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.store.migrate import child_main; child_main()",
+    from bot.python_child import run_python
+
+    result = await run_python(
+        ["-c", "from bot.store.migrate import child_main; child_main()"],
         env={**os.environ, _CHILD_URL_ENV: url},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        _, stderr = await process.communicate()
-    except BaseException:  # cancelled: SIGTERM while starting
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        lines = stderr.decode(errors="replace").strip().splitlines()
+    if result.returncode != 0:
         raise MigrationFailed(
-            lines[-1] if lines else f"the migration process ended with {process.returncode}"
+            result.last_error_line(f"the migration process ended with {result.returncode}")
         )
 
 

@@ -38,6 +38,7 @@ EDGES = (
     "bot.scheduler",
     "bot.doctor",
     "bot.summary_chart",
+    "bot.holiday_table",
 )
 # Third-party packages only the store or the edges may use.
 IO_LIBRARIES = ("slack_sdk", "slack_bolt", "sqlalchemy", "aiohttp", "alembic", "asyncpg")

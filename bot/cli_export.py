@@ -143,7 +143,16 @@ async def _export_pages(
     from bot.database import database_errors, open_store
     from bot.domain.export import CsvLayout, json_separator, write_csv_lines, write_json_texts
     from bot.store.export import iter_csv_lines, iter_json_lines
+    from bot.store.urls import resolve_database_url
 
+    if not resolve_database_url(settings.DATABASE_URL, create_folder=False).startswith(
+        "postgresql"
+    ):
+        from bot.store.sqlite_library import switch_off_memory_statistics
+
+        # SQLite's pages are read on two connections at once: without the statistics they no
+        # longer wait for each other at every allocation (bot/store/sqlite_library.py).
+        switch_off_memory_statistics()
     # Reads an existing database only: never creates one or migrates it. A database failure
     # is one line (exit 2); the output file's own errors are the caller's to word.
     store = await open_store(

@@ -81,11 +81,7 @@ def create_engine(url: str, *, echo: bool) -> AsyncEngine:
     # Imported here: on PostgreSQL neither aiosqlite nor SQLAlchemy's SQLite dialect is loaded
     # (~0.6 MB RSS, tests/unit/test_lazy_imports.py).
     from .sqlite_driver import dbapi as sqlite_dbapi
-    from .sqlite_library import switch_off_memory_statistics
 
-    # Before the first connection: connections on several threads no longer share one mutex
-    # at every allocation (bot/store/sqlite_library.py).
-    switch_off_memory_statistics()
     engine = create_async_engine(
         url,
         # SQLAlchemy's aiosqlite dialect with one trip to the driver's thread per statement.

@@ -6,19 +6,22 @@ Debian's build (the one Python's `sqlite3` uses on this project's machines and i
 omits the lookaside allocator, so a statement that builds text or JSON allocates at every row:
 two connections stepping statements on two threads then wait for each other at every row. The
 two read connections of `leakbot export` ran slower together than one alone (28,800–30,100 rows/s
-against 49,200–49,800; CPU per row 43 µs against 20 µs), and the pooled connections of
-`leakbot run` contend the same way. With the statistics off: 15.5 µs per row on one thread and
-105,500 rows/s on two (bench/README.md, "Issue 14, fifth pass"). sqlite.org lists
-`SQLITE_DEFAULT_MEMSTATUS=0` among its recommended compile-time options for speed; Python's
+against 49,200–49,800; CPU per row 43 µs against 20 µs); with the statistics off, 15.5 µs per
+row on one thread and 105,500 rows/s on two (bench/README.md, "Issue 14, fifth pass"). sqlite.org
+lists `SQLITE_DEFAULT_MEMSTATUS=0` among its recommended compile-time options for speed; Python's
 `sqlite3` has no binding for `sqlite3_config`, so it is set here through ctypes, the way the C
 API allows it at run time: `sqlite3_shutdown()`, `sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)`,
 `sqlite3_initialize()`.
+
+Where: `leakbot export` (bot/cli_export.py), before it opens the store. Not `leakbot run`: its
+writes queue on one lock and its reads are short (no difference in `ack_latency.py` at 32
+concurrent clicks), while ctypes would add ~0.6 MB to its memory.
 
 What is lost: `sqlite3_memory_used()`, `sqlite3_status64()` and the soft and hard heap limits,
 which neither Python's `sqlite3` nor leakbot uses.
 
 Safety: `sqlite3_shutdown()` requires that no connection be open. This runs once per process,
-before the first SQLite engine is made, and only when the library holds no memory at all
+before the first SQLite connection, and only when the library holds no memory at all
 (`sqlite3_memory_used() == 0`, exact while the statistics are still on): any open connection
 holds some. It is skipped (nothing changes) when the library `_sqlite3` uses cannot be found as
 an already loaded shared library of the same version (a Python built with SQLite inside it,

@@ -65,6 +65,14 @@ async def remember_holidays(clock: Clock, tz: ZoneInfo) -> None:
     remember_japanese_holidays(table)
 
 
+async def _start_scheduler(app: LeakbotApp, holidays: asyncio.Future[None]) -> None:
+    """The scheduler, once the holiday table is there (or HOLIDAYS_WAIT_SECONDS passed): its
+    first runs are the first work that needs it. Aside from the start-up steps, so that the
+    server is up (and says so) meanwhile."""
+    await asyncio.wait({holidays}, timeout=HOLIDAYS_WAIT_SECONDS)
+    app.scheduler.start()
+
+
 class StartupError(ConfigError):
     """leakbot cannot start as configured; the message is one line naming what to fix."""
 
@@ -207,10 +215,10 @@ async def _serve(
     store: Store = await _unless_stopped(
         stop, open_store(settings.DATABASE_URL, migrate=True, migrate_in_child=True)
     )
-    # Listed beside the rest of the start (a child process): awaited, briefly, before the
-    # scheduler's first run, the first that needs them.
+    # Listed beside the rest of the start (a child process); the scheduler waits for them.
     holidays = asyncio.ensure_future(remember_holidays(clock, settings.tz))
     runners: list[web.AppRunner] = []
+    scheduling: asyncio.Future[None] | None = None
     socket_handler: Any = None
     socket_connect: asyncio.Task[Any] | None = None
     try:
@@ -233,8 +241,7 @@ async def _serve(
         if warning:
             log.warning(warning)
         app.deps.outbox.start()
-        await _unless_stopped(stop, asyncio.wait({holidays}, timeout=HOLIDAYS_WAIT_SECONDS))
-        app.scheduler.start()
+        scheduling = asyncio.ensure_future(_start_scheduler(app, holidays))
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -257,8 +264,10 @@ async def _serve(
         await stop.wait()
     finally:
         log.info("leakbot is stopping")
-        holidays.cancel()  # (its child is killed)
-        await asyncio.gather(holidays, return_exceptions=True)
+        for waiting in (scheduling, holidays):  # (the holidays' child is killed)
+            if waiting is not None:
+                waiting.cancel()
+                await asyncio.gather(waiting, return_exceptions=True)
         await _shutdown(app, runners, socket_handler, socket_connect)
         await store.close()
 

@@ -5,13 +5,11 @@ process's, once."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from fresh_interpreter import run_json
 
 from bot.store.sqlite_library import _loaded_library
 
@@ -30,17 +28,7 @@ library = _loaded_library()
 
 
 def _run(code: str, tmp_path: Path) -> dict[str, object]:
-    script = PROBE + textwrap.dedent(code)
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    outcome: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome: dict[str, object] = run_json(PROBE + textwrap.dedent(code), cwd=tmp_path)
     return outcome
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from fresh_interpreter import run_json
 
 from bot.domain import calendar
 from bot.domain.calendar import holiday_calendar_version, japanese_holidays_from_library
@@ -107,11 +108,7 @@ before = "holidays" in sys.modules
 answers.append(is_business_day(date(2040, 11, 23)))  # a Friday holiday, not in the table
 print(json.dumps([answers, before, "holidays" in sys.modules]))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    answers, imported_with_table, imported_after = json.loads(result.stdout)
+    answers, imported_with_table, imported_after = run_json(probe)
     # Nov 23 is a holiday; Dec 29 – Jan 3 is the year-end closure.
     assert answers == [False, True, "2027-01-04", False]
     assert (imported_with_table, imported_after) == (False, True)

@@ -13,6 +13,7 @@ from bot.domain.approvals import reporter_approver_shortfall
 from bot.domain.i18n import Joined, Msg, Text, msg, render, t
 from bot.domain.loading import DataFileError
 from bot.domain.playbook import ApprovalPolicy, load_playbook
+from bot.slack.api_errors import error_text
 from bot.store import Store
 
 # The scopes manifest.yml asks for; the code needs each of them (tests/unit/test_deploy.py
@@ -53,7 +54,7 @@ class Check:
 
 def _error(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or exc.response.status_code)
+        return error_text(exc)
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -31,6 +31,7 @@ from bot.database import DatabaseUnavailable, open_store
 from bot.domain.calendar import remember_japanese_holidays
 from bot.domain.playbook import Playbook
 from bot.holiday_table import YEARS_AHEAD, YEARS_BACK, HolidayTableFailed, read_in_child
+from bot.slack.api_errors import error_text, is_slack_answer
 from bot.slack.app import LeakbotApp, build_app
 from bot.slack.deciders import approver_set_warning
 from bot.store import Store
@@ -120,8 +121,11 @@ async def _ask_slack(
     try:
         return await call
     except SlackApiError as exc:
-        error = exc.response.get("error") or exc.response.status_code
-        raise StartupError.of(refused, error=error) from exc
+        if not is_slack_answer(exc):  # SLACK_API_URL answered, but not as Slack does
+            raise StartupError.of(
+                "startup.slack_unreachable", url=settings.SLACK_API_URL, error=error_text(exc)
+            ) from exc
+        raise StartupError.of(refused, error=error_text(exc)) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise StartupError.of(
             "startup.slack_unreachable", url=settings.SLACK_API_URL, error=_network_error(exc)

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.slack.api_errors import error_text
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,7 @@ class ApproverDirectory:
             response = await self.client.usergroups_users_list(usergroup=group_id)
         except Exception as exc:
             # Keep deciding with what we knew rather than locking every approver out.
-            error = (
-                exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            )
+            error = error_text(exc) if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning(
                 "could not resolve approver group", extra={"group": group_id, "error": error}
             )

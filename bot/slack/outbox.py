@@ -41,6 +41,7 @@ from bot.logs import bind_incident
 from bot.metrics import Metrics
 from bot.notifications import FILE_METHOD, PAYLOAD_KEY, Notification, is_notification
 from bot.service import Unavailable
+from bot.slack.api_errors import answer_fields, error_code, error_text, http_status
 from bot.slack.blocks.summary import CHART_KEY, with_chart
 from bot.slack.render import FileBody, NotificationRenderer
 from bot.store import IncidentRecord, OutboxItem, Store
@@ -748,7 +749,7 @@ class OutboxSender:
                 try:
                     await self.client.conversations_invite(channel=channel, users=",".join(users))
                 except SlackApiError as exc:
-                    if exc.response.get("error") != "already_in_channel":
+                    if error_code(exc) != "already_in_channel":
                         raise
         except SlackApiError as exc:
             await self._slack_failed(item, exc, scope_hint=CHANNEL_SCOPE_HINT)
@@ -765,7 +766,7 @@ class OutboxSender:
             created = await self.client.conversations_create(name=name, is_private=True)
             return str(created["channel"]["id"])
         except SlackApiError as exc:
-            if exc.response.get("error") != "name_taken":
+            if error_code(exc) != "name_taken":
                 raise
         # Created by an earlier attempt that stopped before recording it: find it.
         async for page in await self.client.conversations_list(
@@ -792,9 +793,8 @@ class OutboxSender:
     ) -> None:
         """Retry what may pass (429, 5xx); anything else (missing_scope, name rules) is dead,
         with what Slack said it needs (`scope_hint`: where that scope is explained)."""
-        status = exc.response.status_code
-        data = exc.response.data if isinstance(exc.response.data, dict) else {}
-        error = str(data.get("error") or "")
+        status = http_status(exc) or 0
+        error = error_code(exc)
         if status == 429:
             headers = exc.response.headers
             retry_after = str(headers.get("Retry-After") or headers.get("retry-after") or "")
@@ -806,7 +806,7 @@ class OutboxSender:
         elif error == "missing_scope":
             await self._dead(
                 item,
-                f"missing_scope: the app needs {data.get('needed')}{scope_hint}",
+                f"missing_scope: the app needs {answer_fields(exc).get('needed')}{scope_hint}",
             )
         else:
             await self._dead(item, error or f"HTTP {status}")
@@ -818,14 +818,13 @@ class _UploadRefused(Exception):
 
 def _errors(exc: SlackApiError) -> str:
     """Slack's error code and its details (`errors`), e.g. an invalid block's json-pointer."""
-    data = exc.response.data if isinstance(exc.response.data, dict) else {}
-    details = [str(problem) for problem in data.get("errors") or []]
-    return " ".join([str(data.get("error") or f"HTTP {exc.response.status_code}"), *details])
+    details = [str(problem) for problem in answer_fields(exc).get("errors") or []]
+    return " ".join([error_text(exc), *details])
 
 
 def _refused_file(exc: SlackApiError) -> bool:
     """Slack refused a message because of a `slack_file` it cannot show."""
-    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    data = answer_fields(exc)
     return data.get("error") == "invalid_blocks" and any(
         "slack_file" in str(problem) for problem in data.get("errors") or []
     )
@@ -835,6 +834,5 @@ def _may_pass(exc: BaseException) -> bool:
     """A failure worth another try: the network, 429, 5xx or Slack's "try again" errors."""
     if not isinstance(exc, SlackApiError):
         return True
-    data = exc.response.data if isinstance(exc.response.data, dict) else {}
-    status = exc.response.status_code
-    return status == 429 or status >= 500 or str(data.get("error") or "") in RETRYABLE_ERRORS
+    status = http_status(exc) or 0
+    return status == 429 or status >= 500 or error_code(exc) in RETRYABLE_ERRORS

@@ -133,6 +133,24 @@ async def test_an_unreachable_slack_is_one_line_naming_the_url(tmp_path: Path) -
     assert "SLACK_API_URL" in line and "cannot be reached" in line, line
 
 
+async def test_a_server_that_is_not_slack_is_one_line_for_run_and_doctor(
+    emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    """SLACK_API_URL answered by something else (here a path the emulator does not serve: its
+    web server's text "404: Not Found"): the URL named, never a traceback."""
+    elsewhere = emulator.api_url.replace("/api/", "/elsewhere/")
+    env = settings(elsewhere, f"sqlite:///{tmp_path / 'l.db'}", free_port())
+    result = await leakbot(["run", "--http"], env, tmp_path)
+    assert result.code == 2
+    line = one_line(result)
+    assert "SLACK_API_URL" in line and "cannot be reached" in line, line
+    assert "HTTP 404, not a Slack answer" in line, line
+    doctor = await leakbot(["doctor"], env, tmp_path)
+    assert "Traceback" not in doctor.err, doctor.err
+    assert doctor.code == 1, doctor.out
+    assert "HTTP 404, not a Slack answer" in doctor.out, doctor.out
+
+
 async def test_a_busy_port_is_one_line_and_nothing_started_before(
     emulator: SlackEmulator, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -48,15 +49,8 @@ async def server() -> AsyncIterator[str]:
         ("broken", _broken_json),
     ]:
         app.router.add_post(f"/{path}/auth.test", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with TestServer(app, host="127.0.0.1") as test_server:
+        yield str(test_server.make_url("")).rstrip("/")
 
 
 async def _failure(base: str, path: str) -> SlackApiError:

@@ -113,7 +113,7 @@ def palette_png(png: bytes) -> bytes:
     uploaded, so each of its copies sits in the server's heap at the first start's peak. The
     chart's areas are flat and its text anti-aliased on white: with 256 colours the file is
     ~60 % smaller (89 KB → 34 KB for the test chart) and the pixels differ by 0.003 of 255 on
-    average. Pillow comes with matplotlib; both are loaded only in the drawing process."""
+    average. Pillow (matplotlib's image library) is loaded only in the drawing process."""
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as image:

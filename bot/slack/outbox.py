@@ -809,7 +809,7 @@ class OutboxSender:
                 f"missing_scope: the app needs {answer_fields(exc).get('needed')}{scope_hint}",
             )
         else:
-            await self._dead(item, error or f"HTTP {status}")
+            await self._dead(item, error_text(exc))
 
 
 class _UploadRefused(Exception):

@@ -800,7 +800,7 @@ def csv_lines_sql(deadline_ids: Sequence[str], *, since: bool) -> str:
 
     # Per incident its deadlines' cells, from the latest round's task per ref: the playbook's
     # refs in their columns, the others in `deadlines.other` (sorted by ref). A ref or status
-    # that would need quoting is found by the client in the tail (`_plain_tail`): a regex per
+    # that would need quoting is found by the client in the tail (`_plain_tails`): a regex per
     # task and `bool_or` were ~2 us of server CPU per row.
     due = time("t.due_at")
     refs = ", ".join(f"'{ref}'" for ref in deadline_ids) or "''"
@@ -1075,13 +1075,9 @@ def json_lines_sql(*, since: bool) -> str:
     def members(*pairs: tuple[str, str]) -> str:
         return " || ',' || ".join(f"'\"{k}\":' || {v}" for k, v in pairs)
 
-    # The incident's times are quoted as they are: their text never needs an escape (digits,
-    # '-', ':', '.', 'T', '+'), and `to_json` looks its argument's type up at every call.
-
-    # Each approval's and deadline task's object is `row_to_json` of its subquery's row (its
-    # columns are the keys, in order; texts escaped as `to_json` does, compact): ~2 us less per
-    # incident (3 deadlines) than building them member by member. string_agg takes the rows in
-    # the subquery's order.
+    # Each approval's object is `row_to_json` of its subquery's row (its columns are the keys,
+    # in order; texts escaped as `to_json` does, compact). string_agg takes the rows in the
+    # subquery's order.
     approvals = (
         "coalesce((SELECT '[' || string_agg(row_to_json(x)::text, ',') || ']' "
         "FROM (SELECT a.round, a.approver_id, a.action, "
@@ -1115,6 +1111,8 @@ def json_lines_sql(*, since: bool) -> str:
         ("reporter_id", text_("p.reporter_id")),
         ("team_id", text_("p.team_id")),
         ("locale", text_("p.locale")),
+        # The times are quoted as they are: their text never needs an escape (digits, '-', ':',
+        # '.', 'T', '+'), and `to_json` looks its argument's type up at every call.
         ("created_at", f"""'"' || coalesce({time("p.created_at")}, '') || '"'"""),
         ("updated_at", f"""'"' || coalesce({time("p.updated_at")}, '') || '"'"""),
         ("round", "p.round"),

@@ -24,8 +24,10 @@ class ApproverDirectory:
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._unresolved: frozenset[str] = frozenset()
 
-    async def _group(self, group_id: str) -> frozenset[str]:
+    async def _group(self, group_id: str) -> frozenset[str] | None:
+        """The group's members; None when Slack could not be asked and none are remembered."""
         now = self.clock.now()
         cached = self._cache.get(group_id)
         if cached and now - cached[0] < self.ttl:
@@ -38,16 +40,29 @@ class ApproverDirectory:
             log.warning(
                 "could not resolve approver group", extra={"group": group_id, "error": error}
             )
-            return cached[1] if cached else frozenset()
+            return cached[1] if cached else None
         members = frozenset(str(user) for user in response.get("users") or [])
         self._cache[group_id] = (now, members)
         return members
 
     async def members(self) -> frozenset[str]:
+        """Everyone known to approve: a group Slack could not be asked about, and whose members
+        were never learnt, adds nobody (see `unresolved`)."""
         everyone = set(self.users)
+        unresolved = []
         for group_id in self.groups:
-            everyone |= await self._group(group_id)
+            found = await self._group(group_id)
+            if found is None:
+                unresolved.append(group_id)
+            else:
+                everyone |= found
+        self._unresolved = frozenset(unresolved)
         return frozenset(everyone)
+
+    def unresolved(self) -> frozenset[str]:
+        """The groups the last `members()` could not learn: Slack did not answer and nothing
+        was remembered. Someone outside `members()` may then still be an approver."""
+        return self._unresolved
 
     def known_members(self) -> frozenset[str] | None:
         """The approvers as last resolved, however old, without asking Slack (for answers due

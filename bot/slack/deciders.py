@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.approvals import reporter_approver_shortfall
+from bot.domain.i18n import t
 from bot.slack.deps import Deps
 from bot.store import IncidentRecord
 
@@ -23,6 +24,26 @@ async def deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str]:
     members = await deps.approvers.members()
     second = await deps.escalation.members() if deps.escalation is not None else frozenset()
     return await _with_second_level(deps, record, members, second)
+
+
+def unresolved_groups(deps: Deps) -> frozenset[str]:
+    """The approver groups (second level included) that the last lookup could not learn: a
+    refusal as "not an approver" would then be a guess, so the person is asked to try again."""
+    second = deps.escalation.unresolved() if deps.escalation is not None else frozenset()
+    return deps.approvers.unresolved() | second
+
+
+def approvers_unknown_text(deps: Deps, lang: str, incident_id: str = "") -> str | None:
+    """What to tell someone refused while a group is unresolved (None when none is): Slack
+    was not reachable to say who approves, nothing was recorded, try again. With no
+    `incident_id`, the short form (a modal's field error holds 150 characters)."""
+    groups = unresolved_groups(deps)
+    if not groups:
+        return None
+    if not incident_id:
+        return t(lang, "approve.approvers_unknown_short")
+    mention = " ".join(f"<!subteam^{group}>" for group in sorted(groups))
+    return t(lang, "approve.approvers_unknown", incident_id=incident_id, groups=mention)
 
 
 async def known_deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str] | None:

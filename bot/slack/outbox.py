@@ -802,7 +802,9 @@ class OutboxSender:
                 item, "ratelimited (429)", float(retry_after) if retry_after.isdigit() else 30.0
             )
         elif status >= 500 or error in RETRYABLE_ERRORS:
-            await self._retry(item, f"HTTP {status} {error}".strip(), self._backoff(item.attempts))
+            # Without Slack's error code the page came from something in between (a proxy).
+            reason = f"HTTP {status} {error}" if error else error_text(exc)
+            await self._retry(item, reason, self._backoff(item.attempts))
         elif error == "missing_scope":
             await self._dead(
                 item,

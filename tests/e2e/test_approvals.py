@@ -319,6 +319,50 @@ async def test_group_member_approves_and_group_is_cached(leakbot: Leakbot) -> No
     assert len(emu.calls_to("usergroups.users.list")) == 2  # looked up again after the TTL
 
 
+async def test_an_unanswered_group_lookup_is_not_a_refusal(leakbot: Leakbot) -> None:
+    """Slack's edge answers the group lookup with an HTML 502 page: a group member is not told
+    they are no approver, nothing is recorded, and the next click is decided."""
+    emu = leakbot.emulator
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    emu.fail_next("usergroups.users.list", html=True)
+    reply = await leakbot.click(record, "leak_approve", APPROVER_2, value=record.id)
+    await emu.wait_for_call("response_url")
+    [answer] = response_texts(emu, reply.response_url)
+    assert "<!subteam^SAPPROVERS>" in answer and record.id in answer
+    assert "Slack に確認できなかった" in answer and "何も記録していません" in answer
+    assert "承認者（" not in answer  # not "only approvers can decide"
+    [lookup] = emu.calls_to("usergroups.users.list")
+    assert (lookup.status, lookup.fault) == (502, "html_502")
+    stored = await incident(leakbot.store, record.id)
+    assert stored.status == "pending" and stored.decided_by == ()
+    trail = await leakbot.store.audit_trail(record.id)
+    assert not [e for e in trail if e.action == "approval.refused"]
+    # Sending it back while Slack still does not answer: the same answer (whoever clicks: the
+    # group may hold them), and no reason modal.
+    emu.fail_next("usergroups.users.list", html=True)
+    opened_before = len(emu.calls_to("views.open"))
+    reply = await leakbot.click(record, "leak_reject", STRANGER, value=record.id)
+    await emu.wait_for_call("response_url", count=2)
+    [answer] = response_texts(emu, reply.response_url)
+    assert answer.startswith("Slack could not be asked who is in the approver group")
+    assert len(emu.calls_to("views.open")) == opened_before
+
+    # Slack answers again: the same click decides.
+    reply = await leakbot.click(record, "leak_approve", APPROVER_2, value=record.id)
+    await emu.wait_for_call("response_url", count=3)
+    assert (await incident(leakbot.store, record.id)).decided_by == (APPROVER_2,)
+
+    # Once learnt, the group's members are kept when a later lookup fails (past the cache's
+    # five minutes): its members still decide, and others are refused as before.
+    second = await leakbot.report(REPORTER, MILD_STEPS)
+    leakbot.clock.advance(minutes=6)
+    emu.fail_next("usergroups.users.list", html=True)
+    await leakbot.click(second, "leak_approve", APPROVER_3, value=second.id)
+    await emu.wait_for_call("response_url", count=4)
+    assert (await incident(leakbot.store, second.id)).decided_by == (APPROVER_3,)
+    assert [c.status for c in emu.calls_to("usergroups.users.list")] == [502, 502, 200, 502]
+
+
 async def test_reject_asks_for_a_reason_and_tells_the_reporter(leakbot: Leakbot) -> None:
     emu = leakbot.emulator
     record = await leakbot.report(REPORTER, MILD_STEPS)

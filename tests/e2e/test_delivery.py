@@ -66,6 +66,26 @@ async def test_rate_limit_then_server_error_is_retried_on_the_clock(leakbot: Lea
     emu.assert_no_rejections()
 
 
+async def test_an_html_error_page_is_retried_and_said_to_be_no_slack_answer(
+    leakbot: Leakbot,
+) -> None:
+    """A load balancer's HTML 502 page instead of Slack's JSON: retried on the clock like
+    Slack's own 5xx; the outbox says the page was not Slack's."""
+    emu, clock = leakbot.emulator, leakbot.clock
+    emu.fail_next("chat.postMessage", html=True)
+    record = await leakbot.report(REPORTER)
+    assert channel_posts(emu) == []
+    [item, _] = await leakbot.store.outbox_items(record.id)
+    assert (item.status, item.attempts) == ("pending", 1)
+    assert item.last_error == "HTTP 502, not a Slack answer"
+    clock.advance((item.next_attempt_at - clock.now()).total_seconds())
+    await leakbot.deliver()
+    [post] = channel_posts(emu)
+    assert record.id in post.args["text"]
+    assert [c.status for c in emu.calls_to("chat.postMessage")][:2] == [502, 200]
+    assert [i.status for i in await leakbot.store.outbox_items(record.id)] == ["sent", "sent"]
+
+
 async def test_random_faults_still_deliver_exactly_once(leakbot: Leakbot) -> None:
     emu, clock = leakbot.emulator, leakbot.clock
     emu.set_failure_rate(0.5, seed=7, methods=["chat.postMessage"])

@@ -32,6 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from slackemu import (
+    HTML_PAGE_FAULT,
     FakeClock,
     LocalServer,
     SlackEmulator,
@@ -45,6 +46,8 @@ from slackemu import (
     validate_view,
     values_from_answers,
 )
+
+from bot.slack import api_errors
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SLACK_EXAMPLE_BODY = (
@@ -567,6 +570,47 @@ async def test_server_errors_are_retried(emu: SlackEmulator, sleeps: list[float]
     assert (
         await api_error(plain.chat_postMessage(channel="C1", text="x"))
     ).response.status_code == 500
+
+
+async def test_an_html_error_page_is_not_a_slack_answer(
+    emu: SlackEmulator, sleeps: list[float]
+) -> None:
+    """What a load balancer in front of Slack sends: an HTML page with a 5xx status. slack_sdk
+    raises SlackApiError without Slack's fields; bot.slack.api_errors reads it."""
+    emu.fail_next("chat.postMessage", html=True)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{emu.api_url}chat.postMessage", data={"token": "xoxb-t"}) as answer,
+    ):
+        assert answer.status == 502 and answer.content_type == "text/html"
+        assert "502 Bad Gateway" in await answer.text()
+    [call] = emu.calls_to("chat.postMessage")
+    assert (call.status, call.fault, call.response, call.ok) == (502, "html_502", None, False)
+
+    bare = AsyncWebClient(token="xoxb-test", base_url=emu.api_url, retry_handlers=[])
+    emu.fail_next("chat.postMessage", html=True, status=504)
+    error = await api_error(bare.chat_postMessage(channel="C1", text="x"))
+    assert (api_errors.http_status(error), api_errors.error_code(error)) == (504, "")
+    assert api_errors.error_text(error) == "HTTP 504, not a Slack answer"
+    assert not api_errors.is_slack_answer(error)
+
+    # slack_sdk's server-error handler retries a 503 page as it retries Slack's own 503.
+    retry_server_errors = AsyncServerErrorRetryHandler(
+        max_retry_count=2, interval_calculator=NO_WAIT
+    )
+    retrying = AsyncWebClient(
+        token="xoxb-test", base_url=emu.api_url, retry_handlers=[retry_server_errors]
+    )
+    emu.clear()
+    emu.fail_next("chat.postMessage", html=True, status=503)
+    assert (await retrying.chat_postMessage(channel="C1", text="x"))["ok"]
+    assert [c.status for c in emu.calls_to("chat.postMessage")] == [503, 200]
+
+    emu.set_failure_rate(1.0, kinds=[HTML_PAGE_FAULT], seed=1)
+    error = await api_error(bare.chat_postMessage(channel="C1", text="x"))
+    assert api_errors.error_text(error) == "HTTP 502, not a Slack answer"
+    with pytest.raises(ValueError, match="html"):
+        emu.fail_next("chat.postMessage", html=True, error="channel_not_found")
 
 
 async def test_disconnect_is_a_connection_error_and_retried(

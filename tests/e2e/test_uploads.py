@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from conftest import (
     APPROVER_1,
+    APPROVER_2,
     CHANNEL,
     MILD_STEPS,
     REPORTER,
@@ -303,3 +304,21 @@ async def test_leak_export_is_for_approvers_only(leakbot: Leakbot) -> None:
     await leakbot.deliver()
     assert leakbot.emulator.files_shared() == []
     assert leakbot.emulator.calls_to("files.getUploadURLExternal") == []
+
+
+async def test_leak_export_while_slack_does_not_say_who_approves(leakbot: Leakbot) -> None:
+    """A group member asks while Slack's edge answers the group lookup with an HTML page: told
+    to try again, not that only approvers may export; the next ask is served."""
+    emulator = leakbot.emulator
+    await leakbot.report(REPORTER, MILD_STEPS)
+    emulator.fail_next("usergroups.users.list", html=True)
+    _, answer = await command_answer(leakbot, "export", APPROVER_2)
+    assert "Slack に確認できませんでした" in text_of(answer), answer
+    assert "承認者だけです" not in text_of(answer)
+    await leakbot.deliver()
+    assert emulator.files_shared() == []
+
+    _, answer = await command_answer(leakbot, "export", APPROVER_2)
+    assert "CSV" in text_of(answer), answer
+    await leakbot.deliver()
+    assert len(emulator.files_shared(APPROVER_2)) == 1

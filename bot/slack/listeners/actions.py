@@ -26,7 +26,7 @@ from bot.slack.blocks.recommendation import (
 )
 from bot.slack.blocks.rejection import reject_view
 from bot.slack.blocks.status import status_line
-from bot.slack.deciders import deciders_for
+from bot.slack.deciders import approvers_unknown_text, deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 from bot.store import ApprovalOutcome, IncidentRecord
@@ -166,6 +166,11 @@ async def decide(
     action: OptionKey = chosen or record.recommendation  # type: ignore[assignment]
     approvers = await deciders_for(deps, record)
     check = deps.service.check(record, user_id, action, approvers)
+    unknown = approvers_unknown_text(deps, lang, incident_id)
+    if not check.allowed and check.refusal is Refusal.NOT_APPROVER and unknown:
+        # Slack did not say who is in an approver group: not a refusal, nothing recorded.
+        await _ephemeral(respond, unknown)
+        return
     if not check.allowed:
         key = (
             "approve.own_incident"
@@ -246,6 +251,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not deps.service.may_reject(record, user_id, approvers):
             # As for approvals: "not an approver" first, then "your own incident".
             own = user_id == record.reporter_id and user_id in approvers
+            unknown = None if own else approvers_unknown_text(deps, lang, incident_id)
+            if unknown:
+                await _ephemeral(respond, unknown)
+                return
             key = "approve.own_incident" if own else "approve.not_approver"
             # Refused like an approval (decide()): the attempt is in the audit trail too.
             await deps.service.refused(

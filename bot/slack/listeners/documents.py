@@ -13,6 +13,7 @@ from bot.drafting import Drafting, check_request
 from bot.service import Unavailable
 from bot.slack.blocks.documents import chosen, docs_modal
 from bot.slack.blocks.responses import text_message
+from bot.slack.deciders import approvers_unknown_text
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import after_ack
@@ -74,7 +75,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
             return
         if outcome == "refused":
-            text = t(lang, "docs.not_allowed", incident_id=record.id)
+            text = approvers_unknown_text(deps, lang) or t(
+                lang, "docs.not_allowed", incident_id=record.id
+            )
             await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
             return
         await ack()
@@ -105,7 +108,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             request_key=f"action:{(container or {}).get('message_ts')}:{body.get('trigger_id')}",
         )
         if outcome == "refused":
-            text = t(lang, "docs.not_allowed", incident_id=record.id)
+            text = approvers_unknown_text(deps, lang) or t(
+                lang, "docs.not_allowed", incident_id=record.id
+            )
         else:
             deps.outbox.notify()
             text = t(lang, "docs.queued", incident_id=record.id, kind=t(lang, f"docs.kind.{kind}"))
@@ -123,7 +128,8 @@ async def export_command(
         request_key=request_key,
     )
     if outcome == "refused":
-        await respond(**text_message(t(lang, "docs.export_not_allowed")))
+        text = approvers_unknown_text(deps, lang) or t(lang, "docs.export_not_allowed")
+        await respond(**text_message(text))
         return
     await respond(**text_message(t(lang, "docs.export_queued")))
     deps.outbox.notify()

@@ -27,7 +27,7 @@ from bot.slack.blocks.intake import (
     values_from_state,
 )
 from bot.slack.blocks.rejection import REASON_MAX
-from bot.slack.deciders import deciders_for, known_deciders_for
+from bot.slack.deciders import approvers_unknown_text, deciders_for, known_deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import outcome_text
@@ -245,7 +245,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await client.chat_postEphemeral(channel=str(meta["c"]), user=user_id, text=text)
 
         if record is None or not deps.service.may_reject(record, user_id, approvers):
-            await refuse(t(lang, "approve.not_approver_short"))
+            unknown = approvers_unknown_text(deps, lang) if record is not None else None
+            await refuse(unknown or t(lang, "approve.not_approver_short"))
             return
         outcome = await deps.service.reject(incident_id, actor_id=user_id, reason=reason)
         if outcome.kind != "rejected":

@@ -29,7 +29,14 @@ from . import blockkit, payloads, signing
 from .blockkit import validate_message, validate_view
 from .client import SendOptions, SlackReply, SlackSender
 from .clock import Clock, FakeClock, SystemClock
-from .emulator import FAULT_KINDS, METHOD_SCOPES, RecordedCall, SlackApiFailure, SlackEmulator
+from .emulator import (
+    FAULT_KINDS,
+    HTML_PAGE_FAULT,
+    METHOD_SCOPES,
+    RecordedCall,
+    SlackApiFailure,
+    SlackEmulator,
+)
 from .payloads import DEFAULT_WORKSPACE, Workspace, values_from_answers
 from .server import LocalServer
 from .signing import sign, signed_headers
@@ -37,6 +44,7 @@ from .signing import sign, signed_headers
 __all__ = [
     "DEFAULT_WORKSPACE",
     "FAULT_KINDS",
+    "HTML_PAGE_FAULT",
     "METHOD_SCOPES",
     "Clock",
     "FakeClock",

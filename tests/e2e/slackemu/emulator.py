@@ -25,6 +25,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -40,6 +41,7 @@ from .server import LocalServer
 
 __all__ = [
     "FAULT_KINDS",
+    "HTML_PAGE_FAULT",
     "METHOD_SCOPES",
     "TRIGGER_TTL_SECONDS",
     "RecordedCall",
@@ -49,6 +51,13 @@ __all__ = [
 
 #: Fault kinds for ``set_failure_rate`` (any other name: HTTP 200 ``ok: false`` with that error).
 FAULT_KINDS: Final = ("ratelimited", "internal_error", "service_unavailable", "disconnect")
+#: A further kind, not among the defaults (seeded runs keep their sequence): HTTP 502 with an HTML
+#: page, as the load balancer in front of Slack answers when Slack's servers behind it do not.
+HTML_PAGE_FAULT: Final = "bad_gateway_page"
+_HTML_PAGE: Final = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
+)
 TRIGGER_TTL_SECONDS: Final = 3.0
 
 RESPONSE_URL: Final = "response_url"
@@ -164,6 +173,7 @@ class _Fault:
     error: str | None = None
     retry_after: int | None = None
     disconnect: bool = False
+    html: bool = False
 
 
 @dataclass
@@ -463,17 +473,25 @@ class SlackEmulator:
         retry_after: int = 1,
         error: str | None = None,
         disconnect: bool = False,
+        html: bool = False,
     ) -> None:
         """Make the next ``times`` calls to ``method`` ("*": any; "response_url") fail.
 
         Default: HTTP 429 ``ratelimited`` with ``Retry-After: retry_after``. ``status=500``/``503``
         answer like Slack's server errors; ``error="channel_not_found"`` answers HTTP 200
-        ``ok: false`` (or ``status`` if given); ``disconnect=True`` drops the connection unanswered.
+        ``ok: false`` (or ``status`` if given); ``disconnect=True`` drops the connection unanswered;
+        ``html=True`` answers an HTML error page, not Slack's JSON (``status``, default 502), as a
+        load balancer or proxy in front of Slack does.
         """
         if times < 1:
             raise ValueError("times must be at least 1")
+        if html and (disconnect or error is not None):
+            raise ValueError("html is a page without Slack's answer: no error, no disconnect")
         if disconnect:
             fault = _Fault("disconnect", disconnect=True)
+        elif html:
+            code = status or 502
+            fault = _Fault(f"html_{code}", status=code, html=True)
         elif error is not None:
             fault = _Fault(error, status=status or 200, error=error)
         else:
@@ -1021,6 +1039,8 @@ class SlackEmulator:
             return _Fault(kind, 500, kind)
         if kind == "service_unavailable":
             return _Fault(kind, 503, kind)
+        if kind == HTML_PAGE_FAULT:
+            return _Fault(kind, 502, html=True)
         return _Fault(kind, 200, kind)
 
     def _fault_response(
@@ -1035,6 +1055,12 @@ class SlackEmulator:
             # Writing to the closed transport is skipped by aiohttp; the client sees
             # ServerDisconnectedError right away.
             return web.Response(status=204)
+        if fault.html:
+            call.status, call.response = fault.status, None
+            self._finished(call)
+            reason = HTTPStatus(fault.status).phrase
+            page = _HTML_PAGE.format(status=fault.status, reason=reason)
+            return web.Response(status=fault.status, text=page, content_type="text/html")
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
         return self._answer(call, {"ok": False, "error": fault.error}, fault.status, headers)
 

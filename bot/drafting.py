@@ -62,7 +62,9 @@ def may_draft(
     return any(task.owner_id == actor_id for task in tasks)
 
 
-DraftOutcome = Literal["queued", "duplicate", "refused"]
+# "unverified": refused by the approvers known, while some were not (an approver group Slack did
+# not answer for): nothing done, nothing audited, the person may try again.
+DraftOutcome = Literal["queued", "duplicate", "refused", "unverified"]
 
 
 class Drafting:
@@ -79,12 +81,15 @@ class Drafting:
         actor_id: str,
         approvers: Collection[str],
         request_key: str,
+        approvers_complete: bool = True,
     ) -> DraftOutcome:
         """Queue the draft's upload into the incident's thread, once per `request_key` (the
         Slack interaction it came from), or refuse and audit the refusal."""
         now = self.clock.now()
         tasks = await self.store.tasks_for(record.id)
         if not may_draft(record, tasks, actor_id, approvers):
+            if not approvers_complete:
+                return "unverified"
             await self.store.append_audit(
                 actor_id,
                 "document.refused",
@@ -116,11 +121,19 @@ class Drafting:
 
     @store_errors_unavailable
     async def request_export(
-        self, *, actor_id: str, approvers: Collection[str], lang: str, request_key: str
+        self,
+        *,
+        actor_id: str,
+        approvers: Collection[str],
+        lang: str,
+        request_key: str,
+        approvers_complete: bool = True,
     ) -> DraftOutcome:
         """`/leak export`: every incident as CSV to the approver's DM; others are refused."""
         now = self.clock.now()
         if actor_id not in approvers:
+            if not approvers_complete:
+                return "unverified"
             await self.store.append_audit(actor_id, "export.refused", now=now)
             return "refused"
         message = Notification(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,13 +25,14 @@ from conftest import (
     start_leakbot,
     stop_leakbot,
 )
-from e2e_support import command_answer, text_of
+from e2e_support import command_answer, response_texts, text_of
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slackemu import FakeClock, SlackEmulator
 
 from bot.documents import documents_dir, draft, facts_from_incident
 from bot.domain.export import write_export
+from bot.domain.i18n import t
 from bot.drafting import Drafting, check_request
 from bot.store import IncidentRecord, Store
 from bot.store.export import iter_export
@@ -217,8 +219,11 @@ async def test_leak_docs_refuses_someone_who_is_not_involved(leakbot: Leakbot) -
     assert [e.actor_id for e in trail if e.action == "document.refused"] == [STRANGER]
 
 
-async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> None:
-    record = await leakbot.report(REPORTER, MILD_STEPS)
+async def decided_with_task_draft_button(
+    leakbot: Leakbot, record: IncidentRecord
+) -> tuple[IncidentRecord, dict[str, Any], str]:
+    """APPROVER_1 approves `record`; returns it as stored, its tasks' thread message and the
+    value of that message's first draft button."""
     await leakbot.click(record, "leak_approve", APPROVER_1, value=record.id)
     await leakbot.emulator.wait_for_call("response_url")
     await leakbot.deliver()
@@ -240,7 +245,13 @@ async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> Non
         if element["action_id"] == "leak_task_draft"
     ]
     assert buttons, tasks["blocks"]
-    value = str(buttons[0]["value"])
+    return stored, tasks, str(buttons[0]["value"])
+
+
+async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> None:
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    stored, tasks, value = await decided_with_task_draft_button(leakbot, record)
+    parent = leakbot.recommendation_ts(record)
     incident_id, _, kind = value.partition("|")
     assert incident_id == record.id
     answered = len(leakbot.emulator.calls_to("response_url"))
@@ -258,6 +269,45 @@ async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> Non
     [shared] = leakbot.emulator.files_shared(CHANNEL, parent)
     assert shared["filename"] == f"{kind}-{record.id}-ja.md"
     assert shared["content"] == expected_draft(leakbot, stored, kind, "ja", "md")
+
+
+async def test_a_task_draft_while_slack_does_not_say_who_approves(leakbot: Leakbot) -> None:
+    """A group member's draft button while the group lookup gets an HTML 502 page (and its
+    members were never learnt): told to try again, not refused; the next click drafts."""
+    emulator = leakbot.emulator
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    # APPROVER_1 is named in LEAKBOT_APPROVERS: deciding needs no group lookup to succeed.
+    emulator.fail_next("usergroups.users.list", html=True)
+    _, tasks, value = await decided_with_task_draft_button(leakbot, record)
+    emulator.fail_next("usergroups.users.list", html=True)
+    answered = len(emulator.calls_to("response_url"))
+    reply = await leakbot.slack.block_actions(
+        "leak_task_draft",
+        user_id=APPROVER_2,
+        value=value,
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    assert reply.status == 200
+    await emulator.wait_for_call("response_url", count=answered + 1)
+    [answer] = response_texts(emulator, reply.response_url)
+    assert answer == t("ja", "approve.approvers_unknown_short")
+    await leakbot.deliver()
+    assert emulator.files_shared() == []
+    trail = await leakbot.store.audit_trail(record.id)
+    assert not [e for e in trail if e.action == "document.refused"]
+    assert [c.status for c in emulator.calls_to("usergroups.users.list")] == [502, 502]
+
+    reply = await leakbot.slack.block_actions(
+        "leak_task_draft",
+        user_id=APPROVER_2,
+        value=value,
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    await emulator.wait_for_call("response_url", count=answered + 2)
+    await leakbot.deliver()
+    assert len(emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))) == 1
 
 
 # -- /leak export -------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from bot.drafting import Drafting, check_request
 from bot.service import Unavailable
 from bot.slack.blocks.documents import chosen, docs_modal
 from bot.slack.blocks.responses import text_message
-from bot.slack.deciders import approvers_unknown_text
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import after_ack
@@ -62,11 +61,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 text = t(lang, "docs.bad_choice")
                 await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
                 return
+            approvers = await deps.approvers.members()
             outcome = await drafting.request(
                 record,
                 request,
                 actor_id=user_id,
-                approvers=await deps.approvers.members(),
+                approvers=approvers,
+                approvers_complete=not deps.approvers.unresolved(),
                 request_key=f"view:{view.get('id') or ''}",
             )
         except Unavailable:
@@ -74,10 +75,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             text = t(lang, "command.unavailable")
             await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
             return
-        if outcome == "refused":
-            text = approvers_unknown_text(deps, lang) or t(
-                lang, "docs.not_allowed", incident_id=record.id
-            )
+        if outcome in ("refused", "unverified"):
+            text = _refusal(lang, outcome, record.id)
             await ack(response_action="errors", errors={BlockId.DOC_KIND: text})
             return
         await ack()
@@ -98,19 +97,19 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         container = body.get("container") if isinstance(body.get("container"), dict) else {}
+        approvers = await deps.approvers.members()
         outcome = await drafting.request(
             record,
             request,
             actor_id=user_id,
-            approvers=await deps.approvers.members(),
+            approvers=approvers,
+            approvers_complete=not deps.approvers.unresolved(),
             # One draft per click (Slack does not retry interactions, but a person may click
             # twice: each click is a request).
             request_key=f"action:{(container or {}).get('message_ts')}:{body.get('trigger_id')}",
         )
-        if outcome == "refused":
-            text = approvers_unknown_text(deps, lang) or t(
-                lang, "docs.not_allowed", incident_id=record.id
-            )
+        if outcome in ("refused", "unverified"):
+            text = _refusal(lang, outcome, record.id)
         else:
             deps.outbox.notify()
             text = t(lang, "docs.queued", incident_id=record.id, kind=t(lang, f"docs.kind.{kind}"))
@@ -121,15 +120,27 @@ async def export_command(
     respond: AsyncRespond, deps: Deps, lang: str, user_id: str, request_key: str
 ) -> None:
     """`/leak export`: approvers get every incident as CSV in their DM."""
+    approvers = await deps.approvers.members()
     outcome = await Drafting(deps.store, deps.clock).request_export(
         actor_id=user_id,
-        approvers=await deps.approvers.members(),
+        approvers=approvers,
+        approvers_complete=not deps.approvers.unresolved(),
         lang=lang,
         request_key=request_key,
     )
-    if outcome == "refused":
-        text = approvers_unknown_text(deps, lang) or t(lang, "docs.export_not_allowed")
-        await respond(**text_message(text))
+    if outcome in ("refused", "unverified"):
+        key = (
+            "approve.approvers_unknown_short"
+            if outcome == "unverified"
+            else "docs.export_not_allowed"
+        )
+        await respond(**text_message(t(lang, key)))
         return
     await respond(**text_message(t(lang, "docs.export_queued")))
     deps.outbox.notify()
+
+
+def _refusal(lang: str, outcome: str, incident_id: str) -> str:
+    if outcome == "unverified":  # an approver group Slack did not answer for: try again
+        return t(lang, "approve.approvers_unknown_short")
+    return t(lang, "docs.not_allowed", incident_id=incident_id)

@@ -166,12 +166,13 @@ async def decide(
     action: OptionKey = chosen or record.recommendation  # type: ignore[assignment]
     approvers = await deciders_for(deps, record)
     check = deps.service.check(record, user_id, action, approvers)
-    unknown = approvers_unknown_text(deps, lang, incident_id)
-    if not check.allowed and check.refusal is Refusal.NOT_APPROVER and unknown:
-        # Slack did not say who is in an approver group: not a refusal, nothing recorded.
-        await _ephemeral(respond, unknown)
-        return
     if not check.allowed:
+        if check.refusal is Refusal.NOT_APPROVER:
+            unknown = approvers_unknown_text(deps, lang, incident_id)
+            if unknown:
+                # Slack did not say who is in an approver group: not a refusal, nothing recorded.
+                await _ephemeral(respond, unknown)
+                return
         key = (
             "approve.own_incident"
             if check.refusal is Refusal.OWN_INCIDENT

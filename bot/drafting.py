@@ -84,7 +84,8 @@ class Drafting:
         approvers_complete: bool = True,
     ) -> DraftOutcome:
         """Queue the draft's upload into the incident's thread, once per `request_key` (the
-        Slack interaction it came from), or refuse and audit the refusal."""
+        Slack interaction it came from), or refuse and audit the refusal; "unverified" (nothing
+        audited) when refused while `approvers_complete` is false."""
         now = self.clock.now()
         tasks = await self.store.tasks_for(record.id)
         if not may_draft(record, tasks, actor_id, approvers):
@@ -129,7 +130,8 @@ class Drafting:
         request_key: str,
         approvers_complete: bool = True,
     ) -> DraftOutcome:
-        """`/leak export`: every incident as CSV to the approver's DM; others are refused."""
+        """`/leak export`: every incident as CSV to the approver's DM; others are refused (and
+        audited), or "unverified" while `approvers_complete` is false."""
         now = self.clock.now()
         if actor_id not in approvers:
             if not approvers_complete:

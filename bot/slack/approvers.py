@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -12,6 +13,22 @@ from bot.clock import Clock
 from bot.slack.api_errors import error_text
 
 log = logging.getLogger(__name__)
+
+
+class Approvers(frozenset[str]):
+    """The user ids known to approve, and `unresolved`: the groups whose members Slack could not
+    be asked for and were never learnt. Someone outside the set may be in those."""
+
+    unresolved: frozenset[str]
+
+    def __new__(cls, members: Iterable[str] = (), unresolved: Iterable[str] = ()) -> Approvers:
+        approvers = super().__new__(cls, members)
+        approvers.unresolved = frozenset(unresolved)
+        return approvers
+
+    def unsure_of(self, user_id: str) -> bool:
+        """Whether a refusal of `user_id` would be a guess (an unresolved group may hold them)."""
+        return bool(self.unresolved) and user_id not in self
 
 
 class ApproverDirectory:
@@ -24,7 +41,6 @@ class ApproverDirectory:
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
-        self._unresolved: frozenset[str] = frozenset()
 
     async def _group(self, group_id: str) -> frozenset[str] | None:
         """The group's members; None when Slack could not be asked and none are remembered."""
@@ -45,9 +61,9 @@ class ApproverDirectory:
         self._cache[group_id] = (now, members)
         return members
 
-    async def members(self) -> frozenset[str]:
-        """Everyone known to approve: a group Slack could not be asked about, and whose members
-        were never learnt, adds nobody (see `unresolved`)."""
+    async def members(self) -> Approvers:
+        """Everyone known to approve; a group Slack could not be asked about, and whose members
+        were never learnt, adds nobody and is named in `unresolved`."""
         everyone = set(self.users)
         unresolved = []
         for group_id in self.groups:
@@ -56,13 +72,7 @@ class ApproverDirectory:
                 unresolved.append(group_id)
             else:
                 everyone |= found
-        self._unresolved = frozenset(unresolved)
-        return frozenset(everyone)
-
-    def unresolved(self) -> frozenset[str]:
-        """The groups the last `members()` could not learn: Slack did not answer and nothing
-        was remembered. Someone outside `members()` may then still be an approver."""
-        return self._unresolved
+        return Approvers(everyone, unresolved)
 
     def known_members(self) -> frozenset[str] | None:
         """The approvers as last resolved, however old, without asking Slack (for answers due

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.approvals import reporter_approver_shortfall
 from bot.domain.i18n import t
+from bot.slack.approvers import Approvers
 from bot.slack.deps import Deps
 from bot.store import IncidentRecord
 
@@ -20,48 +21,47 @@ async def escalated_to_second_level(deps: Deps, record: IncidentRecord) -> bool:
     )
 
 
-async def deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str]:
+async def deciders_for(deps: Deps, record: IncidentRecord) -> Approvers:
     members = await deps.approvers.members()
-    second = await deps.escalation.members() if deps.escalation is not None else frozenset()
+    second = await deps.escalation.members() if deps.escalation is not None else Approvers()
     return await _with_second_level(deps, record, members, second)
 
 
-def unresolved_groups(deps: Deps) -> frozenset[str]:
-    """The approver groups (second level included) that the last lookup could not learn: a
-    refusal as "not an approver" would then be a guess, so the person is asked to try again."""
-    second = deps.escalation.unresolved() if deps.escalation is not None else frozenset()
-    return deps.approvers.unresolved() | second
-
-
-def approvers_unknown_text(deps: Deps, lang: str, incident_id: str = "") -> str | None:
-    """What to tell someone refused while a group is unresolved (None when none is): Slack
-    was not reachable to say who approves, nothing was recorded, try again. With no
-    `incident_id`, the short form (a modal's field error holds 150 characters)."""
-    groups = unresolved_groups(deps)
-    if not groups:
+def approvers_unknown_text(
+    lang: str, user_id: str, approvers: Approvers, incident_id: str = ""
+) -> str | None:
+    """What to tell `user_id`, refused by `approvers`, when that refusal would be a guess (an
+    approver group Slack did not answer for may hold them): nothing was recorded, try again.
+    None when it is no guess. Without `incident_id`, the short form (a modal's field error
+    holds 150 characters)."""
+    if not approvers.unsure_of(user_id):
         return None
     if not incident_id:
         return t(lang, "approve.approvers_unknown_short")
-    mention = " ".join(f"<!subteam^{group}>" for group in sorted(groups))
+    mention = " ".join(f"<!subteam^{group}>" for group in sorted(approvers.unresolved))
     return t(lang, "approve.approvers_unknown", incident_id=incident_id, groups=mention)
 
 
-async def known_deciders_for(deps: Deps, record: IncidentRecord) -> frozenset[str] | None:
+async def known_deciders_for(deps: Deps, record: IncidentRecord) -> Approvers | None:
     """As `deciders_for`, from the approvers as last looked up (no Slack call: for answers due in
     an ack); None while a group was never looked up here."""
     members = deps.approvers.known_members()
     second = deps.escalation.known_members() if deps.escalation is not None else frozenset()
     if members is None or second is None:
         return None
-    return await _with_second_level(deps, record, members, second)
+    return await _with_second_level(deps, record, Approvers(members), Approvers(second))
 
 
 async def _with_second_level(
-    deps: Deps, record: IncidentRecord, members: frozenset[str], second: frozenset[str]
-) -> frozenset[str]:
-    if not second - members or not await escalated_to_second_level(deps, record):
+    deps: Deps, record: IncidentRecord, members: Approvers, second: Approvers
+) -> Approvers:
+    """The second level counts (its members and its unresolved groups) only once the incident
+    escalated to it."""
+    if not (second - members or second.unresolved) or not await escalated_to_second_level(
+        deps, record
+    ):
         return members
-    return members | second
+    return Approvers(members | second, members.unresolved | second.unresolved)
 
 
 async def approver_set_warning(deps: Deps) -> str | None:

@@ -802,7 +802,7 @@ class OutboxSender:
                 item, "ratelimited (429)", float(retry_after) if retry_after.isdigit() else 30.0
             )
         elif status >= 500 or error in RETRYABLE_ERRORS:
-            # Without Slack's error code the page came from something in between (a proxy).
+            # No error code: not Slack's JSON (a proxy's page, say "HTTP 502, not a Slack answer").
             reason = f"HTTP {status} {error}" if error else error_text(exc)
             await self._retry(item, reason, self._backoff(item.attempts))
         elif error == "missing_scope":

@@ -346,6 +346,8 @@ async def test_an_unanswered_group_lookup_is_not_a_refusal(leakbot: Leakbot) -> 
     [answer] = response_texts(emu, reply.response_url)
     assert answer.startswith("Slack could not be asked who is in the approver group")
     assert len(emu.calls_to("views.open")) == opened_before
+    trail = await leakbot.store.audit_trail(record.id)
+    assert not [e for e in trail if e.action == "approval.refused"]
 
     # Slack answers again: the same click decides.
     reply = await leakbot.click(record, "leak_approve", APPROVER_2, value=record.id)
@@ -357,10 +359,19 @@ async def test_an_unanswered_group_lookup_is_not_a_refusal(leakbot: Leakbot) -> 
     second = await leakbot.report(REPORTER, MILD_STEPS)
     leakbot.clock.advance(minutes=6)
     emu.fail_next("usergroups.users.list", html=True)
-    await leakbot.click(second, "leak_approve", APPROVER_3, value=second.id)
+    reply = await leakbot.click(second, "leak_reject", STRANGER, value=second.id)
     await emu.wait_for_call("response_url", count=4)
+    [answer] = response_texts(emu, reply.response_url)
+    assert answer.startswith(f"Only approvers (<@{APPROVER_1}> <!subteam^SAPPROVERS>)")
+    trail = await leakbot.store.audit_trail(second.id)
+    assert [(e.action, e.actor_id) for e in trail if e.action == "approval.refused"] == [
+        ("approval.refused", STRANGER)
+    ]
+    await leakbot.click(second, "leak_approve", APPROVER_3, value=second.id)
+    await emu.wait_for_call("response_url", count=5)
     assert (await incident(leakbot.store, second.id)).decided_by == (APPROVER_3,)
-    assert [c.status for c in emu.calls_to("usergroups.users.list")] == [502, 502, 200, 502]
+    # (The remembered members were past the cache's time: the approve click asked again.)
+    assert [c.status for c in emu.calls_to("usergroups.users.list")] == [502, 502, 200, 502, 200]
 
 
 async def test_reject_asks_for_a_reason_and_tells_the_reporter(leakbot: Leakbot) -> None:

@@ -25,6 +25,9 @@ from conftest import APPROVER_1, CHANNEL
 from leakbot_process import SIGTERM, BotProcess, clean_env, free_port, run_command
 from slackemu import SlackEmulator
 
+# One worker runs this module (addopts `--dist loadgroup`): the wheel and its venv are built once.
+pytestmark = pytest.mark.xdist_group("deploy")
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 TOKEN = "xoxb-deploy-token"

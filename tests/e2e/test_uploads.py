@@ -310,6 +310,48 @@ async def test_a_task_draft_while_slack_does_not_say_who_approves(leakbot: Leakb
     assert len(emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))) == 1
 
 
+async def test_a_task_ticked_while_slack_does_not_say_who_approves(leakbot: Leakbot) -> None:
+    """The Done button is the reporter's, the owner's and the approvers': a group member who
+    ticks it while the group lookup gets an HTML 502 page is told to try again; nothing is
+    recorded, and the next click ticks it."""
+    emulator = leakbot.emulator
+    record = await leakbot.report(REPORTER, MILD_STEPS)
+    emulator.fail_next("usergroups.users.list", html=True)
+    _, tasks, _ = await decided_with_task_draft_button(leakbot, record)
+    task = next(
+        task
+        for task in await leakbot.store.tasks_for(record.id)
+        if task.owner_id != APPROVER_2 and task.status == "open"
+    )
+    emulator.fail_next("usergroups.users.list", html=True)
+    answered = len(emulator.calls_to("response_url"))
+    reply = await leakbot.slack.block_actions(
+        "leak_task_done",
+        user_id=APPROVER_2,
+        value=str(task.id),
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    await emulator.wait_for_call("response_url", count=answered + 1)
+    [answer] = response_texts(emulator, reply.response_url)
+    assert "Slack に確認できなかった" in answer and record.id in answer, answer
+    trail = await leakbot.store.audit_trail(record.id)
+    assert not [e for e in trail if e.action == "task.refused"]
+    [still] = [t for t in await leakbot.store.tasks_for(record.id) if t.id == task.id]
+    assert still.status == "open"
+
+    await leakbot.slack.block_actions(
+        "leak_task_done",
+        user_id=APPROVER_2,
+        value=str(task.id),
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    await emulator.wait_for_call("response_url", count=answered + 2)
+    [done] = [t for t in await leakbot.store.tasks_for(record.id) if t.id == task.id]
+    assert (done.status, done.done_by) == ("done", APPROVER_2)
+
+
 # -- /leak export -------------------------------------------------------------------------------
 
 

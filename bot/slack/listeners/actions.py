@@ -168,7 +168,7 @@ async def decide(
     check = deps.service.check(record, user_id, action, approvers)
     if not check.allowed:
         if check.refusal is Refusal.NOT_APPROVER:
-            unknown = approvers_unknown_text(deps, lang, incident_id)
+            unknown = approvers_unknown_text(lang, user_id, approvers, incident_id)
             if unknown:
                 # Slack did not say who is in an approver group: not a refusal, nothing recorded.
                 await _ephemeral(respond, unknown)
@@ -252,7 +252,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not deps.service.may_reject(record, user_id, approvers):
             # As for approvals: "not an approver" first, then "your own incident".
             own = user_id == record.reporter_id and user_id in approvers
-            unknown = None if own else approvers_unknown_text(deps, lang, incident_id)
+            unknown = None if own else approvers_unknown_text(lang, user_id, approvers, incident_id)
             if unknown:
                 await _ephemeral(respond, unknown)
                 return

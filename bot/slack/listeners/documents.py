@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.i18n import t
-from bot.drafting import Drafting, check_request
+from bot.drafting import Drafting, DraftOutcome, check_request
 from bot.service import Unavailable
 from bot.slack.blocks.documents import chosen, docs_modal
 from bot.slack.blocks.responses import text_message
@@ -67,7 +67,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 request,
                 actor_id=user_id,
                 approvers=approvers,
-                approvers_complete=not deps.approvers.unresolved(),
+                approvers_complete=not approvers.unresolved,
                 request_key=f"view:{view.get('id') or ''}",
             )
         except Unavailable:
@@ -103,7 +103,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             request,
             actor_id=user_id,
             approvers=approvers,
-            approvers_complete=not deps.approvers.unresolved(),
+            approvers_complete=not approvers.unresolved,
             # One draft per click (Slack does not retry interactions, but a person may click
             # twice: each click is a request).
             request_key=f"action:{(container or {}).get('message_ts')}:{body.get('trigger_id')}",
@@ -124,7 +124,7 @@ async def export_command(
     outcome = await Drafting(deps.store, deps.clock).request_export(
         actor_id=user_id,
         approvers=approvers,
-        approvers_complete=not deps.approvers.unresolved(),
+        approvers_complete=not approvers.unresolved,
         lang=lang,
         request_key=request_key,
     )
@@ -140,7 +140,7 @@ async def export_command(
     deps.outbox.notify()
 
 
-def _refusal(lang: str, outcome: str, incident_id: str) -> str:
+def _refusal(lang: str, outcome: DraftOutcome, incident_id: str) -> str:
     if outcome == "unverified":  # an approver group Slack did not answer for: try again
         return t(lang, "approve.approvers_unknown_short")
     return t(lang, "docs.not_allowed", incident_id=incident_id)

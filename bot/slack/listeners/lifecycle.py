@@ -16,6 +16,7 @@ from bot.domain.i18n import t
 from bot.lifecycle import PARTNER_REPORT_REFS
 from bot.logs import bind_incident
 from bot.service import Unavailable
+from bot.slack.approvers import Approvers
 from bot.slack.blocks.intake import IntakeState, state_values_of, step_view
 from bot.slack.blocks.lifecycle import (
     NOTE_MAX,
@@ -25,7 +26,7 @@ from bot.slack.blocks.lifecycle import (
     close_view,
     parse_report_value,
 )
-from bot.slack.deciders import deciders_for
+from bot.slack.deciders import approvers_unknown_text, deciders_for
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import after_ack
@@ -59,8 +60,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         task, record = found
         # The same people as for the Done button: the reporter, the task's owner, approvers.
-        allowed = {record.reporter_id, task.owner_id} | set(await deps.approvers.members())
-        if user_id not in allowed:
+        approvers = await deps.approvers.members()
+        if user_id not in {record.reporter_id, task.owner_id} | approvers:
+            unknown = approvers_unknown_text(lang, user_id, approvers, record.id)
+            if unknown:  # an approver group Slack did not answer for: not a refusal
+                await _say(respond, unknown)
+                return
             await deps.follow.lifecycle.refused_report(record, task, user_id, parsed[1])
             await respond(
                 text=t(lang, "task.not_allowed"), response_type="ephemeral", replace_original=False
@@ -102,8 +107,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not may_close(
             actor_id=user_id, reporter_id=record.reporter_id, approvers=deciders, outcome=None
         ):
-            await _refused(deps, record, user_id, "close")
-            await _say(respond, t(lang, "close.not_allowed", incident_id=record.id))
+            await _refused_unless_unsure(deps, respond, lang, record, user_id, deciders, "close")
             return
         if record.status == "closed":
             await _say(respond, t(lang, "close.already_closed", incident_id=record.id))
@@ -157,13 +161,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if clicked is None:
             return
         user_id, lang, record = clicked
-        if not may_reopen(
-            actor_id=user_id,
-            reporter_id=record.reporter_id,
-            approvers=await deciders_for(deps, record),
-        ):
-            await _refused(deps, record, user_id, "reopen")
-            await _say(respond, t(lang, "reopen.not_allowed", incident_id=record.id))
+        deciders = await deciders_for(deps, record)
+        if not may_reopen(actor_id=user_id, reporter_id=record.reporter_id, approvers=deciders):
+            await _refused_unless_unsure(deps, respond, lang, record, user_id, deciders, "reopen")
             return
         reopened = await deps.follow.lifecycle.reopen(record, actor_id=user_id)
         if reopened is None:
@@ -184,10 +184,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id, lang, record = clicked
         # The reporter, the approvers (the second level once escalated) and task owners.
         owners = {task.owner_id for task in await deps.follow.tasks(record.id)}
-        allowed = {record.reporter_id, *owners} | set(await deciders_for(deps, record))
-        if user_id not in allowed:
-            await _refused(deps, record, user_id, "update")
-            await _say(respond, t(lang, "update.not_allowed", incident_id=record.id))
+        deciders = await deciders_for(deps, record)
+        if user_id not in {record.reporter_id, *owners} | deciders:
+            await _refused_unless_unsure(deps, respond, lang, record, user_id, deciders, "update")
             return
         if record.status == "closed":
             await _say(respond, t(lang, "update.closed", incident_id=record.id))
@@ -252,7 +251,12 @@ async def _close(
                 if user_id == record.reporter_id
                 else "close.not_allowed"
             )
-            errors[BlockId.OUTCOME] = t(lang, key, incident_id=record.id)
+            unknown = (
+                None
+                if user_id == record.reporter_id
+                else approvers_unknown_text(lang, user_id, deciders)
+            )
+            errors[BlockId.OUTCOME] = unknown or t(lang, key, incident_id=record.id)
     if errors or record is None:
         await ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
         return
@@ -300,8 +304,23 @@ async def _say(respond: AsyncRespond, text: str) -> None:
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-async def _refused(deps: Deps, record: IncidentRecord, user_id: str, what: str) -> None:
+async def _refused_unless_unsure(
+    deps: Deps,
+    respond: AsyncRespond,
+    lang: str,
+    record: IncidentRecord,
+    user_id: str,
+    deciders: Approvers,
+    what: str,
+) -> None:
+    """Refuse `what` (`close`, `reopen`, `update`) and audit it; but while an approver group
+    Slack did not answer for may hold the person, say so instead and record nothing."""
+    unknown = approvers_unknown_text(lang, user_id, deciders, record.id)
+    if unknown:
+        await _say(respond, unknown)
+        return
     await deps.follow.lifecycle.refused(record, user_id, what)
+    await _say(respond, t(lang, f"{what}.not_allowed", incident_id=record.id))
 
 
 def _element(values: dict[str, Any], block_id: str) -> dict[str, Any]:

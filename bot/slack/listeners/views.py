@@ -15,6 +15,7 @@ from bot.domain.answers import AnswersError, contradictions, parse_answers
 from bot.domain.i18n import t
 from bot.logs import bind_incident
 from bot.service import Unavailable
+from bot.slack.approvers import Approvers
 from bot.slack.blocks.common import MODAL_TITLE_MAX, plain, section
 from bot.slack.blocks.intake import (
     IntakeState,
@@ -228,7 +229,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 },
             )
             return
-        approvers = await known_deciders_for(deps, record) if record is not None else frozenset()
+        approvers = await known_deciders_for(deps, record) if record is not None else Approvers()
         acked = False
         if approvers is None:
             # Nothing known about the approver groups here yet (a restart, or another replica
@@ -236,7 +237,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             # comes as an ephemeral message in the channel the button was in.
             await ack(response_action="clear")
             acked = True
-            approvers = await deciders_for(deps, record) if record is not None else frozenset()
+            approvers = await deciders_for(deps, record) if record is not None else Approvers()
 
         async def refuse(text: str) -> None:
             if not acked:
@@ -245,7 +246,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await client.chat_postEphemeral(channel=str(meta["c"]), user=user_id, text=text)
 
         if record is None or not deps.service.may_reject(record, user_id, approvers):
-            unknown = approvers_unknown_text(deps, lang) if record is not None else None
+            unknown = approvers_unknown_text(lang, user_id, approvers)
             await refuse(unknown or t(lang, "approve.not_approver_short"))
             return
         outcome = await deps.service.reject(incident_id, actor_id=user_id, reason=reason)

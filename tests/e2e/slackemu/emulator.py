@@ -491,6 +491,7 @@ class SlackEmulator:
             fault = _Fault("disconnect", disconnect=True)
         elif html:
             code = status or 502
+            HTTPStatus(code)  # ValueError now, not in the request handler, for a made-up status
             fault = _Fault(f"html_{code}", status=code, html=True)
         elif error is not None:
             fault = _Fault(error, status=status or 200, error=error)

@@ -42,6 +42,16 @@ def approvers_unknown_text(
     return t(lang, "approve.approvers_unknown", incident_id=incident_id, groups=mention)
 
 
+async def may_act_on_task(
+    deps: Deps, record: IncidentRecord, owner_id: str | None, user_id: str
+) -> tuple[bool, Approvers]:
+    """Whether `user_id` may tick a task or record the partner's report: the incident's reporter,
+    the task's owner or an approver. Returns the approvers too, to tell a refusal that would be a
+    guess (`approvers_unknown_text`)."""
+    approvers = await deps.approvers.members()
+    return user_id in {record.reporter_id, owner_id} | approvers, approvers
+
+
 async def known_deciders_for(deps: Deps, record: IncidentRecord) -> Approvers | None:
     """As `deciders_for`, from the approvers as last looked up (no Slack call: for answers due in
     an ack); None while a group was never looked up here."""

@@ -26,7 +26,7 @@ from bot.slack.blocks.lifecycle import (
     close_view,
     parse_report_value,
 )
-from bot.slack.deciders import approvers_unknown_text, deciders_for
+from bot.slack.deciders import approvers_unknown_text, deciders_for, may_act_on_task
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.actions import after_ack
@@ -59,9 +59,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             )
             return
         task, record = found
-        # The same people as for the Done button: the reporter, the task's owner, approvers.
-        approvers = await deps.approvers.members()
-        if user_id not in {record.reporter_id, task.owner_id} | approvers:
+        # The same people as for the Done button.
+        allowed, approvers = await may_act_on_task(deps, record, task.owner_id, user_id)
+        if not allowed:
             unknown = approvers_unknown_text(lang, user_id, approvers, record.id)
             if unknown:  # an approver group Slack did not answer for: not a refusal
                 await _say(respond, unknown)

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.domain.i18n import t
 from bot.lifecycle import PARTNER_REPORT_REFS
 from bot.slack.blocks.lifecycle import partner_report_question
-from bot.slack.deciders import approvers_unknown_text
+from bot.slack.deciders import approvers_unknown_text, may_act_on_task
 from bot.slack.deps import Deps
 from bot.slack.ids import ActionId
 from bot.slack.listeners.actions import after_ack, in_app_home
@@ -39,8 +39,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await _tell(respond, t(lang, "task.not_found"))
             return
         task, record = found
-        approvers = await deps.approvers.members()
-        if user_id not in {record.reporter_id, task.owner_id} | approvers:
+        allowed, approvers = await may_act_on_task(deps, record, task.owner_id, user_id)
+        if not allowed:
             unknown = approvers_unknown_text(lang, user_id, approvers, record.id)
             if unknown:  # an approver group Slack did not answer for: not a refusal
                 await _tell(respond, unknown)

@@ -28,7 +28,7 @@ from conftest import (
 from e2e_support import command_answer, response_texts, text_of
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slackemu import FakeClock, SlackEmulator
+from slackemu import FakeClock, SlackEmulator, SlackReply
 
 from bot.documents import documents_dir, draft, facts_from_incident
 from bot.domain.export import write_export
@@ -248,6 +248,21 @@ async def decided_with_task_draft_button(
     return stored, tasks, str(buttons[0]["value"])
 
 
+async def click_in_tasks(
+    leakbot: Leakbot, tasks: dict[str, Any], action_id: str, user_id: str, value: str
+) -> SlackReply:
+    """A button of the tasks' thread message clicked by `user_id`."""
+    reply = await leakbot.slack.block_actions(
+        action_id,
+        user_id=user_id,
+        value=value,
+        channel_id=CHANNEL,
+        message_ts=str(tasks["ts"]),
+    )
+    assert reply.status == 200
+    return reply
+
+
 async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> None:
     record = await leakbot.report(REPORTER, MILD_STEPS)
     stored, tasks, value = await decided_with_task_draft_button(leakbot, record)
@@ -255,14 +270,7 @@ async def test_a_task_draft_button_uploads_its_document(leakbot: Leakbot) -> Non
     incident_id, _, kind = value.partition("|")
     assert incident_id == record.id
     answered = len(leakbot.emulator.calls_to("response_url"))
-    reply = await leakbot.slack.block_actions(
-        "leak_task_draft",
-        user_id=APPROVER_1,
-        value=value,
-        channel_id=CHANNEL,
-        message_ts=str(tasks["ts"]),
-    )
-    assert reply.status == 200
+    await click_in_tasks(leakbot, tasks, "leak_task_draft", APPROVER_1, value)
     # The draft is queued after the ack; its "queued" answer on the response_url says it is.
     await leakbot.emulator.wait_for_call("response_url", count=answered + 1)
     await leakbot.deliver()
@@ -281,14 +289,7 @@ async def test_a_task_draft_while_slack_does_not_say_who_approves(leakbot: Leakb
     _, tasks, value = await decided_with_task_draft_button(leakbot, record)
     emulator.fail_next("usergroups.users.list", html=True)
     answered = len(emulator.calls_to("response_url"))
-    reply = await leakbot.slack.block_actions(
-        "leak_task_draft",
-        user_id=APPROVER_2,
-        value=value,
-        channel_id=CHANNEL,
-        message_ts=str(tasks["ts"]),
-    )
-    assert reply.status == 200
+    reply = await click_in_tasks(leakbot, tasks, "leak_task_draft", APPROVER_2, value)
     await emulator.wait_for_call("response_url", count=answered + 1)
     [answer] = response_texts(emulator, reply.response_url)
     assert answer == t("ja", "approve.approvers_unknown_short")
@@ -298,13 +299,7 @@ async def test_a_task_draft_while_slack_does_not_say_who_approves(leakbot: Leakb
     assert not [e for e in trail if e.action == "document.refused"]
     assert [c.status for c in emulator.calls_to("usergroups.users.list")] == [502, 502]
 
-    reply = await leakbot.slack.block_actions(
-        "leak_task_draft",
-        user_id=APPROVER_2,
-        value=value,
-        channel_id=CHANNEL,
-        message_ts=str(tasks["ts"]),
-    )
+    reply = await click_in_tasks(leakbot, tasks, "leak_task_draft", APPROVER_2, value)
     await emulator.wait_for_call("response_url", count=answered + 2)
     await leakbot.deliver()
     assert len(emulator.files_shared(CHANNEL, leakbot.recommendation_ts(record))) == 1
@@ -325,13 +320,7 @@ async def test_a_task_ticked_while_slack_does_not_say_who_approves(leakbot: Leak
     )
     emulator.fail_next("usergroups.users.list", html=True)
     answered = len(emulator.calls_to("response_url"))
-    reply = await leakbot.slack.block_actions(
-        "leak_task_done",
-        user_id=APPROVER_2,
-        value=str(task.id),
-        channel_id=CHANNEL,
-        message_ts=str(tasks["ts"]),
-    )
+    reply = await click_in_tasks(leakbot, tasks, "leak_task_done", APPROVER_2, str(task.id))
     await emulator.wait_for_call("response_url", count=answered + 1)
     [answer] = response_texts(emulator, reply.response_url)
     assert "Slack に確認できなかった" in answer and record.id in answer, answer
@@ -340,13 +329,7 @@ async def test_a_task_ticked_while_slack_does_not_say_who_approves(leakbot: Leak
     [still] = [t for t in await leakbot.store.tasks_for(record.id) if t.id == task.id]
     assert still.status == "open"
 
-    await leakbot.slack.block_actions(
-        "leak_task_done",
-        user_id=APPROVER_2,
-        value=str(task.id),
-        channel_id=CHANNEL,
-        message_ts=str(tasks["ts"]),
-    )
+    await click_in_tasks(leakbot, tasks, "leak_task_done", APPROVER_2, str(task.id))
     await emulator.wait_for_call("response_url", count=answered + 2)
     [done] = [t for t in await leakbot.store.tasks_for(record.id) if t.id == task.id]
     assert (done.status, done.done_by) == ("done", APPROVER_2)

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
 from typing import Final
 
 from bot.domain.calendar import holiday_calendar_version, japanese_holidays_from_library
-
-log = logging.getLogger(__name__)
 
 # Around the current year: deadlines and escalations fall within days or weeks of now; an
 # incident re-timed after a settings change may reach back a year or two.
